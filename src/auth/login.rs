@@ -1,0 +1,233 @@
+//! `POST /api/auth/login`: tenant users (by username or e-mail) and platform
+//! admins, through one endpoint. Unknown users and wrong passwords give the
+//! same answer after the same work (a dummy hash is verified), and attempts
+//! are throttled per username and per client address.
+
+use super::{password, throttle, token::PLATFORM_ADMIN_ROLE};
+use crate::domain::{AdminId, Password, TenantId, TenantStatus, UserId};
+use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors};
+use crate::staff::{user_columns, UserView};
+use crate::store::{Access, DbResult, FromRow, One, Row, Store};
+use crate::tenancy::{tenant_columns, TenantView};
+use crate::web::AppState;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Username or e-mail address (or a platform admin's username).
+    #[schema(example = "test")]
+    pub username: Option<String>,
+    #[schema(value_type = Option<String>, example = "Test123456")]
+    pub password: Option<Password>,
+    /// Tenant slug, when the username exists in several tenants.
+    pub tenant: Option<String>,
+}
+
+/// A platform admin as the login and `/api/auth/me` show them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AdminView {
+    pub id: Uuid,
+    pub username: String,
+    /// Always `platform_admin`.
+    pub role: String,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl FromRow for AdminView {
+    fn from_row(r: &Row<'_>) -> DbResult<Self> {
+        Ok(AdminView {
+            id: r.get("id")?,
+            username: r.get("username")?,
+            role: PLATFORM_ADMIN_ROLE.to_owned(),
+            last_login_at: r.get("last_login_at")?,
+            created_at: r.get("created_at")?,
+        })
+    }
+}
+
+/// Who logged in.
+pub enum LoggedIn {
+    Tenant { user: UserView, tenant: TenantView },
+    Admin(AdminView),
+}
+
+struct Candidate {
+    kind: CandidateKind,
+    password_hash: String,
+    is_active: bool,
+}
+
+enum CandidateKind {
+    User { tenant: TenantId, id: UserId, tenant_status: TenantStatus },
+    Admin(AdminId),
+}
+
+impl FromRow for Candidate {
+    fn from_row(r: &Row<'_>) -> DbResult<Self> {
+        let tenant: Option<Uuid> = r.get("tenant_id")?;
+        let kind = match tenant {
+            Some(t) => CandidateKind::User {
+                tenant: TenantId(t),
+                id: r.get("id")?,
+                tenant_status: r.get("tenant_status")?,
+            },
+            None => CandidateKind::Admin(r.get("id")?),
+        };
+        Ok(Candidate {
+            kind,
+            password_hash: r.get("password_hash")?,
+            is_active: r.get("is_active")?,
+        })
+    }
+}
+
+const USERS_ANY_TENANT: &str = "SELECT u.tenant_id, u.id, u.password_hash, u.is_active, t.status AS tenant_status
+      FROM users u JOIN tenants t ON t.id = u.tenant_id
+     WHERE u.email = $1 OR u.username = $1
+     LIMIT 5";
+const USERS_OF_TENANT: &str = "SELECT u.tenant_id, u.id, u.password_hash, u.is_active, t.status AS tenant_status
+      FROM users u JOIN tenants t ON t.id = u.tenant_id
+     WHERE (u.email = $1 OR u.username = $1) AND t.slug = $2";
+const ADMINS: &str = "SELECT CAST(NULL AS uuid) AS tenant_id, id, password_hash, is_active
+      FROM platform_admins WHERE username = $1";
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(ErrorCode::InvalidCredentials, "invalid username or password")
+}
+
+/// Logs in; `hint` is the tenant slug from the body, `X-Tenant` or the host.
+pub async fn login(
+    state: &AppState,
+    req: LoginRequest,
+    hint: Option<String>,
+    client: &str,
+) -> ApiResult<LoggedIn> {
+    let mut e = FieldErrors::default();
+    let username = e.required("username", req.username);
+    let username = e.text("username", username, 254).map(|u| u.to_lowercase());
+    let password = e.required("password", req.password);
+    if password.as_ref().is_some_and(|p| p.expose().len() > 1024) {
+        e.add("password", "is too long");
+    }
+    e.finish()?;
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(ApiError::internal("validation passed with a field missing"));
+    };
+    let hint = req.tenant.filter(|t| !t.trim().is_empty()).or(hint);
+    let now = state.clock.now();
+    let store = &state.store;
+
+    let mut tx = store.platform(Access::Read).await?;
+    throttle::check(&mut tx, &username, client, now).await?;
+    let mut candidates: Vec<Candidate> = match &hint {
+        Some(slug) => {
+            tx.query(USERS_OF_TENANT, &[&username, &slug.trim().to_lowercase()])
+                .await?
+        }
+        None => {
+            let mut c: Vec<Candidate> = tx.query(USERS_ANY_TENANT, &[&username]).await?;
+            c.extend(tx.query::<Candidate>(ADMINS, &[&username]).await?);
+            c
+        }
+    };
+    tx.commit().await?;
+    if candidates.len() > 1 {
+        return Err(ApiError::new(
+            ErrorCode::TenantRequired,
+            "this username exists in several companies; give the company's slug as `tenant`",
+        ));
+    }
+    let candidate = candidates.pop();
+    let ok = password::verify(candidate.as_ref().map(|c| c.password_hash.clone()), password).await;
+
+    let mut tx = store.platform(Access::Write).await?;
+    let candidate = match candidate {
+        Some(c) if ok => c,
+        _ => {
+            throttle::record_failure(&mut tx, &username, client, now).await?;
+            tx.commit().await?;
+            return Err(invalid_credentials());
+        }
+    };
+    throttle::clear(&mut tx, &username, client).await?;
+    if !candidate.is_active {
+        tx.commit().await?;
+        return Err(invalid_credentials());
+    }
+    let result = match candidate.kind {
+        CandidateKind::User {
+            tenant,
+            id,
+            tenant_status,
+        } => {
+            match tenant_status {
+                TenantStatus::Cancelled => {
+                    tx.commit().await?;
+                    return Err(invalid_credentials());
+                }
+                TenantStatus::Suspended => {
+                    tx.commit().await?;
+                    return Err(ApiError::new(
+                        ErrorCode::TenantSuspended,
+                        "this account is suspended; contact support",
+                    ));
+                }
+                TenantStatus::Active | TenantStatus::Trial => {}
+            }
+            let user: UserView = tx
+                .query_one(
+                    concat!(
+                        "UPDATE users SET last_login_at = $3 WHERE tenant_id = $1 AND id = $2 RETURNING ",
+                        user_columns!()
+                    ),
+                    &[&tenant, &id, &now],
+                )
+                .await?;
+            let tenant: TenantView = tx
+                .query_one(
+                    concat!("SELECT ", tenant_columns!(), " FROM tenants WHERE id = $1"),
+                    &[&tenant],
+                )
+                .await?;
+            LoggedIn::Tenant { user, tenant }
+        }
+        CandidateKind::Admin(id) => {
+            let admin: AdminView = tx
+                .query_one(
+                    "UPDATE platform_admins SET last_login_at = $2 WHERE id = $1
+                     RETURNING id, username, last_login_at, created_at",
+                    &[&id, &now],
+                )
+                .await?;
+            LoggedIn::Admin(admin)
+        }
+    };
+    tx.commit().await?;
+    Ok(result)
+}
+
+pub async fn admin_is_active(store: &Store, id: AdminId) -> ApiResult<bool> {
+    let mut tx = store.platform(Access::Read).await?;
+    let found: Option<One<bool>> = tx
+        .query_opt("SELECT is_active FROM platform_admins WHERE id = $1", &[&id])
+        .await?;
+    tx.commit().await?;
+    Ok(found.is_some_and(|o| o.0))
+}
+
+pub async fn admin(store: &Store, id: AdminId) -> ApiResult<AdminView> {
+    let mut tx = store.platform(Access::Read).await?;
+    let found: Option<AdminView> = tx
+        .query_opt(
+            "SELECT id, username, last_login_at, created_at FROM platform_admins WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+    tx.commit().await?;
+    found.ok_or_else(ApiError::not_found)
+}

@@ -1,0 +1,239 @@
+//! Authentication: who is calling, turned into the handle they may use.
+//!
+//! [`TenantSession`] is the only way a request reaches tenant data: it
+//! verifies the bearer token, then opens the tenant-scoped transaction for the
+//! token's tenant and, in the same round trip, re-reads what a token cannot
+//! vouch for (tenant status, the user still existing and active, their
+//! current role). A suspended tenant's old tokens therefore stop at once.
+
+pub mod login;
+pub mod password;
+pub mod throttle;
+pub mod token;
+
+use crate::domain::{AdminId, Role, TenantId, TenantStatus, UserId};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::store::{Access, DbResult, FromRow, Row, TenantTx};
+use crate::web::{AppState, RequestTenant};
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts, Method};
+use chrono::{DateTime, Utc};
+use token::{Claims, PLATFORM_ADMIN_ROLE};
+
+/// A tenant user's request: the tenant-scoped transaction and who they are.
+pub struct TenantSession {
+    pub tx: TenantTx,
+    pub user: SessionUser,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    pub role: Role,
+    pub is_owner: bool,
+}
+
+impl TenantSession {
+    /// Refuses callers who are not tenant admins.
+    pub fn require_admin(&self) -> ApiResult<()> {
+        if self.user.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("this needs the admin role"))
+        }
+    }
+}
+
+/// What the per-request check reads, in the transaction's first statement.
+struct SessionRow {
+    tenant_status: TenantStatus,
+    trial_ends_at: Option<DateTime<Utc>>,
+    role: Role,
+    is_owner: bool,
+    is_active: bool,
+}
+
+impl FromRow for SessionRow {
+    fn from_row(r: &Row<'_>) -> DbResult<Self> {
+        Ok(SessionRow {
+            tenant_status: r.get("status")?,
+            trial_ends_at: r.get("trial_ends_at")?,
+            role: r.get("role")?,
+            is_owner: r.get("is_owner")?,
+            is_active: r.get("is_active")?,
+        })
+    }
+}
+
+const SESSION_SQL: &str = "SELECT t.status, t.trial_ends_at, u.role, u.is_owner, u.is_active
+    FROM tenants t JOIN users u ON u.tenant_id = t.id
+    WHERE t.id = $1 AND u.tenant_id = $1 AND u.id = $2";
+
+/// Is `now` past the end of a trial that no paid plan has replaced?
+pub fn trial_expired(status: TenantStatus, ends: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    status == TenantStatus::Trial && ends.is_some_and(|end| end <= now)
+}
+
+/// A verified tenant token whose transaction has not begun yet: for handlers
+/// that do slow work (password hashing) before touching the database, so no
+/// transaction or lock is held meanwhile.
+pub struct TenantAuth {
+    tenant: TenantId,
+    user: UserId,
+    role_claim: String,
+    access: Access,
+}
+
+impl FromRequestParts<AppState> for TenantAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let claims = bearer_claims(parts, state)?;
+        let Some(tid) = claims.tid else {
+            return Err(ApiError::forbidden(
+                "platform administrators cannot use tenant endpoints",
+            ));
+        };
+        let tenant = TenantId(tid);
+        if let Some(slot) = parts.extensions.get::<RequestTenant>() {
+            slot.set(tenant);
+        }
+        let access = if matches!(parts.method, Method::GET | Method::HEAD) {
+            Access::Read
+        } else {
+            Access::Write
+        };
+        Ok(TenantAuth {
+            tenant,
+            user: UserId(claims.sub),
+            role_claim: claims.role,
+            access,
+        })
+    }
+}
+
+impl TenantAuth {
+    /// What the token says of the role: a cheap early refusal before slow
+    /// work. The role read in [`TenantAuth::begin`] is the one that counts.
+    pub fn token_says_admin(&self) -> ApiResult<()> {
+        if self.role_claim == Role::Admin.as_str() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("this needs the admin role"))
+        }
+    }
+
+    /// Opens the tenant transaction, checking in the same round trip that the
+    /// tenant and the user may still act.
+    pub async fn begin(self, state: &AppState) -> ApiResult<TenantSession> {
+        let (tx, row) = state
+            .store
+            .tenant::<SessionRow>(self.tenant, self.access, SESSION_SQL, &[&self.user])
+            .await?;
+        let row = row.ok_or_else(|| ApiError::unauthorized("the session is no longer valid"))?;
+        match row.tenant_status {
+            TenantStatus::Cancelled => {
+                return Err(ApiError::unauthorized("this account has been closed"))
+            }
+            TenantStatus::Suspended => {
+                return Err(ApiError::new(
+                    ErrorCode::TenantSuspended,
+                    "this account is suspended; contact support",
+                ))
+            }
+            TenantStatus::Active | TenantStatus::Trial => {}
+        }
+        if !row.is_active {
+            return Err(ApiError::unauthorized("this user has been deactivated"));
+        }
+        if self.access == Access::Write
+            && trial_expired(row.tenant_status, row.trial_ends_at, state.clock.now())
+        {
+            return Err(ApiError::new(
+                ErrorCode::TrialExpired,
+                "the trial has ended; choose a plan to keep making changes",
+            ));
+        }
+        Ok(TenantSession {
+            tx,
+            user: SessionUser {
+                id: self.user,
+                tenant_id: self.tenant,
+                role: row.role,
+                is_owner: row.is_owner,
+            },
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for TenantSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        TenantAuth::from_request_parts(parts, state)
+            .await?
+            .begin(state)
+            .await
+    }
+}
+
+/// A platform admin's request.
+pub struct AdminSession {
+    pub id: AdminId,
+}
+
+impl FromRequestParts<AppState> for AdminSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let claims = bearer_claims(parts, state)?;
+        if claims.tid.is_some() || claims.role != PLATFORM_ADMIN_ROLE {
+            return Err(ApiError::forbidden("this needs a platform administrator"));
+        }
+        let id = AdminId(claims.sub);
+        if !login::admin_is_active(&state.store, id).await? {
+            return Err(ApiError::unauthorized("the session is no longer valid"));
+        }
+        Ok(AdminSession { id })
+    }
+}
+
+/// Either kind of caller, for endpoints both may use (`/api/auth/me`).
+pub enum AnySession {
+    Tenant(TenantSession),
+    Admin(AdminSession),
+}
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let claims = bearer_claims(parts, state)?;
+        if claims.tid.is_some() {
+            TenantSession::from_request_parts(parts, state)
+                .await
+                .map(AnySession::Tenant)
+        } else {
+            AdminSession::from_request_parts(parts, state)
+                .await
+                .map(AnySession::Admin)
+        }
+    }
+}
+
+fn bearer_claims(parts: &Parts, state: &AppState) -> ApiResult<Claims> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("an Authorization: Bearer token is required"))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be: Bearer <token>"))?;
+    state.tokens.verify(token, state.clock.now())
+}

@@ -1,0 +1,110 @@
+//! Configuration: environment variables, each also a `serve` flag
+//! (ARCHITECTURE.md §7), with defaults that run with no set-up at all.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+#[derive(clap::Args, Clone)]
+pub struct Config {
+    /// Database to use: sqlite://PATH or postgres://…
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://./data/trasealla.db")]
+    pub database_url: String,
+
+    /// Address to listen on.
+    #[arg(long, env = "TRASEALLA_LISTEN", default_value = "0.0.0.0:4000")]
+    pub listen: SocketAddr,
+
+    /// Tenants are served at <slug>.<base domain>.
+    #[arg(long, env = "TRASEALLA_BASE_DOMAIN", default_value = "localhost")]
+    pub base_domain: String,
+
+    /// Secret for signing tokens (at least 32 bytes). Unset: one is generated
+    /// on first start and kept in the database, shared by every server.
+    #[arg(long, env = "TRASEALLA_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Creates this platform admin at start-up when no admin of that name exists.
+    #[arg(long, env = "TRASEALLA_PLATFORM_ADMIN_USERNAME", requires = "platform_admin_password")]
+    pub platform_admin_username: Option<String>,
+
+    /// The password for TRASEALLA_PLATFORM_ADMIN_USERNAME (never overwrites an existing admin's).
+    #[arg(long, env = "TRASEALLA_PLATFORM_ADMIN_PASSWORD", hide_env_values = true, requires = "platform_admin_username")]
+    pub platform_admin_password: Option<String>,
+
+    /// How long an access token stays valid, in seconds.
+    #[arg(long, env = "TRASEALLA_TOKEN_TTL", default_value_t = 86_400)]
+    pub token_ttl_secs: u64,
+
+    /// Take the client address from X-Forwarded-For (only behind a proxy you run).
+    #[arg(long, env = "TRASEALLA_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+
+    /// Log format: text or json.
+    #[arg(long, env = "TRASEALLA_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl Config {
+    /// The defaults, as `serve` would have them with no flags and no environment.
+    pub fn defaults_for(database_url: &str) -> Config {
+        Config {
+            database_url: database_url.to_owned(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            base_domain: "localhost".to_owned(),
+            jwt_secret: None,
+            platform_admin_username: None,
+            platform_admin_password: None,
+            token_ttl_secs: 86_400,
+            trust_proxy: false,
+            log_format: "text".to_owned(),
+        }
+    }
+}
+
+// Secrets stay out of Debug output, and so out of logs.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |o: &Option<String>| o.as_ref().map(|_| "[redacted]");
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("base_domain", &self.base_domain)
+            .field("jwt_secret", &redacted(&self.jwt_secret))
+            .field("platform_admin_username", &self.platform_admin_username)
+            .field("platform_admin_password", &redacted(&self.platform_admin_password))
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("trust_proxy", &self.trust_proxy)
+            .finish()
+    }
+}
+
+/// The URL without its password, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:[redacted]{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_reach_debug_output() {
+        let mut c = Config::defaults_for("postgres://app:hunter2@db/crm");
+        c.jwt_secret = Some("s3cret-s3cret-s3cret-s3cret-s3cret".into());
+        c.platform_admin_password = Some("AdminPass123".into());
+        let printed = format!("{c:?}");
+        for secret in ["hunter2", "s3cret", "AdminPass123"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(printed.contains("postgres://app:[redacted]@db/crm"));
+    }
+}

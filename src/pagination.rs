@@ -1,0 +1,117 @@
+//! Keyset pagination (ARCHITECTURE.md §5): `?limit=` (default 50, max 200)
+//! and an opaque `?cursor=` that encodes the last row's key, so deep pages
+//! cost the same as the first.
+
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct PageParams {
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub limit: i64,
+    /// Rows after this key; the nil UUID (before every v7 id) for the first page.
+    pub after: Uuid,
+}
+
+impl PageParams {
+    pub fn parse(&self, errors: &mut FieldErrors) -> PageRequest {
+        let limit = match self.limit.as_deref() {
+            None | Some("") => DEFAULT_LIMIT,
+            Some(s) => match s.parse::<i64>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                _ => {
+                    errors.add("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"));
+                    DEFAULT_LIMIT
+                }
+            },
+        };
+        let after = match self.cursor.as_deref() {
+            None | Some("") => Uuid::nil(),
+            Some(c) => decode_cursor(c).unwrap_or_else(|| {
+                errors.add("cursor", "is not a cursor this server issued");
+                Uuid::nil()
+            }),
+        };
+        PageRequest { limit, after }
+    }
+
+    pub fn validate(&self) -> ApiResult<PageRequest> {
+        let mut errors = FieldErrors::default();
+        let page = self.parse(&mut errors);
+        errors.finish().map(|_| page)
+    }
+}
+
+fn decode_cursor(c: &str) -> Option<Uuid> {
+    let bytes = hex::decode(c).ok()?;
+    Uuid::from_slice(&bytes).ok()
+}
+
+fn encode_cursor(id: Uuid) -> String {
+    hex::encode(id.as_bytes())
+}
+
+/// One page of rows and the cursor for the next, if there is one.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl PageRequest {
+    /// The LIMIT to ask the database for: one more than the page, to learn
+    /// whether another page follows.
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    pub fn page<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> Uuid) -> Page<T> {
+        let more = rows.len() as i64 > self.limit;
+        rows.truncate(self.limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|r| encode_cursor(key(r)))
+        } else {
+            None
+        };
+        Page {
+            items: rows,
+            next_cursor,
+        }
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(e: FieldErrors) -> Self {
+        e.into_error()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_limits_are_checked() {
+        let id = Uuid::now_v7();
+        assert_eq!(decode_cursor(&encode_cursor(id)), Some(id));
+        assert_eq!(decode_cursor("zz"), None);
+        let p = PageParams { limit: Some("500".into()), cursor: None };
+        assert!(p.validate().is_err());
+        let p = PageParams { limit: Some("2".into()), cursor: None };
+        let req = p.validate().unwrap();
+        let page = req.page(vec![Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()], |u| *u);
+        assert_eq!(page.items.len(), 2);
+        assert!(page.next_cursor.is_some());
+    }
+}

@@ -1,0 +1,377 @@
+//! A tenant's staff (users): list, create within the plan's seat limit, change
+//! roles, deactivate, delete. The owner can be neither demoted, deactivated
+//! nor deleted, so a tenant always keeps an admin.
+
+use crate::domain::{Email, Password, Role, UserId};
+use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors};
+use crate::pagination::{Page, PageRequest};
+use crate::store::{DbResult, Dialect, FromRow, One, Row, TenantTx};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+macro_rules! user_columns {
+    () => {
+        "id, tenant_id, email, username, full_name, role, is_owner, is_active, last_login_at, created_at, updated_at"
+    };
+}
+pub(crate) use user_columns;
+
+/// A tenant user. The password hash never leaves the store.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub full_name: String,
+    pub role: Role,
+    pub is_owner: bool,
+    pub is_active: bool,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl FromRow for UserView {
+    fn from_row(r: &Row<'_>) -> DbResult<Self> {
+        Ok(UserView {
+            id: r.get("id")?,
+            tenant_id: r.get("tenant_id")?,
+            email: r.get("email")?,
+            username: r.get("username")?,
+            full_name: r.get("full_name")?,
+            role: r.get("role")?,
+            is_owner: r.get("is_owner")?,
+            is_active: r.get("is_active")?,
+            last_login_at: r.get("last_login_at")?,
+            created_at: r.get("created_at")?,
+            updated_at: r.get("updated_at")?,
+        })
+    }
+}
+
+const USERNAME_MAX: usize = 64;
+
+/// Usernames share the e-mail local part's alphabet, lowercased.
+pub fn parse_username(s: &str) -> Result<String, &'static str> {
+    let s = s.trim().to_lowercase();
+    if s.is_empty() || s.chars().count() > USERNAME_MAX {
+        return Err("must be 1 to 64 characters long");
+    }
+    if s.contains('@') {
+        return Err("may not contain @");
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
+    {
+        return Err("may contain only letters, digits and . _ - +");
+    }
+    Ok(s)
+}
+
+pub async fn list(
+    tx: &mut TenantTx,
+    page: PageRequest,
+    role: Option<Role>,
+) -> ApiResult<Page<UserView>> {
+    let role = role.map(|r| r.as_str()).unwrap_or("");
+    let rows: Vec<UserView> = tx
+        .query(
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE tenant_id = $1 AND id > $2 AND ($3 = '' OR role = $3)
+                  ORDER BY id LIMIT $4"
+            ),
+            &[&page.after, &role, &page.fetch()],
+        )
+        .await?;
+    Ok(page.page(rows, |u| u.id))
+}
+
+pub async fn get(tx: &mut TenantTx, id: UserId) -> ApiResult<UserView> {
+    tx.query_opt(
+        concat!("SELECT ", user_columns!(), " FROM users WHERE tenant_id = $1 AND id = $2"),
+        &[&id],
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)
+}
+
+/// `POST /api/users`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    /// At least 8 characters.
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Password>,
+    /// Default `user`.
+    pub role: Option<Role>,
+    /// Default: the e-mail's local part (with a number added if taken).
+    pub username: Option<String>,
+}
+
+pub struct NewUser {
+    pub email: Email,
+    pub full_name: String,
+    pub password: Password,
+    pub role: Role,
+    pub username: Option<String>,
+}
+
+impl CreateUserRequest {
+    pub fn validate(self) -> ApiResult<NewUser> {
+        let mut e = FieldErrors::default();
+        let email = e.required("email", self.email);
+        let email = email.and_then(|v| e.check("email", Email::parse(&v)));
+        let full_name = e.required("full_name", self.full_name);
+        let full_name = e.text("full_name", full_name, 255);
+        let password = e.required("password", self.password);
+        let password =
+            password.and_then(|p| e.check("password", Password::new_secret(p.expose().to_owned())));
+        let username = self
+            .username
+            .and_then(|u| e.check("username", parse_username(&u)));
+        e.finish()?;
+        match (email, full_name, password) {
+            (Some(email), Some(full_name), Some(password)) => Ok(NewUser {
+                email,
+                full_name,
+                password,
+                role: self.role.unwrap_or(Role::User),
+                username,
+            }),
+            _ => Err(ApiError::internal("validation passed with a field missing")),
+        }
+    }
+}
+
+/// Serialises seat-limit checks of one tenant: on PostgreSQL by locking the
+/// tenant's row; on SQLite the write transaction already holds the lock.
+async fn lock_tenant(tx: &mut TenantTx) -> ApiResult<()> {
+    if tx.dialect() == Dialect::Postgres {
+        let _: Option<One<Uuid>> = tx
+            .query_opt("SELECT id FROM tenants WHERE id = $1 FOR UPDATE", &[])
+            .await?;
+    }
+    Ok(())
+}
+
+/// 402 when one more active user would pass the plan's limit.
+async fn ensure_seat(tx: &mut TenantTx) -> ApiResult<()> {
+    lock_tenant(tx).await?;
+    let seats = crate::tenancy::seats(tx).await?;
+    if let Some(max) = seats.max {
+        if seats.current >= max {
+            return Err(ApiError::new(
+                ErrorCode::PlanLimitReached,
+                format!("your plan allows {max} active users; upgrade to add more"),
+            )
+            .with_details(serde_json::json!({
+                "max_users": max,
+                "current_users": seats.current,
+            })));
+        }
+    }
+    Ok(())
+}
+
+/// Picks `base`, or `base2`, `base3`… when it is taken in this tenant.
+async fn free_username(tx: &mut TenantTx, base: &str) -> ApiResult<String> {
+    let pattern = format!("{base}%");
+    let taken: Vec<One<String>> = tx
+        .query(
+            "SELECT username FROM users WHERE tenant_id = $1 AND username LIKE $2",
+            &[&pattern],
+        )
+        .await?;
+    let taken: std::collections::HashSet<String> = taken.into_iter().map(|o| o.0).collect();
+    (1..)
+        .map(|n| if n == 1 { base.to_owned() } else { format!("{base}{n}") })
+        .find(|u| !taken.contains(u))
+        .ok_or_else(|| ApiError::internal("no free username"))
+}
+
+fn username_taken() -> ApiError {
+    ApiError::new(ErrorCode::UsernameTaken, "that username is already in use in this company")
+        .with_details(serde_json::json!({ "fields": { "username": "is already in use" } }))
+}
+
+fn email_taken() -> ApiError {
+    ApiError::new(ErrorCode::EmailTaken, "that e-mail address is already registered")
+        .with_details(serde_json::json!({ "fields": { "email": "is already registered" } }))
+}
+
+/// Creates a user; `password_hash` is computed by the caller before the
+/// transaction began, so no lock is held while hashing.
+pub async fn create(
+    tx: &mut TenantTx,
+    input: NewUser,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<UserView> {
+    ensure_seat(tx).await?;
+    let username = match input.username {
+        Some(u) => u,
+        None => {
+            let base = parse_username(input.email.local_part())
+                .unwrap_or_else(|_| "user".to_owned());
+            free_username(tx, &base).await?
+        }
+    };
+    tx.query_one(
+        concat!(
+            "INSERT INTO users (tenant_id, id, email, username, full_name, password_hash,
+                                role, is_owner, is_active, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, false, true, $8, $8)
+             RETURNING ",
+            user_columns!()
+        ),
+        &[
+            &UserId::new(),
+            &input.email.as_str(),
+            &username,
+            &input.full_name,
+            &password_hash,
+            &input.role,
+            &now,
+        ],
+    )
+    .await
+    .map_err(|e| {
+        if e.is_unique("users", "email") {
+            email_taken()
+        } else if e.is_unique("users", "username") {
+            username_taken()
+        } else {
+            e.into()
+        }
+    })
+}
+
+/// `PATCH /api/users/:id`: any subset of the fields.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    pub full_name: Option<String>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+    pub username: Option<String>,
+    /// A new password (at least 8 characters).
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Password>,
+}
+
+pub struct UserChanges {
+    pub full_name: Option<String>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+    pub username: Option<String>,
+    pub password: Option<Password>,
+}
+
+impl UpdateUserRequest {
+    pub fn validate(self) -> ApiResult<UserChanges> {
+        let mut e = FieldErrors::default();
+        let full_name = e.text("full_name", self.full_name, 255);
+        let username = self
+            .username
+            .and_then(|u| e.check("username", parse_username(&u)));
+        let password = self
+            .password
+            .and_then(|p| e.check("password", Password::new_secret(p.expose().to_owned())));
+        e.finish()?;
+        Ok(UserChanges {
+            full_name,
+            role: self.role,
+            is_active: self.is_active,
+            username,
+            password,
+        })
+    }
+}
+
+pub async fn update(
+    tx: &mut TenantTx,
+    id: UserId,
+    changes: UserChanges,
+    password_hash: Option<String>,
+    now: DateTime<Utc>,
+) -> ApiResult<UserView> {
+    let current = get(tx, id).await?;
+    if current.is_owner {
+        if changes.role.is_some_and(|r| r != Role::Admin) {
+            return Err(ApiError::conflict("the owner must stay an admin"));
+        }
+        if changes.is_active == Some(false) {
+            return Err(ApiError::conflict("the owner cannot be deactivated"));
+        }
+    }
+    if changes.is_active == Some(true) && !current.is_active {
+        ensure_seat(tx).await?;
+    }
+    tx.query_opt(
+        concat!(
+            "UPDATE users SET
+                full_name = COALESCE($3, full_name),
+                role = COALESCE($4, role),
+                is_active = COALESCE($5, is_active),
+                username = COALESCE($6, username),
+                password_hash = COALESCE($7, password_hash),
+                updated_at = $8
+             WHERE tenant_id = $1 AND id = $2
+             RETURNING ",
+            user_columns!()
+        ),
+        &[
+            &id,
+            &changes.full_name,
+            &changes.role,
+            &changes.is_active,
+            &changes.username,
+            &password_hash,
+            &now,
+        ],
+    )
+    .await
+    .map_err(|e| {
+        if e.is_unique("users", "username") {
+            username_taken()
+        } else {
+            e.into()
+        }
+    })?
+    .ok_or_else(ApiError::not_found)
+}
+
+pub async fn delete(tx: &mut TenantTx, id: UserId) -> ApiResult<()> {
+    let current = get(tx, id).await?;
+    if current.is_owner {
+        return Err(ApiError::conflict("the owner cannot be deleted"));
+    }
+    let n = tx
+        .execute("DELETE FROM users WHERE tenant_id = $1 AND id = $2", &[&id])
+        .await?;
+    if n == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_username;
+
+    #[test]
+    fn usernames_are_local_parts() {
+        assert_eq!(parse_username(" John.Doe ").unwrap(), "john.doe");
+        assert!(parse_username("a@b").is_err());
+        assert!(parse_username("").is_err());
+        assert!(parse_username("has space").is_err());
+    }
+}

@@ -1,0 +1,666 @@
+//! The one store interface over the two backends.
+//!
+//! SQL is written once, PostgreSQL-style (`$1`, `$2`…); the SQLite backend
+//! rewrites the placeholders to `?1`, `?2`…, which SQLite binds by number.
+//! Where the dialects truly differ a caller passes a [`Dialect`]-specific
+//! string. Values cross the boundary through [`Bind`] and [`Decode`], which
+//! map each Rust type onto the column type of each backend.
+//!
+//! Tenant data is reachable only through a [`TenantTx`]: it binds the tenant id
+//! itself as `$1` of every statement, so repository code cannot forget it or
+//! take it from anywhere else. Platform-level work (registration, the tenants
+//! table, login look-ups) uses a [`PlatformTx`], a different type on purpose.
+
+mod migrate;
+pub mod postgres;
+pub mod scope;
+pub mod sqlite;
+
+use crate::domain::TenantId;
+use chrono::{DateTime, Utc};
+use std::fmt;
+
+pub use migrate::Migration;
+
+/// Errors from the storage layer. Constraint violations are kept apart so the
+/// services can turn them into 409s; everything else is an internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unique constraint violated: {0}")]
+    Unique(String),
+    #[error("foreign key constraint violated: {0}")]
+    ForeignKey(String),
+    #[error("check constraint violated: {0}")]
+    Check(String),
+    #[error("could not serialize access; retry")]
+    Serialization,
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl DbError {
+    /// True when the violated unique constraint is the one on `table.column`.
+    /// PostgreSQL names it `<table>_<column>_key` (our migrations keep that
+    /// convention); SQLite reports `table.column`.
+    pub fn is_unique(&self, table: &str, column: &str) -> bool {
+        match self {
+            DbError::Unique(what) => {
+                what == &format!("{table}_{column}_key")
+                    || what.split([',', ' ', ':']).any(|p| p == format!("{table}.{column}"))
+            }
+            _ => false,
+        }
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+/// Whether a transaction may write. On PostgreSQL a read transaction is
+/// `READ ONLY`; on SQLite a write transaction takes the write lock up front
+/// (`BEGIN IMMEDIATE`) so it never fails half-way on a lock upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// The store: which backend, and its connection pool.
+#[derive(Clone)]
+pub enum Store {
+    Postgres(postgres::PgStore),
+    Sqlite(sqlite::SqliteStore),
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Store::Postgres(_) => "Store::Postgres",
+            Store::Sqlite(_) => "Store::Sqlite",
+        })
+    }
+}
+
+impl Store {
+    /// Opens the database a URL names. `postgres://` and `postgresql://` pick
+    /// PostgreSQL; `sqlite://PATH` picks SQLite and creates the file (and its
+    /// directory) when missing. Anything else is refused rather than guessed.
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(postgres::PgStore::connect(url).await?))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            Ok(Store::Sqlite(sqlite::SqliteStore::open(path)?))
+        } else {
+            anyhow::bail!(
+                "DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got {:?})",
+                url.split(':').next().unwrap_or_default()
+            )
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Store::Postgres(_) => Dialect::Postgres,
+            Store::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// Applies pending migrations; refuses to run if an applied migration's
+    /// text has changed since.
+    pub async fn migrate(&self) -> anyhow::Result<Vec<&'static str>> {
+        match self {
+            Store::Postgres(s) => s.migrate().await,
+            Store::Sqlite(s) => s.migrate(),
+        }
+    }
+
+    /// One cheap round trip, for health checks.
+    pub async fn ping(&self) -> DbResult<()> {
+        match self {
+            Store::Postgres(s) => s.ping().await,
+            Store::Sqlite(s) => s.ping(),
+        }
+    }
+
+    /// A platform-level transaction: the tenants table, registration, login
+    /// look-ups. On PostgreSQL it runs as `trasealla_platform`.
+    pub async fn platform(&self, access: Access) -> DbResult<PlatformTx> {
+        let tx = match self {
+            Store::Postgres(s) => Tx::Pg(s.begin_platform(access).await?),
+            Store::Sqlite(s) => Tx::Sqlite(s.begin(access)?),
+        };
+        Ok(PlatformTx { tx })
+    }
+
+    /// A tenant-scoped transaction, with `first` run as its first statement
+    /// (the caller's per-request check) in the same round trip as the set-up.
+    /// Only the authentication layer should call this: the tenant id must come
+    /// from a verified token.
+    pub async fn tenant<T: FromRow>(
+        &self,
+        tenant: TenantId,
+        access: Access,
+        first: &str,
+        params: &[&dyn Bind],
+    ) -> DbResult<(TenantTx, Option<T>)> {
+        let mut all: Vec<&dyn Bind> = Vec::with_capacity(params.len() + 1);
+        all.push(&tenant);
+        all.extend_from_slice(params);
+        scope::debug_check(first);
+        let (tx, row) = match self {
+            Store::Postgres(s) => {
+                let (tx, row) = s.begin_tenant(tenant, access, first, &all).await?;
+                (Tx::Pg(tx), row)
+            }
+            Store::Sqlite(s) => {
+                let mut tx = s.begin(access)?;
+                let row = tx.query_opt(first, &all)?;
+                (Tx::Sqlite(tx), row)
+            }
+        };
+        Ok((TenantTx { tx, tenant }, row))
+    }
+}
+
+/// A transaction on either backend. Dropped without `commit`, it rolls back.
+pub(crate) enum Tx {
+    Pg(postgres::PgTx),
+    Sqlite(sqlite::SqliteTx),
+}
+
+impl Tx {
+    fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Pg(_) => Dialect::Postgres,
+            Tx::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    async fn query<T: FromRow>(&mut self, sql: &str, params: &[&dyn Bind]) -> DbResult<Vec<T>> {
+        match self {
+            Tx::Pg(tx) => tx.query(sql, params).await,
+            Tx::Sqlite(tx) => tx.query(sql, params),
+        }
+    }
+
+    async fn query_opt<T: FromRow>(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Bind],
+    ) -> DbResult<Option<T>> {
+        match self {
+            Tx::Pg(tx) => tx.query_opt(sql, params).await,
+            Tx::Sqlite(tx) => tx.query_opt(sql, params),
+        }
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[&dyn Bind]) -> DbResult<u64> {
+        match self {
+            Tx::Pg(tx) => tx.execute(sql, params).await,
+            Tx::Sqlite(tx) => tx.execute(sql, params),
+        }
+    }
+
+    async fn commit(self) -> DbResult<()> {
+        match self {
+            Tx::Pg(tx) => tx.commit().await,
+            Tx::Sqlite(tx) => tx.commit(),
+        }
+    }
+}
+
+/// Generates the query methods shared by both handles; each handle's `scope`
+/// says which tenant, if any, binds as `$1`.
+macro_rules! query_methods {
+    () => {
+        pub fn dialect(&self) -> Dialect {
+            self.tx.dialect()
+        }
+
+        pub async fn query<T: FromRow>(
+            &mut self,
+            sql: &str,
+            params: &[&dyn Bind],
+        ) -> DbResult<Vec<T>> {
+            let scope = self.scope();
+            let all = with_scope(&scope, sql, params);
+            self.tx.query(sql, &all).await
+        }
+
+        pub async fn query_opt<T: FromRow>(
+            &mut self,
+            sql: &str,
+            params: &[&dyn Bind],
+        ) -> DbResult<Option<T>> {
+            let scope = self.scope();
+            let all = with_scope(&scope, sql, params);
+            self.tx.query_opt(sql, &all).await
+        }
+
+        /// Like `query_opt`, but a missing row is a bug in the caller's SQL.
+        pub async fn query_one<T: FromRow>(
+            &mut self,
+            sql: &str,
+            params: &[&dyn Bind],
+        ) -> DbResult<T> {
+            self.query_opt(sql, params)
+                .await?
+                .ok_or_else(|| DbError::Other("query returned no row".into()))
+        }
+
+        pub async fn execute(&mut self, sql: &str, params: &[&dyn Bind]) -> DbResult<u64> {
+            let scope = self.scope();
+            let all = with_scope(&scope, sql, params);
+            self.tx.execute(sql, &all).await
+        }
+
+        pub async fn commit(self) -> DbResult<()> {
+            self.tx.commit().await
+        }
+    };
+}
+
+/// The statement's parameters: for a tenant handle, the tenant id first.
+fn with_scope<'a>(
+    scope: &'a Option<TenantId>,
+    sql: &str,
+    params: &[&'a dyn Bind],
+) -> Vec<&'a dyn Bind> {
+    let mut all: Vec<&dyn Bind> = Vec::with_capacity(params.len() + 1);
+    if let Some(tenant) = scope {
+        scope::debug_check(sql);
+        all.push(tenant);
+    }
+    all.extend_from_slice(params);
+    all
+}
+
+/// The handle for tenant data. Every statement gets the tenant id as `$1`;
+/// the caller's parameters follow as `$2`, `$3`…
+pub struct TenantTx {
+    tx: Tx,
+    tenant: TenantId,
+}
+
+impl TenantTx {
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+
+    fn scope(&self) -> Option<TenantId> {
+        Some(self.tenant)
+    }
+
+    query_methods!();
+}
+
+/// The handle for platform-level tables. Named apart from [`TenantTx`] so a
+/// reader sees at the call site which kind of access a function has.
+pub struct PlatformTx {
+    tx: Tx,
+}
+
+impl PlatformTx {
+    fn scope(&self) -> Option<TenantId> {
+        None
+    }
+
+    query_methods!();
+}
+
+// ---------------------------------------------------------------------------
+// Values in and out.
+
+/// A value that can be bound to a statement on either backend.
+pub trait Bind: Sync {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync);
+    fn sqlite(&self) -> rusqlite::types::ToSqlOutput<'_>;
+}
+
+/// A value that can be read from a column on either backend.
+pub trait Decode: Sized {
+    type Pg: for<'a> tokio_postgres::types::FromSql<'a>;
+    fn from_pg(v: Self::Pg) -> DbResult<Self>;
+    fn from_sqlite(v: rusqlite::types::ValueRef<'_>) -> DbResult<Self>;
+}
+
+/// A row of either backend; columns are read by name.
+pub enum Row<'a> {
+    Pg(&'a tokio_postgres::Row),
+    Sqlite(&'a rusqlite::Row<'a>),
+}
+
+impl Row<'_> {
+    pub fn get<T: Decode>(&self, col: &str) -> DbResult<T> {
+        match self {
+            Row::Pg(r) => {
+                let v: T::Pg = r
+                    .try_get(col)
+                    .map_err(|e| DbError::Other(format!("column {col}: {e}")))?;
+                T::from_pg(v)
+            }
+            Row::Sqlite(r) => {
+                let v = r
+                    .get_ref(col)
+                    .map_err(|e| DbError::Other(format!("column {col}: {e}")))?;
+                T::from_sqlite(v)
+            }
+        }
+    }
+}
+
+pub trait FromRow: Sized {
+    fn from_row(row: &Row<'_>) -> DbResult<Self>;
+}
+
+/// A single-column result, for counts and look-ups of one value.
+pub struct One<T>(pub T);
+
+impl<T: Decode> FromRow for One<T> {
+    fn from_row(row: &Row<'_>) -> DbResult<Self> {
+        match row {
+            Row::Pg(r) => {
+                let v: T::Pg = r
+                    .try_get(0)
+                    .map_err(|e| DbError::Other(format!("column 0: {e}")))?;
+                Ok(One(T::from_pg(v)?))
+            }
+            Row::Sqlite(r) => {
+                let v = r
+                    .get_ref(0)
+                    .map_err(|e| DbError::Other(format!("column 0: {e}")))?;
+                Ok(One(T::from_sqlite(v)?))
+            }
+        }
+    }
+}
+
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+
+fn sqlite_type_error(expected: &str, got: ValueRef<'_>) -> DbError {
+    DbError::Other(format!(
+        "expected {expected}, found SQLite {:?}",
+        got.data_type()
+    ))
+}
+
+fn sqlite_text<'a>(v: ValueRef<'a>, expected: &str) -> DbResult<&'a str> {
+    match v {
+        ValueRef::Text(t) => std::str::from_utf8(t).map_err(|e| DbError::Other(e.to_string())),
+        other => Err(sqlite_type_error(expected, other)),
+    }
+}
+
+impl Bind for String {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+    fn sqlite(&self) -> ToSqlOutput<'_> {
+        ToSqlOutput::Borrowed(ValueRef::Text(self.as_bytes()))
+    }
+}
+
+impl Bind for &str {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+    fn sqlite(&self) -> ToSqlOutput<'_> {
+        ToSqlOutput::Borrowed(ValueRef::Text(self.as_bytes()))
+    }
+}
+
+impl Decode for String {
+    type Pg = String;
+    fn from_pg(v: String) -> DbResult<Self> {
+        Ok(v)
+    }
+    fn from_sqlite(v: ValueRef<'_>) -> DbResult<Self> {
+        sqlite_text(v, "text").map(str::to_owned)
+    }
+}
+
+impl Bind for i64 {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+    fn sqlite(&self) -> ToSqlOutput<'_> {
+        ToSqlOutput::Owned(Value::Integer(*self))
+    }
+}
+
+impl Decode for i64 {
+    type Pg = i64;
+    fn from_pg(v: i64) -> DbResult<Self> {
+        Ok(v)
+    }
+    fn from_sqlite(v: ValueRef<'_>) -> DbResult<Self> {
+        match v {
+            ValueRef::Integer(i) => Ok(i),
+            other => Err(sqlite_type_error("integer", other)),
+        }
+    }
+}
+
+impl Bind for bool {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+    fn sqlite(&self) -> ToSqlOutput<'_> {
+        ToSqlOutput::Owned(Value::Integer(i64::from(*self)))
+    }
+}
+
+impl Decode for bool {
+    type Pg = bool;
+    fn from_pg(v: bool) -> DbResult<Self> {
+        Ok(v)
+    }
+    fn from_sqlite(v: ValueRef<'_>) -> DbResult<Self> {
+        match v {
+            ValueRef::Integer(i) => Ok(i != 0),
+            other => Err(sqlite_type_error("boolean", other)),
+        }
+    }
+}
+
+impl Bind for uuid::Uuid {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+    fn sqlite(&self) -> ToSqlOutput<'_> {
+        ToSqlOutput::Owned(Value::Text(self.hyphenated().to_string()))
+    }
+}
+
+impl Decode for uuid::Uuid {
+    type Pg = uuid::Uuid;
+    fn from_pg(v: uuid::Uuid) -> DbResult<Self> {
+        Ok(v)
+    }
+    fn from_sqlite(v: ValueRef<'_>) -> DbResult<Self> {
+        uuid::Uuid::parse_str(sqlite_text(v, "uuid text")?)
+            .map_err(|e| DbError::Other(format!("bad uuid in database: {e}")))
+    }
+}
+
+/// SQLite keeps times as fixed-width RFC 3339 text, so that comparing the
+/// text compares the times.
+pub(crate) fn sqlite_time(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+impl Bind for DateTime<Utc> {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+    fn sqlite(&self) -> ToSqlOutput<'_> {
+        ToSqlOutput::Owned(Value::Text(sqlite_time(self)))
+    }
+}
+
+impl Decode for DateTime<Utc> {
+    type Pg = DateTime<Utc>;
+    fn from_pg(v: DateTime<Utc>) -> DbResult<Self> {
+        Ok(v)
+    }
+    fn from_sqlite(v: ValueRef<'_>) -> DbResult<Self> {
+        DateTime::parse_from_rfc3339(sqlite_text(v, "time text")?)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| DbError::Other(format!("bad time in database: {e}")))
+    }
+}
+
+impl Bind for serde_json::Value {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+    fn sqlite(&self) -> ToSqlOutput<'_> {
+        ToSqlOutput::Owned(Value::Text(self.to_string()))
+    }
+}
+
+impl Decode for serde_json::Value {
+    type Pg = serde_json::Value;
+    fn from_pg(v: serde_json::Value) -> DbResult<Self> {
+        Ok(v)
+    }
+    fn from_sqlite(v: ValueRef<'_>) -> DbResult<Self> {
+        serde_json::from_str(sqlite_text(v, "json text")?)
+            .map_err(|e| DbError::Other(format!("bad json in database: {e}")))
+    }
+}
+
+impl<T: Bind + tokio_postgres::types::ToSql> Bind for Option<T> {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+    fn sqlite(&self) -> ToSqlOutput<'_> {
+        match self {
+            Some(v) => v.sqlite(),
+            None => ToSqlOutput::Owned(Value::Null),
+        }
+    }
+}
+
+impl<T: Decode> Decode for Option<T> {
+    type Pg = Option<T::Pg>;
+    fn from_pg(v: Option<T::Pg>) -> DbResult<Self> {
+        v.map(T::from_pg).transpose()
+    }
+    fn from_sqlite(v: ValueRef<'_>) -> DbResult<Self> {
+        match v {
+            ValueRef::Null => Ok(None),
+            v => T::from_sqlite(v).map(Some),
+        }
+    }
+}
+
+/// Implements [`Bind`] and [`Decode`] for a newtype over a type that has them.
+#[macro_export]
+macro_rules! store_newtype {
+    ($ty:ty, $inner:ty) => {
+        impl $crate::store::Bind for $ty {
+            fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+                &self.0
+            }
+            fn sqlite(&self) -> rusqlite::types::ToSqlOutput<'_> {
+                $crate::store::Bind::sqlite(&self.0)
+            }
+        }
+        impl $crate::store::Decode for $ty {
+            type Pg = <$inner as $crate::store::Decode>::Pg;
+            fn from_pg(v: Self::Pg) -> $crate::store::DbResult<Self> {
+                <$inner as $crate::store::Decode>::from_pg(v).map(Self)
+            }
+            fn from_sqlite(v: rusqlite::types::ValueRef<'_>) -> $crate::store::DbResult<Self> {
+                <$inner as $crate::store::Decode>::from_sqlite(v).map(Self)
+            }
+        }
+    };
+}
+
+/// Implements [`Bind`] and [`Decode`] for an enum stored as its text name,
+/// through its `as_str` and `FromStr`.
+#[macro_export]
+macro_rules! store_text_enum {
+    ($ty:ty) => {
+        impl tokio_postgres::types::ToSql for $ty {
+            fn to_sql(
+                &self,
+                ty: &tokio_postgres::types::Type,
+                out: &mut tokio_postgres::types::private::BytesMut,
+            ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                self.as_str().to_sql(ty, out)
+            }
+            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+                <&str as tokio_postgres::types::ToSql>::accepts(ty)
+            }
+            tokio_postgres::types::to_sql_checked!();
+        }
+        impl $crate::store::Bind for $ty {
+            fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+                self
+            }
+            fn sqlite(&self) -> rusqlite::types::ToSqlOutput<'_> {
+                rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Text(
+                    self.as_str().as_bytes(),
+                ))
+            }
+        }
+        impl $crate::store::Decode for $ty {
+            type Pg = String;
+            fn from_pg(v: String) -> $crate::store::DbResult<Self> {
+                v.parse()
+                    .map_err(|_| $crate::store::DbError::Other(format!("bad value {v:?}")))
+            }
+            fn from_sqlite(v: rusqlite::types::ValueRef<'_>) -> $crate::store::DbResult<Self> {
+                let s = <String as $crate::store::Decode>::from_sqlite(v)?;
+                s.parse()
+                    .map_err(|_| $crate::store::DbError::Other(format!("bad value {s:?}")))
+            }
+        }
+    };
+}
+
+/// Replaces `$n` placeholders with SQLite's numbered `?n`.
+pub(crate) fn sqlite_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|n| n.is_ascii_digit()) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_sqlite() {
+        assert_eq!(
+            sqlite_placeholders("SELECT $2, $10 FROM t WHERE a = $1"),
+            "SELECT ?2, ?10 FROM t WHERE a = ?1"
+        );
+    }
+
+    #[test]
+    fn unique_violation_is_recognised_on_both_backends() {
+        assert!(DbError::Unique("tenants_slug_key".into()).is_unique("tenants", "slug"));
+        assert!(DbError::Unique("tenants.slug".into()).is_unique("tenants", "slug"));
+        assert!(!DbError::Unique("tenants.subdomain".into()).is_unique("tenants", "slug"));
+        assert!(DbError::Unique("users.tenant_id, users.username".into())
+            .is_unique("users", "username"));
+    }
+}

@@ -1,0 +1,351 @@
+//! Self-service registration (the seed's Flow 1, step 2): one transaction
+//! creates the tenant in trial, its trial subscription and its owner, or
+//! nothing at all.
+
+use super::{tenant_columns, Plan, SubscriptionView, TenantView};
+use crate::auth::password;
+use crate::domain::{
+    Email, Password, PlanCode, Role, Slug, SubscriptionStatus, TenantId, TenantStatus, UserId,
+};
+use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors};
+use crate::staff::{user_columns, UserView};
+use crate::store::{Access, DbError, One, PlatformTx, Store};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub const TRIAL_DAYS: i64 = 14;
+
+/// `POST /api/tenants/register`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "ABC Corporation")]
+    pub company_name: Option<String>,
+    #[schema(example = "admin@abc-corporation.example")]
+    pub email: Option<String>,
+    /// At least 8 characters.
+    #[schema(value_type = Option<String>, example = "SecurePass123")]
+    pub password: Option<Password>,
+    #[schema(example = "John Doe")]
+    pub full_name: Option<String>,
+    pub industry: Option<String>,
+    /// The sub-domain to use; derived from the company name when absent.
+    pub slug: Option<String>,
+}
+
+/// Registration input after validation.
+pub struct Registration {
+    pub company_name: String,
+    pub email: Email,
+    pub password: Password,
+    pub full_name: String,
+    pub industry: Option<String>,
+    pub slug: Option<Slug>,
+}
+
+impl RegisterRequest {
+    pub fn validate(self) -> ApiResult<Registration> {
+        let mut e = FieldErrors::default();
+        let company_name = e.required("company_name", self.company_name);
+        let company_name = e.text("company_name", company_name, 255);
+        let email = e.required("email", self.email);
+        let email = email.and_then(|v| e.check("email", Email::parse(&v)));
+        let password = e.required("password", self.password);
+        let password = password.and_then(|p| {
+            e.check("password", Password::new_secret(p.expose().to_owned()))
+        });
+        let full_name = e.required("full_name", self.full_name);
+        let full_name = e.text("full_name", full_name, 255);
+        let industry = match self.industry {
+            Some(s) if s.trim().is_empty() => None,
+            other => e.text("industry", other, 100),
+        };
+        let slug = self
+            .slug
+            .and_then(|s| e.check("slug", Slug::parse(s.trim()).map_err(|err| err.message())));
+        e.finish()?;
+        match (company_name, email, password, full_name) {
+            (Some(company_name), Some(email), Some(password), Some(full_name)) => Ok(Registration {
+                company_name,
+                email,
+                password,
+                full_name,
+                industry,
+                slug,
+            }),
+            _ => Err(ApiError::internal("validation passed with a field missing")),
+        }
+    }
+}
+
+/// What registration (and licence activation) returns besides the token.
+pub struct Registered {
+    pub user: UserView,
+    pub tenant: TenantView,
+    pub subscription: SubscriptionView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Availability {
+    /// Present when `slug` was asked about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slug_available: Option<bool>,
+    /// Why the slug is not available: `invalid`, `reserved` or `taken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slug_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slug_message: Option<String>,
+    /// Present when `email` was asked about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_available: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_reason: Option<String>,
+}
+
+pub async fn check_availability(
+    store: &Store,
+    slug: Option<&str>,
+    email: Option<&str>,
+) -> ApiResult<Availability> {
+    let mut out = Availability {
+        slug_available: None,
+        slug_reason: None,
+        slug_message: None,
+        email_available: None,
+        email_reason: None,
+    };
+    let mut tx = store.platform(Access::Read).await?;
+    if let Some(slug) = slug {
+        match Slug::parse(slug.trim()) {
+            Err(e) => {
+                out.slug_available = Some(false);
+                out.slug_reason = Some(e.code().to_owned());
+                out.slug_message = Some(format!("the slug {}", e.message()));
+            }
+            Ok(slug) => {
+                let taken = slug_taken(&mut tx, &slug).await?;
+                out.slug_available = Some(!taken);
+                if taken {
+                    out.slug_reason = Some("taken".to_owned());
+                    out.slug_message = Some("the slug is already in use".to_owned());
+                }
+            }
+        }
+    }
+    if let Some(email) = email {
+        match Email::parse(email) {
+            Err(_) => {
+                out.email_available = Some(false);
+                out.email_reason = Some("invalid".to_owned());
+            }
+            Ok(email) => {
+                let taken = email_taken(&mut tx, &email).await?;
+                out.email_available = Some(!taken);
+                if taken {
+                    out.email_reason = Some("taken".to_owned());
+                }
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn slug_taken(tx: &mut PlatformTx, slug: &Slug) -> ApiResult<bool> {
+    let found: Option<One<i64>> = tx
+        .query_opt(
+            "SELECT 1 FROM tenants WHERE slug = $1 OR subdomain = $1",
+            &[&slug.as_str()],
+        )
+        .await?;
+    Ok(found.is_some())
+}
+
+async fn email_taken(tx: &mut PlatformTx, email: &Email) -> ApiResult<bool> {
+    let found: Option<One<i64>> = tx
+        .query_opt("SELECT 1 FROM users WHERE email = $1", &[&email.as_str()])
+        .await?;
+    Ok(found.is_some())
+}
+
+/// The first free slug among `base`, `base-2`, `base-3`…
+async fn free_slug(tx: &mut PlatformTx, base: &Slug) -> ApiResult<Slug> {
+    let pattern = format!("{}-%", base.as_str());
+    let taken: Vec<One<String>> = tx
+        .query(
+            "SELECT slug FROM tenants WHERE slug = $1 OR slug LIKE $2",
+            &[&base.as_str(), &pattern],
+        )
+        .await?;
+    let taken: std::collections::HashSet<String> = taken.into_iter().map(|o| o.0).collect();
+    if !taken.contains(base.as_str()) {
+        return Ok(base.clone());
+    }
+    (2..)
+        .map(|n| base.with_suffix(n))
+        .find(|s| !taken.contains(s.as_str()))
+        .ok_or_else(|| ApiError::internal("no free slug"))
+}
+
+/// Creates the tenant, its trial subscription and its owner in one
+/// transaction. A derived slug that another registration takes at the same
+/// moment is retried with the next suffix; a chosen one answers 409.
+pub async fn register(
+    store: &Store,
+    input: Registration,
+    now: DateTime<Utc>,
+) -> ApiResult<Registered> {
+    let password_hash = password::hash(&input.password).await?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_register(store, &input, &password_hash, now).await {
+            Err(RegisterError::SlugRace) if input.slug.is_none() && attempt < 5 => continue,
+            Err(RegisterError::SlugRace) => {
+                return Err(ApiError::new(ErrorCode::SlugTaken, "that slug is already in use")
+                    .with_details(serde_json::json!({ "fields": { "slug": "is already in use" } })))
+            }
+            Err(RegisterError::Api(e)) => return Err(e),
+            Ok(r) => return Ok(r),
+        }
+    }
+}
+
+enum RegisterError {
+    SlugRace,
+    Api(ApiError),
+}
+
+impl From<ApiError> for RegisterError {
+    fn from(e: ApiError) -> Self {
+        RegisterError::Api(e)
+    }
+}
+
+impl From<DbError> for RegisterError {
+    fn from(e: DbError) -> Self {
+        RegisterError::Api(e.into())
+    }
+}
+
+async fn try_register(
+    store: &Store,
+    input: &Registration,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Registered, RegisterError> {
+    let mut tx = store.platform(Access::Write).await?;
+    if email_taken(&mut tx, &input.email).await? {
+        return Err(email_conflict().into());
+    }
+    let slug = match &input.slug {
+        Some(chosen) => {
+            if slug_taken(&mut tx, chosen).await? {
+                return Err(RegisterError::SlugRace);
+            }
+            chosen.clone()
+        }
+        None => free_slug(&mut tx, &Slug::derive(&input.company_name)).await?,
+    };
+    let plan: Plan = tx
+        .query_one(
+            "SELECT name, max_users, features FROM plans WHERE code = $1",
+            &[&PlanCode::Trial],
+        )
+        .await?;
+    let tenant_id = TenantId::new();
+    let trial_ends_at = now + Duration::days(TRIAL_DAYS);
+    let tenant: TenantView = tx
+        .query_one(
+            concat!(
+                "INSERT INTO tenants (id, name, slug, subdomain, email, industry, status,
+                                      trial_ends_at, settings, timezone, created_at, updated_at)
+                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, 'UTC', $9, $9)
+                 RETURNING ",
+                tenant_columns!()
+            ),
+            &[
+                &tenant_id,
+                &input.company_name,
+                &slug.as_str(),
+                &input.email.as_str(),
+                &input.industry,
+                &TenantStatus::Trial,
+                &trial_ends_at,
+                &serde_json::json!({}),
+                &now,
+            ],
+        )
+        .await
+        .map_err(|e| match e {
+            e if e.is_unique("tenants", "slug") || e.is_unique("tenants", "subdomain") => {
+                RegisterError::SlugRace
+            }
+            e => e.into(),
+        })?;
+    tx.execute(
+        "INSERT INTO subscriptions (tenant_id, id, plan, status, max_users, features,
+                                    current_period_end, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        &[
+            &tenant_id,
+            &uuid::Uuid::now_v7(),
+            &PlanCode::Trial,
+            &SubscriptionStatus::Trialing,
+            &plan.max_users,
+            &plan.features,
+            &trial_ends_at,
+            &now,
+        ],
+    )
+    .await?;
+    let user: UserView = tx
+        .query_one(
+            concat!(
+                "INSERT INTO users (tenant_id, id, email, username, full_name, password_hash,
+                                    role, is_owner, is_active, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, true, true, $8, $8)
+                 RETURNING ",
+                user_columns!()
+            ),
+            &[
+                &tenant_id,
+                &UserId::new(),
+                &input.email.as_str(),
+                &input.email.local_part(),
+                &input.full_name,
+                &password_hash,
+                &Role::Admin,
+                &now,
+            ],
+        )
+        .await
+        .map_err(|e| match e {
+            e if e.is_unique("users", "email") => email_conflict().into(),
+            e => RegisterError::from(e),
+        })?;
+    tx.commit().await?;
+    let subscription = SubscriptionView {
+        plan: PlanCode::Trial,
+        plan_name: plan.name,
+        status: SubscriptionStatus::Trialing,
+        max_users: plan.max_users,
+        current_users: 1,
+        features: super::features_list(&plan.features),
+        trial_ends_at: Some(trial_ends_at),
+        days_left_in_trial: Some(super::days_left(trial_ends_at, now)),
+        trial_expired: false,
+        current_period_end: Some(trial_ends_at),
+    };
+    Ok(Registered {
+        user,
+        tenant,
+        subscription,
+    })
+}
+
+fn email_conflict() -> ApiError {
+    ApiError::new(ErrorCode::EmailTaken, "that e-mail address is already registered")
+        .with_details(serde_json::json!({ "fields": { "email": "is already registered" } }))
+}

@@ -1,0 +1,114 @@
+//! Login and the caller's own identity.
+
+use super::{ok, Envelope, ErrorEnvelope};
+use crate::auth::login::{self, AdminView, LoggedIn, LoginRequest};
+use crate::auth::token::PLATFORM_ADMIN_ROLE;
+use crate::auth::AnySession;
+use crate::error::ApiResult;
+use crate::staff::{self, UserView};
+use crate::tenancy::{self, TenantView};
+use crate::web::extract::{ClientAddr, Json, TenantHint};
+use crate::web::AppState;
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A tenant user or a platform admin.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Principal {
+    User(UserView),
+    Admin(AdminView),
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    pub user: Principal,
+    /// `null` for platform admins.
+    pub tenant: Option<TenantView>,
+}
+
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    params(("X-Tenant" = Option<String>, Header, description = "Tenant slug, when the username is ambiguous")),
+    responses(
+        (status = 200, description = "Logged in", body = Envelope<LoginResponse>),
+        (status = 401, description = "`invalid_credentials`", body = ErrorEnvelope),
+        (status = 403, description = "`tenant_suspended`", body = ErrorEnvelope),
+        (status = 409, description = "`tenant_required`: the username exists in several tenants", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
+        (status = 429, description = "`rate_limited`, with Retry-After", body = ErrorEnvelope),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    TenantHint(hint): TenantHint,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<Envelope<LoginResponse>> {
+    let now = state.clock.now();
+    let response = match login::login(&state, req, hint, &client).await? {
+        LoggedIn::Tenant { user, tenant } => {
+            let issued =
+                state
+                    .tokens
+                    .issue(user.id, Some(tenant.id), user.role.as_str(), now)?;
+            LoginResponse {
+                token: issued.token,
+                token_type: "Bearer",
+                expires_in: issued.expires_in,
+                user: Principal::User(user),
+                tenant: Some(tenant),
+            }
+        }
+        LoggedIn::Admin(admin) => {
+            let issued = state.tokens.issue(admin.id, None, PLATFORM_ADMIN_ROLE, now)?;
+            LoginResponse {
+                token: issued.token,
+                token_type: "Bearer",
+                expires_in: issued.expires_in,
+                user: Principal::Admin(admin),
+                tenant: None,
+            }
+        }
+    };
+    Ok(ok(response))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    pub user: Principal,
+    /// `null` for platform admins.
+    pub tenant: Option<TenantView>,
+}
+
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = Envelope<MeResponse>),
+        (status = 401, description = "`unauthorized`", body = ErrorEnvelope),
+        (status = 403, description = "`tenant_suspended`", body = ErrorEnvelope),
+    ))]
+pub async fn me(State(state): State<AppState>, session: AnySession) -> ApiResult<Envelope<MeResponse>> {
+    match session {
+        AnySession::Tenant(mut s) => {
+            let user = staff::get(&mut s.tx, s.user.id).await?;
+            let tenant = tenancy::current(&mut s.tx).await?;
+            s.tx.commit().await?;
+            Ok(ok(MeResponse {
+                user: Principal::User(user),
+                tenant: Some(tenant),
+            }))
+        }
+        AnySession::Admin(a) => {
+            let admin = login::admin(&state.store, a.id).await?;
+            Ok(ok(MeResponse {
+                user: Principal::Admin(admin),
+                tenant: None,
+            }))
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The JSON API: the route table, the response envelopes and the OpenAPI
+//! description generated from the handlers' annotations.
+//!
+//! Every route is mounted from [`routes`]; a test checks each one against
+//! the OpenAPI description, so an undocumented route fails the build's tests.
+
+pub mod auth;
+pub mod health;
+pub mod tenants;
+pub mod users;
+
+use crate::web::AppState;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post, MethodRouter};
+use axum::Router;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+/// `{"success": true, "data": …}`, 200.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Envelope<T> {
+    pub success: bool,
+    pub data: T,
+}
+
+pub fn ok<T: Serialize>(data: T) -> Envelope<T> {
+    Envelope {
+        success: true,
+        data,
+    }
+}
+
+impl<T: Serialize> IntoResponse for Envelope<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self).into_response()
+    }
+}
+
+/// The same envelope with 201 Created.
+pub struct Created<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Created<T> {
+    fn into_response(self) -> Response {
+        (StatusCode::CREATED, axum::Json(ok(self.0))).into_response()
+    }
+}
+
+/// `{"success": true, "data": [...], "next_cursor": "…" | null}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListEnvelope<T> {
+    pub success: bool,
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T: Serialize> From<crate::pagination::Page<T>> for ListEnvelope<T> {
+    fn from(p: crate::pagination::Page<T>) -> Self {
+        ListEnvelope {
+            success: true,
+            data: p.items,
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for ListEnvelope<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self).into_response()
+    }
+}
+
+/// The error envelope (documentation only; `ApiError` renders it).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// Always false.
+    pub success: bool,
+    pub error: ErrorBody,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `validation_failed`.
+    pub code: String,
+    pub message: String,
+    /// For `validation_failed`: `{"fields": {"name": "why"}}`.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
+/// One mounted route: method, path (axum syntax, which is also OpenAPI's) and
+/// handler.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub handler: MethodRouter<AppState>,
+}
+
+macro_rules! route {
+    ($method:ident $path:literal => $handler:expr) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            handler: route!(@fn $method)($handler),
+        }
+    };
+    (@fn GET) => { get };
+    (@fn POST) => { post };
+    (@fn PATCH) => { patch };
+    (@fn DELETE) => { delete };
+}
+
+/// Every route of the API.
+pub fn routes() -> Vec<Route> {
+    vec![
+        route!(GET "/healthz" => health::healthz),
+        route!(POST "/api/tenants/register" => tenants::register),
+        route!(GET "/api/tenants/check-availability" => tenants::check_availability),
+        route!(GET "/api/tenants/current" => tenants::current),
+        route!(PATCH "/api/tenants/current" => tenants::update_current),
+        route!(GET "/api/tenants/subscription" => tenants::subscription),
+        route!(GET "/api/tenants/usage" => tenants::usage),
+        route!(POST "/api/auth/login" => auth::login),
+        route!(GET "/api/auth/me" => auth::me),
+        route!(GET "/api/users" => users::list),
+        route!(POST "/api/users" => users::create),
+        route!(GET "/api/users/{id}" => users::get),
+        route!(PATCH "/api/users/{id}" => users::update),
+        route!(DELETE "/api/users/{id}" => users::delete),
+    ]
+}
+
+pub fn router() -> Router<AppState> {
+    let mut router = Router::new();
+    for r in routes() {
+        router = router.route(r.path, r.handler);
+    }
+    router.merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Trasealla CRM API",
+        description = "Multi-tenant CRM. Success: `{\"success\": true, \"data\": …}`; errors: `{\"success\": false, \"error\": {\"code\", \"message\", \"details\"}}`."
+    ),
+    paths(
+        health::healthz,
+        tenants::register,
+        tenants::check_availability,
+        tenants::current,
+        tenants::update_current,
+        tenants::subscription,
+        tenants::usage,
+        auth::login,
+        auth::me,
+        users::list,
+        users::create,
+        users::get,
+        users::update,
+        users::delete,
+    ),
+    components(schemas(ErrorEnvelope, ErrorBody)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "tenants", description = "Registration and the tenant's own settings"),
+        (name = "auth", description = "Logging in"),
+        (name = "users", description = "The tenant's staff"),
+        (name = "system", description = "Health"),
+    )
+)]
+pub struct ApiDoc;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_in_the_openapi_description() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut missing = Vec::new();
+        for r in routes() {
+            let method = r.method.as_str().to_lowercase();
+            if doc["paths"][r.path][&method].is_null() {
+                missing.push(format!("{} {}", r.method, r.path));
+            }
+        }
+        assert!(missing.is_empty(), "routes missing from OpenAPI: {missing:?}");
+    }
+
+    #[test]
+    fn the_description_has_no_route_that_is_not_mounted() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mounted: Vec<(String, String)> = routes()
+            .iter()
+            .map(|r| (r.method.as_str().to_lowercase(), r.path.to_owned()))
+            .collect();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                assert!(
+                    mounted.contains(&(method.clone(), path.clone())),
+                    "documented but not mounted: {method} {path}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Registration, availability, and the tenant's own settings, subscription
+//! and usage.
+
+use super::{ok, Created, Envelope, ErrorEnvelope};
+use crate::auth::TenantSession;
+use crate::error::ApiResult;
+use crate::staff::UserView;
+use crate::tenancy::register::{self, Availability, RegisterRequest};
+use crate::tenancy::{self, SubscriptionView, TenantView, UpdateTenant, UsageView};
+use crate::web::extract::{Json, Query};
+use crate::web::AppState;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterResponse {
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    pub user: UserView,
+    pub tenant: TenantView,
+    pub subscription: SubscriptionView,
+}
+
+#[utoipa::path(post, path = "/api/tenants/register", tag = "tenants",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Tenant, trial subscription and owner created; logged in", body = Envelope<RegisterResponse>),
+        (status = 409, description = "`slug_taken` or `email_taken`", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
+    ))]
+pub async fn register(
+    State(state): State<AppState>,
+    Json(req): Json<RegisterRequest>,
+) -> ApiResult<Created<RegisterResponse>> {
+    let input = req.validate()?;
+    let now = state.clock.now();
+    let r = register::register(&state.store, input, now).await?;
+    let issued = state
+        .tokens
+        .issue(r.user.id, Some(r.tenant.id), r.user.role.as_str(), now)?;
+    Ok(Created(RegisterResponse {
+        token: issued.token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        user: r.user,
+        tenant: r.tenant,
+        subscription: r.subscription,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AvailabilityQuery {
+    /// A slug to check.
+    pub slug: Option<String>,
+    /// An e-mail address to check.
+    pub email: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/tenants/check-availability", tag = "tenants",
+    params(AvailabilityQuery),
+    responses((status = 200, description = "Availability of what was asked", body = Envelope<Availability>)))]
+pub async fn check_availability(
+    State(state): State<AppState>,
+    Query(q): Query<AvailabilityQuery>,
+) -> ApiResult<Envelope<Availability>> {
+    let a = register::check_availability(&state.store, q.slug.as_deref(), q.email.as_deref()).await?;
+    Ok(ok(a))
+}
+
+#[utoipa::path(get, path = "/api/tenants/current", tag = "tenants", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's tenant", body = Envelope<TenantView>),
+        (status = 401, description = "`unauthorized`", body = ErrorEnvelope),
+        (status = 403, description = "`tenant_suspended`, or a platform admin's token", body = ErrorEnvelope),
+    ))]
+pub async fn current(mut s: TenantSession) -> ApiResult<Envelope<TenantView>> {
+    let t = tenancy::current(&mut s.tx).await?;
+    s.tx.commit().await?;
+    Ok(ok(t))
+}
+
+#[utoipa::path(patch, path = "/api/tenants/current", tag = "tenants", security(("bearer" = [])),
+    request_body = UpdateTenant,
+    responses(
+        (status = 200, description = "Updated", body = Envelope<TenantView>),
+        (status = 402, description = "`trial_expired`", body = ErrorEnvelope),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
+    ))]
+pub async fn update_current(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    Json(req): Json<UpdateTenant>,
+) -> ApiResult<Envelope<TenantView>> {
+    s.require_admin()?;
+    let t = tenancy::update_current(&mut s.tx, req, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(ok(t))
+}
+
+#[utoipa::path(get, path = "/api/tenants/subscription", tag = "tenants", security(("bearer" = [])),
+    responses((status = 200, description = "Plan, limits and trial state", body = Envelope<SubscriptionView>)))]
+pub async fn subscription(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+) -> ApiResult<Envelope<SubscriptionView>> {
+    let v = tenancy::subscription(&mut s.tx, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(ok(v))
+}
+
+#[utoipa::path(get, path = "/api/tenants/usage", tag = "tenants", security(("bearer" = [])),
+    responses((status = 200, description = "Usage against the plan", body = Envelope<UsageView>)))]
+pub async fn usage(mut s: TenantSession) -> ApiResult<Envelope<UsageView>> {
+    let v = tenancy::usage(&mut s.tx).await?;
+    s.tx.commit().await?;
+    Ok(ok(v))
+}

@@ -1,0 +1,232 @@
+//! Extractors that answer bad input in the API's error envelope: JSON bodies,
+//! query strings, path ids, the client address and the tenant hint.
+
+use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors};
+use crate::web::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts, StatusCode};
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+use uuid::Uuid;
+
+/// A JSON body. Malformed JSON is 400 `invalid_json`; a well-formed body of
+/// the wrong shape (wrong types, unknown fields) is 422 `validation_failed`
+/// naming the field; too large is 413.
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+            let essence = ct.split(';').next().unwrap_or_default().trim();
+            if !(essence == "application/json" || essence.ends_with("+json")) {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "send the body as application/json",
+                ));
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("the body is larger than {} bytes", super::JSON_BODY_LIMIT),
+                )
+            }
+            other => ApiError::new(ErrorCode::BadRequest, other.body_text()),
+        })?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let result: Result<T, _> = serde_path_to_error::deserialize(de);
+    let err = match result {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if !inner.is_data() {
+        let message = if bytes.iter().all(u8::is_ascii_whitespace) {
+            "the body is empty; send a JSON object".to_owned()
+        } else {
+            format!("the body is not valid JSON: {inner}")
+        };
+        return Err(ApiError::new(ErrorCode::InvalidJson, message));
+    }
+    let message = inner.to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message);
+    let mut fields = FieldErrors::default();
+    if let Some(name) = quoted(message).filter(|_| message.starts_with("missing field")) {
+        fields.add(&join_path(&path, name), "is required");
+    } else if let Some(name) = quoted(message).filter(|_| message.starts_with("unknown field")) {
+        fields.add(&join_path(&path, name), "is not a known field");
+    } else if path == "." {
+        fields.add("body", message.to_owned());
+    } else {
+        fields.add(&path, message.to_owned());
+    }
+    Err(fields.into_error())
+}
+
+/// The first `backquoted` name in a serde message.
+fn quoted(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+fn join_path(path: &str, name: &str) -> String {
+    if path == name || path.ends_with(&format!(".{name}")) {
+        path.to_owned()
+    } else if path == "." {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+/// A query string; a malformed one is 422.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.body_text()))
+    }
+}
+
+/// A record id from the path. Anything that is not a UUID cannot name a
+/// record, so it is 404, like an id that exists in another tenant.
+pub struct PathId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::not_found())?;
+        Uuid::parse_str(&raw)
+            .map(PathId)
+            .map_err(|_| ApiError::not_found())
+    }
+}
+
+/// The client's address, for throttling: the socket peer, or the first
+/// X-Forwarded-For hop when the server is configured to trust its proxy.
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        if state.config.trust_proxy {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty());
+            if let Some(addr) = forwarded {
+                return Ok(ClientAddr(addr));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned());
+        Ok(ClientAddr(peer))
+    }
+}
+
+/// The tenant slug an unauthenticated request names: `X-Tenant`, or the host
+/// `<slug>.<base domain>`.
+pub struct TenantHint(pub Option<String>);
+
+impl FromRequestParts<AppState> for TenantHint {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let header = parts
+            .headers
+            .get("x-tenant")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_lowercase())
+            .filter(|v| !v.is_empty());
+        if header.is_some() {
+            return Ok(TenantHint(header));
+        }
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| parts.uri.host());
+        Ok(TenantHint(
+            host.and_then(|h| slug_from_host(h, &state.config.base_domain)),
+        ))
+    }
+}
+
+/// `abc.crm.example.com:4000` with base domain `crm.example.com` → `abc`.
+pub fn slug_from_host(host: &str, base_domain: &str) -> Option<String> {
+    let host = host.trim().to_lowercase();
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h.to_owned(),
+        _ => host,
+    };
+    let base = base_domain.trim().trim_start_matches('.').to_lowercase();
+    let sub = host.strip_suffix(&base)?.strip_suffix('.')?;
+    (!sub.is_empty() && !sub.contains('.')).then(|| sub.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_come_from_subdomains_of_the_base_domain() {
+        assert_eq!(slug_from_host("abc.localhost:4000", "localhost").as_deref(), Some("abc"));
+        assert_eq!(
+            slug_from_host("ABC.crm.example.com", "crm.example.com").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(slug_from_host("localhost:4000", "localhost"), None);
+        assert_eq!(slug_from_host("a.b.localhost", "localhost"), None);
+        assert_eq!(slug_from_host("evil-localhost", "localhost"), None);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        count: Option<i64>,
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = parse_json::<Body>(b"{").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidJson);
+        let e = parse_json::<Body>(b"{}").unwrap_err();
+        assert_eq!(e.details.unwrap()["fields"]["name"], "is required");
+        let e = parse_json::<Body>(br#"{"name":"x","extra":1}"#).unwrap_err();
+        assert_eq!(e.details.unwrap()["fields"]["extra"], "is not a known field");
+        let e = parse_json::<Body>(br#"{"name":"x","count":"many"}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ValidationFailed);
+        assert!(e.details.unwrap()["fields"]["count"].is_string());
+    }
+}

@@ -1,0 +1,176 @@
+//! HTTP: the application state, the router, request logging and the server
+//! loop with graceful shutdown.
+
+pub mod api;
+pub mod extract;
+
+use crate::auth::token::TokenKeys;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{redact_url, Config};
+use crate::domain::TenantId;
+use crate::error::{ApiError, ErrorCode};
+use crate::store::Store;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+/// JSON bodies larger than this are refused with 413.
+pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Everything a handler needs, cloned into each request.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: SharedClock,
+    pub tokens: Arc<TokenKeys>,
+}
+
+impl AppState {
+    /// Connects, migrates and prepares the platform: what `serve` does before
+    /// it listens. Tests call it with a manual clock.
+    pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<AppState> {
+        let store = Store::connect(&config.database_url).await?;
+        let applied = store.migrate().await?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "applied migrations");
+        }
+        let secret =
+            crate::platform::jwt_secret(&store, config.jwt_secret.as_deref(), clock.now()).await?;
+        if let (Some(user), Some(pass)) = (
+            config.platform_admin_username.as_deref(),
+            config.platform_admin_password.as_deref(),
+        ) {
+            match crate::platform::create_admin(&store, user, pass, clock.now()).await? {
+                crate::platform::Created::New(_) => {
+                    tracing::info!(username = user, "created platform admin")
+                }
+                crate::platform::Created::AlreadyExists => tracing::info!(
+                    username = user,
+                    "platform admin exists; its password was left unchanged"
+                ),
+            }
+        }
+        let tokens = Arc::new(TokenKeys::new(&secret, config.token_ttl_secs));
+        Ok(AppState {
+            store,
+            config: Arc::new(config),
+            clock,
+            tokens,
+        })
+    }
+}
+
+/// The tenant a request acted for, filled in by authentication and read by
+/// the request log.
+#[derive(Clone, Default)]
+pub struct RequestTenant(Arc<OnceLock<TenantId>>);
+
+impl RequestTenant {
+    pub fn set(&self, tenant: TenantId) {
+        let _ = self.0.set(tenant);
+    }
+    pub fn get(&self) -> Option<TenantId> {
+        self.0.get().copied()
+    }
+}
+
+/// One log line per request: method, path (never the query string, which
+/// may hold e-mail addresses), status, latency and tenant.
+async fn log_request(mut req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let tenant = RequestTenant::default();
+    req.extensions_mut().insert(tenant.clone());
+    let response = next.run(req).await;
+    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let status = response.status().as_u16();
+    let tenant_id = tenant.get().map(|t| t.to_string()).unwrap_or_default();
+    tracing::info!(
+        target: "trasealla::http",
+        %method, %path, status, latency_ms = format_args!("{latency_ms:.2}"), tenant_id,
+        "request"
+    );
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this endpoint does not take that method",
+    )
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    api::router()
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Sets up logging: text for people, JSON for collectors; `RUST_LOG` filters.
+pub fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if format == "json" {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// `trasealla serve`: prepare, listen, and stop cleanly on SIGTERM or Ctrl-C
+/// after in-flight requests finish.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    tracing::info!(database = %redact_url(&config.database_url), "starting");
+    let state = AppState::start(config, Arc::new(SystemClock)).await?;
+    crate::auth::password::warm_up();
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
