@@ -7,7 +7,11 @@ use std::net::SocketAddr;
 #[derive(clap::Args, Clone)]
 pub struct Config {
     /// Database to use: sqlite://PATH or postgres://…
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://./data/trasealla.db")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://./data/trasealla.db"
+    )]
     pub database_url: String,
 
     /// Address to listen on.
@@ -24,11 +28,20 @@ pub struct Config {
     pub jwt_secret: Option<String>,
 
     /// Creates this platform admin at start-up when no admin of that name exists.
-    #[arg(long, env = "TRASEALLA_PLATFORM_ADMIN_USERNAME", requires = "platform_admin_password")]
+    #[arg(
+        long,
+        env = "TRASEALLA_PLATFORM_ADMIN_USERNAME",
+        requires = "platform_admin_password"
+    )]
     pub platform_admin_username: Option<String>,
 
     /// The password for TRASEALLA_PLATFORM_ADMIN_USERNAME (never overwrites an existing admin's).
-    #[arg(long, env = "TRASEALLA_PLATFORM_ADMIN_PASSWORD", hide_env_values = true, requires = "platform_admin_username")]
+    #[arg(
+        long,
+        env = "TRASEALLA_PLATFORM_ADMIN_PASSWORD",
+        hide_env_values = true,
+        requires = "platform_admin_username"
+    )]
     pub platform_admin_password: Option<String>,
 
     /// How long an access token stays valid, in seconds.
@@ -71,7 +84,10 @@ impl fmt::Debug for Config {
             .field("base_domain", &self.base_domain)
             .field("jwt_secret", &redacted(&self.jwt_secret))
             .field("platform_admin_username", &self.platform_admin_username)
-            .field("platform_admin_password", &redacted(&self.platform_admin_password))
+            .field(
+                "platform_admin_password",
+                &redacted(&self.platform_admin_password),
+            )
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("trust_proxy", &self.trust_proxy)
             .finish()

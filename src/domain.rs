@@ -106,11 +106,51 @@ text_enum!(
 /// Names that can never be a tenant's slug: they are, or may become, our own
 /// host names and paths.
 pub const RESERVED_SLUGS: &[&str] = &[
-    "admin", "administrator", "api", "app", "apps", "assets", "auth", "billing", "blog", "cdn",
-    "console", "crm", "dashboard", "demo", "dev", "docs", "email", "ftp", "healthz", "help",
-    "imap", "login", "logout", "mail", "mx", "ns1", "ns2", "platform", "pop", "pop3", "portal",
-    "register", "root", "signup", "smtp", "stage", "staging", "static", "status", "support",
-    "system", "test", "trasealla", "webmail", "www",
+    "admin",
+    "administrator",
+    "api",
+    "app",
+    "apps",
+    "assets",
+    "auth",
+    "billing",
+    "blog",
+    "cdn",
+    "console",
+    "crm",
+    "dashboard",
+    "demo",
+    "dev",
+    "docs",
+    "email",
+    "ftp",
+    "healthz",
+    "help",
+    "imap",
+    "login",
+    "logout",
+    "mail",
+    "mx",
+    "ns1",
+    "ns2",
+    "platform",
+    "pop",
+    "pop3",
+    "portal",
+    "register",
+    "root",
+    "signup",
+    "smtp",
+    "stage",
+    "staging",
+    "static",
+    "status",
+    "support",
+    "system",
+    "test",
+    "trasealla",
+    "webmail",
+    "www",
 ];
 
 /// A tenant's slug: a valid DNS label of 3–63 characters, lowercase a-z, 0-9
@@ -374,7 +414,10 @@ mod tests {
     #[test]
     fn slugs_derive_from_company_names() {
         assert_eq!(Slug::derive("ABC Corporation").as_str(), "abc-corporation");
-        assert_eq!(Slug::derive("  Café Ünïcode & Co.  ").as_str(), "cafe-unicode-and-co");
+        assert_eq!(
+            Slug::derive("  Café Ünïcode & Co.  ").as_str(),
+            "cafe-unicode-and-co"
+        );
         assert_eq!(Slug::derive("AB").as_str(), "ab-team");
         assert_eq!(Slug::derive("Admin").as_str(), "admin-team");
         assert_eq!(Slug::derive("株式会社").as_str(), "company");
@@ -389,9 +432,21 @@ mod tests {
 
     #[test]
     fn emails_are_normalised() {
-        assert_eq!(Email::parse(" Test@Example.COM ").unwrap().as_str(), "test@example.com");
+        assert_eq!(
+            Email::parse(" Test@Example.COM ").unwrap().as_str(),
+            "test@example.com"
+        );
         assert_eq!(Email::parse("a.b+c@x.io").unwrap().local_part(), "a.b+c");
-        for bad in ["", "plain", "@x.com", "a@", "a@x", "a b@x.com", "a..b@x.com", "a@-x.com"] {
+        for bad in [
+            "",
+            "plain",
+            "@x.com",
+            "a@",
+            "a@x",
+            "a b@x.com",
+            "a..b@x.com",
+            "a@-x.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }
@@ -405,7 +460,10 @@ mod tests {
 
     #[test]
     fn timezones_are_iana_names() {
-        assert_eq!(Timezone::parse("America/New_York").unwrap().as_str(), "America/New_York");
+        assert_eq!(
+            Timezone::parse("America/New_York").unwrap().as_str(),
+            "America/New_York"
+        );
         assert!(Timezone::parse("Mars/Olympus").is_err());
         assert!(Timezone::parse("").is_err());
     }

@@ -100,10 +100,7 @@ impl ApiError {
     }
 
     pub fn rate_limited(retry_after_secs: u64) -> Self {
-        let mut e = Self::new(
-            ErrorCode::RateLimited,
-            "too many attempts; try again later",
-        );
+        let mut e = Self::new(ErrorCode::RateLimited, "too many attempts; try again later");
         e.retry_after = Some(retry_after_secs.max(1));
         e
     }
@@ -121,7 +118,10 @@ impl From<DbError> for ApiError {
         match e {
             DbError::Unavailable(cause) => {
                 tracing::error!(error = %cause, "database unavailable");
-                ApiError::new(ErrorCode::Unavailable, "the database is unavailable; try again shortly")
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "the database is unavailable; try again shortly",
+                )
             }
             DbError::Serialization => ApiError::new(
                 ErrorCode::Conflict,
@@ -252,7 +252,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for c in ErrorCode::ALL {
             assert!(seen.insert(c.as_str()), "{} twice", c.as_str());
-            assert!(c.as_str().chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'));
+            assert!(c
+                .as_str()
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch == '_'));
         }
     }
 

@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use trasealla::Config;
 
 #[derive(Parser)]
-#[command(name = "trasealla", version, about = "Trasealla CRM: a multi-tenant CRM server")]
+#[command(
+    name = "trasealla",
+    version,
+    about = "Trasealla CRM: a multi-tenant CRM server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -18,14 +22,21 @@ enum Command {
     Serve(Box<Config>),
     /// Apply pending database migrations, then exit.
     Migrate {
-        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://./data/trasealla.db")]
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = "sqlite://./data/trasealla.db"
+        )]
         database_url: String,
     },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -32,7 +32,10 @@ impl PageParams {
             Some(s) => match s.parse::<i64>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
                 _ => {
-                    errors.add("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"));
+                    errors.add(
+                        "limit",
+                        format!("must be a whole number from 1 to {MAX_LIMIT}"),
+                    );
                     DEFAULT_LIMIT
                 }
             },
@@ -106,9 +109,15 @@ mod tests {
         let id = Uuid::now_v7();
         assert_eq!(decode_cursor(&encode_cursor(id)), Some(id));
         assert_eq!(decode_cursor("zz"), None);
-        let p = PageParams { limit: Some("500".into()), cursor: None };
+        let p = PageParams {
+            limit: Some("500".into()),
+            cursor: None,
+        };
         assert!(p.validate().is_err());
-        let p = PageParams { limit: Some("2".into()), cursor: None };
+        let p = PageParams {
+            limit: Some("2".into()),
+            cursor: None,
+        };
         let req = p.validate().unwrap();
         let page = req.page(vec![Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()], |u| *u);
         assert_eq!(page.items.len(), 2);

@@ -47,8 +47,7 @@ pub fn parse_admin_username(s: &str) -> anyhow::Result<String> {
     let s = s.trim().to_lowercase();
     anyhow::ensure!(
         (3..=64).contains(&s.len())
-            && s
-                .chars()
+            && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-@+".contains(c)),
         "a platform admin username has 3 to 64 characters: a-z, 0-9, . _ - @ +"
     );

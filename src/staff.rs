@@ -94,7 +94,11 @@ pub async fn list(
 
 pub async fn get(tx: &mut TenantTx, id: UserId) -> ApiResult<UserView> {
     tx.query_opt(
-        concat!("SELECT ", user_columns!(), " FROM users WHERE tenant_id = $1 AND id = $2"),
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE tenant_id = $1 AND id = $2"
+        ),
         &[&id],
     )
     .await?
@@ -192,19 +196,31 @@ async fn free_username(tx: &mut TenantTx, base: &str) -> ApiResult<String> {
         .await?;
     let taken: std::collections::HashSet<String> = taken.into_iter().map(|o| o.0).collect();
     (1..)
-        .map(|n| if n == 1 { base.to_owned() } else { format!("{base}{n}") })
+        .map(|n| {
+            if n == 1 {
+                base.to_owned()
+            } else {
+                format!("{base}{n}")
+            }
+        })
         .find(|u| !taken.contains(u))
         .ok_or_else(|| ApiError::internal("no free username"))
 }
 
 fn username_taken() -> ApiError {
-    ApiError::new(ErrorCode::UsernameTaken, "that username is already in use in this company")
-        .with_details(serde_json::json!({ "fields": { "username": "is already in use" } }))
+    ApiError::new(
+        ErrorCode::UsernameTaken,
+        "that username is already in use in this company",
+    )
+    .with_details(serde_json::json!({ "fields": { "username": "is already in use" } }))
 }
 
 fn email_taken() -> ApiError {
-    ApiError::new(ErrorCode::EmailTaken, "that e-mail address is already registered")
-        .with_details(serde_json::json!({ "fields": { "email": "is already registered" } }))
+    ApiError::new(
+        ErrorCode::EmailTaken,
+        "that e-mail address is already registered",
+    )
+    .with_details(serde_json::json!({ "fields": { "email": "is already registered" } }))
 }
 
 /// Creates a user; `password_hash` is computed by the caller before the
@@ -219,8 +235,8 @@ pub async fn create(
     let username = match input.username {
         Some(u) => u,
         None => {
-            let base = parse_username(input.email.local_part())
-                .unwrap_or_else(|_| "user".to_owned());
+            let base =
+                parse_username(input.email.local_part()).unwrap_or_else(|_| "user".to_owned());
             free_username(tx, &base).await?
         }
     };

@@ -52,7 +52,10 @@ impl FromRow for AdminView {
 
 /// Who logged in.
 pub enum LoggedIn {
-    Tenant { user: UserView, tenant: TenantView },
+    Tenant {
+        user: Box<UserView>,
+        tenant: Box<TenantView>,
+    },
     Admin(AdminView),
 }
 
@@ -63,7 +66,11 @@ struct Candidate {
 }
 
 enum CandidateKind {
-    User { tenant: TenantId, id: UserId, tenant_status: TenantStatus },
+    User {
+        tenant: TenantId,
+        id: UserId,
+        tenant_status: TenantStatus,
+    },
     Admin(AdminId),
 }
 
@@ -86,18 +93,23 @@ impl FromRow for Candidate {
     }
 }
 
-const USERS_ANY_TENANT: &str = "SELECT u.tenant_id, u.id, u.password_hash, u.is_active, t.status AS tenant_status
+const USERS_ANY_TENANT: &str =
+    "SELECT u.tenant_id, u.id, u.password_hash, u.is_active, t.status AS tenant_status
       FROM users u JOIN tenants t ON t.id = u.tenant_id
      WHERE u.email = $1 OR u.username = $1
      LIMIT 5";
-const USERS_OF_TENANT: &str = "SELECT u.tenant_id, u.id, u.password_hash, u.is_active, t.status AS tenant_status
+const USERS_OF_TENANT: &str =
+    "SELECT u.tenant_id, u.id, u.password_hash, u.is_active, t.status AS tenant_status
       FROM users u JOIN tenants t ON t.id = u.tenant_id
      WHERE (u.email = $1 OR u.username = $1) AND t.slug = $2";
 const ADMINS: &str = "SELECT CAST(NULL AS uuid) AS tenant_id, id, password_hash, is_active
       FROM platform_admins WHERE username = $1";
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new(ErrorCode::InvalidCredentials, "invalid username or password")
+    ApiError::new(
+        ErrorCode::InvalidCredentials,
+        "invalid username or password",
+    )
 }
 
 /// Logs in; `hint` is the tenant slug from the body, `X-Tenant` or the host.
@@ -143,7 +155,11 @@ pub async fn login(
         ));
     }
     let candidate = candidates.pop();
-    let ok = password::verify(candidate.as_ref().map(|c| c.password_hash.clone()), password).await;
+    let ok = password::verify(
+        candidate.as_ref().map(|c| c.password_hash.clone()),
+        password,
+    )
+    .await;
 
     let mut tx = store.platform(Access::Write).await?;
     let candidate = match candidate {
@@ -194,7 +210,10 @@ pub async fn login(
                     &[&tenant],
                 )
                 .await?;
-            LoggedIn::Tenant { user, tenant }
+            LoggedIn::Tenant {
+                user: Box::new(user),
+                tenant: Box::new(tenant),
+            }
         }
         CandidateKind::Admin(id) => {
             let admin: AdminView = tx
@@ -214,7 +233,10 @@ pub async fn login(
 pub async fn admin_is_active(store: &Store, id: AdminId) -> ApiResult<bool> {
     let mut tx = store.platform(Access::Read).await?;
     let found: Option<One<bool>> = tx
-        .query_opt("SELECT is_active FROM platform_admins WHERE id = $1", &[&id])
+        .query_opt(
+            "SELECT is_active FROM platform_admins WHERE id = $1",
+            &[&id],
+        )
         .await?;
     tx.commit().await?;
     Ok(found.is_some_and(|o| o.0))

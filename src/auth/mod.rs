@@ -71,7 +71,11 @@ const SESSION_SQL: &str = "SELECT t.status, t.trial_ends_at, u.role, u.is_owner,
     WHERE t.id = $1 AND u.tenant_id = $1 AND u.id = $2";
 
 /// Is `now` past the end of a trial that no paid plan has replaced?
-pub fn trial_expired(status: TenantStatus, ends: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+pub fn trial_expired(
+    status: TenantStatus,
+    ends: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
     status == TenantStatus::Trial && ends.is_some_and(|end| end <= now)
 }
 
@@ -201,7 +205,7 @@ impl FromRequestParts<AppState> for AdminSession {
 
 /// Either kind of caller, for endpoints both may use (`/api/auth/me`).
 pub enum AnySession {
-    Tenant(TenantSession),
+    Tenant(Box<TenantSession>),
     Admin(AdminSession),
 }
 
@@ -213,7 +217,7 @@ impl FromRequestParts<AppState> for AnySession {
         if claims.tid.is_some() {
             TenantSession::from_request_parts(parts, state)
                 .await
-                .map(AnySession::Tenant)
+                .map(|s| AnySession::Tenant(Box::new(s)))
         } else {
             AdminSession::from_request_parts(parts, state)
                 .await
@@ -234,6 +238,8 @@ fn bearer_claims(parts: &Parts, state: &AppState) -> ApiResult<Claims> {
             let (scheme, token) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
-        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be: Bearer <token>"))?;
+        .ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be: Bearer <token>")
+        })?;
     state.tokens.verify(token, state.clock.now())
 }

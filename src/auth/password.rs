@@ -3,7 +3,9 @@
 
 use crate::domain::Password;
 use crate::error::{ApiError, ApiResult};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use std::sync::OnceLock;
 

@@ -53,8 +53,12 @@ pub async fn check(
         )
         .await?;
     let blocked_until = [
-        (c.by_user >= MAX_PER_USERNAME).then_some(c.oldest_user).flatten(),
-        (c.by_client >= MAX_PER_CLIENT).then_some(c.oldest_client).flatten(),
+        (c.by_user >= MAX_PER_USERNAME)
+            .then_some(c.oldest_user)
+            .flatten(),
+        (c.by_client >= MAX_PER_CLIENT)
+            .then_some(c.oldest_client)
+            .flatten(),
     ]
     .into_iter()
     .flatten()

@@ -99,7 +99,9 @@ mod tests {
         let sub = Uuid::now_v7();
         let t = keys.issue(sub, None, "admin", now).unwrap();
         assert_eq!(keys.verify(&t.token, now).unwrap().sub, sub);
-        assert!(keys.verify(&t.token, now + Duration::seconds(3600)).is_err());
+        assert!(keys
+            .verify(&t.token, now + Duration::seconds(3600))
+            .is_err());
         let other = TokenKeys::new(&[8; 32], 3600);
         assert!(other.verify(&t.token, now).is_err());
         assert!(keys.verify("not.a.token", now).is_err());

@@ -11,17 +11,17 @@ pub struct Migration {
 }
 
 macro_rules! migrations {
-    ($dir:literal: $($version:literal $name:literal),* $(,)?) => {
+    ($dir:literal: $($version:literal $file:literal $name:literal),* $(,)?) => {
         &[$(Migration {
             version: $version,
             name: $name,
-            sql: include_str!(concat!("../../migrations/", $dir, "/", stringify!($version), "_", $name, ".sql")),
+            sql: include_str!(concat!("../../migrations/", $dir, "/", $file, ".sql")),
         }),*]
     };
 }
 
-pub const POSTGRES: &[Migration] = migrations!("postgres": 0001 "foundation");
-pub const SQLITE: &[Migration] = migrations!("sqlite": 0001 "foundation");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_foundation" "foundation");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_foundation" "foundation");
 
 fn digest(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

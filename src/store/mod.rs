@@ -22,6 +22,12 @@ use std::fmt;
 
 pub use migrate::Migration;
 
+/// The PostgreSQL migrations this binary carries (test harnesses key their
+/// template databases on them).
+pub fn migrations_postgres() -> &'static [Migration] {
+    migrate::POSTGRES
+}
+
 /// Errors from the storage layer. Constraint violations are kept apart so the
 /// services can turn them into 409s; everything else is an internal error.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +54,9 @@ impl DbError {
         match self {
             DbError::Unique(what) => {
                 what == &format!("{table}_{column}_key")
-                    || what.split([',', ' ', ':']).any(|p| p == format!("{table}.{column}"))
+                    || what
+                        .split([',', ' ', ':'])
+                        .any(|p| p == format!("{table}.{column}"))
             }
             _ => false,
         }
@@ -596,7 +604,8 @@ macro_rules! store_text_enum {
                 &self,
                 ty: &tokio_postgres::types::Type,
                 out: &mut tokio_postgres::types::private::BytesMut,
-            ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+            ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+            {
                 self.as_str().to_sql(ty, out)
             }
             fn accepts(ty: &tokio_postgres::types::Type) -> bool {

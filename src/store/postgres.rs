@@ -150,7 +150,10 @@ impl PgTx {
     pub async fn query<T: FromRow>(&mut self, sql: &str, params: &[&dyn Bind]) -> DbResult<Vec<T>> {
         let client = self.client()?;
         let stmt = client.prepare_cached(sql).await.map_err(map_err)?;
-        let rows = client.query(&stmt, &pg_params(params)).await.map_err(map_err)?;
+        let rows = client
+            .query(&stmt, &pg_params(params))
+            .await
+            .map_err(map_err)?;
         rows.iter().map(|r| T::from_row(&Row::Pg(r))).collect()
     }
 

@@ -26,13 +26,19 @@ pub fn check(sql: &str) -> Result<(), String> {
         if GLOBAL_TABLES.contains(&r.table) {
             continue;
         }
-        let key = if r.table == "tenants" { "id" } else { "tenant_id" };
+        let key = if r.table == "tenants" {
+            "id"
+        } else {
+            "tenant_id"
+        };
         if r.insert {
             let expected = format!("insert into {} ({key},", r.table);
             let glued = glue(&norm);
             let values = glued
                 .split_once(" values ")
-                .map(|(_, v)| v.trim_start().starts_with("($1,") || v.trim_start().starts_with("($1)"))
+                .map(|(_, v)| {
+                    v.trim_start().starts_with("($1,") || v.trim_start().starts_with("($1)")
+                })
                 .unwrap_or(false);
             if !(glued.contains(&expected) && values) {
                 return Err(format!(
@@ -71,8 +77,28 @@ struct TableRef<'a> {
 }
 
 const NOT_ALIASES: &[&str] = &[
-    "where", "join", "inner", "left", "right", "cross", "on", "set", "order", "group", "limit",
-    "returning", "values", "using", "as", "(", ")", ",", "for", "union", "offset", "having",
+    "where",
+    "join",
+    "inner",
+    "left",
+    "right",
+    "cross",
+    "on",
+    "set",
+    "order",
+    "group",
+    "limit",
+    "returning",
+    "values",
+    "using",
+    "as",
+    "(",
+    ")",
+    ",",
+    "for",
+    "union",
+    "offset",
+    "having",
 ];
 
 fn table_refs<'a>(tokens: &[&'a str]) -> Vec<TableRef<'a>> {
@@ -81,8 +107,8 @@ fn table_refs<'a>(tokens: &[&'a str]) -> Vec<TableRef<'a>> {
     while i < tokens.len() {
         let t = tokens[i];
         let prev = if i > 0 { tokens[i - 1] } else { "" };
-        let starts_ref = matches!(t, "from" | "join" | "update")
-            || (t == "into" && prev == "insert");
+        let starts_ref =
+            matches!(t, "from" | "join" | "update") || (t == "into" && prev == "insert");
         if starts_ref && i + 1 < tokens.len() && tokens[i + 1] != "(" {
             let table = tokens[i + 1];
             let mut alias = table;

@@ -141,7 +141,11 @@ pub struct SqliteTx {
 }
 
 impl SqliteTx {
-    fn statement(&self, sql: &str, params: &[&dyn Bind]) -> DbResult<rusqlite::CachedStatement<'_>> {
+    fn statement(
+        &self,
+        sql: &str,
+        params: &[&dyn Bind],
+    ) -> DbResult<rusqlite::CachedStatement<'_>> {
         let mut stmt = self
             .conn
             .get()
@@ -155,7 +159,8 @@ impl SqliteTx {
             )));
         }
         for (i, p) in params.iter().enumerate() {
-            stmt.raw_bind_parameter(i + 1, p.sqlite()).map_err(map_err)?;
+            stmt.raw_bind_parameter(i + 1, p.sqlite())
+                .map_err(map_err)?;
         }
         Ok(stmt)
     }
@@ -170,7 +175,11 @@ impl SqliteTx {
         Ok(out)
     }
 
-    pub fn query_opt<T: FromRow>(&mut self, sql: &str, params: &[&dyn Bind]) -> DbResult<Option<T>> {
+    pub fn query_opt<T: FromRow>(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Bind],
+    ) -> DbResult<Option<T>> {
         let mut stmt = self.statement(sql, params)?;
         let mut rows = stmt.raw_query();
         let first = match rows.next().map_err(map_err)? {

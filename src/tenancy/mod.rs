@@ -264,7 +264,11 @@ pub fn days_left(end: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
 
 pub(crate) fn features_list(v: &serde_json::Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -52,9 +52,8 @@ impl RegisterRequest {
         let email = e.required("email", self.email);
         let email = email.and_then(|v| e.check("email", Email::parse(&v)));
         let password = e.required("password", self.password);
-        let password = password.and_then(|p| {
-            e.check("password", Password::new_secret(p.expose().to_owned()))
-        });
+        let password =
+            password.and_then(|p| e.check("password", Password::new_secret(p.expose().to_owned())));
         let full_name = e.required("full_name", self.full_name);
         let full_name = e.text("full_name", full_name, 255);
         let industry = match self.industry {
@@ -66,14 +65,16 @@ impl RegisterRequest {
             .and_then(|s| e.check("slug", Slug::parse(s.trim()).map_err(|err| err.message())));
         e.finish()?;
         match (company_name, email, password, full_name) {
-            (Some(company_name), Some(email), Some(password), Some(full_name)) => Ok(Registration {
-                company_name,
-                email,
-                password,
-                full_name,
-                industry,
-                slug,
-            }),
+            (Some(company_name), Some(email), Some(password), Some(full_name)) => {
+                Ok(Registration {
+                    company_name,
+                    email,
+                    password,
+                    full_name,
+                    industry,
+                    slug,
+                })
+            }
             _ => Err(ApiError::internal("validation passed with a field missing")),
         }
     }
@@ -153,20 +154,23 @@ pub async fn check_availability(
 }
 
 async fn slug_taken(tx: &mut PlatformTx, slug: &Slug) -> ApiResult<bool> {
-    let found: Option<One<i64>> = tx
-        .query_opt(
-            "SELECT 1 FROM tenants WHERE slug = $1 OR subdomain = $1",
+    let One(taken) = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM tenants WHERE slug = $1 OR subdomain = $1)",
             &[&slug.as_str()],
         )
         .await?;
-    Ok(found.is_some())
+    Ok(taken)
 }
 
 async fn email_taken(tx: &mut PlatformTx, email: &Email) -> ApiResult<bool> {
-    let found: Option<One<i64>> = tx
-        .query_opt("SELECT 1 FROM users WHERE email = $1", &[&email.as_str()])
+    let One(taken) = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)",
+            &[&email.as_str()],
+        )
         .await?;
-    Ok(found.is_some())
+    Ok(taken)
 }
 
 /// The first free slug among `base`, `base-2`, `base-3`…
@@ -203,8 +207,12 @@ pub async fn register(
         match try_register(store, &input, &password_hash, now).await {
             Err(RegisterError::SlugRace) if input.slug.is_none() && attempt < 5 => continue,
             Err(RegisterError::SlugRace) => {
-                return Err(ApiError::new(ErrorCode::SlugTaken, "that slug is already in use")
-                    .with_details(serde_json::json!({ "fields": { "slug": "is already in use" } })))
+                return Err(
+                    ApiError::new(ErrorCode::SlugTaken, "that slug is already in use")
+                        .with_details(
+                            serde_json::json!({ "fields": { "slug": "is already in use" } }),
+                        ),
+                )
             }
             Err(RegisterError::Api(e)) => return Err(e),
             Ok(r) => return Ok(r),
@@ -346,6 +354,9 @@ async fn try_register(
 }
 
 fn email_conflict() -> ApiError {
-    ApiError::new(ErrorCode::EmailTaken, "that e-mail address is already registered")
-        .with_details(serde_json::json!({ "fields": { "email": "is already registered" } }))
+    ApiError::new(
+        ErrorCode::EmailTaken,
+        "that e-mail address is already registered",
+    )
+    .with_details(serde_json::json!({ "fields": { "email": "is already registered" } }))
 }

@@ -31,7 +31,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
             }
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            BytesRejection::FailedToBufferBody(_)
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
                 ApiError::new(
                     ErrorCode::PayloadTooLarge,
                     format!("the body is larger than {} bytes", super::JSON_BODY_LIMIT),
@@ -175,9 +177,9 @@ impl FromRequestParts<AppState> for TenantHint {
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .or_else(|| parts.uri.host());
-        Ok(TenantHint(
-            host.and_then(|h| slug_from_host(h, &state.config.base_domain)),
-        ))
+        Ok(TenantHint(host.and_then(|h| {
+            slug_from_host(h, &state.config.base_domain)
+        })))
     }
 }
 
@@ -199,7 +201,10 @@ mod tests {
 
     #[test]
     fn slugs_come_from_subdomains_of_the_base_domain() {
-        assert_eq!(slug_from_host("abc.localhost:4000", "localhost").as_deref(), Some("abc"));
+        assert_eq!(
+            slug_from_host("abc.localhost:4000", "localhost").as_deref(),
+            Some("abc")
+        );
         assert_eq!(
             slug_from_host("ABC.crm.example.com", "crm.example.com").as_deref(),
             Some("abc")
@@ -224,7 +229,10 @@ mod tests {
         let e = parse_json::<Body>(b"{}").unwrap_err();
         assert_eq!(e.details.unwrap()["fields"]["name"], "is required");
         let e = parse_json::<Body>(br#"{"name":"x","extra":1}"#).unwrap_err();
-        assert_eq!(e.details.unwrap()["fields"]["extra"], "is not a known field");
+        assert_eq!(
+            e.details.unwrap()["fields"]["extra"],
+            "is not a known field"
+        );
         let e = parse_json::<Body>(br#"{"name":"x","count":"many"}"#).unwrap_err();
         assert_eq!(e.code, ErrorCode::ValidationFailed);
         assert!(e.details.unwrap()["fields"]["count"].is_string());

@@ -4,12 +4,14 @@ use super::{ok, Envelope, ErrorEnvelope};
 use crate::auth::login::{self, AdminView, LoggedIn, LoginRequest};
 use crate::auth::token::PLATFORM_ADMIN_ROLE;
 use crate::auth::AnySession;
+use crate::domain::TenantId;
 use crate::error::ApiResult;
 use crate::staff::{self, UserView};
 use crate::tenancy::{self, TenantView};
 use crate::web::extract::{ClientAddr, Json, TenantHint};
-use crate::web::AppState;
+use crate::web::{AppState, RequestTenant};
 use axum::extract::State;
+use axum::Extension;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -48,25 +50,30 @@ pub async fn login(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     TenantHint(hint): TenantHint,
+    log: Option<Extension<RequestTenant>>,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Envelope<LoginResponse>> {
     let now = state.clock.now();
     let response = match login::login(&state, req, hint, &client).await? {
         LoggedIn::Tenant { user, tenant } => {
-            let issued =
-                state
-                    .tokens
-                    .issue(user.id, Some(tenant.id), user.role.as_str(), now)?;
+            if let Some(Extension(log)) = log {
+                log.set(TenantId(tenant.id));
+            }
+            let issued = state
+                .tokens
+                .issue(user.id, Some(tenant.id), user.role.as_str(), now)?;
             LoginResponse {
                 token: issued.token,
                 token_type: "Bearer",
                 expires_in: issued.expires_in,
-                user: Principal::User(user),
-                tenant: Some(tenant),
+                user: Principal::User(*user),
+                tenant: Some(*tenant),
             }
         }
         LoggedIn::Admin(admin) => {
-            let issued = state.tokens.issue(admin.id, None, PLATFORM_ADMIN_ROLE, now)?;
+            let issued = state
+                .tokens
+                .issue(admin.id, None, PLATFORM_ADMIN_ROLE, now)?;
             LoginResponse {
                 token: issued.token,
                 token_type: "Bearer",
@@ -92,9 +99,13 @@ pub struct MeResponse {
         (status = 401, description = "`unauthorized`", body = ErrorEnvelope),
         (status = 403, description = "`tenant_suspended`", body = ErrorEnvelope),
     ))]
-pub async fn me(State(state): State<AppState>, session: AnySession) -> ApiResult<Envelope<MeResponse>> {
+pub async fn me(
+    State(state): State<AppState>,
+    session: AnySession,
+) -> ApiResult<Envelope<MeResponse>> {
     match session {
-        AnySession::Tenant(mut s) => {
+        AnySession::Tenant(s) => {
+            let mut s = *s;
             let user = staff::get(&mut s.tx, s.user.id).await?;
             let tenant = tenancy::current(&mut s.tx).await?;
             s.tx.commit().await?;

@@ -204,7 +204,10 @@ mod tests {
                 missing.push(format!("{} {}", r.method, r.path));
             }
         }
-        assert!(missing.is_empty(), "routes missing from OpenAPI: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "routes missing from OpenAPI: {missing:?}"
+        );
     }
 
     #[test]

@@ -3,13 +3,15 @@
 
 use super::{ok, Created, Envelope, ErrorEnvelope};
 use crate::auth::TenantSession;
+use crate::domain::TenantId;
 use crate::error::ApiResult;
 use crate::staff::UserView;
 use crate::tenancy::register::{self, Availability, RegisterRequest};
 use crate::tenancy::{self, SubscriptionView, TenantView, UpdateTenant, UsageView};
 use crate::web::extract::{Json, Query};
-use crate::web::AppState;
+use crate::web::{AppState, RequestTenant};
 use axum::extract::State;
+use axum::Extension;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -34,11 +36,15 @@ pub struct RegisterResponse {
     ))]
 pub async fn register(
     State(state): State<AppState>,
+    log: Option<Extension<RequestTenant>>,
     Json(req): Json<RegisterRequest>,
 ) -> ApiResult<Created<RegisterResponse>> {
     let input = req.validate()?;
     let now = state.clock.now();
     let r = register::register(&state.store, input, now).await?;
+    if let Some(Extension(log)) = log {
+        log.set(TenantId(r.tenant.id));
+    }
     let issued = state
         .tokens
         .issue(r.user.id, Some(r.tenant.id), r.user.role.as_str(), now)?;
@@ -67,7 +73,8 @@ pub async fn check_availability(
     State(state): State<AppState>,
     Query(q): Query<AvailabilityQuery>,
 ) -> ApiResult<Envelope<Availability>> {
-    let a = register::check_availability(&state.store, q.slug.as_deref(), q.email.as_deref()).await?;
+    let a =
+        register::check_availability(&state.store, q.slug.as_deref(), q.email.as_deref()).await?;
     Ok(ok(a))
 }
 

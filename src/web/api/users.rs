@@ -40,10 +40,13 @@ pub async fn list(
         cursor: q.cursor,
     }
     .parse(&mut errors);
-    let role = q
-        .role
-        .filter(|r| !r.is_empty())
-        .and_then(|r| errors.check("role", r.parse::<Role>().map_err(|_| "must be admin, manager or user")));
+    let role = q.role.filter(|r| !r.is_empty()).and_then(|r| {
+        errors.check(
+            "role",
+            r.parse::<Role>()
+                .map_err(|_| "must be admin, manager or user"),
+        )
+    });
     errors.finish()?;
     let users = staff::list(&mut s.tx, page, role).await?;
     s.tx.commit().await?;

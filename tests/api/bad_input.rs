@@ -1,0 +1,163 @@
+//! Bad input gets a clear 4xx in the error envelope, never a 5xx, and never
+//! leaves a partial write.
+
+use crate::both;
+use crate::support::{TestApp, PASSWORD};
+use serde_json::json;
+
+async fn malformed_json_is_400(app: TestApp) {
+    for body in [&b"{"[..], b"{\"company_name\": }", b"not json", b""] {
+        let r = app
+            .post("/api/tenants/register")
+            .raw("application/json", body.to_vec())
+            .send()
+            .await;
+        assert_eq!(
+            r.status,
+            400,
+            "{:?}: {}",
+            String::from_utf8_lossy(body),
+            r.text
+        );
+        assert_eq!(r.code(), "invalid_json");
+        assert_eq!(r.body["success"], false);
+    }
+    assert_eq!(app.count("tenants").await, 0);
+}
+both!(malformed_json_is_400);
+
+async fn wrong_shapes_are_422_naming_the_field(app: TestApp) {
+    let cases = [
+        (
+            json!({"company_name": 5, "email": "a@b.example", "password": PASSWORD, "full_name": "A"}),
+            "company_name",
+        ),
+        (
+            json!({"company_name": "A", "email": "a@b.example", "password": PASSWORD, "full_name": "A", "plan": "enterprise"}),
+            "plan",
+        ),
+        (
+            json!({"company_name": "A", "email": "a@b.example", "password": PASSWORD, "full_name": "A", "tenant_id": "x"}),
+            "tenant_id",
+        ),
+        (
+            json!({"company_name": "A", "email": ["a@b.example"], "password": PASSWORD, "full_name": "A"}),
+            "email",
+        ),
+        (
+            json!({"company_name": "x".repeat(300), "email": "a@b.example", "password": PASSWORD, "full_name": "A"}),
+            "company_name",
+        ),
+        (
+            json!({"company_name": "A", "email": "a@b.example", "password": "p".repeat(200), "full_name": "A"}),
+            "password",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = app
+            .post("/api/tenants/register")
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.body);
+        assert_eq!(r.code(), "validation_failed");
+        assert!(
+            r.body["error"]["details"]["fields"][field].is_string(),
+            "{field} in {}",
+            r.body
+        );
+    }
+    let r = app
+        .post("/api/tenants/register")
+        .json(json!([1, 2]))
+        .send()
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(app.count("tenants").await, 0);
+}
+both!(wrong_shapes_are_422_naming_the_field);
+
+async fn oversized_bodies_are_413(app: TestApp) {
+    let t = app.register("Big Co").await;
+    let big = json!({"name": "x", "settings": {"blob": "y".repeat(1024 * 1024 + 10)}});
+    let r = app
+        .patch("/api/tenants/current")
+        .bearer(&t.token)
+        .json(big)
+        .send()
+        .await;
+    assert_eq!(r.status, 413, "{}", r.text);
+    assert_eq!(r.code(), "payload_too_large");
+    let r = app
+        .get("/api/tenants/current")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.body["data"]["name"], "Big Co");
+}
+both!(oversized_bodies_are_413);
+
+async fn other_media_types_are_415(app: TestApp) {
+    let r = app
+        .post("/api/auth/login")
+        .raw("text/plain", b"username=a&password=b".to_vec())
+        .send()
+        .await;
+    assert_eq!(r.status, 415, "{}", r.text);
+    assert_eq!(r.code(), "unsupported_media_type");
+}
+both!(other_media_types_are_415);
+
+async fn unknown_routes_methods_and_ids_answer_in_the_envelope(app: TestApp) {
+    let t = app.register("Routes Co").await;
+    let r = app.get("/api/nothing-here").send().await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.code(), "not_found");
+    let r = app.delete("/api/tenants/register").send().await;
+    assert_eq!(r.status, 405, "{}", r.text);
+    assert_eq!(r.body["success"], false);
+    for id in ["not-a-uuid", "1", "%27%20OR%201=1"] {
+        let r = app
+            .get(&format!("/api/users/{id}"))
+            .bearer(&t.token)
+            .send()
+            .await;
+        assert_eq!(r.status, 404, "{id}: {}", r.text);
+        assert_eq!(r.code(), "not_found");
+    }
+}
+both!(unknown_routes_methods_and_ids_answer_in_the_envelope);
+
+async fn bad_user_input_never_half_writes(app: TestApp) {
+    let t = app.register("Careful Co").await;
+    let r = app
+        .post("/api/users")
+        .bearer(&t.token)
+        .json(json!({"email": "bad", "full_name": "", "password": "x", "role": "superuser"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = app
+        .post("/api/users")
+        .bearer(&t.token)
+        .json(json!({"email": "ok@careful.example", "full_name": "Ok", "password": "short"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body["error"]["details"]["fields"]["password"].is_string());
+    let r = app
+        .patch(&format!("/api/users/{}", t.owner_id))
+        .bearer(&t.token)
+        .json(json!({"full_name": "New Name", "username": "has space"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422);
+    let r = app
+        .get(&format!("/api/users/{}", t.owner_id))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.body["data"]["full_name"], "Owner of Careful Co");
+    assert_eq!(app.count("users").await, 1);
+}
+both!(bad_user_input_never_half_writes);

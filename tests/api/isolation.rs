@@ -1,0 +1,227 @@
+//! Tenant B, holding tenant A's ids, can neither read, change nor delete any
+//! of A's rows on any route that exists; A's rows are unchanged afterwards.
+//! Each route of the API must appear here (the last test checks it).
+
+use crate::both;
+use crate::support::{TestApp, PASSWORD};
+use serde_json::json;
+
+/// Routes that act on no tenant's data (public, or the platform's own).
+const NOT_TENANT_SCOPED: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("POST", "/api/tenants/register"),
+    ("GET", "/api/tenants/check-availability"),
+    ("POST", "/api/auth/login"),
+];
+
+/// Routes whose isolation the tests below exercise.
+const COVERED: &[(&str, &str)] = &[
+    ("GET", "/api/auth/me"),
+    ("GET", "/api/tenants/current"),
+    ("PATCH", "/api/tenants/current"),
+    ("GET", "/api/tenants/subscription"),
+    ("GET", "/api/tenants/usage"),
+    ("GET", "/api/users"),
+    ("POST", "/api/users"),
+    ("GET", "/api/users/{id}"),
+    ("PATCH", "/api/users/{id}"),
+    ("DELETE", "/api/users/{id}"),
+];
+
+#[test]
+fn every_route_has_an_isolation_case() {
+    for r in trasealla::web::api::routes() {
+        let key = (r.method.as_str(), r.path);
+        assert!(
+            COVERED.contains(&key) || NOT_TENANT_SCOPED.contains(&key),
+            "{} {} has no tenant-isolation test",
+            key.0,
+            key.1
+        );
+    }
+}
+
+async fn another_tenants_user_ids_answer_not_found(app: TestApp) {
+    let a = app.register("Alpha Co").await;
+    let b = app.register("Beta Co").await;
+    let (a_staff, _) = app.add_user(&a, "staff@alpha.example", "manager").await;
+    let before = app
+        .get(&format!("/api/users/{a_staff}"))
+        .bearer(&a.token)
+        .send()
+        .await;
+
+    for id in [&a_staff, &a.owner_id] {
+        let path = format!("/api/users/{id}");
+        let r = app.get(&path).bearer(&b.token).send().await;
+        assert_eq!(r.status, 404, "GET {path}: {}", r.body);
+        assert_eq!(r.code(), "not_found");
+        let r = app
+            .patch(&path)
+            .bearer(&b.token)
+            .json(json!({"role": "user", "full_name": "Pwned", "is_active": false, "password": "Changed123"}))
+            .send()
+            .await;
+        assert_eq!(r.status, 404, "PATCH {path}: {}", r.body);
+        let r = app.delete(&path).bearer(&b.token).send().await;
+        assert_eq!(r.status, 404, "DELETE {path}: {}", r.body);
+    }
+    // A missing id answers exactly like another tenant's.
+    let missing = app
+        .get(&format!("/api/users/{}", uuid::Uuid::now_v7()))
+        .bearer(&b.token)
+        .send()
+        .await;
+    let foreign = app
+        .get(&format!("/api/users/{a_staff}"))
+        .bearer(&b.token)
+        .send()
+        .await;
+    assert_eq!(
+        (missing.status, &missing.body),
+        (foreign.status, &foreign.body)
+    );
+
+    let after = app
+        .get(&format!("/api/users/{a_staff}"))
+        .bearer(&a.token)
+        .send()
+        .await;
+    assert_eq!(before.body, after.body);
+    app.login_ok("staff@alpha.example", PASSWORD).await;
+    app.login_ok(&a.email, PASSWORD).await;
+}
+both!(another_tenants_user_ids_answer_not_found);
+
+async fn lists_and_tenant_views_show_only_the_callers_tenant(app: TestApp) {
+    let a = app.register("Alpha Co").await;
+    let b = app.register("Beta Co").await;
+    app.add_user(&a, "one@alpha.example", "user").await;
+    app.add_user(&a, "two@alpha.example", "user").await;
+
+    let users = app
+        .get("/api/users?limit=200")
+        .bearer(&b.token)
+        .send()
+        .await;
+    let ids: Vec<&str> = users.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![b.owner_id.as_str()]);
+
+    let me = app.get("/api/auth/me").bearer(&b.token).send().await;
+    assert_eq!(me.body["data"]["tenant"]["id"], b.id.as_str());
+    let current = app
+        .get("/api/tenants/current")
+        .bearer(&b.token)
+        .send()
+        .await;
+    assert_eq!(current.body["data"]["id"], b.id.as_str());
+    let sub = app
+        .get("/api/tenants/subscription")
+        .bearer(&b.token)
+        .send()
+        .await;
+    assert_eq!(sub.body["data"]["current_users"], 1);
+    let usage = app.get("/api/tenants/usage").bearer(&b.token).send().await;
+    assert_eq!(usage.body["data"]["users"]["current"], 1);
+
+    // Naming A in headers changes nothing for an authenticated request:
+    // the tenant comes from the verified token only.
+    let r = app
+        .get("/api/tenants/current")
+        .bearer(&b.token)
+        .header("x-tenant", &a.slug)
+        .header("host", &format!("{}.localhost", a.slug))
+        .send()
+        .await;
+    assert_eq!(r.body["data"]["id"], b.id.as_str());
+}
+both!(lists_and_tenant_views_show_only_the_callers_tenant);
+
+async fn writes_land_in_the_callers_tenant_only(app: TestApp) {
+    let a = app.register("Alpha Co").await;
+    let b = app.register("Beta Co").await;
+    let a_before = app
+        .get("/api/tenants/current")
+        .bearer(&a.token)
+        .send()
+        .await;
+
+    let r = app
+        .patch("/api/tenants/current")
+        .bearer(&b.token)
+        .json(json!({"name": "Beta Renamed", "timezone": "Europe/Berlin"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["data"]["id"], b.id.as_str());
+    let r = app
+        .post("/api/users")
+        .bearer(&b.token)
+        .json(json!({"email": "new@beta.example", "full_name": "New", "password": PASSWORD}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.body["data"]["tenant_id"], b.id.as_str());
+
+    let a_after = app
+        .get("/api/tenants/current")
+        .bearer(&a.token)
+        .send()
+        .await;
+    assert_eq!(a_before.body, a_after.body);
+    let a_users = app.get("/api/users").bearer(&a.token).send().await;
+    assert_eq!(a_users.body["data"].as_array().unwrap().len(), 1);
+}
+both!(writes_land_in_the_callers_tenant_only);
+
+/// A validly signed token that names tenant A but a user of tenant B (a
+/// bug elsewhere could mint one) finds no session.
+async fn a_token_mixing_tenants_finds_no_session(app: TestApp) {
+    let a = app.register("Alpha Co").await;
+    let b = app.register("Beta Co").await;
+    let mixed = app
+        .state
+        .tokens
+        .issue(
+            uuid::Uuid::parse_str(&b.owner_id).unwrap(),
+            Some(uuid::Uuid::parse_str(&a.id).unwrap()),
+            "admin",
+            app.clock_now(),
+        )
+        .unwrap()
+        .token;
+    for path in ["/api/tenants/current", "/api/users", "/api/auth/me"] {
+        let r = app.get(path).bearer(&mixed).send().await;
+        assert_eq!(r.status, 401, "{path}: {}", r.body);
+    }
+}
+both!(a_token_mixing_tenants_finds_no_session);
+
+/// The keys refuse a row that points at a tenant that does not exist,
+/// on both backends (SQLite with foreign_keys on for every connection).
+async fn the_database_refuses_rows_of_a_missing_tenant(app: TestApp) {
+    let mut tx = app
+        .state
+        .store
+        .platform(trasealla::store::Access::Write)
+        .await
+        .unwrap();
+    let err = tx
+        .execute(
+            "INSERT INTO users (tenant_id, id, email, username, full_name, password_hash, role, is_owner, is_active, created_at, updated_at)
+             VALUES ($1, $2, 'ghost@example.com', 'ghost', 'Ghost', 'x', 'user', false, true, $3, $3)",
+            &[&uuid::Uuid::now_v7(), &uuid::Uuid::now_v7(), &app.clock_now()],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, trasealla::store::DbError::ForeignKey(_)),
+        "{err:?}"
+    );
+}
+both!(the_database_refuses_rows_of_a_missing_tenant);

@@ -1,0 +1,14 @@
+//! HTTP integration tests: every behaviour on SQLite and, when
+//! TEST_DATABASE_URL names a PostgreSQL server, on PostgreSQL. One test
+//! binary for the whole suite.
+
+mod support;
+
+mod auth;
+mod bad_input;
+mod isolation;
+mod registration;
+mod rls;
+mod system;
+mod tenants;
+mod users;

@@ -1,0 +1,176 @@
+//! PostgreSQL row-level security, checked from the catalogue and by reading
+//! as the tenant role with the wrong tenant, or none, set — while connected
+//! as a superuser, which would skip RLS were it not for the role switch and
+//! FORCE.
+
+use crate::postgres_only;
+use crate::support::{with_database, TestApp};
+
+async fn connect(app: &TestApp) -> tokio_postgres::Client {
+    let (admin_url, db) = app.postgres_database().expect("postgres");
+    let (client, conn) =
+        tokio_postgres::connect(&with_database(admin_url, db), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+async fn the_catalogue_audit_finds_nothing(app: TestApp) {
+    let trasealla::store::Store::Postgres(pg) = &app.state.store else {
+        panic!("postgres")
+    };
+    let problems = pg.audit().await.unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+postgres_only!(the_catalogue_audit_finds_nothing);
+
+async fn the_audit_notices_a_table_without_rls(app: TestApp) {
+    let client = connect(&app).await;
+    client
+        .batch_execute(
+            "CREATE TABLE leaky (tenant_id uuid NOT NULL REFERENCES tenants (id), id uuid NOT NULL, PRIMARY KEY (id));
+             CREATE UNIQUE INDEX leaky_global ON leaky (id);",
+        )
+        .await
+        .unwrap();
+    let problems = trasealla::store::postgres::audit(&client).await.unwrap();
+    let text = problems.join("\n");
+    assert!(
+        text.contains("leaky: row-level security is not enabled"),
+        "{text}"
+    );
+    assert!(
+        text.contains("leaky: row-level security is not forced"),
+        "{text}"
+    );
+    assert!(text.contains("does not include tenant_id"), "{text}");
+}
+postgres_only!(the_audit_notices_a_table_without_rls);
+
+async fn tenant_role_sees_nothing_without_its_own_tenant(app: TestApp) {
+    let a = app.register("Alpha Co").await;
+    let b = app.register("Beta Co").await;
+    app.add_user(&a, "staff@alpha.example", "user").await;
+    let client = connect(&app).await;
+    let superuser: bool = client
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        superuser,
+        "the test must connect as a superuser to prove FORCE"
+    );
+
+    let tables: Vec<String> = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
+              WHERE n.nspname = 'public' AND c.relkind = 'r'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(tables.contains(&"users".to_owned()) && tables.contains(&"subscriptions".to_owned()));
+
+    let count = |table: String, setting: Option<String>| {
+        let client = &client;
+        async move {
+            client
+                .batch_execute("BEGIN; SET LOCAL ROLE trasealla_tenant")
+                .await
+                .unwrap();
+            if let Some(s) = setting {
+                client
+                    .execute("SELECT set_config('app.tenant_id', $1, true)", &[&s])
+                    .await
+                    .unwrap();
+            }
+            let n: i64 = client
+                .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .await
+                .unwrap()
+                .get(0);
+            client.batch_execute("ROLLBACK").await.unwrap();
+            n
+        }
+    };
+    for table in tables.iter().chain(std::iter::once(&"tenants".to_owned())) {
+        let unset = count(table.clone(), None).await;
+        let empty = count(table.clone(), Some(String::new())).await;
+        let stranger = count(table.clone(), Some(uuid::Uuid::now_v7().to_string())).await;
+        assert_eq!((unset, empty, stranger), (0, 0, 0), "{table}");
+    }
+    assert_eq!(count("users".into(), Some(a.id.clone())).await, 2);
+    assert_eq!(count("users".into(), Some(b.id.clone())).await, 1);
+    assert_eq!(count("tenants".into(), Some(a.id.clone())).await, 1);
+    assert_eq!(count("subscriptions".into(), Some(b.id.clone())).await, 1);
+}
+postgres_only!(tenant_role_sees_nothing_without_its_own_tenant);
+
+async fn tenant_role_cannot_write_into_another_tenant(app: TestApp) {
+    let a = app.register("Alpha Co").await;
+    let b = app.register("Beta Co").await;
+    let client = connect(&app).await;
+    client
+        .batch_execute("BEGIN; SET LOCAL ROLE trasealla_tenant")
+        .await
+        .unwrap();
+    client
+        .execute("SELECT set_config('app.tenant_id', $1, true)", &[&a.id])
+        .await
+        .unwrap();
+    let b_id = uuid::Uuid::parse_str(&b.id).unwrap();
+    let err = client
+        .execute(
+            "INSERT INTO users (tenant_id, id, email, username, full_name, password_hash, role, created_at, updated_at)
+             VALUES ($1, $2, 'spy@example.com', 'spy', 'Spy', 'x', 'admin', now(), now())",
+            &[&b_id, &uuid::Uuid::now_v7()],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("row-level security")
+            || format!("{err:?}").contains("row-level security"),
+        "{err:?}"
+    );
+    client.batch_execute("ROLLBACK").await.unwrap();
+
+    // Updates of B's rows from A's transaction touch nothing.
+    client
+        .batch_execute("BEGIN; SET LOCAL ROLE trasealla_tenant")
+        .await
+        .unwrap();
+    client
+        .execute("SELECT set_config('app.tenant_id', $1, true)", &[&a.id])
+        .await
+        .unwrap();
+    let n = client
+        .execute(
+            "UPDATE users SET full_name = 'Pwned' WHERE tenant_id = $1",
+            &[&b_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    // And the tenant role may not change its own tenant's status.
+    let a_id = uuid::Uuid::parse_str(&a.id).unwrap();
+    let err = client
+        .execute(
+            "UPDATE tenants SET status = 'active' WHERE id = $1",
+            &[&a_id],
+        )
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("permission denied"), "{err:?}");
+    client.batch_execute("ROLLBACK").await.unwrap();
+}
+postgres_only!(tenant_role_cannot_write_into_another_tenant);

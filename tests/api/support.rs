@@ -1,0 +1,514 @@
+//! The test harness: a real server on a loopback port with a fresh database
+//! per test (a temporary SQLite file, or a PostgreSQL database cloned from a
+//! migrated template), a manual clock, and a small HTTP client.
+
+use chrono::{Duration, TimeZone, Utc};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{HeaderMap, Method, Request};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+use trasealla::clock::ManualClock;
+use trasealla::{AppState, Config};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an `async fn(TestApp)` once per backend, as `name::sqlite` and
+/// `name::postgres`. Without TEST_DATABASE_URL the PostgreSQL run is skipped
+/// with a note; CI always sets it (and fails when the server is down).
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        $crate::both!($name, |_: &mut trasealla::Config| {});
+    };
+    ($name:ident, $configure:expr) => {
+        mod $name {
+            use $crate::support::{Backend, TestApp};
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(TestApp::spawn_with(Backend::Sqlite, $configure).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::support::postgres_url().is_none() {
+                    eprintln!("skipped: TEST_DATABASE_URL is not set");
+                    return;
+                }
+                super::$name(TestApp::spawn_with(Backend::Postgres, $configure).await).await
+            }
+        }
+    };
+}
+
+/// Only on PostgreSQL.
+#[macro_export]
+macro_rules! postgres_only {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) =
+                    $crate::support::TestApp::spawn_if_available($crate::support::Backend::Postgres)
+                        .await
+                {
+                    super::$name(app).await
+                }
+            }
+        }
+    };
+}
+
+pub const PASSWORD: &str = "SecurePass123";
+pub const ADMIN_USERNAME: &str = "vendor-admin";
+pub const ADMIN_PASSWORD: &str = "VendorPass123";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub clock: ManualClock,
+    db: TestDb,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.db.cleanup();
+    }
+}
+
+/// A tenant made by [`TestApp::register`], with its owner's token.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub owner_id: String,
+    pub email: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_if_available(backend: Backend) -> Option<TestApp> {
+        if backend == Backend::Postgres && postgres_url().is_none() {
+            eprintln!("skipped: TEST_DATABASE_URL is not set");
+            return None;
+        }
+        Some(Self::spawn(backend).await)
+    }
+
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+        let db = match backend {
+            Backend::Sqlite => TestDb::sqlite(),
+            Backend::Postgres => TestDb::postgres().await,
+        };
+        let mut config = Config::defaults_for(&db.url());
+        config.platform_admin_username = Some(ADMIN_USERNAME.into());
+        config.platform_admin_password = Some(ADMIN_PASSWORD.into());
+        configure(&mut config);
+        let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap());
+        let state = AppState::start(config, Arc::new(clock.clone()))
+            .await
+            .expect("app starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = trasealla::router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        TestApp {
+            addr,
+            state,
+            clock,
+            db,
+            server,
+        }
+    }
+
+    pub fn clock_now(&self) -> chrono::DateTime<Utc> {
+        use trasealla::clock::Clock;
+        self.clock.now()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    pub fn req(&self, method: Method, path: &str) -> Req<'_> {
+        Req {
+            app: self,
+            method,
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Req<'_> {
+        self.req(Method::GET, path)
+    }
+    pub fn post(&self, path: &str) -> Req<'_> {
+        self.req(Method::POST, path)
+    }
+    pub fn patch(&self, path: &str) -> Req<'_> {
+        self.req(Method::PATCH, path)
+    }
+    pub fn delete(&self, path: &str) -> Req<'_> {
+        self.req(Method::DELETE, path)
+    }
+
+    /// Registers a company; the e-mail is derived from the name.
+    pub async fn register(&self, company: &str) -> Tenant {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let local: String = company
+            .to_lowercase()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let email = format!("owner{n}.{local}@example.com");
+        let r = self
+            .post("/api/tenants/register")
+            .json(json!({
+                "company_name": company,
+                "email": email,
+                "password": PASSWORD,
+                "full_name": format!("Owner of {company}"),
+            }))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "register {company}: {}", r.body);
+        Tenant {
+            id: r.body["data"]["tenant"]["id"].as_str().unwrap().to_owned(),
+            slug: r.body["data"]["tenant"]["slug"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            owner_id: r.body["data"]["user"]["id"].as_str().unwrap().to_owned(),
+            email,
+            token: r.body["data"]["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Creates a user in `tenant` (as its owner) and returns (id, token).
+    pub async fn add_user(&self, tenant: &Tenant, email: &str, role: &str) -> (String, String) {
+        let r = self
+            .post("/api/users")
+            .bearer(&tenant.token)
+            .json(json!({"email": email, "full_name": "Staff Member", "password": PASSWORD, "role": role}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "add user: {}", r.body);
+        let id = r.body["data"]["id"].as_str().unwrap().to_owned();
+        let token = self.login_ok(email, PASSWORD).await;
+        (id, token)
+    }
+
+    /// Logs in and returns the token, failing the test otherwise.
+    pub async fn login_ok(&self, username: &str, password: &str) -> String {
+        let r = self
+            .post("/api/auth/login")
+            .json(json!({"username": username, "password": password}))
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "login {username}: {}", r.body);
+        r.body["data"]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Sets a tenant's status directly (the admin API arrives with the
+    /// platform-admin issue).
+    pub async fn set_tenant_status(&self, tenant: &Tenant, status: &str) {
+        let mut tx = self
+            .state
+            .store
+            .platform(trasealla::store::Access::Write)
+            .await
+            .unwrap();
+        let id = uuid::Uuid::parse_str(&tenant.id).unwrap();
+        let n = tx
+            .execute(
+                "UPDATE tenants SET status = $2 WHERE id = $1",
+                &[&id, &status],
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        tx.commit().await.unwrap();
+    }
+
+    /// Counts rows of a table (platform view, across tenants).
+    pub async fn count(&self, table: &str) -> i64 {
+        let mut tx = self
+            .state
+            .store
+            .platform(trasealla::store::Access::Read)
+            .await
+            .unwrap();
+        let sql = format!("SELECT count(*) FROM {table}");
+        let n: trasealla::store::One<i64> = tx.query_one(&sql, &[]).await.unwrap();
+        tx.commit().await.unwrap();
+        n.0
+    }
+
+    pub fn postgres_database(&self) -> Option<(&str, &str)> {
+        match &self.db {
+            TestDb::Postgres { admin_url, name } => Some((admin_url.as_str(), name.as_str())),
+            TestDb::Sqlite { .. } => None,
+        }
+    }
+}
+
+pub struct Req<'a> {
+    app: &'a TestApp,
+    method: Method,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Req<'_> {
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn json(self, v: Value) -> Self {
+        self.raw("application/json", v.to_string().into_bytes())
+    }
+
+    pub fn raw(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.headers
+            .push(("content-type".to_owned(), content_type.to_owned()));
+        self.body = Some(body);
+        self
+    }
+
+    pub async fn send(self) -> Resp {
+        let stream = tokio::net::TcpStream::connect(self.app.addr).await.unwrap();
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(io)
+            .await
+            .unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut builder = Request::builder().method(self.method).uri(&self.path);
+        if !self
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("host"))
+        {
+            builder = builder.header("host", format!("127.0.0.1:{}", self.app.addr.port()));
+        }
+        for (k, v) in &self.headers {
+            builder = builder.header(k, v);
+        }
+        let req = builder
+            .body(Full::new(Bytes::from(self.body.unwrap_or_default())))
+            .unwrap();
+        let res = sender.send_request(req).await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+}
+
+enum TestDb {
+    Sqlite { dir: tempfile::TempDir },
+    Postgres { admin_url: String, name: String },
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Replaces the database name of a PostgreSQL URL.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+/// The migrated template database, built once per migration set (its name
+/// carries a digest of the migrations) under an advisory lock, so parallel
+/// test processes build it once between them.
+async fn template(admin_url: &str) -> String {
+    TEMPLATE
+        .get_or_init(|| async {
+            let digest = {
+                let mut h: u64 = 0xcbf29ce484222325;
+                for m in trasealla::store::migrations_postgres() {
+                    for b in m.sql.bytes() {
+                        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+                    }
+                }
+                format!("{h:016x}")
+            };
+            let name = format!("trasealla_tpl_{digest}");
+            let (client, conn) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}")
+                });
+            let conn = tokio::spawn(conn);
+            client
+                .execute("SELECT pg_advisory_lock(74100)", &[])
+                .await
+                .unwrap();
+            let exists = client
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+                .await
+                .unwrap()
+                .is_some();
+            if !exists {
+                let building = format!("{name}_building");
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                    .await
+                    .unwrap();
+                client
+                    .batch_execute(&format!("CREATE DATABASE {building}"))
+                    .await
+                    .unwrap();
+                {
+                    let store = trasealla::store::Store::connect(&with_database(admin_url, &building))
+                        .await
+                        .unwrap();
+                    store.migrate().await.expect("migrations apply");
+                }
+                client
+                    .execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                        &[&building],
+                    )
+                    .await
+                    .unwrap();
+                client
+                    .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                    .await
+                    .unwrap();
+            }
+            client
+                .execute("SELECT pg_advisory_unlock(74100)", &[])
+                .await
+                .unwrap();
+            drop(client);
+            let _ = conn.await;
+            name
+        })
+        .await
+        .clone()
+}
+
+impl TestDb {
+    fn sqlite() -> TestDb {
+        TestDb::Sqlite {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    async fn postgres() -> TestDb {
+        let admin_url = postgres_url().expect("TEST_DATABASE_URL");
+        let template = template(&admin_url).await;
+        let name = format!("trasealla_test_{}", uuid::Uuid::now_v7().simple());
+        let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let conn = tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .await
+            .unwrap();
+        drop(client);
+        let _ = conn.await;
+        TestDb::Postgres { admin_url, name }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite { dir } => format!("sqlite://{}", dir.path().join("test.db").display()),
+            TestDb::Postgres { admin_url, name } => with_database(admin_url, name),
+        }
+    }
+
+    fn cleanup(&self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            let admin_url = admin_url.clone();
+            let name = name.clone();
+            // Drop runs outside any runtime we may block on: use a thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok((client, conn)) =
+                        tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await
+                    {
+                        let conn = tokio::spawn(conn);
+                        let _ = client
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                        drop(client);
+                        let _ = conn.await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
