@@ -281,3 +281,41 @@ async fn me_describes_the_caller(app: TestApp) {
     assert_eq!(r.body["data"]["tenant"]["id"], t.id.as_str());
 }
 both!(me_describes_the_caller);
+
+async fn many_failures_from_one_client_lock_that_client(app: TestApp) {
+    // Three hundred failures across many usernames, recorded as the throttle
+    // records them, from one address.
+    let mut tx = app
+        .state
+        .store
+        .platform(trasealla::store::Access::Write)
+        .await
+        .unwrap();
+    for i in 0..trasealla::auth::throttle::MAX_PER_CLIENT {
+        trasealla::auth::throttle::record_failure(
+            &mut tx,
+            &format!("user{i}"),
+            "10.9.9.9",
+            app.clock_now(),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let t = app.register("Crowded Co").await;
+    let attempt = |client: &'static str| {
+        app.post("/api/auth/login")
+            .header("x-forwarded-for", client)
+            .json(json!({"username": t.email, "password": PASSWORD}))
+            .send()
+    };
+    let r = attempt("10.9.9.9").await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(attempt("10.9.9.10").await.status, 200);
+    app.advance(Duration::minutes(15) + Duration::seconds(1));
+    assert_eq!(attempt("10.9.9.9").await.status, 200);
+}
+both!(many_failures_from_one_client_lock_that_client, |c| c
+    .trust_proxy =
+    true);

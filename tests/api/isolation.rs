@@ -159,12 +159,7 @@ async fn writes_land_in_the_callers_tenant_only(app: TestApp) {
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["data"]["id"], b.id.as_str());
-    let r = app
-        .post("/api/users")
-        .bearer(&b.token)
-        .json(json!({"email": "new@beta.example", "full_name": "New", "password": PASSWORD}))
-        .send()
-        .await;
+    let r = app.create_user(&b.token, "new@beta.example").await;
     assert_eq!(r.status, 201);
     assert_eq!(r.body["data"]["tenant_id"], b.id.as_str());
 
@@ -225,3 +220,26 @@ async fn the_database_refuses_rows_of_a_missing_tenant(app: TestApp) {
     );
 }
 both!(the_database_refuses_rows_of_a_missing_tenant);
+
+/// The tenant handle itself refuses (in debug builds, so in every test run)
+/// a statement that does not constrain its table to the handle's tenant.
+#[tokio::test]
+#[should_panic(expected = "tenant statement without tenant scope")]
+async fn the_tenant_handle_refuses_an_unscoped_statement() {
+    use trasealla::store::{Access, One};
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    let t = app.register("Careless Co").await;
+    let tenant = trasealla::domain::TenantId(uuid::Uuid::parse_str(&t.id).unwrap());
+    let (mut tx, _) = app
+        .state
+        .store
+        .tenant::<One<i64>>(
+            tenant,
+            Access::Read,
+            "SELECT count(*) FROM users WHERE tenant_id = $1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let _: Vec<One<String>> = tx.query("SELECT email FROM users", &[]).await.unwrap();
+}

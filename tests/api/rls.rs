@@ -16,6 +16,20 @@ async fn connect(app: &TestApp) -> tokio_postgres::Client {
     client
 }
 
+/// Begins a transaction as the tenant role, with `tenant` as app.tenant_id.
+async fn begin_as_tenant(client: &tokio_postgres::Client, tenant: Option<&str>) {
+    client
+        .batch_execute("BEGIN; SET LOCAL ROLE trasealla_tenant")
+        .await
+        .unwrap();
+    if let Some(t) = tenant {
+        client
+            .execute("SELECT set_config('app.tenant_id', $1, true)", &[&t])
+            .await
+            .unwrap();
+    }
+}
+
 async fn the_catalogue_audit_finds_nothing(app: TestApp) {
     let trasealla::store::Store::Postgres(pg) = &app.state.store else {
         panic!("postgres")
@@ -84,16 +98,7 @@ async fn tenant_role_sees_nothing_without_its_own_tenant(app: TestApp) {
     let count = |table: String, setting: Option<String>| {
         let client = &client;
         async move {
-            client
-                .batch_execute("BEGIN; SET LOCAL ROLE trasealla_tenant")
-                .await
-                .unwrap();
-            if let Some(s) = setting {
-                client
-                    .execute("SELECT set_config('app.tenant_id', $1, true)", &[&s])
-                    .await
-                    .unwrap();
-            }
+            begin_as_tenant(client, setting.as_deref()).await;
             let n: i64 = client
                 .query_one(&format!("SELECT count(*) FROM {table}"), &[])
                 .await
@@ -120,14 +125,7 @@ async fn tenant_role_cannot_write_into_another_tenant(app: TestApp) {
     let a = app.register("Alpha Co").await;
     let b = app.register("Beta Co").await;
     let client = connect(&app).await;
-    client
-        .batch_execute("BEGIN; SET LOCAL ROLE trasealla_tenant")
-        .await
-        .unwrap();
-    client
-        .execute("SELECT set_config('app.tenant_id', $1, true)", &[&a.id])
-        .await
-        .unwrap();
+    begin_as_tenant(&client, Some(&a.id)).await;
     let b_id = uuid::Uuid::parse_str(&b.id).unwrap();
     let err = client
         .execute(
@@ -145,14 +143,7 @@ async fn tenant_role_cannot_write_into_another_tenant(app: TestApp) {
     client.batch_execute("ROLLBACK").await.unwrap();
 
     // Updates of B's rows from A's transaction touch nothing.
-    client
-        .batch_execute("BEGIN; SET LOCAL ROLE trasealla_tenant")
-        .await
-        .unwrap();
-    client
-        .execute("SELECT set_config('app.tenant_id', $1, true)", &[&a.id])
-        .await
-        .unwrap();
+    begin_as_tenant(&client, Some(&a.id)).await;
     let n = client
         .execute(
             "UPDATE users SET full_name = 'Pwned' WHERE tenant_id = $1",

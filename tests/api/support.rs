@@ -204,6 +204,15 @@ impl TestApp {
         }
     }
 
+    /// `POST /api/users` with `token`: a plain user with the test password.
+    pub async fn create_user(&self, token: &str, email: &str) -> Resp {
+        self.post("/api/users")
+            .bearer(token)
+            .json(json!({"email": email, "full_name": "Staff Member", "password": PASSWORD}))
+            .send()
+            .await
+    }
+
     /// Creates a user in `tenant` (as its owner) and returns (id, token).
     pub async fn add_user(&self, tenant: &Tenant, email: &str, role: &str) -> (String, String) {
         let r = self

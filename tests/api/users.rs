@@ -87,12 +87,7 @@ async fn the_plan_limits_active_users(app: TestApp) {
     let t = app.register("Small Co").await;
     app.add_user(&t, "two@small.example", "user").await;
     let (third, _) = app.add_user(&t, "three@small.example", "user").await;
-    let r = app
-        .post("/api/users")
-        .bearer(&t.token)
-        .json(json!({"email": "four@small.example", "full_name": "Four", "password": PASSWORD}))
-        .send()
-        .await;
+    let r = app.create_user(&t.token, "four@small.example").await;
     assert_eq!(r.status, 402, "{}", r.body);
     assert_eq!(r.code(), "plan_limit_reached");
     assert_eq!(r.body["error"]["details"]["max_users"], 3);
@@ -106,12 +101,7 @@ async fn the_plan_limits_active_users(app: TestApp) {
         .send()
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = app
-        .post("/api/users")
-        .bearer(&t.token)
-        .json(json!({"email": "four@small.example", "full_name": "Four", "password": PASSWORD}))
-        .send()
-        .await;
+    let r = app.create_user(&t.token, "four@small.example").await;
     assert_eq!(r.status, 201, "{}", r.body);
     let r = app
         .patch(&format!("/api/users/{third}"))
@@ -187,12 +177,7 @@ both!(a_deactivated_user_cannot_log_in_and_its_tokens_stop);
 async fn a_role_change_takes_effect_on_existing_tokens(app: TestApp) {
     let t = app.register("Demote Co").await;
     let (id, token) = app.add_user(&t, "temp.admin@demote.example", "admin").await;
-    let r = app
-        .post("/api/users")
-        .bearer(&token)
-        .json(json!({"email": "made@demote.example", "full_name": "Made", "password": PASSWORD}))
-        .send()
-        .await;
+    let r = app.create_user(&token, "made@demote.example").await;
     assert_eq!(r.status, 201, "{}", r.body);
     app.patch(&format!("/api/users/{id}"))
         .bearer(&t.token)
@@ -212,12 +197,7 @@ both!(a_role_change_takes_effect_on_existing_tokens);
 async fn only_admins_manage_staff(app: TestApp) {
     let t = app.register("Perms Co").await;
     let (user_id, user) = app.add_user(&t, "plain@perms.example", "user").await;
-    let r = app
-        .post("/api/users")
-        .bearer(&user)
-        .json(json!({"email": "x@perms.example", "full_name": "X", "password": PASSWORD}))
-        .send()
-        .await;
+    let r = app.create_user(&user, "x@perms.example").await;
     assert_eq!(r.status, 403);
     let r = app
         .patch(&format!("/api/users/{user_id}"))

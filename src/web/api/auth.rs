@@ -53,35 +53,35 @@ pub async fn login(
     log: Option<Extension<RequestTenant>>,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Envelope<LoginResponse>> {
-    let now = state.clock.now();
-    let response = match login::login(&state, req, hint, &client).await? {
+    let (sub, tid, role, user, tenant) = match login::login(&state, req, hint, &client).await? {
         LoggedIn::Tenant { user, tenant } => {
             if let Some(Extension(log)) = log {
                 log.set(TenantId(tenant.id));
             }
-            let issued = state
-                .tokens
-                .issue(user.id, Some(tenant.id), user.role.as_str(), now)?;
-            LoginResponse {
-                token: issued.token,
-                token_type: "Bearer",
-                expires_in: issued.expires_in,
-                user: Principal::User(*user),
-                tenant: Some(*tenant),
-            }
+            let role = user.role.as_str();
+            (
+                user.id,
+                Some(tenant.id),
+                role,
+                Principal::User(*user),
+                Some(*tenant),
+            )
         }
-        LoggedIn::Admin(admin) => {
-            let issued = state
-                .tokens
-                .issue(admin.id, None, PLATFORM_ADMIN_ROLE, now)?;
-            LoginResponse {
-                token: issued.token,
-                token_type: "Bearer",
-                expires_in: issued.expires_in,
-                user: Principal::Admin(admin),
-                tenant: None,
-            }
-        }
+        LoggedIn::Admin(admin) => (
+            admin.id,
+            None,
+            PLATFORM_ADMIN_ROLE,
+            Principal::Admin(admin),
+            None,
+        ),
+    };
+    let issued = state.tokens.issue(sub, tid, role, state.clock.now())?;
+    let response = LoginResponse {
+        token: issued.token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        user,
+        tenant,
     };
     Ok(ok(response))
 }
