@@ -86,7 +86,7 @@ BIN_SIZE="$(stat -c %s "$BIN")"
 echo
 echo "binary:      $BIN"
 echo "binary size: $BIN_SIZE bytes ($(mib $((BIN_SIZE / 1024))))"
-echo "source:      $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && [[ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock migrations 2>/dev/null)" ]] && echo ' (+ uncommitted changes in the working tree)')"
+echo "source tree: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && [[ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock migrations 2>/dev/null)" ]] && echo ' (+ uncommitted changes in the working tree)')"
 echo "binary mtime: $(stat -c %y "$BIN")"
 echo "machine:     $(nproc) CPU(s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "wrk:         $(wrk -v 2>&1 | head -n1)"
@@ -107,7 +107,7 @@ start_server() { # backend database_url
         RUST_LOG=warn "$BIN" >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     local deadline=$((SECONDS + 60))
-    until curl -fsS -o /dev/null --max-time 2 "$BASE/healthz"; do
+    until curl -fs -o /dev/null --max-time 2 "$BASE/healthz"; do
         if ! kill -0 "$SERVER_PID" 2>/dev/null || [[ "$(proc_state "$SERVER_PID")" == Z ]]; then
             cat "$SERVER_LOG" >&2
             die "[$backend] the server exited before answering /healthz"
@@ -182,7 +182,7 @@ register_tenant() { # backend
 run_wrk() {
     local backend="$1" label="$2" conns="$3"; shift 3
     local out="$WORK/wrk-$backend-${label//[^a-z]/_}.txt"
-    log "[$backend] wrk $label: -t2 -c$conns -d$DURATION"
+    log "[$backend] wrk $label: -t2 -c$conns -d$DURATION (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
     wrk -t2 -c"$conns" -d"$DURATION" --latency "$@" >"$out" 2>&1 || { cat "$out" >&2; die "[$backend] wrk failed"; }
     sed 's/^/    /' "$out"
 
@@ -202,7 +202,11 @@ run_wrk() {
         die "[$backend] $label: $sockerr"
     fi
     kill -0 "$SERVER_PID" 2>/dev/null || die "[$backend] the server died during $label"
-    ROWS+=("| $backend | $label | $conns | $rps | $p50 | $p99 | $(mib "$IDLE_RSS_KIB") | $(mib "$(rss_kib "$SERVER_PID" VmHWM)") | $total |")
+    local rss_after peak
+    rss_after="$(rss_kib "$SERVER_PID" VmRSS)"
+    peak="$(rss_kib "$SERVER_PID" VmHWM)"
+    log "[$backend] RSS after $label: $(mib "$rss_after") (peak so far $(mib "$peak"))"
+    ROWS+=("| $backend | $label | $conns | $rps | $p50 | $p99 | $(mib "$IDLE_RSS_KIB") | $(mib "$rss_after") | $total |")
 }
 
 # ---------------------------------------------------------------- backends ---
@@ -257,7 +261,7 @@ echo "## trasealla load benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 echo "binary $BIN_SIZE bytes; $(nproc) CPU(s); wrk -t2 -d$DURATION --latency, loopback; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| backend | endpoint | concurrency | req/s | p50 | p99 | idle RSS | peak RSS | requests |"
+echo "| backend | endpoint | concurrency | req/s | p50 | p99 | idle RSS | RSS after run | requests |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${ROWS[@]}"
 echo

@@ -48,6 +48,10 @@ pub struct Config {
     #[arg(long, env = "TRASEALLA_TOKEN_TTL", default_value_t = 86_400)]
     pub token_ttl_secs: u64,
 
+    /// Days a cancelled tenant's data is kept before it is purged.
+    #[arg(long, env = "TRASEALLA_PURGE_AFTER_DAYS", default_value_t = 30)]
+    pub purge_after_days: u32,
+
     /// Take the client address from X-Forwarded-For (only behind a proxy you run).
     #[arg(long, env = "TRASEALLA_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
@@ -68,6 +72,7 @@ impl Config {
             platform_admin_username: None,
             platform_admin_password: None,
             token_ttl_secs: 86_400,
+            purge_after_days: 30,
             trust_proxy: false,
             log_format: "text".to_owned(),
         }
@@ -89,6 +94,7 @@ impl fmt::Debug for Config {
                 &redacted(&self.platform_admin_password),
             )
             .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("purge_after_days", &self.purge_after_days)
             .field("trust_proxy", &self.trust_proxy)
             .finish()
     }

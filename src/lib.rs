@@ -3,6 +3,7 @@
 //! PostgreSQL) row-level security.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;

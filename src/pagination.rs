@@ -21,8 +21,8 @@ pub struct PageParams {
 #[derive(Debug, Clone, Copy)]
 pub struct PageRequest {
     pub limit: i64,
-    /// Rows after this key; the nil UUID (before every v7 id) for the first page.
-    pub after: Uuid,
+    /// The key of the last row of the previous page.
+    pub cursor: Option<Uuid>,
 }
 
 impl PageParams {
@@ -40,14 +40,14 @@ impl PageParams {
                 }
             },
         };
-        let after = match self.cursor.as_deref() {
-            None | Some("") => Uuid::nil(),
-            Some(c) => decode_cursor(c).unwrap_or_else(|| {
+        let cursor = match self.cursor.as_deref() {
+            None | Some("") => None,
+            Some(c) => decode_cursor(c).or_else(|| {
                 errors.add("cursor", "is not a cursor this server issued");
-                Uuid::nil()
+                None
             }),
         };
-        PageRequest { limit, after }
+        PageRequest { limit, cursor }
     }
 
     pub fn validate(&self) -> ApiResult<PageRequest> {
@@ -73,6 +73,18 @@ pub struct Page<T> {
 }
 
 impl PageRequest {
+    /// For ascending lists: rows with a key above this (the nil UUID, below
+    /// every id, on the first page).
+    pub fn after(&self) -> Uuid {
+        self.cursor.unwrap_or(Uuid::nil())
+    }
+
+    /// For descending lists: rows with a key below this (the max UUID on the
+    /// first page).
+    pub fn before(&self) -> Uuid {
+        self.cursor.unwrap_or(Uuid::max())
+    }
+
     /// The LIMIT to ask the database for: one more than the page, to learn
     /// whether another page follows.
     pub fn fetch(&self) -> i64 {

@@ -2,10 +2,11 @@
 //! roles, deactivate, delete. The owner can be neither demoted, deactivated
 //! nor deleted, so a tenant always keeps an admin.
 
+use crate::audit::{self, Actor, Event};
 use crate::domain::{Email, Password, Role, UserId};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors};
 use crate::pagination::{Page, PageRequest};
-use crate::store::{DbResult, Dialect, FromRow, One, Row, TenantTx};
+use crate::store::{DbResult, Dialect, FromRow, One, Row, Scoped};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -73,7 +74,7 @@ pub fn parse_username(s: &str) -> Result<String, &'static str> {
 }
 
 pub async fn list(
-    tx: &mut TenantTx,
+    tx: &mut impl Scoped,
     page: PageRequest,
     role: Option<Role>,
 ) -> ApiResult<Page<UserView>> {
@@ -86,13 +87,28 @@ pub async fn list(
                 " FROM users WHERE tenant_id = $1 AND id > $2 AND ($3 = '' OR role = $3)
                   ORDER BY id LIMIT $4"
             ),
-            &[&page.after, &role, &page.fetch()],
+            &[&page.after(), &role, &page.fetch()],
         )
         .await?;
     Ok(page.page(rows, |u| u.id))
 }
 
-pub async fn get(tx: &mut TenantTx, id: UserId) -> ApiResult<UserView> {
+/// The tenant's owner (`None` only while a tenant is half-made, which a
+/// transaction never shows).
+pub async fn owner(tx: &mut impl Scoped) -> ApiResult<Option<UserView>> {
+    Ok(tx
+        .query_opt(
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE tenant_id = $1 AND is_owner"
+            ),
+            &[],
+        )
+        .await?)
+}
+
+pub async fn get(tx: &mut impl Scoped, id: UserId) -> ApiResult<UserView> {
     tx.query_opt(
         concat!(
             "SELECT ",
@@ -157,7 +173,7 @@ impl CreateUserRequest {
 
 /// Serialises seat-limit checks of one tenant: on PostgreSQL by locking the
 /// tenant's row; on SQLite the write transaction already holds the lock.
-async fn lock_tenant(tx: &mut TenantTx) -> ApiResult<()> {
+async fn lock_tenant(tx: &mut impl Scoped) -> ApiResult<()> {
     if tx.dialect() == Dialect::Postgres {
         let _: Option<One<Uuid>> = tx
             .query_opt("SELECT id FROM tenants WHERE id = $1 FOR UPDATE", &[])
@@ -167,7 +183,7 @@ async fn lock_tenant(tx: &mut TenantTx) -> ApiResult<()> {
 }
 
 /// 402 when one more active user would pass the plan's limit.
-async fn ensure_seat(tx: &mut TenantTx) -> ApiResult<()> {
+async fn ensure_seat(tx: &mut impl Scoped) -> ApiResult<()> {
     lock_tenant(tx).await?;
     let seats = crate::tenancy::seats(tx).await?;
     if let Some(max) = seats.max {
@@ -186,7 +202,7 @@ async fn ensure_seat(tx: &mut TenantTx) -> ApiResult<()> {
 }
 
 /// Picks `base`, or `base2`, `base3`… when it is taken in this tenant.
-async fn free_username(tx: &mut TenantTx, base: &str) -> ApiResult<String> {
+async fn free_username(tx: &mut impl Scoped, base: &str) -> ApiResult<String> {
     let pattern = format!("{base}%");
     let taken: Vec<One<String>> = tx
         .query(
@@ -226,7 +242,8 @@ fn email_taken() -> ApiError {
 /// Creates a user; `password_hash` is computed by the caller before the
 /// transaction began, so no lock is held while hashing.
 pub async fn create(
-    tx: &mut TenantTx,
+    tx: &mut impl Scoped,
+    actor: &Actor,
     input: NewUser,
     password_hash: &str,
     now: DateTime<Utc>,
@@ -240,34 +257,49 @@ pub async fn create(
             free_username(tx, &base).await?
         }
     };
-    tx.query_one(
-        concat!(
-            "INSERT INTO users (tenant_id, id, email, username, full_name, password_hash,
+    let user: UserView = tx
+        .query_one(
+            concat!(
+                "INSERT INTO users (tenant_id, id, email, username, full_name, password_hash,
                                 role, is_owner, is_active, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, false, true, $8, $8)
              RETURNING ",
-            user_columns!()
-        ),
-        &[
-            &UserId::new(),
-            &input.email.as_str(),
-            &username,
-            &input.full_name,
-            &password_hash,
-            &input.role,
-            &now,
-        ],
+                user_columns!()
+            ),
+            &[
+                &UserId::new(),
+                &input.email.as_str(),
+                &username,
+                &input.full_name,
+                &password_hash,
+                &input.role,
+                &now,
+            ],
+        )
+        .await
+        .map_err(|e| {
+            if e.is_unique("users", "email") {
+                email_taken()
+            } else if e.is_unique("users", "username") {
+                username_taken()
+            } else {
+                e.into()
+            }
+        })?;
+    audit::record(
+        tx,
+        actor,
+        Event::new("user.created")
+            .target("user", user.id)
+            .after(serde_json::json!({
+                "email": user.email,
+                "username": user.username,
+                "role": user.role,
+            })),
+        now,
     )
-    .await
-    .map_err(|e| {
-        if e.is_unique("users", "email") {
-            email_taken()
-        } else if e.is_unique("users", "username") {
-            username_taken()
-        } else {
-            e.into()
-        }
-    })
+    .await?;
+    Ok(user)
 }
 
 /// `PATCH /api/users/:id`: any subset of the fields.
@@ -313,7 +345,8 @@ impl UpdateUserRequest {
 }
 
 pub async fn update(
-    tx: &mut TenantTx,
+    tx: &mut impl Scoped,
+    actor: &Actor,
     id: UserId,
     changes: UserChanges,
     password_hash: Option<String>,
@@ -331,9 +364,11 @@ pub async fn update(
     if changes.is_active == Some(true) && !current.is_active {
         ensure_seat(tx).await?;
     }
-    tx.query_opt(
-        concat!(
-            "UPDATE users SET
+    let password_changed = password_hash.is_some();
+    let user: UserView = tx
+        .query_opt(
+            concat!(
+                "UPDATE users SET
                 full_name = COALESCE($3, full_name),
                 role = COALESCE($4, role),
                 is_active = COALESCE($5, is_active),
@@ -342,30 +377,70 @@ pub async fn update(
                 updated_at = $8
              WHERE tenant_id = $1 AND id = $2
              RETURNING ",
-            user_columns!()
-        ),
-        &[
-            &id,
-            &changes.full_name,
-            &changes.role,
-            &changes.is_active,
-            &changes.username,
-            &password_hash,
-            &now,
-        ],
-    )
-    .await
-    .map_err(|e| {
-        if e.is_unique("users", "username") {
-            username_taken()
-        } else {
-            e.into()
-        }
-    })?
-    .ok_or_else(ApiError::not_found)
+                user_columns!()
+            ),
+            &[
+                &id,
+                &changes.full_name,
+                &changes.role,
+                &changes.is_active,
+                &changes.username,
+                &password_hash,
+                &now,
+            ],
+        )
+        .await
+        .map_err(|e| {
+            if e.is_unique("users", "username") {
+                username_taken()
+            } else {
+                e.into()
+            }
+        })?
+        .ok_or_else(ApiError::not_found)?;
+    for event in user_events(&current, &user, password_changed) {
+        audit::record(tx, actor, event, now).await?;
+    }
+    Ok(user)
 }
 
-pub async fn delete(tx: &mut TenantTx, id: UserId) -> ApiResult<()> {
+/// The audit events of one change to a user: the security-relevant ones
+/// named on their own, anything else as `user.updated`.
+fn user_events<'a>(before: &UserView, after: &UserView, password_changed: bool) -> Vec<Event<'a>> {
+    let mut events = Vec::new();
+    let target = |e: Event<'a>| e.target("user", after.id);
+    if before.role != after.role {
+        events.push(target(Event::new("user.role_changed")).change(
+            serde_json::json!({ "role": before.role }),
+            serde_json::json!({ "role": after.role }),
+        ));
+    }
+    if before.is_active != after.is_active {
+        let action = if after.is_active {
+            "user.reactivated"
+        } else {
+            "user.deactivated"
+        };
+        events.push(target(Event::new(action)));
+    }
+    if password_changed {
+        events.push(target(Event::new("user.password_changed")));
+    }
+    if before.username != after.username || before.full_name != after.full_name {
+        events.push(target(Event::new("user.updated")).change(
+            serde_json::json!({ "username": before.username, "full_name": before.full_name }),
+            serde_json::json!({ "username": after.username, "full_name": after.full_name }),
+        ));
+    }
+    events
+}
+
+pub async fn delete(
+    tx: &mut impl Scoped,
+    actor: &Actor,
+    id: UserId,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
     let current = get(tx, id).await?;
     if current.is_owner {
         return Err(ApiError::conflict("the owner cannot be deleted"));
@@ -376,6 +451,16 @@ pub async fn delete(tx: &mut TenantTx, id: UserId) -> ApiResult<()> {
     if n == 0 {
         return Err(ApiError::not_found());
     }
+    audit::record(
+        tx,
+        actor,
+        Event::new("user.deleted").target("user", id).change(
+            serde_json::json!({ "email": current.email, "role": current.role }),
+            (),
+        ),
+        now,
+    )
+    .await?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! are throttled per username and per client address.
 
 use super::{password, throttle, token::PLATFORM_ADMIN_ROLE};
+use crate::audit::{self, Actor, Event};
 use crate::domain::{AdminId, Password, TenantId, TenantStatus, UserId};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors};
 use crate::staff::{user_columns, UserView};
@@ -164,8 +165,20 @@ pub async fn login(
     let mut tx = store.platform(Access::Write).await?;
     let candidate = match candidate {
         Some(c) if ok => c,
-        _ => {
-            throttle::record_failure(&mut tx, &username, client, now).await?;
+        other => {
+            let failures = throttle::record_failure(&mut tx, &username, client, now).await?;
+            if failures == throttle::MAX_PER_USERNAME {
+                if let Some(CandidateKind::User { tenant, id, .. }) = other.map(|c| c.kind) {
+                    let actor = Actor {
+                        client_addr: Some(client.to_owned()),
+                        ..Actor::system()
+                    };
+                    let event = Event::new("login.locked").target("user", id).after(
+                        serde_json::json!({ "failures": failures, "window_minutes": throttle::WINDOW_MINUTES }),
+                    );
+                    audit::record_for(&mut tx, tenant, &actor, event, now).await?;
+                }
+            }
             tx.commit().await?;
             return Err(invalid_credentials());
         }
@@ -230,16 +243,18 @@ pub async fn login(
     Ok(result)
 }
 
-pub async fn admin_is_active(store: &Store, id: AdminId) -> ApiResult<bool> {
+/// The username of an active platform admin; `None` when the admin is gone
+/// or deactivated.
+pub async fn active_admin_name(store: &Store, id: AdminId) -> ApiResult<Option<String>> {
     let mut tx = store.platform(Access::Read).await?;
-    let found: Option<One<bool>> = tx
+    let found: Option<One<String>> = tx
         .query_opt(
-            "SELECT is_active FROM platform_admins WHERE id = $1",
+            "SELECT username FROM platform_admins WHERE id = $1 AND is_active",
             &[&id],
         )
         .await?;
     tx.commit().await?;
-    Ok(found.is_some_and(|o| o.0))
+    Ok(found.map(|o| o.0))
 }
 
 pub async fn admin(store: &Store, id: AdminId) -> ApiResult<AdminView> {

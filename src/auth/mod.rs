@@ -11,9 +11,11 @@ pub mod password;
 pub mod throttle;
 pub mod token;
 
+use crate::audit::{Actor, ActorKind};
 use crate::domain::{AdminId, Role, TenantId, TenantStatus, UserId};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::store::{Access, DbResult, FromRow, Row, TenantTx};
+use crate::web::extract::ClientAddr;
 use crate::web::{AppState, RequestTenant};
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, Method};
@@ -30,8 +32,22 @@ pub struct TenantSession {
 pub struct SessionUser {
     pub id: UserId,
     pub tenant_id: TenantId,
+    pub username: String,
     pub role: Role,
     pub is_owner: bool,
+    pub client_addr: String,
+}
+
+impl SessionUser {
+    /// This user as the actor of an audited change.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            kind: ActorKind::User,
+            id: Some(self.id.0),
+            name: Some(self.username.clone()),
+            client_addr: Some(self.client_addr.clone()),
+        }
+    }
 }
 
 impl TenantSession {
@@ -47,6 +63,7 @@ impl TenantSession {
 
 /// What the per-request check reads, in the transaction's first statement.
 struct SessionRow {
+    username: String,
     tenant_status: TenantStatus,
     trial_ends_at: Option<DateTime<Utc>>,
     role: Role,
@@ -57,6 +74,7 @@ struct SessionRow {
 impl FromRow for SessionRow {
     fn from_row(r: &Row<'_>) -> DbResult<Self> {
         Ok(SessionRow {
+            username: r.get("username")?,
             tenant_status: r.get("status")?,
             trial_ends_at: r.get("trial_ends_at")?,
             role: r.get("role")?,
@@ -66,7 +84,8 @@ impl FromRow for SessionRow {
     }
 }
 
-const SESSION_SQL: &str = "SELECT t.status, t.trial_ends_at, u.role, u.is_owner, u.is_active
+const SESSION_SQL: &str =
+    "SELECT t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     WHERE t.id = $1 AND u.tenant_id = $1 AND u.id = $2";
 
@@ -87,6 +106,7 @@ pub struct TenantAuth {
     user: UserId,
     role_claim: String,
     access: Access,
+    client_addr: String,
 }
 
 impl FromRequestParts<AppState> for TenantAuth {
@@ -108,11 +128,13 @@ impl FromRequestParts<AppState> for TenantAuth {
         } else {
             Access::Write
         };
+        let ClientAddr(client_addr) = ClientAddr::from_request_parts(parts, state).await?;
         Ok(TenantAuth {
             tenant,
             user: UserId(claims.sub),
             role_claim: claims.role,
             access,
+            client_addr,
         })
     }
 }
@@ -164,8 +186,10 @@ impl TenantAuth {
             user: SessionUser {
                 id: self.user,
                 tenant_id: self.tenant,
+                username: row.username,
                 role: row.role,
                 is_owner: row.is_owner,
+                client_addr: self.client_addr,
             },
         })
     }
@@ -185,6 +209,15 @@ impl FromRequestParts<AppState> for TenantSession {
 /// A platform admin's request.
 pub struct AdminSession {
     pub id: AdminId,
+    pub username: String,
+    pub client_addr: String,
+}
+
+impl AdminSession {
+    /// This admin as the actor of an audited change.
+    pub fn actor(&self) -> Actor {
+        Actor::platform_admin(self.id, &self.username, &self.client_addr)
+    }
 }
 
 impl FromRequestParts<AppState> for AdminSession {
@@ -196,10 +229,15 @@ impl FromRequestParts<AppState> for AdminSession {
             return Err(ApiError::forbidden("this needs a platform administrator"));
         }
         let id = AdminId(claims.sub);
-        if !login::admin_is_active(&state.store, id).await? {
-            return Err(ApiError::unauthorized("the session is no longer valid"));
-        }
-        Ok(AdminSession { id })
+        let username = login::active_admin_name(&state.store, id)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the session is no longer valid"))?;
+        let ClientAddr(client_addr) = ClientAddr::from_request_parts(parts, state).await?;
+        Ok(AdminSession {
+            id,
+            username,
+            client_addr,
+        })
     }
 }
 

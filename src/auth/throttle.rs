@@ -6,7 +6,7 @@
 //! never resets an attacker's count.
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::{DbResult, FromRow, PlatformTx, Row};
+use crate::store::{DbResult, FromRow, One, PlatformTx, Row};
 use chrono::{DateTime, Duration, Utc};
 
 pub const WINDOW_MINUTES: i64 = 15;
@@ -72,12 +72,14 @@ pub async fn check(
     }
 }
 
+/// Records a failure; returns how many failures the username now has in
+/// the window.
 pub async fn record_failure(
     tx: &mut PlatformTx,
     username: &str,
     client: &str,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> ApiResult<i64> {
     // Old rows of this username or client are pruned as new ones arrive.
     tx.execute(
         "DELETE FROM login_failures WHERE (username = $1 OR client_addr = $2) AND at <= $3",
@@ -89,7 +91,13 @@ pub async fn record_failure(
         &[&uuid::Uuid::now_v7(), &username, &client, &now],
     )
     .await?;
-    Ok(())
+    let One(n) = tx
+        .query_one(
+            "SELECT count(*) FROM login_failures WHERE username = $1 AND at > $2",
+            &[&username, &(now - window())],
+        )
+        .await?;
+    Ok(n)
 }
 
 pub async fn clear(tx: &mut PlatformTx, username: &str, client: &str) -> ApiResult<()> {

@@ -20,8 +20,14 @@ macro_rules! migrations {
     };
 }
 
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_foundation" "foundation");
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_foundation" "foundation");
+pub const POSTGRES: &[Migration] = migrations!("postgres":
+    1 "0001_foundation" "foundation",
+    2 "0002_platform_admin" "platform_admin",
+);
+pub const SQLITE: &[Migration] = migrations!("sqlite":
+    1 "0001_foundation" "foundation",
+    2 "0002_platform_admin" "platform_admin",
+);
 
 fn digest(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

@@ -19,6 +19,7 @@ pub mod sqlite;
 use crate::domain::TenantId;
 use chrono::{DateTime, Utc};
 use std::fmt;
+use std::future::Future;
 
 pub use migrate::Migration;
 
@@ -224,90 +225,119 @@ impl Tx {
     }
 }
 
-/// Generates the query methods shared by both handles; each handle's `scope`
-/// says which tenant, if any, binds as `$1`.
-macro_rules! query_methods {
-    () => {
-        pub fn dialect(&self) -> Dialect {
-            self.tx.dialect()
-        }
+/// What tenant repositories are written against: a transaction scoped to one
+/// tenant, whose id every statement gets as `$1` (the caller's parameters
+/// follow as `$2`, `$3`…). A [`TenantTx`] is one, opened for a verified
+/// tenant user; [`PlatformTx::for_tenant`] is the other, for platform staff
+/// acting on one tenant under the platform role.
+pub trait Scoped: Send {
+    fn tenant_id(&self) -> TenantId;
 
-        pub async fn query<T: FromRow>(
-            &mut self,
-            sql: &str,
-            params: &[&dyn Bind],
-        ) -> DbResult<Vec<T>> {
-            let scope = self.scope();
-            let all = with_scope(&scope, sql, params);
-            self.tx.query(sql, &all).await
-        }
+    fn dialect(&self) -> Dialect;
 
-        pub async fn query_opt<T: FromRow>(
-            &mut self,
-            sql: &str,
-            params: &[&dyn Bind],
-        ) -> DbResult<Option<T>> {
-            let scope = self.scope();
-            let all = with_scope(&scope, sql, params);
-            self.tx.query_opt(sql, &all).await
-        }
+    fn query<T: FromRow + Send>(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Bind],
+    ) -> impl Future<Output = DbResult<Vec<T>>> + Send;
 
-        /// Like `query_opt`, but a missing row is a bug in the caller's SQL.
-        pub async fn query_one<T: FromRow>(
-            &mut self,
-            sql: &str,
-            params: &[&dyn Bind],
-        ) -> DbResult<T> {
+    fn query_opt<T: FromRow + Send>(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Bind],
+    ) -> impl Future<Output = DbResult<Option<T>>> + Send;
+
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Bind],
+    ) -> impl Future<Output = DbResult<u64>> + Send;
+
+    /// Like `query_opt`, but a missing row is a bug in the caller's SQL.
+    fn query_one<T: FromRow + Send>(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Bind],
+    ) -> impl Future<Output = DbResult<T>> + Send {
+        async move {
             self.query_opt(sql, params)
                 .await?
                 .ok_or_else(|| DbError::Other("query returned no row".into()))
         }
+    }
+}
 
-        pub async fn execute(&mut self, sql: &str, params: &[&dyn Bind]) -> DbResult<u64> {
-            let scope = self.scope();
-            let all = with_scope(&scope, sql, params);
-            self.tx.execute(sql, &all).await
-        }
+/// Implements [`Scoped`] for a type with fields `tx: Tx` (or `&mut Tx`)
+/// and `tenant: TenantId`.
+macro_rules! scoped_impl {
+    ($ty:ty) => {
+        impl Scoped for $ty {
+            fn tenant_id(&self) -> TenantId {
+                self.tenant
+            }
 
-        pub async fn commit(self) -> DbResult<()> {
-            self.tx.commit().await
+            fn dialect(&self) -> Dialect {
+                self.tx.dialect()
+            }
+
+            async fn query<T: FromRow + Send>(
+                &mut self,
+                sql: &str,
+                params: &[&dyn Bind],
+            ) -> DbResult<Vec<T>> {
+                let all = with_tenant(&self.tenant, sql, params);
+                self.tx.query(sql, &all).await
+            }
+
+            async fn query_opt<T: FromRow + Send>(
+                &mut self,
+                sql: &str,
+                params: &[&dyn Bind],
+            ) -> DbResult<Option<T>> {
+                let all = with_tenant(&self.tenant, sql, params);
+                self.tx.query_opt(sql, &all).await
+            }
+
+            async fn execute(&mut self, sql: &str, params: &[&dyn Bind]) -> DbResult<u64> {
+                let all = with_tenant(&self.tenant, sql, params);
+                self.tx.execute(sql, &all).await
+            }
         }
     };
 }
 
-/// The statement's parameters: for a tenant handle, the tenant id first.
-fn with_scope<'a>(
-    scope: &'a Option<TenantId>,
-    sql: &str,
-    params: &[&'a dyn Bind],
-) -> Vec<&'a dyn Bind> {
+/// The statement's parameters with the tenant id first, after checking (in
+/// debug builds) that the statement is scoped to it.
+fn with_tenant<'a>(tenant: &'a TenantId, sql: &str, params: &[&'a dyn Bind]) -> Vec<&'a dyn Bind> {
+    scope::debug_check(sql);
     let mut all: Vec<&dyn Bind> = Vec::with_capacity(params.len() + 1);
-    if let Some(tenant) = scope {
-        scope::debug_check(sql);
-        all.push(tenant);
-    }
+    all.push(tenant);
     all.extend_from_slice(params);
     all
 }
 
-/// The handle for tenant data. Every statement gets the tenant id as `$1`;
-/// the caller's parameters follow as `$2`, `$3`…
+/// The handle for a tenant user's request: a tenant-scoped transaction (on
+/// PostgreSQL, as the tenant role with `app.tenant_id` set).
 pub struct TenantTx {
     tx: Tx,
     tenant: TenantId,
 }
 
+scoped_impl!(TenantTx);
+
 impl TenantTx {
-    pub fn tenant_id(&self) -> TenantId {
-        self.tenant
+    pub async fn commit(self) -> DbResult<()> {
+        self.tx.commit().await
     }
-
-    fn scope(&self) -> Option<TenantId> {
-        Some(self.tenant)
-    }
-
-    query_methods!();
 }
+
+/// A platform transaction acting on one tenant's rows.
+pub struct TenantScope<'a> {
+    tx: &'a mut Tx,
+    tenant: TenantId,
+}
+
+scoped_impl!(TenantScope<'_>);
 
 /// The handle for platform-level tables. Named apart from [`TenantTx`] so a
 /// reader sees at the call site which kind of access a function has.
@@ -316,11 +346,44 @@ pub struct PlatformTx {
 }
 
 impl PlatformTx {
-    fn scope(&self) -> Option<TenantId> {
-        None
+    pub fn dialect(&self) -> Dialect {
+        self.tx.dialect()
     }
 
-    query_methods!();
+    /// This transaction, scoped to one tenant's rows.
+    pub fn for_tenant(&mut self, tenant: TenantId) -> TenantScope<'_> {
+        TenantScope {
+            tx: &mut self.tx,
+            tenant,
+        }
+    }
+
+    pub async fn query<T: FromRow>(&mut self, sql: &str, params: &[&dyn Bind]) -> DbResult<Vec<T>> {
+        self.tx.query(sql, params).await
+    }
+
+    pub async fn query_opt<T: FromRow>(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Bind],
+    ) -> DbResult<Option<T>> {
+        self.tx.query_opt(sql, params).await
+    }
+
+    /// Like `query_opt`, but a missing row is a bug in the caller's SQL.
+    pub async fn query_one<T: FromRow>(&mut self, sql: &str, params: &[&dyn Bind]) -> DbResult<T> {
+        self.query_opt(sql, params)
+            .await?
+            .ok_or_else(|| DbError::Other("query returned no row".into()))
+    }
+
+    pub async fn execute(&mut self, sql: &str, params: &[&dyn Bind]) -> DbResult<u64> {
+        self.tx.execute(sql, params).await
+    }
+
+    pub async fn commit(self) -> DbResult<()> {
+        self.tx.commit().await
+    }
 }
 
 // ---------------------------------------------------------------------------

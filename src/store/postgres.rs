@@ -241,7 +241,8 @@ pub(crate) fn map_err(e: tokio_postgres::Error) -> DbError {
 /// The catalogue audit of ARCHITECTURE.md §3: every table with a tenant_id
 /// column has it NOT NULL, has RLS enabled and forced with a tenant policy
 /// that has WITH CHECK; every primary key, unique index and tenant-to-tenant
-/// foreign key includes tenant_id; the tenant role is neither superuser,
+/// foreign key includes tenant_id; tenant_id references tenants ON DELETE
+/// CASCADE; the tenant role is neither superuser,
 /// BYPASSRLS nor owner of anything. Returns one line per violation.
 pub async fn audit(client: &tokio_postgres::Client) -> anyhow::Result<Vec<String>> {
     // The one deliberate platform-wide uniqueness: a user's e-mail is the login.
@@ -326,6 +327,30 @@ pub async fn audit(client: &tokio_postgres::Client) -> anyhow::Result<Vec<String
             "{}: foreign key {} between tenant tables does not match tenant_id to tenant_id",
             f.get::<_, String>(1),
             f.get::<_, String>(0)
+        ));
+    }
+
+    // Purging a tenant deletes its tenants row and relies on the cascade.
+    let no_cascade = client
+        .query(
+            "SELECT c.relname::text
+               FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+              WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+                AND NOT EXISTS (
+                    SELECT 1 FROM pg_constraint con
+                     WHERE con.conrelid = c.oid AND con.contype = 'f'
+                       AND con.confrelid = 'tenants'::regclass AND con.confdeltype = 'c'
+                       AND con.conkey = ARRAY[a.attnum])
+              ORDER BY 1",
+            &[],
+        )
+        .await?;
+    for t in &no_cascade {
+        problems.push(format!(
+            "{}: tenant_id does not reference tenants (id) ON DELETE CASCADE, so a purge would leave its rows",
+            t.get::<_, String>(0)
         ));
     }
 

@@ -4,10 +4,11 @@
 
 pub mod register;
 
+use crate::audit::{self, Actor, Event};
 use crate::auth::trial_expired;
 use crate::domain::{PlanCode, SubscriptionStatus, TenantStatus, Timezone};
 use crate::error::{ApiError, ApiResult, FieldErrors};
-use crate::store::{DbResult, FromRow, Row, TenantTx};
+use crate::store::{DbResult, FromRow, Row, Scoped};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -64,7 +65,7 @@ impl FromRow for TenantView {
     }
 }
 
-pub async fn current(tx: &mut TenantTx) -> ApiResult<TenantView> {
+pub async fn current(tx: &mut impl Scoped) -> ApiResult<TenantView> {
     tx.query_opt(
         concat!("SELECT ", tenant_columns!(), " FROM tenants WHERE id = $1"),
         &[],
@@ -125,7 +126,8 @@ pub fn valid_url(s: &str) -> bool {
 }
 
 pub async fn update_current(
-    tx: &mut TenantTx,
+    tx: &mut impl Scoped,
+    actor: &Actor,
     input: UpdateTenant,
     now: DateTime<Utc>,
 ) -> ApiResult<TenantView> {
@@ -152,9 +154,11 @@ pub async fn update_current(
     errors.finish()?;
 
     let timezone = timezone.map(|t| t.as_str().to_owned());
-    tx.query_opt(
-        concat!(
-            "UPDATE tenants SET
+    let before = current(tx).await?;
+    let after: TenantView = tx
+        .query_opt(
+            concat!(
+                "UPDATE tenants SET
                 name = COALESCE($2, name),
                 timezone = COALESCE($3, timezone),
                 phone = CASE WHEN $4 THEN $5 ELSE phone END,
@@ -164,23 +168,45 @@ pub async fn update_current(
                 updated_at = $11
              WHERE id = $1
              RETURNING ",
-            tenant_columns!()
-        ),
-        &[
-            &name,
-            &timezone,
-            &phone.is_some(),
-            &phone.flatten(),
-            &industry.is_some(),
-            &industry.flatten(),
-            &logo_url.is_some(),
-            &logo_url.flatten(),
-            &input.settings,
-            &now,
-        ],
+                tenant_columns!()
+            ),
+            &[
+                &name,
+                &timezone,
+                &phone.is_some(),
+                &phone.flatten(),
+                &industry.is_some(),
+                &industry.flatten(),
+                &logo_url.is_some(),
+                &logo_url.flatten(),
+                &input.settings,
+                &now,
+            ],
+        )
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    audit::record(
+        tx,
+        actor,
+        Event::new("tenant.settings_changed")
+            .target("tenant", after.id)
+            .change(settings_snapshot(&before), settings_snapshot(&after)),
+        now,
     )
-    .await?
-    .ok_or_else(ApiError::not_found)
+    .await?;
+    Ok(after)
+}
+
+/// The self-service fields, for the audit's before/after.
+fn settings_snapshot(t: &TenantView) -> serde_json::Value {
+    serde_json::json!({
+        "name": t.name,
+        "timezone": t.timezone,
+        "phone": t.phone,
+        "industry": t.industry,
+        "logo_url": t.logo_url,
+        "settings": t.settings,
+    })
 }
 
 /// The tenant's plan and how much of it is used.
@@ -272,7 +298,7 @@ pub(crate) fn features_list(v: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub async fn subscription(tx: &mut TenantTx, now: DateTime<Utc>) -> ApiResult<SubscriptionView> {
+pub async fn subscription(tx: &mut impl Scoped, now: DateTime<Utc>) -> ApiResult<SubscriptionView> {
     let row: SubscriptionRow = tx
         .query_opt(
             "SELECT s.plan, p.name AS plan_name, s.status, s.max_users, s.features,
@@ -316,7 +342,7 @@ impl FromRow for Seats {
     }
 }
 
-pub async fn seats(tx: &mut TenantTx) -> ApiResult<Seats> {
+pub async fn seats(tx: &mut impl Scoped) -> ApiResult<Seats> {
     tx.query_opt(
         "SELECT s.max_users,
                 (SELECT count(*) FROM users u WHERE u.tenant_id = $1 AND u.is_active) AS current_users
@@ -327,7 +353,7 @@ pub async fn seats(tx: &mut TenantTx) -> ApiResult<Seats> {
     .ok_or_else(ApiError::not_found)
 }
 
-pub async fn usage(tx: &mut TenantTx) -> ApiResult<UsageView> {
+pub async fn usage(tx: &mut impl Scoped) -> ApiResult<UsageView> {
     let seats = seats(tx).await?;
     Ok(UsageView {
         users: UsageCount {

@@ -94,6 +94,28 @@ fn join_path(path: &str, name: &str) -> String {
     }
 }
 
+/// An optional JSON body: an empty body is `T::default()`.
+pub struct JsonOrEmpty<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonOrEmpty<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0")
+            || (!req.headers().contains_key(header::CONTENT_LENGTH)
+                && !req.headers().contains_key(header::TRANSFER_ENCODING));
+        if empty {
+            return Ok(JsonOrEmpty(T::default()));
+        }
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| JsonOrEmpty(v))
+    }
+}
+
 /// A query string; a malformed one is 422.
 pub struct Query<T>(pub T);
 

@@ -143,14 +143,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
+    let sweeper = tokio::spawn(purge_cancelled_tenants(state.clone()));
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    sweeper.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Hourly, purges tenants cancelled longer ago than the retention period.
+/// Purging is idempotent, so several servers may run this at once.
+async fn purge_cancelled_tenants(state: AppState) {
+    let retention = chrono::Duration::days(i64::from(state.config.purge_after_days));
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match crate::platform::tenants::purge_due(&state.store, retention, state.clock.now()).await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged cancelled tenants past retention"),
+            Err(e) => tracing::warn!(error = %e.message, "purging cancelled tenants failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

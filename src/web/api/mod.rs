@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod platform;
 pub mod tenants;
 pub mod users;
 
@@ -129,6 +130,14 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/api/users/{id}" => users::get),
         route!(PATCH "/api/users/{id}" => users::update),
         route!(DELETE "/api/users/{id}" => users::delete),
+        route!(GET "/api/audit-log" => platform::own_audit_log),
+        route!(GET "/api/tenants" => platform::list),
+        route!(GET "/api/tenants/{id}" => platform::get),
+        route!(PATCH "/api/tenants/{id}" => platform::update),
+        route!(DELETE "/api/tenants/{id}" => platform::delete),
+        route!(POST "/api/tenants/{id}/suspend" => platform::suspend),
+        route!(POST "/api/tenants/{id}/activate" => platform::activate),
+        route!(GET "/api/tenants/{id}/audit-log" => platform::tenant_audit_log),
     ]
 }
 
@@ -178,6 +187,14 @@ impl Modify for BearerAuth {
         users::get,
         users::update,
         users::delete,
+        platform::own_audit_log,
+        platform::list,
+        platform::get,
+        platform::update,
+        platform::delete,
+        platform::suspend,
+        platform::activate,
+        platform::tenant_audit_log,
     ),
     components(schemas(ErrorEnvelope, ErrorBody)),
     modifiers(&BearerAuth),
@@ -185,6 +202,7 @@ impl Modify for BearerAuth {
         (name = "tenants", description = "Registration and the tenant's own settings"),
         (name = "auth", description = "Logging in"),
         (name = "users", description = "The tenant's staff"),
+        (name = "platform", description = "The vendor's staff: tenants and their lifecycle"),
         (name = "system", description = "Health"),
     )
 )]

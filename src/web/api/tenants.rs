@@ -104,7 +104,8 @@ pub async fn update_current(
     Json(req): Json<UpdateTenant>,
 ) -> ApiResult<Envelope<TenantView>> {
     s.require_admin()?;
-    let t = tenancy::update_current(&mut s.tx, req, state.clock.now()).await?;
+    let actor = s.user.actor();
+    let t = tenancy::update_current(&mut s.tx, &actor, req, state.clock.now()).await?;
     s.tx.commit().await?;
     Ok(ok(t))
 }

@@ -72,7 +72,8 @@ pub async fn create(
     let hash = password::hash(&input.password).await?;
     let mut s = auth.begin(&state).await?;
     s.require_admin()?;
-    let user = staff::create(&mut s.tx, input, &hash, state.clock.now()).await?;
+    let actor = s.user.actor();
+    let user = staff::create(&mut s.tx, &actor, input, &hash, state.clock.now()).await?;
     s.tx.commit().await?;
     Ok(Created(user))
 }
@@ -114,7 +115,16 @@ pub async fn update(
     };
     let mut s = auth.begin(&state).await?;
     s.require_admin()?;
-    let user = staff::update(&mut s.tx, UserId(id), changes, hash, state.clock.now()).await?;
+    let actor = s.user.actor();
+    let user = staff::update(
+        &mut s.tx,
+        &actor,
+        UserId(id),
+        changes,
+        hash,
+        state.clock.now(),
+    )
+    .await?;
     s.tx.commit().await?;
     Ok(ok(user))
 }
@@ -133,9 +143,14 @@ pub struct Deleted {
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
         (status = 409, description = "`conflict`: the owner cannot be deleted", body = ErrorEnvelope),
     ))]
-pub async fn delete(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    PathId(id): PathId,
+) -> ApiResult<Envelope<Deleted>> {
     s.require_admin()?;
-    staff::delete(&mut s.tx, UserId(id)).await?;
+    let actor = s.user.actor();
+    staff::delete(&mut s.tx, &actor, UserId(id), state.clock.now()).await?;
     s.tx.commit().await?;
     Ok(ok(Deleted { id, deleted: true }))
 }

@@ -1,5 +1,8 @@
-//! Platform-level set-up done at start-up: the token-signing secret every
-//! server shares, and the first platform admin from the environment.
+//! The platform (the vendor's side): set-up done at start-up — the
+//! token-signing secret every server shares, the first platform admin — and
+//! the staff's management of tenants.
+
+pub mod tenants;
 
 use crate::auth::password;
 use crate::domain::AdminId;

@@ -1,0 +1,256 @@
+//! The platform admin API: the vendor's staff managing tenants. Every route
+//! here takes an [`AdminSession`]: no token is 401, any other token 403.
+
+use super::{ok, Envelope, ErrorEnvelope, ListEnvelope};
+use crate::audit::{self, AuditEntry};
+use crate::auth::{AdminSession, TenantSession};
+use crate::domain::{PlanCode, TenantId, TenantStatus};
+use crate::error::{ApiResult, FieldErrors};
+use crate::pagination::PageParams;
+use crate::platform::tenants::{
+    self, AdminUpdateTenant, Deletion, TenantDetail, TenantFilter, TenantSummary,
+};
+use crate::store::Access;
+use crate::web::extract::{Json, JsonOrEmpty, PathId, Query};
+use crate::web::AppState;
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TenantListQuery {
+    /// `active`, `trial`, `suspended` or `cancelled`.
+    pub status: Option<String>,
+    /// `trial`, `starter`, `professional` or `enterprise`.
+    pub plan: Option<String>,
+    /// Name, slug or e-mail contains (case-insensitive).
+    pub q: Option<String>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/tenants", tag = "platform", security(("bearer" = [])),
+    params(TenantListQuery),
+    responses(
+        (status = 200, description = "Tenants, newest first", body = ListEnvelope<TenantSummary>),
+        (status = 401, description = "`unauthorized`", body = ErrorEnvelope),
+        (status = 403, description = "`forbidden`: platform admins only", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: AdminSession,
+    Query(q): Query<TenantListQuery>,
+) -> ApiResult<ListEnvelope<TenantSummary>> {
+    let mut errors = FieldErrors::default();
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .parse(&mut errors);
+    let status = q.status.filter(|s| !s.is_empty()).and_then(|s| {
+        errors.check(
+            "status",
+            s.parse::<TenantStatus>()
+                .map_err(|_| "must be active, trial, suspended or cancelled"),
+        )
+    });
+    let plan = q.plan.filter(|s| !s.is_empty()).and_then(|s| {
+        errors.check(
+            "plan",
+            s.parse::<PlanCode>()
+                .map_err(|_| "must be trial, starter, professional or enterprise"),
+        )
+    });
+    if q.q.as_ref().is_some_and(|s| s.chars().count() > 200) {
+        errors.add("q", "must be at most 200 characters long");
+    }
+    errors.finish()?;
+    let filter = TenantFilter {
+        status,
+        plan,
+        q: q.q,
+    };
+    Ok(tenants::list(&state.store, &filter, page).await?.into())
+}
+
+#[utoipa::path(get, path = "/api/tenants/{id}", tag = "platform", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Tenant id")),
+    responses(
+        (status = 200, description = "Tenant, subscription, owner and usage", body = Envelope<TenantDetail>),
+        (status = 403, description = "`forbidden`: platform admins only", body = ErrorEnvelope),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    _admin: AdminSession,
+    PathId(id): PathId,
+) -> ApiResult<Envelope<TenantDetail>> {
+    Ok(ok(tenants::detail(
+        &state.store,
+        TenantId(id),
+        state.clock.now(),
+    )
+    .await?))
+}
+
+#[utoipa::path(patch, path = "/api/tenants/{id}", tag = "platform", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Tenant id")),
+    request_body = AdminUpdateTenant,
+    responses(
+        (status = 200, description = "Changed", body = Envelope<TenantDetail>),
+        (status = 403, description = "`forbidden`: platform admins only", body = ErrorEnvelope),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+        (status = 409, description = "`conflict`: an invalid status change, or a user limit below the active users without `force`", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    PathId(id): PathId,
+    Json(req): Json<AdminUpdateTenant>,
+) -> ApiResult<Envelope<TenantDetail>> {
+    let d = tenants::update(
+        &state.store,
+        TenantId(id),
+        req,
+        &admin.actor(),
+        state.clock.now(),
+    )
+    .await?;
+    Ok(ok(d))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuspendRequest {
+    /// Shown to platform staff and kept in the audit log.
+    pub reason: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/tenants/{id}/suspend", tag = "platform", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Tenant id")),
+    request_body(content = Option<SuspendRequest>, description = "Optional"),
+    responses(
+        (status = 200, description = "Suspended: its users get 403 `tenant_suspended`", body = Envelope<TenantDetail>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+        (status = 409, description = "`conflict`: already suspended, or cancelled", body = ErrorEnvelope),
+    ))]
+pub async fn suspend(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    PathId(id): PathId,
+    JsonOrEmpty(req): JsonOrEmpty<SuspendRequest>,
+) -> ApiResult<Envelope<TenantDetail>> {
+    let mut errors = FieldErrors::default();
+    let reason = match req.reason {
+        Some(r) if r.trim().is_empty() => None,
+        other => errors.text("reason", other, 500),
+    };
+    errors.finish()?;
+    let d = tenants::suspend(
+        &state.store,
+        TenantId(id),
+        reason,
+        &admin.actor(),
+        state.clock.now(),
+    )
+    .await?;
+    Ok(ok(d))
+}
+
+#[utoipa::path(post, path = "/api/tenants/{id}/activate", tag = "platform", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Tenant id")),
+    responses(
+        (status = 200, description = "Active again (trial or active, by its plan); existing tokens work again", body = Envelope<TenantDetail>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+        (status = 409, description = "`conflict`: not suspended, or cancelled", body = ErrorEnvelope),
+    ))]
+pub async fn activate(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    PathId(id): PathId,
+) -> ApiResult<Envelope<TenantDetail>> {
+    let d = tenants::activate(
+        &state.store,
+        TenantId(id),
+        &admin.actor(),
+        state.clock.now(),
+    )
+    .await?;
+    Ok(ok(d))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DeleteQuery {
+    /// `true`: remove every row of the tenant now and free its slug.
+    pub purge: Option<bool>,
+}
+
+#[utoipa::path(delete, path = "/api/tenants/{id}", tag = "platform", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Tenant id"), DeleteQuery),
+    responses(
+        (status = 200, description = "Cancelled (purged after the retention period), or purged", body = Envelope<Deletion>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+        (status = 409, description = "`conflict`: already cancelled (use ?purge=true)", body = ErrorEnvelope),
+    ))]
+pub async fn delete(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    PathId(id): PathId,
+    Query(q): Query<DeleteQuery>,
+) -> ApiResult<Envelope<Deletion>> {
+    let retention = chrono::Duration::days(i64::from(state.config.purge_after_days));
+    let d = tenants::delete(
+        &state.store,
+        TenantId(id),
+        q.purge == Some(true),
+        retention,
+        &admin.actor(),
+        state.clock.now(),
+    )
+    .await?;
+    Ok(ok(d))
+}
+
+#[utoipa::path(get, path = "/api/tenants/{id}/audit-log", tag = "platform", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Tenant id"), PageParams),
+    responses(
+        (status = 200, description = "The tenant's audit log, newest first", body = ListEnvelope<AuditEntry>),
+        (status = 403, description = "`forbidden`: platform admins only", body = ErrorEnvelope),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+    ))]
+pub async fn tenant_audit_log(
+    State(state): State<AppState>,
+    _admin: AdminSession,
+    PathId(id): PathId,
+    Query(page): Query<PageParams>,
+) -> ApiResult<ListEnvelope<AuditEntry>> {
+    let page = page.validate()?;
+    let mut tx = state.store.platform(Access::Read).await?;
+    let mut scope = tx.for_tenant(TenantId(id));
+    // An unknown tenant is 404, not an empty log.
+    crate::tenancy::current(&mut scope).await?;
+    let entries = audit::list(&mut scope, page).await?;
+    tx.commit().await?;
+    Ok(entries.into())
+}
+
+#[utoipa::path(get, path = "/api/audit-log", tag = "tenants", security(("bearer" = [])),
+    params(PageParams),
+    responses(
+        (status = 200, description = "The caller's tenant's audit log, newest first (tenant admins)", body = ListEnvelope<AuditEntry>),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorEnvelope),
+    ))]
+pub async fn own_audit_log(
+    mut s: TenantSession,
+    Query(page): Query<PageParams>,
+) -> ApiResult<ListEnvelope<AuditEntry>> {
+    s.require_admin()?;
+    let page = page.validate()?;
+    let entries = audit::list(&mut s.tx, page).await?;
+    s.tx.commit().await?;
+    Ok(entries.into())
+}
