@@ -224,6 +224,16 @@ pub async fn update(
     errors.finish()?;
 
     let mut tx = store.platform(Access::Write).await?;
+    let catalogue: Option<Plan> = match input.plan {
+        Some(plan) => Some(
+            tx.query_one(
+                "SELECT name, max_users, features FROM plans WHERE code = $1",
+                &[&plan],
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let mut scope = tx.for_tenant(id);
     let before = state_for_update(&mut scope).await?;
     if before.status == TenantStatus::Cancelled {
@@ -237,13 +247,7 @@ pub async fn update(
         after.trial_ends_at = Some(t);
     }
     let mut features = None;
-    if let Some(plan) = input.plan.filter(|p| *p != before.plan) {
-        let catalogue: Plan = scope
-            .query_one(
-                "SELECT name, max_users, features FROM plans WHERE code = $2",
-                &[&plan],
-            )
-            .await?;
+    if let (Some(plan), Some(catalogue)) = (input.plan.filter(|p| *p != before.plan), catalogue) {
         after.plan = plan;
         after.max_users = catalogue.max_users;
         features = Some(catalogue.features);

@@ -21,6 +21,11 @@ pub fn check(sql: &str) -> Result<(), String> {
     if refs.is_empty() {
         return Err(format!("no table found in statement: {sql}"));
     }
+    if refs.iter().all(|r| GLOBAL_TABLES.contains(&r.table)) {
+        return Err(format!(
+            "statement touches no tenant table; run it outside the tenant scope: {sql}"
+        ));
+    }
     let single = refs.len() == 1;
     for r in &refs {
         if GLOBAL_TABLES.contains(&r.table) {
@@ -107,8 +112,10 @@ fn table_refs<'a>(tokens: &[&'a str]) -> Vec<TableRef<'a>> {
     while i < tokens.len() {
         let t = tokens[i];
         let prev = if i > 0 { tokens[i - 1] } else { "" };
-        let starts_ref =
-            matches!(t, "from" | "join" | "update") || (t == "into" && prev == "insert");
+        // `FOR UPDATE [OF t]` is a lock clause, not a table reference.
+        let starts_ref = matches!(t, "from" | "join")
+            || (t == "update" && prev != "for")
+            || (t == "into" && prev == "insert");
         if starts_ref && i + 1 < tokens.len() && tokens[i + 1] != "(" {
             let table = tokens[i + 1];
             let mut alias = table;
@@ -183,6 +190,8 @@ mod tests {
             "SELECT t.status FROM tenants t JOIN users u ON u.tenant_id = t.id WHERE t.id = $1 AND u.tenant_id = $1",
             "SELECT s.plan, p.name FROM subscriptions s JOIN plans p ON p.code = s.plan WHERE s.tenant_id = $1",
             "SELECT (SELECT count(*) FROM users WHERE users.tenant_id = $1) AS n FROM tenants WHERE tenants.id = $1",
+            "SELECT t.name FROM tenants t JOIN subscriptions s ON s.tenant_id = t.id WHERE t.id = $1 AND s.tenant_id = $1 FOR UPDATE OF t",
+            "SELECT id FROM tenants WHERE id = $1 FOR UPDATE",
         ] {
             assert_eq!(check(sql), Ok(()), "{sql}");
         }
@@ -201,6 +210,7 @@ mod tests {
             "INSERT INTO users (id, tenant_id) VALUES ($2, $1)",
             "SELECT name FROM tenants WHERE slug = $2",
             "SELECT (SELECT count(*) FROM users) AS n FROM tenants WHERE id = $1",
+            "SELECT name FROM plans WHERE code = $2",
         ] {
             assert!(check(sql).is_err(), "should have failed: {sql}");
         }
