@@ -135,11 +135,6 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-/// Computes the dummy hash ahead of the first login.
-pub fn warm_up() {
-    let _ = dummy_hash();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@
 use super::{Access, Bind, DbError, DbResult, FromRow, Row};
 use crate::domain::TenantId;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Timeouts};
+use std::future::Future;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -35,7 +36,7 @@ impl PgStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let size = std::thread::available_parallelism().map_or(4, |n| n.get()) * 8;
+        let size = std::thread::available_parallelism().map_or(4, |n| n.get()) * 4;
         let timeout = Some(Duration::from_secs(5));
         let pool = Pool::builder(manager)
             .max_size(size.clamp(8, 64))
@@ -66,7 +67,7 @@ impl PgStore {
         let client = self.client().await?;
         let setup = format!("{}; SET LOCAL ROLE {PLATFORM_ROLE}", begin(access));
         client.batch_execute(&setup).await.map_err(map_err)?;
-        Ok(PgTx::new(client))
+        Ok(PgTx::new(client, access))
     }
 
     /// Begins a tenant transaction and runs `first` in the same round trip.
@@ -92,7 +93,7 @@ impl PgStore {
             client.query_opt(&stmt, &params)
         )
         .map_err(map_err)?;
-        let tx = PgTx::new(client);
+        let tx = PgTx::new(client, access);
         let row = row.map(|r| T::from_row(&Row::Pg(&r))).transpose()?;
         Ok((tx, row))
     }
@@ -132,12 +133,14 @@ fn pg_params<'a>(params: &'a [&'a dyn Bind]) -> Vec<&'a (dyn ToSql + Sync)> {
 /// ROLLBACK before the connection goes back to the pool.
 pub struct PgTx {
     client: Option<Object>,
+    access: Access,
 }
 
 impl PgTx {
-    fn new(client: Object) -> Self {
+    fn new(client: Object, access: Access) -> Self {
         PgTx {
             client: Some(client),
+            access,
         }
     }
 
@@ -185,6 +188,25 @@ impl PgTx {
             .client
             .take()
             .ok_or_else(|| DbError::Other("transaction already finished".into()))?;
+        if self.access == Access::Read {
+            // A read-only transaction has nothing to make durable, so there is
+            // no answer worth a round trip: queue COMMIT on the connection and
+            // hand it back. The connection runs requests in order, so whoever
+            // takes it next starts after the COMMIT; a failure shows there.
+            let sent = {
+                let commit = client.batch_execute("COMMIT");
+                let mut commit = std::pin::pin!(commit);
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                match commit.as_mut().poll(&mut cx) {
+                    std::task::Poll::Ready(Err(e)) => Err(map_err(e)),
+                    _ => Ok(()),
+                }
+            };
+            if sent.is_err() {
+                let _ = Object::take(client);
+            }
+            return sent;
+        }
         match client.batch_execute("COMMIT").await {
             Ok(()) => Ok(()),
             Err(e) => {

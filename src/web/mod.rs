@@ -138,7 +138,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     tracing::info!(database = %redact_url(&config.database_url), "starting");
     let state = AppState::start(config, Arc::new(SystemClock)).await?;
-    crate::auth::password::warm_up();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
