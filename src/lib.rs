@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod licensing;
 pub mod pagination;
 pub mod platform;
 pub mod staff;

@@ -23,10 +23,12 @@ macro_rules! migrations {
 pub const POSTGRES: &[Migration] = migrations!("postgres":
     1 "0001_foundation" "foundation",
     2 "0002_platform_admin" "platform_admin",
+    3 "0003_licensing" "licensing",
 );
 pub const SQLITE: &[Migration] = migrations!("sqlite":
     1 "0001_foundation" "foundation",
     2 "0002_platform_admin" "platform_admin",
+    3 "0003_licensing" "licensing",
 );
 
 fn digest(sql: &str) -> String {

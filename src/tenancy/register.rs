@@ -192,20 +192,65 @@ async fn free_slug(tx: &mut PlatformTx, base: &Slug) -> ApiResult<Slug> {
         .ok_or_else(|| ApiError::internal("no free slug"))
 }
 
+/// How a new tenant starts: the trial by registration, or a licence's plan
+/// by activation.
+pub struct Setup {
+    pub plan: PlanCode,
+    pub status: TenantStatus,
+    /// Overrides the catalogue's limit (`Some(None)`: unlimited).
+    pub max_users: Option<Option<i64>>,
+    /// Overrides the catalogue's features.
+    pub features: Option<Vec<String>>,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    pub current_period_end: Option<DateTime<Utc>>,
+}
+
+impl Setup {
+    pub fn trial(now: DateTime<Utc>) -> Setup {
+        let ends = now + Duration::days(TRIAL_DAYS);
+        Setup {
+            plan: PlanCode::Trial,
+            status: TenantStatus::Trial,
+            max_users: None,
+            features: None,
+            trial_ends_at: Some(ends),
+            current_period_end: Some(ends),
+        }
+    }
+}
+
 /// Creates the tenant, its trial subscription and its owner in one
-/// transaction. A derived slug that another registration takes at the same
-/// moment is retried with the next suffix; a chosen one answers 409.
+/// transaction.
 pub async fn register(
     store: &Store,
     input: Registration,
     now: DateTime<Utc>,
 ) -> ApiResult<Registered> {
     let password_hash = password::hash(&input.password).await?;
-    let mut attempt = 0;
+    with_slug_retries(&input, || async {
+        let mut tx = store.platform(Access::Write).await?;
+        let r = create_in(&mut tx, &input, &password_hash, &Setup::trial(now), now).await?;
+        tx.commit().await?;
+        Ok(r)
+    })
+    .await
+}
+
+/// Runs `attempt` again when a derived slug was taken by a registration at
+/// the same moment; a slug the caller chose answers 409 instead.
+pub(crate) async fn with_slug_retries<F, Fut>(
+    input: &Registration,
+    mut attempt: F,
+) -> ApiResult<Registered>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Registered, RegisterError>>,
+{
+    let mut tries = 0;
     loop {
-        attempt += 1;
-        match try_register(store, &input, &password_hash, now).await {
-            Err(RegisterError::SlugRace) if input.slug.is_none() && attempt < 5 => continue,
+        tries += 1;
+        match attempt().await {
+            Err(RegisterError::SlugRace) if input.slug.is_none() && tries < 5 => continue,
             Err(RegisterError::SlugRace) => {
                 return Err(
                     ApiError::new(ErrorCode::SlugTaken, "that slug is already in use")
@@ -220,7 +265,7 @@ pub async fn register(
     }
 }
 
-enum RegisterError {
+pub(crate) enum RegisterError {
     SlugRace,
     Api(ApiError),
 }
@@ -237,33 +282,38 @@ impl From<DbError> for RegisterError {
     }
 }
 
-async fn try_register(
-    store: &Store,
+/// Creates tenant, subscription and owner inside `tx`.
+pub(crate) async fn create_in(
+    tx: &mut PlatformTx,
     input: &Registration,
     password_hash: &str,
+    setup: &Setup,
     now: DateTime<Utc>,
 ) -> Result<Registered, RegisterError> {
-    let mut tx = store.platform(Access::Write).await?;
-    if email_taken(&mut tx, &input.email).await? {
+    if email_taken(tx, &input.email).await? {
         return Err(email_conflict().into());
     }
     let slug = match &input.slug {
         Some(chosen) => {
-            if slug_taken(&mut tx, chosen).await? {
+            if slug_taken(tx, chosen).await? {
                 return Err(RegisterError::SlugRace);
             }
             chosen.clone()
         }
-        None => free_slug(&mut tx, &Slug::derive(&input.company_name)).await?,
+        None => free_slug(tx, &Slug::derive(&input.company_name)).await?,
     };
     let plan: Plan = tx
         .query_one(
             "SELECT name, max_users, features FROM plans WHERE code = $1",
-            &[&PlanCode::Trial],
+            &[&setup.plan],
         )
         .await?;
+    let max_users = setup.max_users.unwrap_or(plan.max_users);
+    let features = match &setup.features {
+        Some(f) => serde_json::json!(f),
+        None => plan.features.clone(),
+    };
     let tenant_id = TenantId::new();
-    let trial_ends_at = now + Duration::days(TRIAL_DAYS);
     let tenant: TenantView = tx
         .query_one(
             concat!(
@@ -279,8 +329,8 @@ async fn try_register(
                 &slug.as_str(),
                 &input.email.as_str(),
                 &input.industry,
-                &TenantStatus::Trial,
-                &trial_ends_at,
+                &setup.status,
+                &setup.trial_ends_at,
                 &serde_json::json!({}),
                 &now,
             ],
@@ -292,6 +342,11 @@ async fn try_register(
             }
             e => e.into(),
         })?;
+    let sub_status = if setup.plan == PlanCode::Trial {
+        SubscriptionStatus::Trialing
+    } else {
+        SubscriptionStatus::Active
+    };
     tx.execute(
         "INSERT INTO subscriptions (tenant_id, id, plan, status, max_users, features,
                                     current_period_end, created_at, updated_at)
@@ -299,11 +354,11 @@ async fn try_register(
         &[
             &tenant_id,
             &uuid::Uuid::now_v7(),
-            &PlanCode::Trial,
-            &SubscriptionStatus::Trialing,
-            &plan.max_users,
-            &plan.features,
-            &trial_ends_at,
+            &setup.plan,
+            &sub_status,
+            &max_users,
+            &features,
+            &setup.current_period_end,
             &now,
         ],
     )
@@ -333,18 +388,20 @@ async fn try_register(
             e if e.is_unique("users", "email") => email_conflict().into(),
             e => RegisterError::from(e),
         })?;
-    tx.commit().await?;
     let subscription = SubscriptionView {
-        plan: PlanCode::Trial,
+        plan: setup.plan,
         plan_name: plan.name,
-        status: SubscriptionStatus::Trialing,
-        max_users: plan.max_users,
+        status: sub_status,
+        max_users,
         current_users: 1,
-        features: super::features_list(&plan.features),
-        trial_ends_at: Some(trial_ends_at),
-        days_left_in_trial: Some(super::days_left(trial_ends_at, now)),
+        features: super::features_list(&features),
+        trial_ends_at: setup.trial_ends_at,
+        days_left_in_trial: setup
+            .trial_ends_at
+            .filter(|_| setup.status == TenantStatus::Trial)
+            .map(|end| super::days_left(end, now)),
         trial_expired: false,
-        current_period_end: Some(trial_ends_at),
+        current_period_end: setup.current_period_end,
     };
     Ok(Registered {
         user,

@@ -1,0 +1,234 @@
+//! Licence certificates: what a licence allows, signed by the vendor with
+//! Ed25519 so a self-hosted server can check it with no route to the vendor.
+//!
+//! The text form is `TRASLIC1.<payload>.<signature>`, both base64url without
+//! padding. The payload is canonical JSON (fixed field order, no spaces) and
+//! the signature covers a domain-separation prefix followed by exactly those
+//! bytes; verification checks the signature over the bytes received before
+//! reading them, so any changed byte fails.
+
+use super::key::LicenseType;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use uuid::Uuid;
+
+const PREFIX: &str = "TRASLIC1";
+const DOMAIN: &[u8] = b"trasealla-license-certificate-v1\n";
+
+/// The vendor's public key that release builds carry. The matching private
+/// key is held by the vendor, never in the source; operators can point at
+/// another with TRASEALLA_LICENSE_PUBLIC_KEY.
+pub const EMBEDDED_PUBLIC_KEY: &str = include_str!("vendor.pub");
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    pub v: u32,
+    pub key_id: Uuid,
+    /// `starter`, `professional` or `enterprise`.
+    pub license_type: String,
+    /// `None`: unlimited.
+    pub max_users: Option<i64>,
+    pub features: Vec<String>,
+    pub issued_at: DateTime<Utc>,
+    /// `None`: perpetual.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub issued_to: Option<String>,
+}
+
+impl Certificate {
+    pub fn license_type(&self) -> Option<LicenseType> {
+        self.license_type
+            .parse()
+            .ok()
+            .and_then(LicenseType::from_plan)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CertError {
+    #[error("the certificate is not in the TRASLIC1.<payload>.<signature> form")]
+    Format,
+    #[error(
+        "the certificate's signature does not verify: it was altered or signed by another key"
+    )]
+    Signature,
+}
+
+pub fn sign(cert: &Certificate, key: &SigningKey) -> String {
+    // Serialising a struct of these field types cannot fail.
+    let payload = serde_json::to_vec(cert).unwrap_or_default();
+    let mut message = DOMAIN.to_vec();
+    message.extend_from_slice(&payload);
+    let signature = key.sign(&message);
+    format!(
+        "{PREFIX}.{}.{}",
+        URL_SAFE_NO_PAD.encode(&payload),
+        URL_SAFE_NO_PAD.encode(signature.to_bytes())
+    )
+}
+
+pub fn verify(text: &str, key: &VerifyingKey) -> Result<Certificate, CertError> {
+    let text: String = text.split_whitespace().collect();
+    let mut parts = text.split('.');
+    let (Some(PREFIX), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(CertError::Format);
+    };
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| CertError::Format)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| CertError::Format)?;
+    let signature = Signature::from_slice(&signature).map_err(|_| CertError::Format)?;
+    let mut message = DOMAIN.to_vec();
+    message.extend_from_slice(&payload);
+    key.verify(&message, &signature)
+        .map_err(|_| CertError::Signature)?;
+    let cert: Certificate = serde_json::from_slice(&payload).map_err(|_| CertError::Format)?;
+    if cert.v != 1 || cert.license_type().is_none() {
+        return Err(CertError::Format);
+    }
+    Ok(cert)
+}
+
+/// A fresh signing key from the system's random source.
+pub fn generate_signing_key() -> anyhow::Result<SigningKey> {
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed)?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// `trasealla license keygen --out DIR`: DIR/license.key (private, mode
+/// 0600) and DIR/license.pub, each one line of base64.
+pub fn write_keypair(dir: &Path) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let key = generate_signing_key()?;
+    let private = dir.join("license.key");
+    let public = dir.join("license.pub");
+    anyhow::ensure!(
+        !private.exists(),
+        "{} exists already; refusing to overwrite a signing key",
+        private.display()
+    );
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(&private)?;
+    writeln!(f, "{}", STANDARD.encode(key.to_bytes()))?;
+    std::fs::write(
+        &public,
+        format!("{}\n", STANDARD.encode(key.verifying_key().to_bytes())),
+    )?;
+    Ok((private, public))
+}
+
+fn decode_32(text: &str, what: &str) -> anyhow::Result<[u8; 32]> {
+    let bytes = STANDARD
+        .decode(text.trim())
+        .map_err(|_| anyhow::anyhow!("{what} is not base64"))?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{what} is not 32 bytes long"))
+}
+
+/// Reads the private key file written by `write_keypair`.
+pub fn load_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the licence signing key {}: {e}",
+            path.display()
+        )
+    })?;
+    Ok(SigningKey::from_bytes(&decode_32(
+        &text,
+        "the licence signing key",
+    )?))
+}
+
+/// A public key given as a path to a file written by `write_keypair`, or as
+/// the base64 text itself.
+pub fn load_public_key(path_or_base64: &str) -> anyhow::Result<VerifyingKey> {
+    let text = if Path::new(path_or_base64).is_file() {
+        std::fs::read_to_string(path_or_base64)?
+    } else {
+        path_or_base64.to_owned()
+    };
+    let bytes = decode_32(&text, "the licence public key")?;
+    VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| anyhow::anyhow!("the licence public key is not a valid Ed25519 key"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Certificate {
+        Certificate {
+            v: 1,
+            key_id: Uuid::now_v7(),
+            license_type: "enterprise".into(),
+            max_users: Some(50),
+            features: vec!["core_crm".into(), "sso".into()],
+            issued_at: Utc::now(),
+            expires_at: None,
+            issued_to: Some("Customer Corp".into()),
+        }
+    }
+
+    #[test]
+    fn certificates_verify_and_every_altered_byte_fails() {
+        let key = generate_signing_key().unwrap();
+        let cert = sample();
+        let text = sign(&cert, &key);
+        assert_eq!(verify(&text, &key.verifying_key()), Ok(cert));
+        for i in 0..text.len() {
+            let mut bytes = text.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let altered = String::from_utf8(bytes).unwrap();
+            if altered != text {
+                assert!(
+                    verify(&altered, &key.verifying_key()).is_err(),
+                    "byte {i} altered"
+                );
+            }
+        }
+        let other = generate_signing_key().unwrap();
+        assert_eq!(
+            verify(&text, &other.verifying_key()),
+            Err(CertError::Signature)
+        );
+    }
+
+    #[test]
+    fn the_embedded_public_key_loads() {
+        load_public_key(EMBEDDED_PUBLIC_KEY).unwrap();
+    }
+
+    #[test]
+    fn keypairs_are_written_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let (private, public) = write_keypair(dir.path()).unwrap();
+        let key = load_signing_key(&private).unwrap();
+        let pubkey = load_public_key(public.to_str().unwrap()).unwrap();
+        assert_eq!(key.verifying_key(), pubkey);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(write_keypair(dir.path()).is_err(), "no overwrite");
+    }
+}
