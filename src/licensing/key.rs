@@ -177,7 +177,7 @@ mod tests {
                     let mut typo = text.as_bytes().to_vec();
                     typo[i] = *c;
                     let typo = String::from_utf8(typo).unwrap();
-                    if i >= 9 && i < 17 && !c.is_ascii_hexdigit() {
+                    if (9..17).contains(&i) && !c.is_ascii_hexdigit() {
                         continue; // caught by the format anyway
                     }
                     assert!(LicenseKey::parse(&typo).is_err(), "{typo} passed");
