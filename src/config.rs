@@ -48,6 +48,24 @@ pub struct Config {
     #[arg(long, env = "TRASEALLA_TOKEN_TTL", default_value_t = 86_400)]
     pub token_ttl_secs: u64,
 
+    /// `saas` (the vendor's multi-tenant service) or `self_hosted` (a
+    /// customer's installation: no public registration, one licensed tenant).
+    #[arg(long, env = "TRASEALLA_MODE", value_enum, default_value = "saas")]
+    pub mode: crate::licensing::Mode,
+
+    /// The vendor's licence signing key (the license.key file of
+    /// `trasealla license keygen`); needed to issue licences.
+    #[arg(long, env = "TRASEALLA_LICENSE_SIGNING_KEY")]
+    pub license_signing_key: Option<std::path::PathBuf>,
+
+    /// The vendor's public key, as a path or base64; default: the one built in.
+    #[arg(long, env = "TRASEALLA_LICENSE_PUBLIC_KEY")]
+    pub license_public_key: Option<String>,
+
+    /// The vendor's base URL, for online activation and revocation checks.
+    #[arg(long, env = "TRASEALLA_LICENSE_SERVER")]
+    pub license_server: Option<String>,
+
     /// Days a cancelled tenant's data is kept before it is purged.
     #[arg(long, env = "TRASEALLA_PURGE_AFTER_DAYS", default_value_t = 30)]
     pub purge_after_days: u32,
@@ -73,6 +91,10 @@ impl Config {
             platform_admin_password: None,
             token_ttl_secs: 86_400,
             purge_after_days: 30,
+            mode: crate::licensing::Mode::Saas,
+            license_signing_key: None,
+            license_public_key: None,
+            license_server: None,
             trust_proxy: false,
             log_format: "text".to_owned(),
         }
@@ -95,6 +117,13 @@ impl fmt::Debug for Config {
             )
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("purge_after_days", &self.purge_after_days)
+            .field("mode", &self.mode)
+            .field("license_signing_key", &self.license_signing_key)
+            .field(
+                "license_public_key",
+                &self.license_public_key.as_ref().map(|_| "[set]"),
+            )
+            .field("license_server", &self.license_server)
             .field("trust_proxy", &self.trust_proxy)
             .finish()
     }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod licensing;
 pub mod pagination;
 pub mod platform;
+pub mod ratelimit;
 pub mod staff;
 pub mod store;
 pub mod tenancy;

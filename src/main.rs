@@ -34,6 +34,39 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Licensing: the vendor's signing keys, and offline activation.
+    License {
+        #[command(subcommand)]
+        command: LicenseCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LicenseCommand {
+    /// Write a new Ed25519 key pair: DIR/license.key (private, mode 0600)
+    /// and DIR/license.pub.
+    Keygen {
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Activate this self-hosted installation from a licence certificate,
+    /// with no route to the vendor. Creates the tenant and its owner; the
+    /// owner's password is asked for, or read with --password-stdin.
+    Activate {
+        /// A file holding the certificate (TRASLIC1.…).
+        #[arg(long)]
+        certificate: std::path::PathBuf,
+        #[arg(long)]
+        company_name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        full_name: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +123,40 @@ fn main() -> std::process::ExitCode {
                         database_url,
                     },
             }) => create_admin(&username, password_stdin, &database_url).await,
+            Some(Command::License {
+                command: LicenseCommand::Keygen { out },
+            }) => {
+                let (private, public) = trasealla::licensing::cert::write_keypair(&out)?;
+                println!(
+                    "wrote {} (private: keep it secret) and {}",
+                    private.display(),
+                    public.display()
+                );
+                Ok(())
+            }
+            Some(Command::License {
+                command:
+                    LicenseCommand::Activate {
+                        certificate,
+                        company_name,
+                        email,
+                        full_name,
+                        password_stdin,
+                        config,
+                    },
+            }) => {
+                let certificate = std::fs::read_to_string(&certificate)?;
+                let password = read_password(&email, password_stdin)?;
+                activate_offline(
+                    *config,
+                    certificate,
+                    company_name,
+                    email,
+                    full_name,
+                    password,
+                )
+                .await
+            }
         }
     });
     match result {
@@ -108,16 +175,7 @@ async fn create_admin(
 ) -> anyhow::Result<()> {
     use trasealla::clock::{Clock, SystemClock};
     let username = trasealla::platform::parse_admin_username(username)?;
-    let password = if password_stdin {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        line.trim_end_matches(['\r', '\n']).to_owned()
-    } else {
-        let first = rpassword::prompt_password(format!("Password for {username}: "))?;
-        let again = rpassword::prompt_password("Again: ")?;
-        anyhow::ensure!(first == again, "the passwords differ");
-        first
-    };
+    let password = read_password(&username, password_stdin)?;
     let store = trasealla::store::Store::connect(database_url).await?;
     store.migrate().await?;
     match trasealla::platform::create_admin(&store, &username, &password, SystemClock.now()).await?
@@ -132,6 +190,61 @@ async fn create_admin(
             )
         }
     }
+}
+
+/// A new password: the first line of standard input, or asked for twice
+/// without echo.
+fn read_password(who: &str, from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let first = rpassword::prompt_password(format!("Password for {who}: "))?;
+    let again = rpassword::prompt_password("Again: ")?;
+    anyhow::ensure!(first == again, "the passwords differ");
+    Ok(first)
+}
+
+async fn activate_offline(
+    config: Config,
+    certificate: String,
+    company_name: String,
+    email: String,
+    full_name: Option<String>,
+    password: String,
+) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use trasealla::clock::{Clock, SystemClock};
+    anyhow::ensure!(
+        config.mode == trasealla::licensing::Mode::SelfHosted,
+        "offline activation is for self-hosted servers: set TRASEALLA_MODE=self_hosted"
+    );
+    let state = trasealla::AppState::start(config, Arc::new(SystemClock)).await?;
+    let request: trasealla::licensing::vendor::ActivateRequest =
+        serde_json::from_value(serde_json::json!({
+            "certificate": certificate,
+            "company_name": company_name,
+            "email": email,
+            "full_name": full_name,
+            "password": password,
+        }))?;
+    let r = trasealla::licensing::installation::activate(
+        &state.store,
+        &state.licensing,
+        request,
+        SystemClock.now(),
+    )
+    .await
+    .map_err(|e| {
+        let detail = e.details.map(|d| format!(" ({d})")).unwrap_or_default();
+        anyhow::anyhow!("{}{detail}", e.message)
+    })?;
+    println!(
+        "activated: tenant {} ({}), plan {}, owner {}",
+        r.tenant.name, r.tenant.slug, r.subscription.plan, r.user.email
+    );
+    Ok(())
 }
 
 async fn run_serve(config: Config) -> anyhow::Result<()> {

@@ -173,13 +173,15 @@ impl TenantAuth {
         if !row.is_active {
             return Err(ApiError::unauthorized("this user has been deactivated"));
         }
-        if self.access == Access::Write
-            && trial_expired(row.tenant_status, row.trial_ends_at, state.clock.now())
-        {
-            return Err(ApiError::new(
-                ErrorCode::TrialExpired,
-                "the trial has ended; choose a plan to keep making changes",
-            ));
+        if self.access == Access::Write {
+            let now = state.clock.now();
+            if trial_expired(row.tenant_status, row.trial_ends_at, now) {
+                return Err(ApiError::new(
+                    ErrorCode::TrialExpired,
+                    "the trial has ended; choose a plan to keep making changes",
+                ));
+            }
+            state.licensing.check_write(now)?;
         }
         Ok(TenantSession {
             tx,

@@ -4,4 +4,9 @@
 //! vendor) or from the certificate alone (offline), then keeps checking it.
 
 pub mod cert;
+pub mod client;
+pub mod installation;
 pub mod key;
+pub mod vendor;
+
+pub use installation::{Licensing, Mode};

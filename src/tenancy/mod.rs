@@ -226,6 +226,9 @@ pub struct SubscriptionView {
     /// writes answer 402 `trial_expired`.
     pub trial_expired: bool,
     pub current_period_end: Option<DateTime<Utc>>,
+    /// Self-hosted servers: the installed licence and its state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<crate::licensing::installation::LicenseInfo>,
 }
 
 struct SubscriptionRow {
@@ -274,6 +277,7 @@ impl SubscriptionRow {
             days_left_in_trial: days_left,
             trial_expired: trial_expired(self.tenant_status, self.trial_ends_at, now),
             current_period_end: self.current_period_end,
+            license: None,
         }
     }
 }

@@ -402,6 +402,7 @@ pub(crate) async fn create_in(
             .map(|end| super::days_left(end, now)),
         trial_expired: false,
         current_period_end: setup.current_period_end,
+        license: None,
     };
     Ok(Registered {
         user,

@@ -9,6 +9,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{redact_url, Config};
 use crate::domain::TenantId;
 use crate::error::{ApiError, ErrorCode};
+use crate::licensing::{Licensing, Mode};
 use crate::store::Store;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
@@ -28,6 +29,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: SharedClock,
     pub tokens: Arc<TokenKeys>,
+    pub licensing: Arc<Licensing>,
 }
 
 impl AppState {
@@ -56,13 +58,47 @@ impl AppState {
             }
         }
         let tokens = Arc::new(TokenKeys::new(&secret, config.token_ttl_secs));
+        let licensing = Arc::new(licensing(&store, &config, clock.now()).await?);
+        crate::licensing::installation::check(&store, &licensing, false, clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
         Ok(AppState {
             store,
             config: Arc::new(config),
             clock,
             tokens,
+            licensing,
         })
     }
+}
+
+/// Licensing set-up from the configuration: the signing key (vendor), the
+/// public key certificates are checked with (configured, else the signing
+/// key's own, else the one built in), the licence server, the instance id.
+async fn licensing(
+    store: &Store,
+    config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Licensing> {
+    use crate::licensing::cert;
+    let signing = config
+        .license_signing_key
+        .as_deref()
+        .map(cert::load_signing_key)
+        .transpose()?;
+    let public = match (&config.license_public_key, &signing) {
+        (Some(p), _) => cert::load_public_key(p)?,
+        (None, Some(s)) => s.verifying_key(),
+        (None, None) => cert::load_public_key(cert::EMBEDDED_PUBLIC_KEY)?,
+    };
+    let instance_id = crate::platform::instance_id(store, now).await?;
+    Ok(Licensing::new(
+        config.mode,
+        signing,
+        public,
+        config.license_server.clone(),
+        instance_id,
+    ))
 }
 
 /// The tenant a request acted for, filled in by authentication and read by
@@ -99,6 +135,40 @@ async fn log_request(mut req: Request, next: Next) -> Response {
     response
 }
 
+/// In self-hosted mode, every response says when the licence is not
+/// plainly valid (`X-License-Status: grace|expired|revoked|invalid`, with
+/// `X-License-Grace-Ends` during the grace period).
+async fn license_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(req).await;
+    if let Some(info) = state.licensing.info(state.clock.now()) {
+        use crate::licensing::installation::LicenseStatus;
+        let status = match info.status {
+            LicenseStatus::Valid => None,
+            LicenseStatus::Grace => Some("grace"),
+            LicenseStatus::Expired => Some("expired"),
+            LicenseStatus::Revoked => Some("revoked"),
+            LicenseStatus::Invalid => Some("invalid"),
+        };
+        if let Some(status) = status {
+            let headers = response.headers_mut();
+            headers.insert(
+                "x-license-status",
+                axum::http::HeaderValue::from_static(status),
+            );
+            if let Some(ends) = info.grace_ends_at {
+                if let Ok(v) = axum::http::HeaderValue::from_str(&ends.to_rfc3339()) {
+                    headers.insert("x-license-grace-ends", v);
+                }
+            }
+        }
+    }
+    response
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such endpoint")
 }
@@ -112,11 +182,17 @@ async fn method_not_allowed() -> ApiError {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    api::router()
+    let mut app = api::router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .layer(middleware::from_fn(log_request))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
+    if state.licensing.mode == Mode::SelfHosted {
+        app = app.layer(middleware::from_fn_with_state(
+            state.clone(),
+            license_headers,
+        ));
+    }
+    app.layer(middleware::from_fn(log_request))
         .with_state(state)
 }
 
@@ -143,6 +219,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
     let sweeper = tokio::spawn(purge_cancelled_tenants(state.clone()));
+    let license_check = tokio::spawn(check_license_daily(state.clone()));
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -150,8 +227,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     sweeper.abort();
+    license_check.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Self-hosted: re-verifies the installed licence daily and, with a licence
+/// server configured, picks up a revocation.
+async fn check_license_daily(state: AppState) {
+    if state.licensing.mode != Mode::SelfHosted {
+        return;
+    }
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+    loop {
+        tick.tick().await;
+        let now = state.clock.now();
+        if let Err(e) =
+            crate::licensing::installation::check(&state.store, &state.licensing, true, now).await
+        {
+            tracing::warn!(error = %e.message, "licence check failed");
+        }
+    }
 }
 
 /// Hourly, purges tenants cancelled longer ago than the retention period.

@@ -14,6 +14,9 @@ const NOT_TENANT_SCOPED: &[(&str, &str)] = &[
     ("POST", "/api/tenants/register"),
     ("GET", "/api/tenants/check-availability"),
     ("POST", "/api/auth/login"),
+    ("POST", "/api/tenants/licenses/validate"),
+    ("POST", "/api/tenants/licenses/claim"),
+    ("POST", "/api/tenants/licenses/activate"),
 ];
 
 /// Routes whose isolation the tests below exercise.

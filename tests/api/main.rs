@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod bad_input;
 mod isolation;
+mod licensing;
 mod platform;
 mod registration;
 mod rls;

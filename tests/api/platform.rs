@@ -14,6 +14,9 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/tenants/{id}/suspend"),
     ("POST", "/api/tenants/{id}/activate"),
     ("GET", "/api/tenants/{id}/audit-log"),
+    ("POST", "/api/tenants/licenses/generate"),
+    ("GET", "/api/tenants/licenses"),
+    ("POST", "/api/tenants/licenses/{id}/revoke"),
 ];
 
 impl TestApp {

@@ -521,3 +521,125 @@ impl TestDb {
         }
     }
 }
+
+/// The real `trasealla` binary running as its own process, on a fresh
+/// SQLite database, logging JSON to a pipe.
+pub struct Process {
+    child: std::process::Child,
+    pub port: u16,
+    lines: std::sync::mpsc::Receiver<String>,
+    pub log: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Process {
+    /// Starts the binary with `envs` (on top of a clean environment) and
+    /// waits until it listens.
+    pub fn start(envs: &[(&str, String)]) -> Process {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_trasealla"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", dir.path().join("process.db").display()),
+            )
+            .env("TRASEALLA_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TRASEALLA_LOG_FORMAT", "json");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut log = Vec::new();
+        loop {
+            let line = lines
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .expect("the server starts");
+            let listening = line.contains("listening");
+            log.push(line);
+            if listening {
+                break;
+            }
+        }
+        Process {
+            child,
+            port,
+            lines,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// SIGTERM, then waits; returns the exit status with the whole log.
+    pub fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.lines.recv_timeout(std::time::Duration::from_secs(5)) {
+            self.log.push(line);
+        }
+        (status, std::mem::take(&mut self.log))
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "127.0.0.1")
+            .header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let res = sender
+            .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

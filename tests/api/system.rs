@@ -3,10 +3,9 @@
 
 use crate::both;
 use crate::postgres_only;
-use crate::support::{TestApp, PASSWORD};
+use crate::support::{Process, TestApp, PASSWORD};
 use serde_json::json;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 async fn health_answers_ok(app: TestApp) {
     let r = app.get("/healthz").send().await;
@@ -60,14 +59,6 @@ async fn the_openapi_description_and_docs_are_served(app: TestApp) {
 }
 both!(the_openapi_description_and_docs_are_served);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trasealla"))
 }
@@ -102,77 +93,34 @@ fn migrate_creates_the_database_and_is_idempotent() {
 /// passwords and tokens never logged, SIGTERM ends it with status 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_logs_requests_without_secrets_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = binary()
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("t.db").display()),
-        )
-        .env("TRASEALLA_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TRASEALLA_LOG_FORMAT", "json")
-        .env("TRASEALLA_PLATFORM_ADMIN_USERNAME", "root-admin")
-        .env("TRASEALLA_PLATFORM_ADMIN_PASSWORD", "AdminSecret999")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut lines = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("server starts");
-        let listening = line.contains("listening");
-        lines.push(line);
-        if listening {
-            break;
-        }
-    }
-    let client = Client::new(port);
-    let reg = client
-        .post(
+    let server = Process::start(&[
+        ("TRASEALLA_PLATFORM_ADMIN_USERNAME", "root-admin".into()),
+        ("TRASEALLA_PLATFORM_ADMIN_PASSWORD", "AdminSecret999".into()),
+    ]);
+    let (_, reg) = server
+        .send(
+            "POST",
             "/api/tenants/register",
-            json!({"company_name": "Log Co", "email": "log@log.example", "password": PASSWORD, "full_name": "Log"}),
+            Some(json!({"company_name": "Log Co", "email": "log@log.example", "password": PASSWORD, "full_name": "Log"})),
             None,
         )
         .await;
     let token = reg["data"]["token"].as_str().unwrap().to_owned();
     let tenant_id = reg["data"]["tenant"]["id"].as_str().unwrap().to_owned();
-    client
-        .post(
-            "/api/auth/login",
-            json!({"username": "log", "password": PASSWORD}),
-            None,
-        )
+    let login = json!({"username": "log", "password": PASSWORD});
+    server
+        .send("POST", "/api/auth/login", Some(login), None)
         .await;
-    client
-        .post(
-            "/api/auth/login",
-            json!({"username": "root-admin", "password": "AdminSecret999"}),
-            None,
-        )
+    let admin = json!({"username": "root-admin", "password": "AdminSecret999"});
+    server
+        .send("POST", "/api/auth/login", Some(admin), None)
         .await;
-    client.get("/api/tenants/current", Some(&token)).await;
+    server
+        .send("GET", "/api/tenants/current", None, Some(&token))
+        .await;
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
+    let (exit, lines) = server.stop();
     assert!(exit.success(), "exit status {exit:?}");
-    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(5)) {
-        lines.push(line);
-    }
     let all = lines.join("\n");
     for secret in [PASSWORD, "AdminSecret999", token.as_str()] {
         assert!(!all.contains(secret), "a secret reached the logs:\n{all}");
@@ -186,63 +134,4 @@ async fn the_server_logs_requests_without_secrets_and_stops_on_sigterm() {
     assert_eq!(request_line["status"], 200);
     assert_eq!(request_line["tenant_id"], tenant_id.as_str());
     assert!(request_line["latency_ms"].is_string() || request_line["latency_ms"].is_number());
-}
-
-/// A minimal client for the spawned binary.
-struct Client {
-    port: u16,
-}
-
-impl Client {
-    fn new(port: u16) -> Self {
-        Client { port }
-    }
-
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<serde_json::Value>,
-        token: Option<&str>,
-    ) -> serde_json::Value {
-        use http_body_util::{BodyExt, Full};
-        use hyper::body::Bytes;
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(
-            hyper_util::rt::TokioIo::new(stream),
-        )
-        .await
-        .unwrap();
-        tokio::spawn(conn);
-        let mut req = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "127.0.0.1")
-            .header("content-type", "application/json");
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let res = sender
-            .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
-            .await
-            .unwrap();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        serde_json::from_slice(&bytes).unwrap_or_default()
-    }
-
-    async fn post(
-        &self,
-        path: &str,
-        body: serde_json::Value,
-        token: Option<&str>,
-    ) -> serde_json::Value {
-        self.send("POST", path, Some(body), token).await
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> serde_json::Value {
-        self.send("GET", path, None, token).await
-    }
 }

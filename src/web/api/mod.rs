@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod licenses;
 pub mod platform;
 pub mod tenants;
 pub mod users;
@@ -138,6 +139,12 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/api/tenants/{id}/suspend" => platform::suspend),
         route!(POST "/api/tenants/{id}/activate" => platform::activate),
         route!(GET "/api/tenants/{id}/audit-log" => platform::tenant_audit_log),
+        route!(POST "/api/tenants/licenses/generate" => licenses::generate),
+        route!(GET "/api/tenants/licenses" => licenses::list),
+        route!(POST "/api/tenants/licenses/{id}/revoke" => licenses::revoke),
+        route!(POST "/api/tenants/licenses/validate" => licenses::validate),
+        route!(POST "/api/tenants/licenses/claim" => licenses::claim),
+        route!(POST "/api/tenants/licenses/activate" => licenses::activate),
     ]
 }
 
@@ -195,6 +202,12 @@ impl Modify for BearerAuth {
         platform::suspend,
         platform::activate,
         platform::tenant_audit_log,
+        licenses::generate,
+        licenses::list,
+        licenses::revoke,
+        licenses::validate,
+        licenses::claim,
+        licenses::activate,
     ),
     components(schemas(ErrorEnvelope, ErrorBody)),
     modifiers(&BearerAuth),
@@ -203,6 +216,7 @@ impl Modify for BearerAuth {
         (name = "auth", description = "Logging in"),
         (name = "users", description = "The tenant's staff"),
         (name = "platform", description = "The vendor's staff: tenants and their lifecycle"),
+        (name = "licensing", description = "Licence keys and certificates for self-hosted installations"),
         (name = "system", description = "Health"),
     )
 )]

@@ -4,7 +4,8 @@
 use super::{ok, Created, Envelope, ErrorEnvelope};
 use crate::auth::TenantSession;
 use crate::domain::TenantId;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::licensing::Mode;
 use crate::staff::UserView;
 use crate::tenancy::register::{self, Availability, RegisterRequest};
 use crate::tenancy::{self, SubscriptionView, TenantView, UpdateTenant, UsageView};
@@ -39,23 +40,36 @@ pub async fn register(
     log: Option<Extension<RequestTenant>>,
     Json(req): Json<RegisterRequest>,
 ) -> ApiResult<Created<RegisterResponse>> {
+    if state.licensing.mode == Mode::SelfHosted {
+        // A self-hosted server's one tenant comes from licence activation.
+        return Err(ApiError::not_found());
+    }
     let input = req.validate()?;
-    let now = state.clock.now();
-    let r = register::register(&state.store, input, now).await?;
+    let r = register::register(&state.store, input, state.clock.now()).await?;
     if let Some(Extension(log)) = log {
         log.set(TenantId(r.tenant.id));
     }
-    let issued = state
-        .tokens
-        .issue(r.user.id, Some(r.tenant.id), r.user.role.as_str(), now)?;
-    Ok(Created(RegisterResponse {
-        token: issued.token,
-        token_type: "Bearer",
-        expires_in: issued.expires_in,
-        user: r.user,
-        tenant: r.tenant,
-        subscription: r.subscription,
-    }))
+    Ok(Created(RegisterResponse::new(&state, r)?))
+}
+
+impl RegisterResponse {
+    /// The response to a new tenant's owner: logged in at once.
+    pub fn new(state: &AppState, r: register::Registered) -> ApiResult<RegisterResponse> {
+        let issued = state.tokens.issue(
+            r.user.id,
+            Some(r.tenant.id),
+            r.user.role.as_str(),
+            state.clock.now(),
+        )?;
+        Ok(RegisterResponse {
+            token: issued.token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            user: r.user,
+            tenant: r.tenant,
+            subscription: r.subscription,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -116,8 +130,10 @@ pub async fn subscription(
     State(state): State<AppState>,
     mut s: TenantSession,
 ) -> ApiResult<Envelope<SubscriptionView>> {
-    let v = tenancy::subscription(&mut s.tx, state.clock.now()).await?;
+    let now = state.clock.now();
+    let mut v = tenancy::subscription(&mut s.tx, now).await?;
     s.tx.commit().await?;
+    v.license = state.licensing.info(now);
     Ok(ok(v))
 }
 

@@ -1,0 +1,736 @@
+//! Licensing: issuing, validating, claiming and activating licences, on a
+//! vendor server and on self-hosted servers talking to it over HTTP.
+
+use crate::both;
+use crate::support::{Backend, TestApp, ADMIN_PASSWORD, ADMIN_USERNAME, PASSWORD};
+use chrono::Duration;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use trasealla::licensing::Mode;
+
+/// A vendor key pair in a temporary directory.
+struct Keys {
+    _dir: tempfile::TempDir,
+    private: PathBuf,
+    public: PathBuf,
+}
+
+fn keys() -> Keys {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = trasealla::licensing::cert::write_keypair(dir.path()).unwrap();
+    Keys {
+        _dir: dir,
+        private,
+        public,
+    }
+}
+
+async fn vendor(backend: Backend, keys: &Keys) -> TestApp {
+    let private = keys.private.clone();
+    TestApp::spawn_with(backend, move |c| c.license_signing_key = Some(private)).await
+}
+
+async fn self_hosted(backend: Backend, keys: &Keys, server: Option<&TestApp>) -> TestApp {
+    let public = keys.public.to_string_lossy().into_owned();
+    let server = server.map(|v| format!("http://{}", v.addr));
+    TestApp::spawn_with(backend, move |c| {
+        c.mode = Mode::SelfHosted;
+        c.license_public_key = Some(public);
+        c.license_server = server;
+    })
+    .await
+}
+
+impl TestApp {
+    /// Issues a licence as the platform admin; returns its `data`.
+    async fn issue(&self, body: Value) -> Value {
+        let admin = self.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+        let r = self
+            .post("/api/tenants/licenses/generate")
+            .bearer(&admin)
+            .json(body)
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["data"].clone()
+    }
+
+    async fn validate(&self, key: &str, users: Option<i64>) -> crate::support::Resp {
+        let mut body = json!({"license_key": key});
+        if let Some(n) = users {
+            body["current_users"] = json!(n);
+        }
+        self.post("/api/tenants/licenses/validate")
+            .json(body)
+            .send()
+            .await
+    }
+
+    async fn activate(&self, licence: Value) -> crate::support::Resp {
+        let mut body = json!({"company_name": "Customer Corp", "email": "admin@customer.example", "password": PASSWORD});
+        for (k, v) in licence.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        self.post("/api/tenants/licenses/activate")
+            .json(body)
+            .send()
+            .await
+    }
+}
+
+/// Both backends, with one key pair per test.
+macro_rules! licensing_test {
+    ($name:ident) => {
+        mod $name {
+            use crate::support::Backend;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(Backend::Sqlite, super::keys()).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if crate::support::postgres_url().is_none() {
+                    eprintln!("skipped: TEST_DATABASE_URL is not set");
+                    return;
+                }
+                super::$name(Backend::Postgres, super::keys()).await
+            }
+        }
+    };
+}
+
+async fn generating_without_a_signing_key_says_which_setting_is_missing(app: TestApp) {
+    let admin = app.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    let r = app
+        .post("/api/tenants/licenses/generate")
+        .bearer(&admin)
+        .json(json!({"license_type": "enterprise", "max_users": 50}))
+        .send()
+        .await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("TRASEALLA_LICENSE_SIGNING_KEY"));
+}
+both!(generating_without_a_signing_key_says_which_setting_is_missing);
+
+async fn licences_are_issued_listed_masked_and_revoked(backend: Backend, keys: Keys) {
+    let v = vendor(backend, &keys).await;
+    let d = v
+        .issue(json!({"license_type": "enterprise", "max_users": 50, "expires_in_days": 365, "issued_to": "Customer Corp"}))
+        .await;
+    let key = d["license_key"].as_str().unwrap();
+    assert!(key.starts_with("TRAS-ENT-") && key.len() == 26, "{key}");
+    assert!(trasealla::licensing::key::LicenseKey::parse(key).is_ok());
+    assert_eq!(d["license_type"], "enterprise");
+    assert_eq!(d["max_users"], 50);
+    assert_eq!(d["expires_at"], "2027-03-01T09:00:00Z");
+    assert!(d["features"].as_array().unwrap().contains(&json!("sso")));
+    let public =
+        trasealla::licensing::cert::load_public_key(keys.public.to_str().unwrap()).unwrap();
+    let cert =
+        trasealla::licensing::cert::verify(d["certificate"].as_str().unwrap(), &public).unwrap();
+    assert_eq!(cert.max_users, Some(50));
+    assert_eq!(cert.issued_to.as_deref(), Some("Customer Corp"));
+
+    let starter = v.issue(json!({"license_type": "STA"})).await;
+    assert_eq!(starter["max_users"], 5, "the plan's limit by default");
+    assert!(starter["expires_at"].is_null(), "perpetual by default");
+
+    let admin = v.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    let list = v.get("/api/tenants/licenses").bearer(&admin).send().await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 2);
+    assert!(!list.text.contains(key), "the full key never shows again");
+    assert!(!list.text.contains(starter["license_key"].as_str().unwrap()));
+    assert_eq!(
+        list.body["data"][1]["license_key"],
+        format!("TRAS-ENT-********-****{}", &key[22..])
+    );
+    assert_eq!(list.body["data"][1]["status"], "available");
+
+    let id = d["id"].as_str().unwrap();
+    let r = v
+        .post(&format!("/api/tenants/licenses/{id}/revoke"))
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["status"], "revoked");
+    let r = v
+        .post(&format!("/api/tenants/licenses/{id}/revoke"))
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(r.status, 409);
+    let revoked = v
+        .get("/api/tenants/licenses?status=revoked")
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(revoked.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        v.count("platform_audit_log").await,
+        3,
+        "two issued, one revoked"
+    );
+
+    for bad in [
+        json!({"license_type": "gold"}),
+        json!({"license_type": "pro", "max_users": 0}),
+        json!({"license_type": "pro", "expires_in_days": -1}),
+        json!({"license_type": "pro", "features": ["teleportation"]}),
+    ] {
+        let r = v
+            .post("/api/tenants/licenses/generate")
+            .bearer(&admin)
+            .json(bad.clone())
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.body);
+    }
+}
+licensing_test!(licences_are_issued_listed_masked_and_revoked);
+
+async fn validation_answers_every_code(backend: Backend, keys: Keys) {
+    let v = vendor(backend, &keys).await;
+    let good = v
+        .issue(json!({"license_type": "professional", "max_users": 10}))
+        .await;
+    let short = v
+        .issue(json!({"license_type": "starter", "expires_in_days": 1}))
+        .await;
+    let gone = v.issue(json!({"license_type": "enterprise"})).await;
+    let admin = v.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    v.post(&format!(
+        "/api/tenants/licenses/{}/revoke",
+        gone["id"].as_str().unwrap()
+    ))
+    .bearer(&admin)
+    .send()
+    .await;
+    let key = |d: &Value| d["license_key"].as_str().unwrap().to_owned();
+
+    let r = v.validate(&key(&good), Some(10)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["valid"], true);
+    assert_eq!(r.body["data"]["code"], "valid");
+    assert_eq!(r.body["data"]["license_type"], "professional");
+    assert_eq!(r.body["data"]["max_users"], 10);
+    let code = |r: &crate::support::Resp| r.body["data"]["code"].as_str().unwrap().to_owned();
+    assert_eq!(
+        code(&v.validate(&key(&good), Some(11)).await),
+        "user_limit_exceeded"
+    );
+    assert_eq!(code(&v.validate(&key(&gone), None).await), "revoked");
+    let unknown = trasealla::licensing::key::LicenseKey::generate(
+        trasealla::licensing::key::LicenseType::Enterprise,
+    );
+    assert_eq!(code(&v.validate(unknown.expose(), None).await), "not_found");
+    // A typo is caught by the check character.
+    let mut typo = key(&good);
+    let last = typo.pop().unwrap();
+    typo.push(if last == '0' { '1' } else { '0' });
+    let r = v.validate(&typo, None).await;
+    assert_eq!(code(&r), "malformed");
+    assert_eq!(r.body["data"]["valid"], false);
+    assert_eq!(code(&v.validate("TRAS-ENT-XYZ", None).await), "malformed");
+    assert_eq!(code(&v.validate(&key(&short), None).await), "valid");
+    v.advance(Duration::days(2));
+    assert_eq!(code(&v.validate(&key(&short), None).await), "expired");
+}
+licensing_test!(validation_answers_every_code);
+
+async fn validation_is_rate_limited_per_client(app: TestApp) {
+    for _ in 0..30 {
+        let r = app
+            .post("/api/tenants/licenses/validate")
+            .header("x-forwarded-for", "10.1.1.1")
+            .json(json!({"license_key": "TRAS-ENT-00000000-00000000"}))
+            .send()
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    let r = app
+        .post("/api/tenants/licenses/validate")
+        .header("x-forwarded-for", "10.1.1.1")
+        .json(json!({"license_key": "TRAS-ENT-00000000-00000000"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.headers.contains_key("retry-after"));
+    let other = app
+        .post("/api/tenants/licenses/validate")
+        .header("x-forwarded-for", "10.1.1.2")
+        .json(json!({"license_key": "TRAS-ENT-00000000-00000000"}))
+        .send()
+        .await;
+    assert_eq!(other.status, 200, "other clients are not affected");
+    app.advance(Duration::minutes(1));
+    let r = app
+        .post("/api/tenants/licenses/validate")
+        .header("x-forwarded-for", "10.1.1.1")
+        .json(json!({"license_key": "TRAS-ENT-00000000-00000000"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "the next window is open");
+}
+both!(validation_is_rate_limited_per_client, |c| c.trust_proxy =
+    true);
+
+async fn a_key_activates_into_a_tenant_once(backend: Backend, keys: Keys) {
+    let v = vendor(backend, &keys).await;
+    let d = v
+        .issue(json!({"license_type": "enterprise", "max_users": 50, "expires_in_days": 365}))
+        .await;
+    let r = v.activate(json!({"license_key": d["license_key"]})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let data = &r.body["data"];
+    assert_eq!(data["tenant"]["status"], "active");
+    assert_eq!(data["subscription"]["plan"], "enterprise");
+    assert_eq!(data["subscription"]["max_users"], 50);
+    assert_eq!(data["user"]["role"], "admin");
+    assert_eq!(data["user"]["is_owner"], true);
+    let token = data["token"].as_str().unwrap();
+    assert_eq!(
+        v.get("/api/tenants/current")
+            .bearer(token)
+            .send()
+            .await
+            .status,
+        200
+    );
+    v.login_ok("admin@customer.example", PASSWORD).await;
+
+    let again = v
+        .activate(json!({"license_key": d["license_key"], "email": "second@customer.example", "company_name": "Second"}))
+        .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(again.code(), "license_already_activated");
+    assert_eq!(v.count("tenants").await, 1);
+}
+licensing_test!(a_key_activates_into_a_tenant_once);
+
+async fn unusable_keys_do_not_activate(backend: Backend, keys: Keys) {
+    let v = vendor(backend, &keys).await;
+    let revoked = v.issue(json!({"license_type": "pro"})).await;
+    let expiring = v
+        .issue(json!({"license_type": "pro", "expires_in_days": 1}))
+        .await;
+    let admin = v.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    v.post(&format!(
+        "/api/tenants/licenses/{}/revoke",
+        revoked["id"].as_str().unwrap()
+    ))
+    .bearer(&admin)
+    .send()
+    .await;
+    v.advance(Duration::days(2));
+    let unknown = trasealla::licensing::key::LicenseKey::generate(
+        trasealla::licensing::key::LicenseType::Professional,
+    );
+    for (key, code) in [
+        (revoked["license_key"].as_str().unwrap(), "revoked"),
+        (expiring["license_key"].as_str().unwrap(), "expired"),
+        (unknown.expose(), "not_found"),
+        ("TRAS-PRO-12345678-ABCDEFGH", "malformed"),
+    ] {
+        let r = v.activate(json!({"license_key": key})).await;
+        assert_eq!(r.status, 422, "{code}: {}", r.body);
+        assert_eq!(r.body["error"]["details"]["code"], code);
+    }
+    assert_eq!(v.count("tenants").await, 0);
+}
+licensing_test!(unusable_keys_do_not_activate);
+
+async fn self_hosted_activates_online_through_the_vendor(backend: Backend, keys: Keys) {
+    let v = vendor(backend, &keys).await;
+    let d = v
+        .issue(json!({"license_type": "professional", "max_users": 10, "expires_in_days": 365}))
+        .await;
+    let sh = self_hosted(backend, &keys, Some(&v)).await;
+
+    let r = sh
+        .post("/api/tenants/register")
+        .json(json!({"company_name": "X", "email": "x@x.example", "password": PASSWORD, "full_name": "X"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 404, "no public registration when self-hosted");
+
+    let r = sh.activate(json!({"license_key": d["license_key"]})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["data"]["subscription"]["plan"], "professional");
+    assert_eq!(r.body["data"]["subscription"]["max_users"], 10);
+    let token = r.body["data"]["token"].as_str().unwrap().to_owned();
+    let sub = sh
+        .get("/api/tenants/subscription")
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(sub.body["data"]["license"]["status"], "valid");
+
+    // The vendor marked the key used by that installation and made no tenant.
+    assert_eq!(v.count("tenants").await, 0);
+    let admin = v.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    let list = v.get("/api/tenants/licenses").bearer(&admin).send().await;
+    assert_eq!(list.body["data"][0]["status"], "activated");
+    let instance = list.body["data"][0]["instance_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The same installation may claim again; no other one may.
+    let claim = |id: &str| {
+        v.post("/api/tenants/licenses/claim")
+            .json(json!({"license_key": d["license_key"], "instance_id": id}))
+            .send()
+    };
+    let again = claim(&instance).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["data"]["certificate"], d["certificate"]);
+    let other = claim("another-installation").await;
+    assert_eq!(other.status, 409);
+    assert_eq!(other.code(), "license_already_activated");
+
+    // A second activation of the same installation is refused.
+    let r = sh
+        .activate(json!({"license_key": d["license_key"], "email": "two@customer.example"}))
+        .await;
+    assert_eq!(r.status, 409);
+    // The installation's tenant works like any other.
+    sh.login_ok("admin@customer.example", PASSWORD).await;
+}
+licensing_test!(self_hosted_activates_online_through_the_vendor);
+
+async fn self_hosted_activates_offline_from_the_certificate(backend: Backend, keys: Keys) {
+    let v = vendor(backend, &keys).await;
+    let d = v
+        .issue(json!({"license_type": "enterprise", "max_users": 25}))
+        .await;
+    let server = v.addr;
+    drop(v); // the vendor is gone
+    let sh = self_hosted(backend, &keys, None).await;
+    let with_key = self_hosted_at(backend, &keys, format!("http://{server}")).await;
+    let r = with_key
+        .activate(json!({"license_key": d["license_key"]}))
+        .await;
+    assert_eq!(r.status, 503, "the vendor cannot be reached: {}", r.body);
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("certificate"));
+
+    let r = sh.activate(json!({"certificate": d["certificate"]})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["data"]["subscription"]["plan"], "enterprise");
+    assert_eq!(r.body["data"]["subscription"]["max_users"], 25);
+}
+licensing_test!(self_hosted_activates_offline_from_the_certificate);
+
+async fn altered_or_foreign_certificates_are_refused(backend: Backend, keys: Keys) {
+    let v = vendor(backend, &keys).await;
+    let d = v
+        .issue(json!({"license_type": "enterprise", "max_users": 5}))
+        .await;
+    let genuine = d["certificate"].as_str().unwrap().to_owned();
+    let sh = self_hosted(backend, &keys, None).await;
+
+    // One changed byte in the payload (max_users 5 → 9 would need exactly this).
+    let mut altered = genuine.clone().into_bytes();
+    let i = 20;
+    altered[i] = if altered[i] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    // Signed by someone else's key.
+    let other = trasealla::licensing::cert::generate_signing_key().unwrap();
+    let public =
+        trasealla::licensing::cert::load_public_key(keys.public.to_str().unwrap()).unwrap();
+    let cert = trasealla::licensing::cert::verify(&genuine, &public).unwrap();
+    let forged = trasealla::licensing::cert::sign(
+        &trasealla::licensing::cert::Certificate {
+            max_users: None,
+            ..cert
+        },
+        &other,
+    );
+    for bad in [altered, forged, "TRASLIC1.not.base64!".to_owned()] {
+        let r = sh.activate(json!({"certificate": bad})).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body["error"]["details"]["fields"]["certificate"].is_string());
+    }
+    assert_eq!(sh.count("tenants").await, 0);
+    let r = sh.activate(json!({"certificate": genuine})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+licensing_test!(altered_or_foreign_certificates_are_refused);
+
+async fn a_self_hosted_tenant_stops_at_max_users(backend: Backend, keys: Keys) {
+    let v = vendor(backend, &keys).await;
+    let d = v
+        .issue(json!({"license_type": "starter", "max_users": 2}))
+        .await;
+    let sh = self_hosted(backend, &keys, None).await;
+    let r = sh.activate(json!({"certificate": d["certificate"]})).await;
+    let token = r.body["data"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        sh.create_user(&token, "two@customer.example").await.status,
+        201
+    );
+    let r = sh.create_user(&token, "three@customer.example").await;
+    assert_eq!(r.status, 402, "{}", r.body);
+    assert_eq!(r.code(), "plan_limit_reached");
+}
+licensing_test!(a_self_hosted_tenant_stops_at_max_users);
+
+async fn an_expired_licence_has_a_grace_period_then_stops_writes(backend: Backend, keys: Keys) {
+    let v = vendor(backend, &keys).await;
+    let d = v
+        .issue(json!({"license_type": "professional", "expires_in_days": 30}))
+        .await;
+    let sh = self_hosted(backend, &keys, None).await;
+    let r = sh.activate(json!({"certificate": d["certificate"]})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let token = || sh.login_ok("admin@customer.example", PASSWORD);
+    let write = |t: String| {
+        let sh = &sh;
+        async move {
+            sh.patch("/api/tenants/current")
+                .bearer(&t)
+                .json(json!({"industry": "Health"}))
+                .send()
+                .await
+        }
+    };
+
+    sh.advance(Duration::days(31));
+    let t = token().await;
+    let r = write(t.clone()).await;
+    assert_eq!(
+        r.status, 200,
+        "writes go on during the grace period: {}",
+        r.body
+    );
+    assert_eq!(r.headers["x-license-status"], "grace");
+    assert_eq!(
+        r.headers["x-license-grace-ends"],
+        "2026-04-14T09:00:00+00:00"
+    );
+    let sub = sh.get("/api/tenants/subscription").bearer(&t).send().await;
+    assert_eq!(sub.body["data"]["license"]["status"], "grace");
+
+    sh.advance(Duration::days(14));
+    let t = token().await;
+    let r = write(t.clone()).await;
+    assert_eq!(r.status, 402, "{}", r.body);
+    assert_eq!(r.code(), "license_expired");
+    assert_eq!(r.headers["x-license-status"], "expired");
+    let r = sh.get("/api/tenants/current").bearer(&t).send().await;
+    assert_eq!(r.status, 200, "reads still work");
+}
+licensing_test!(an_expired_licence_has_a_grace_period_then_stops_writes);
+
+async fn the_periodic_check_picks_up_a_revocation(backend: Backend, keys: Keys) {
+    let v = vendor(backend, &keys).await;
+    let d = v.issue(json!({"license_type": "professional"})).await;
+    let sh = self_hosted(backend, &keys, Some(&v)).await;
+    let r = sh.activate(json!({"license_key": d["license_key"]})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let token = r.body["data"]["token"].as_str().unwrap().to_owned();
+    let admin = v.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    v.post(&format!(
+        "/api/tenants/licenses/{}/revoke",
+        d["id"].as_str().unwrap()
+    ))
+    .bearer(&admin)
+    .send()
+    .await;
+
+    let write = || {
+        sh.patch("/api/tenants/current")
+            .bearer(&token)
+            .json(json!({"industry": "Health"}))
+            .send()
+    };
+    assert_eq!(write().await.status, 200, "not known until the next check");
+    trasealla::licensing::installation::check(
+        &sh.state.store,
+        &sh.state.licensing,
+        true,
+        sh.clock_now(),
+    )
+    .await
+    .unwrap();
+    let r = write().await;
+    assert_eq!(r.status, 402, "{}", r.body);
+    assert_eq!(r.code(), "license_revoked");
+}
+licensing_test!(the_periodic_check_picks_up_a_revocation);
+
+#[test]
+fn keygen_and_offline_activation_from_the_command_line() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_trasealla"))
+        .args(["license", "keygen", "--out"])
+        .arg(dir.path().join("keys"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let private = dir.path().join("keys/license.key");
+    let public = dir.path().join("keys/license.pub");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&private).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // Sign a certificate with that key, as the vendor's server would.
+    let key = trasealla::licensing::cert::load_signing_key(&private).unwrap();
+    let cert = trasealla::licensing::cert::sign(
+        &trasealla::licensing::cert::Certificate {
+            v: 1,
+            key_id: uuid::Uuid::now_v7(),
+            license_type: "enterprise".into(),
+            max_users: Some(50),
+            features: vec!["core_crm".into()],
+            issued_at: chrono::Utc::now(),
+            expires_at: None,
+            issued_to: Some("Hospital".into()),
+        },
+        &key,
+    );
+    let cert_file = dir.path().join("licence.txt");
+    std::fs::write(&cert_file, cert).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trasealla"))
+        .args([
+            "license",
+            "activate",
+            "--company-name",
+            "Hospital",
+            "--email",
+            "it@hospital.example",
+            "--password-stdin",
+            "--certificate",
+        ])
+        .arg(&cert_file)
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("sh.db").display()),
+        )
+        .env("TRASEALLA_MODE", "self_hosted")
+        .env("TRASEALLA_LICENSE_PUBLIC_KEY", &public)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"HospitalPass123\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("plan enterprise"));
+}
+
+/// The vendor as its own process: a self-hosted server activates online
+/// against it; once it is stopped, another activates offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vendor_and_self_hosted_servers_as_separate_processes() {
+    let keys = keys();
+    let vendor = crate::support::Process::start(&[
+        (
+            "TRASEALLA_LICENSE_SIGNING_KEY",
+            keys.private.to_string_lossy().into_owned(),
+        ),
+        ("TRASEALLA_PLATFORM_ADMIN_USERNAME", "vendor-ops".into()),
+        ("TRASEALLA_PLATFORM_ADMIN_PASSWORD", "VendorOps123".into()),
+    ]);
+    let (_, login) = vendor
+        .send(
+            "POST",
+            "/api/auth/login",
+            Some(json!({"username": "vendor-ops", "password": "VendorOps123"})),
+            None,
+        )
+        .await;
+    let admin = login["data"]["token"].as_str().unwrap().to_owned();
+    let mut issued = Vec::new();
+    for _ in 0..2 {
+        let (status, body) = vendor
+            .send(
+                "POST",
+                "/api/tenants/licenses/generate",
+                Some(
+                    json!({"license_type": "enterprise", "max_users": 20, "expires_in_days": 365}),
+                ),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        issued.push(body["data"].clone());
+    }
+
+    let online = self_hosted_at(
+        Backend::Sqlite,
+        &keys,
+        format!("http://127.0.0.1:{}", vendor.port),
+    )
+    .await;
+    let r = online
+        .activate(json!({"license_key": issued[0]["license_key"]}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let (exit, _) = vendor.stop();
+    assert!(exit.success());
+    let offline = self_hosted(Backend::Sqlite, &keys, None).await;
+    let r = offline
+        .activate(json!({"certificate": issued[1]["certificate"]}))
+        .await;
+    assert_eq!(r.status, 201, "offline, the vendor stopped: {}", r.body);
+}
+
+async fn self_hosted_at(backend: Backend, keys: &Keys, server: String) -> TestApp {
+    let public = keys.public.to_string_lossy().into_owned();
+    TestApp::spawn_with(backend, move |c| {
+        c.mode = Mode::SelfHosted;
+        c.license_public_key = Some(public);
+        c.license_server = Some(server);
+    })
+    .await
+}
+
+/// A malformed key is answered without a database look-up: it still is
+/// when the licence table is gone.
+async fn a_malformed_key_never_reaches_the_database(app: TestApp) {
+    let (admin_url, db) = app.postgres_database().unwrap();
+    let url = crate::support::with_database(admin_url, db);
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute("DROP TABLE license_keys CASCADE")
+        .await
+        .unwrap();
+    for typo in ["TRAS-ENT-1A2B3C4D-EFGH5678", "TRAS-ENT-1A2B", "not a key"] {
+        let r = app.validate(typo, None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["data"]["code"], "malformed");
+    }
+}
+crate::postgres_only!(a_malformed_key_never_reaches_the_database);
