@@ -86,10 +86,9 @@ fn check_char(body: &str) -> u8 {
 
 impl LicenseKey {
     /// A new random key of `kind`.
-    pub fn generate(kind: LicenseType) -> LicenseKey {
+    pub fn generate(kind: LicenseType) -> Result<LicenseKey, getrandom::Error> {
         let mut bytes = [0u8; 11];
-        // A machine without a random source cannot issue secrets at all.
-        getrandom::getrandom(&mut bytes).expect("the system random source failed");
+        getrandom::getrandom(&mut bytes)?;
         let hex = hex::encode_upper(&bytes[..4]);
         let tail: String = bytes[4..]
             .iter()
@@ -97,7 +96,7 @@ impl LicenseKey {
             .collect();
         let body = format!("TRAS-{}-{hex}-{tail}", kind.code());
         let check = check_char(&body) as char;
-        LicenseKey(format!("{body}{check}"))
+        Ok(LicenseKey(format!("{body}{check}")))
     }
 
     /// Parses a key typed or pasted by a person: surrounding space and case
@@ -159,7 +158,7 @@ mod tests {
             LicenseType::Professional,
             LicenseType::Enterprise,
         ] {
-            let key = LicenseKey::generate(kind);
+            let key = LicenseKey::generate(kind).unwrap();
             let text = key.expose();
             assert_eq!(text.len(), "TRAS-ENT-1A2B3C4D-EFGH5678".len());
             assert_eq!(LicenseKey::parse(text), Ok(key.clone()));

@@ -134,7 +134,7 @@ pub async fn generate(
     features.sort();
     features.dedup();
     let id = Uuid::now_v7();
-    let key = LicenseKey::generate(kind);
+    let key = LicenseKey::generate(kind).map_err(ApiError::internal)?;
     let certificate = cert::sign(
         &Certificate {
             v: 1,

@@ -226,7 +226,8 @@ async fn validation_answers_every_code(backend: Backend, keys: Keys) {
     assert_eq!(code(&v.validate(&key(&gone), None).await), "revoked");
     let unknown = trasealla::licensing::key::LicenseKey::generate(
         trasealla::licensing::key::LicenseType::Enterprise,
-    );
+    )
+    .unwrap();
     assert_eq!(code(&v.validate(unknown.expose(), None).await), "not_found");
     // A typo is caught by the check character.
     let mut typo = key(&good);
@@ -329,7 +330,8 @@ async fn unusable_keys_do_not_activate(backend: Backend, keys: Keys) {
     v.advance(Duration::days(2));
     let unknown = trasealla::licensing::key::LicenseKey::generate(
         trasealla::licensing::key::LicenseType::Professional,
-    );
+    )
+    .unwrap();
     for (key, code) in [
         (revoked["license_key"].as_str().unwrap(), "revoked"),
         (expiring["license_key"].as_str().unwrap(), "expired"),
