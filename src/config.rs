@@ -66,6 +66,11 @@ pub struct Config {
     #[arg(long, env = "TRASEALLA_LICENSE_SERVER")]
     pub license_server: Option<String>,
 
+    /// A PEM file of CA certificates to trust for an https:// licence server,
+    /// besides the built-in roots.
+    #[arg(long, env = "TRASEALLA_LICENSE_SERVER_CA")]
+    pub license_server_ca: Option<std::path::PathBuf>,
+
     /// Days a cancelled tenant's data is kept before it is purged.
     #[arg(long, env = "TRASEALLA_PURGE_AFTER_DAYS", default_value_t = 30)]
     pub purge_after_days: u32,
@@ -95,6 +100,7 @@ impl Config {
             license_signing_key: None,
             license_public_key: None,
             license_server: None,
+            license_server_ca: None,
             trust_proxy: false,
             log_format: "text".to_owned(),
         }
@@ -124,6 +130,7 @@ impl fmt::Debug for Config {
                 &self.license_public_key.as_ref().map(|_| "[set]"),
             )
             .field("license_server", &self.license_server)
+            .field("license_server_ca", &self.license_server_ca)
             .field("trust_proxy", &self.trust_proxy)
             .finish()
     }

@@ -36,6 +36,7 @@ pub struct Licensing {
     pub signing: Option<SigningKey>,
     pub public: VerifyingKey,
     pub server: Option<String>,
+    pub tls: std::sync::Arc<rustls::ClientConfig>,
     pub instance_id: String,
     gate: RwLock<Gate>,
 }
@@ -76,6 +77,7 @@ impl Licensing {
         signing: Option<SigningKey>,
         public: VerifyingKey,
         server: Option<String>,
+        tls: std::sync::Arc<rustls::ClientConfig>,
         instance_id: String,
     ) -> Licensing {
         Licensing {
@@ -83,6 +85,7 @@ impl Licensing {
             signing,
             public,
             server,
+            tls,
             instance_id,
             gate: RwLock::new(Gate::default()),
         }
@@ -194,6 +197,7 @@ pub async fn check(
     let server = licensing.server.as_ref().filter(|_| online);
     if let (Some(server), Some(key), false) = (server, &row.license_key, revoked) {
         match client::post_json(
+            &licensing.tls,
             server,
             "/api/tenants/licenses/validate",
             &serde_json::json!({ "license_key": key }),
@@ -341,6 +345,7 @@ async fn claim_online(licensing: &Licensing, key: &LicenseKey) -> ApiResult<Stri
         ));
     };
     let answer = client::post_json(
+        &licensing.tls,
         server,
         "/api/tenants/licenses/claim",
         &serde_json::json!({ "license_key": key.expose(), "instance_id": licensing.instance_id }),

@@ -92,11 +92,13 @@ async fn licensing(
         (None, None) => cert::load_public_key(cert::EMBEDDED_PUBLIC_KEY)?,
     };
     let instance_id = crate::platform::instance_id(store, now).await?;
+    let tls = crate::licensing::client::tls_config(config.license_server_ca.as_deref())?;
     Ok(Licensing::new(
         config.mode,
         signing,
         public,
         config.license_server.clone(),
+        tls,
         instance_id,
     ))
 }

@@ -736,3 +736,68 @@ async fn a_malformed_key_never_reaches_the_database(app: TestApp) {
     }
 }
 crate::postgres_only!(a_malformed_key_never_reaches_the_database);
+
+/// A TLS front for `backend`: what a vendor's licence server looks like on
+/// the Internet. Returns its port and the PEM of its self-signed CA.
+async fn tls_front(backend: std::net::SocketAddr) -> (u16, String) {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let pem = ck.cert.pem();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tls) = acceptor.accept(socket).await {
+                    if let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await {
+                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                    }
+                }
+            });
+        }
+    });
+    (port, pem)
+}
+
+async fn online_activation_works_over_https(backend: Backend, keys: Keys) {
+    let v = vendor(backend, &keys).await;
+    let d = v.issue(json!({"license_type": "professional"})).await;
+    let (port, ca_pem) = tls_front(v.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("vendor-ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let url = format!("https://localhost:{port}");
+
+    // Not trusting the vendor's certificate, the server refuses to talk.
+    let untrusting = self_hosted_at(backend, &keys, url.clone()).await;
+    let r = untrusting
+        .activate(json!({"license_key": d["license_key"]}))
+        .await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(
+        r.body["error"]["message"].as_str().unwrap().contains("TLS"),
+        "{}",
+        r.body
+    );
+
+    let public = keys.public.to_string_lossy().into_owned();
+    let trusting = TestApp::spawn_with(backend, move |c| {
+        c.mode = Mode::SelfHosted;
+        c.license_public_key = Some(public);
+        c.license_server = Some(url);
+        c.license_server_ca = Some(ca);
+    })
+    .await;
+    let r = trusting
+        .activate(json!({"license_key": d["license_key"]}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+licensing_test!(online_activation_works_over_https);
