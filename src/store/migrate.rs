@@ -24,11 +24,13 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     1 "0001_foundation" "foundation",
     2 "0002_platform_admin" "platform_admin",
     3 "0003_licensing" "licensing",
+    4 "0004_companies_contacts" "companies_contacts",
 );
 pub const SQLITE: &[Migration] = migrations!("sqlite":
     1 "0001_foundation" "foundation",
     2 "0002_platform_admin" "platform_admin",
     3 "0003_licensing" "licensing",
+    4 "0004_companies_contacts" "companies_contacts",
 );
 
 fn digest(sql: &str) -> String {

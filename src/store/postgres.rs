@@ -54,7 +54,7 @@ impl PgStore {
         self.pool
             .get()
             .await
-            .map_err(|e| DbError::Unavailable(e.to_string()))
+            .map_err(|e| DbError::Unavailable(error_chain(&e)))
     }
 
     pub async fn ping(&self) -> DbResult<()> {
@@ -238,6 +238,22 @@ impl Drop for PgTx {
     }
 }
 
+/// An error with its causes, for messages that must say what went wrong
+/// ("database \"x\" does not exist", not just "db error").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
 pub(crate) fn map_err(e: tokio_postgres::Error) -> DbError {
     if let Some(db) = e.as_db_error() {
         let what = db
@@ -255,9 +271,9 @@ pub(crate) fn map_err(e: tokio_postgres::Error) -> DbError {
         };
     }
     if e.is_closed() {
-        return DbError::Unavailable(e.to_string());
+        return DbError::Unavailable(error_chain(&e));
     }
-    DbError::Other(e.to_string())
+    DbError::Other(error_chain(&e))
 }
 
 /// The catalogue audit of ARCHITECTURE.md §3: every table with a tenant_id

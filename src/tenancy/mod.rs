@@ -105,7 +105,7 @@ pub struct UpdateTenant {
 }
 
 /// Validates an optional, clearable text field: `Some(None)` clears it.
-fn clearable(
+pub(crate) fn clearable(
     errors: &mut FieldErrors,
     field: &str,
     v: Option<Option<String>>,

@@ -32,6 +32,17 @@ const COVERED: &[(&str, &str)] = &[
     ("PATCH", "/api/users/{id}"),
     ("DELETE", "/api/users/{id}"),
     ("GET", "/api/audit-log"),
+    // crm::contacts_and_companies_stay_in_their_tenant
+    ("GET", "/api/companies"),
+    ("POST", "/api/companies"),
+    ("GET", "/api/companies/{id}"),
+    ("PATCH", "/api/companies/{id}"),
+    ("DELETE", "/api/companies/{id}"),
+    ("GET", "/api/contacts"),
+    ("POST", "/api/contacts"),
+    ("GET", "/api/contacts/{id}"),
+    ("PATCH", "/api/contacts/{id}"),
+    ("DELETE", "/api/contacts/{id}"),
 ];
 
 #[test]

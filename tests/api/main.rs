@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod bad_input;
+mod crm;
 mod isolation;
 mod licensing;
 mod platform;

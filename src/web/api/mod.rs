@@ -5,6 +5,7 @@
 //! the OpenAPI description, so an undocumented route fails the build's tests.
 
 pub mod auth;
+pub mod crm;
 pub mod health;
 pub mod licenses;
 pub mod platform;
@@ -145,6 +146,16 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/api/tenants/licenses/validate" => licenses::validate),
         route!(POST "/api/tenants/licenses/claim" => licenses::claim),
         route!(POST "/api/tenants/licenses/activate" => licenses::activate),
+        route!(GET "/api/companies" => crm::list_companies),
+        route!(POST "/api/companies" => crm::create_company),
+        route!(GET "/api/companies/{id}" => crm::get_company),
+        route!(PATCH "/api/companies/{id}" => crm::update_company),
+        route!(DELETE "/api/companies/{id}" => crm::delete_company),
+        route!(GET "/api/contacts" => crm::list_contacts),
+        route!(POST "/api/contacts" => crm::create_contact),
+        route!(GET "/api/contacts/{id}" => crm::get_contact),
+        route!(PATCH "/api/contacts/{id}" => crm::update_contact),
+        route!(DELETE "/api/contacts/{id}" => crm::delete_contact),
     ]
 }
 
@@ -208,6 +219,16 @@ impl Modify for BearerAuth {
         licenses::validate,
         licenses::claim,
         licenses::activate,
+        crm::list_companies,
+        crm::create_company,
+        crm::get_company,
+        crm::update_company,
+        crm::delete_company,
+        crm::list_contacts,
+        crm::create_contact,
+        crm::get_contact,
+        crm::update_contact,
+        crm::delete_contact,
     ),
     components(schemas(ErrorEnvelope, ErrorBody)),
     modifiers(&BearerAuth),
@@ -217,6 +238,7 @@ impl Modify for BearerAuth {
         (name = "users", description = "The tenant's staff"),
         (name = "platform", description = "The vendor's staff: tenants and their lifecycle"),
         (name = "licensing", description = "Licence keys and certificates for self-hosted installations"),
+        (name = "crm", description = "Companies and contacts"),
         (name = "system", description = "Health"),
     )
 )]

@@ -1,0 +1,315 @@
+//! Companies: the organisations a tenant's contacts belong to.
+
+use super::listing::{self, Keyed, ListRequest, Param, Select};
+use super::{check_reference, ensure_can_delete, Table};
+use crate::auth::SessionUser;
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::pagination::Page;
+use crate::store::{DbResult, FromRow, Row, Scoped};
+use crate::tenancy::{clearable, nullable, valid_url};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+macro_rules! company_columns {
+    () => {
+        "c.id, c.name, c.domain, c.industry, c.phone, c.website, c.address, c.owner_id,
+         c.created_by, c.created_at, c.updated_at, c.sort_name"
+    };
+}
+
+/// A postal address; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub street: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+impl Address {
+    fn validate(self, e: &mut FieldErrors) -> Address {
+        let mut part = |name: &str, v: Option<String>| match v {
+            Some(s) if s.trim().is_empty() => None,
+            other => e.text(&format!("address.{name}"), other, 200),
+        };
+        Address {
+            street: part("street", self.street),
+            city: part("city", self.city),
+            region: part("region", self.region),
+            postal_code: part("postal_code", self.postal_code),
+            country: part("country", self.country),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CompanyView {
+    pub id: Uuid,
+    pub name: String,
+    pub domain: Option<String>,
+    pub industry: Option<String>,
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    pub address: Address,
+    pub owner_id: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    sort_name: String,
+}
+
+impl FromRow for CompanyView {
+    fn from_row(r: &Row<'_>) -> DbResult<Self> {
+        let address: serde_json::Value = r.get("address")?;
+        Ok(CompanyView {
+            id: r.get("id")?,
+            name: r.get("name")?,
+            domain: r.get("domain")?,
+            industry: r.get("industry")?,
+            phone: r.get("phone")?,
+            website: r.get("website")?,
+            address: serde_json::from_value(address).unwrap_or_default(),
+            owner_id: r.get("owner_id")?,
+            created_by: r.get("created_by")?,
+            created_at: r.get("created_at")?,
+            updated_at: r.get("updated_at")?,
+            sort_name: r.get("sort_name")?,
+        })
+    }
+}
+
+impl Keyed for CompanyView {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    fn sort_name(&self) -> &str {
+        &self.sort_name
+    }
+}
+
+/// `POST /api/companies` and `PATCH /api/companies/:id` (there every field
+/// is optional, and `null` clears an optional one).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyInput {
+    pub name: Option<String>,
+    /// A domain name such as `example.com`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub domain: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub industry: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    /// An http:// or https:// URL.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub website: Option<Option<String>>,
+    /// Replaces the whole address.
+    pub address: Option<Address>,
+    /// A user of the same tenant; default: the creator.
+    pub owner_id: Option<Uuid>,
+}
+
+struct Changes {
+    name: Option<String>,
+    domain: Option<Option<String>>,
+    industry: Option<Option<String>>,
+    phone: Option<Option<String>>,
+    website: Option<Option<String>>,
+    address: Option<Address>,
+    owner_id: Option<Uuid>,
+}
+
+fn valid_domain(d: &str) -> bool {
+    d.contains('.')
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+}
+
+async fn validate(tx: &mut impl Scoped, input: CompanyInput, creating: bool) -> ApiResult<Changes> {
+    let mut e = FieldErrors::default();
+    let name = if creating {
+        e.required("name", input.name)
+    } else {
+        input.name
+    };
+    let name = e.text("name", name, 255);
+    let domain = clearable(&mut e, "domain", input.domain, 255)
+        .map(|d| d.map(|d| d.trim_end_matches('.').to_lowercase()));
+    if let Some(Some(d)) = &domain {
+        if !valid_domain(d) {
+            e.add("domain", "is not a domain name such as example.com");
+        }
+    }
+    let industry = clearable(&mut e, "industry", input.industry, 100);
+    let phone = clearable(&mut e, "phone", input.phone, 50);
+    let website = clearable(&mut e, "website", input.website, 500);
+    if let Some(Some(w)) = &website {
+        if !valid_url(w) {
+            e.add("website", "must be an http:// or https:// URL");
+        }
+    }
+    let address = input.address.map(|a| a.validate(&mut e));
+    check_reference(tx, &mut e, "owner_id", Table::Users, input.owner_id).await?;
+    e.finish()?;
+    Ok(Changes {
+        name,
+        domain,
+        industry,
+        phone,
+        website,
+        address,
+        owner_id: input.owner_id,
+    })
+}
+
+#[derive(Debug, Default)]
+pub struct CompanyFilter {
+    pub q: Option<String>,
+    pub owner_id: Option<Uuid>,
+}
+
+pub async fn list(
+    tx: &mut impl Scoped,
+    filter: &CompanyFilter,
+    req: &ListRequest,
+) -> ApiResult<Page<CompanyView>> {
+    let mut s = Select::new(
+        concat!(
+            "SELECT ",
+            company_columns!(),
+            " FROM companies c WHERE c.tenant_id = $1"
+        ),
+        "c",
+    );
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let p = s.bind(listing::contains(q));
+        s.and_sql(&format!(
+            "(c.sort_name LIKE {p} ESCAPE '\\' OR c.domain LIKE {p} ESCAPE '\\')"
+        ));
+    }
+    if let Some(owner) = filter.owner_id {
+        s.and("c.owner_id = {}", Param::Uuid(owner));
+    }
+    let (sql, params) = s.page(req);
+    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
+    let rows: Vec<CompanyView> = tx.query(&sql, &binds).await?;
+    Ok(listing::finish(req, rows))
+}
+
+pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<CompanyView> {
+    tx.query_opt(
+        concat!(
+            "SELECT ",
+            company_columns!(),
+            " FROM companies c WHERE c.tenant_id = $1 AND c.id = $2"
+        ),
+        &[&id],
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)
+}
+
+pub async fn create(
+    tx: &mut impl Scoped,
+    user: &SessionUser,
+    input: CompanyInput,
+    now: DateTime<Utc>,
+) -> ApiResult<CompanyView> {
+    let c = validate(tx, input, true).await?;
+    let id = Uuid::now_v7();
+    tx.execute(
+        "INSERT INTO companies (tenant_id, id, name, domain, industry, phone, website, address,
+                                owner_id, created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        &[
+            &id,
+            &c.name,
+            &c.domain.flatten(),
+            &c.industry.flatten(),
+            &c.phone.flatten(),
+            &c.website.flatten(),
+            &serde_json::json!(c.address.unwrap_or_default()),
+            &c.owner_id.unwrap_or(user.id.0),
+            &user.id.0,
+            &now,
+        ],
+    )
+    .await?;
+    get(tx, id).await
+}
+
+pub async fn update(
+    tx: &mut impl Scoped,
+    id: Uuid,
+    input: CompanyInput,
+    now: DateTime<Utc>,
+) -> ApiResult<CompanyView> {
+    get(tx, id).await?;
+    let c = validate(tx, input, false).await?;
+    tx.execute(
+        "UPDATE companies SET
+            name = COALESCE($3, name),
+            domain = CASE WHEN $4 THEN $5 ELSE domain END,
+            industry = CASE WHEN $6 THEN $7 ELSE industry END,
+            phone = CASE WHEN $8 THEN $9 ELSE phone END,
+            website = CASE WHEN $10 THEN $11 ELSE website END,
+            address = COALESCE($12, address),
+            owner_id = COALESCE($13, owner_id),
+            updated_at = $14
+          WHERE tenant_id = $1 AND id = $2",
+        &[
+            &id,
+            &c.name,
+            &c.domain.is_some(),
+            &c.domain.flatten(),
+            &c.industry.is_some(),
+            &c.industry.flatten(),
+            &c.phone.is_some(),
+            &c.phone.flatten(),
+            &c.website.is_some(),
+            &c.website.flatten(),
+            &c.address.map(|a| serde_json::json!(a)),
+            &c.owner_id,
+            &now,
+        ],
+    )
+    .await?;
+    get(tx, id).await
+}
+
+/// Deletes a company; its contacts stay, without a company.
+pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {
+    let current = get(tx, id).await?;
+    ensure_can_delete(user, current.owner_id)?;
+    tx.execute(
+        "DELETE FROM companies WHERE tenant_id = $1 AND id = $2",
+        &[&id],
+    )
+    .await?;
+    Ok(())
+}

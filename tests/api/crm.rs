@@ -1,0 +1,499 @@
+//! Companies and contacts.
+
+use crate::both;
+use crate::support::{Tenant, TestApp};
+use serde_json::{json, Value};
+
+impl TestApp {
+    async fn new_record(&self, token: &str, kind: &str, body: Value) -> Value {
+        let r = self
+            .post(&format!("/api/{kind}"))
+            .bearer(token)
+            .json(body)
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "create {kind}: {}", r.body);
+        r.body["data"].clone()
+    }
+
+    async fn names(&self, token: &str, path: &str) -> (Vec<String>, Option<String>) {
+        let r = self.get(path).bearer(token).send().await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        let names = r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                c["first_name"]
+                    .as_str()
+                    .or(c["name"].as_str())
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        (names, r.body["next_cursor"].as_str().map(str::to_owned))
+    }
+}
+
+async fn contacts_are_created_read_changed_and_deleted(app: TestApp) {
+    let t = app.register("Realty Co").await;
+    let company = app.new_record(&t.token, "companies", json!({"name": "Harbour View Estates", "domain": "Harbour.example", "website": "https://harbour.example", "address": {"city": "Lisbon", "country": "PT"}})).await;
+    assert_eq!(company["domain"], "harbour.example");
+    assert_eq!(
+        company["address"],
+        json!({"city": "Lisbon", "country": "PT"})
+    );
+    let c = app
+        .new_record(
+            &t.token,
+            "contacts",
+            json!({"first_name": "Ada", "last_name": "Lovelace", "email": "Ada@Example.com", "phone": "+351 21 000 0000",
+                   "title": "Buyer", "company_id": company["id"], "tags": ["vip", "buyer", "vip"], "source": "website"}),
+        )
+        .await;
+    assert_eq!(c["email"], "ada@example.com");
+    assert_eq!(c["tags"], json!(["vip", "buyer"]));
+    assert_eq!(
+        c["owner_id"],
+        t.owner_id.as_str(),
+        "the owner defaults to the creator"
+    );
+    assert_eq!(c["created_by"], t.owner_id.as_str());
+    assert!(c.get("sort_name").is_none());
+    let path = format!("/api/contacts/{}", c["id"].as_str().unwrap());
+
+    let r = app.get(&path).bearer(&t.token).send().await;
+    assert_eq!(r.body["data"], c);
+    app.advance(chrono::Duration::minutes(5));
+    let r = app
+        .patch(&path)
+        .bearer(&t.token)
+        .json(json!({"title": null, "last_name": "King", "tags": []}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["data"]["title"].is_null());
+    assert_eq!(r.body["data"]["last_name"], "King");
+    assert_eq!(
+        r.body["data"]["email"], "ada@example.com",
+        "absent fields stay"
+    );
+    assert_eq!(r.body["data"]["tags"], json!([]));
+    assert_ne!(r.body["data"]["updated_at"], c["updated_at"]);
+
+    // Deleting the company keeps the contact, without a company.
+    let r = app
+        .delete(&format!(
+            "/api/companies/{}",
+            company["id"].as_str().unwrap()
+        ))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app.get(&path).bearer(&t.token).send().await;
+    assert!(r.body["data"]["company_id"].is_null());
+
+    let r = app.delete(&path).bearer(&t.token).send().await;
+    assert_eq!(r.status, 200);
+    assert_eq!(app.get(&path).bearer(&t.token).send().await.status, 404);
+}
+both!(contacts_are_created_read_changed_and_deleted);
+
+async fn bad_contact_input_names_the_field(app: TestApp) {
+    let t = app.register("Strict Realty").await;
+    let cases = [
+        (json!({}), "first_name"),
+        (json!({"first_name": "  "}), "first_name"),
+        (json!({"first_name": "A", "email": "not-mail"}), "email"),
+        (json!({"first_name": "A", "tags": [""]}), "tags"),
+        (
+            json!({"first_name": "A", "company_id": uuid::Uuid::now_v7()}),
+            "company_id",
+        ),
+        (
+            json!({"first_name": "A", "owner_id": uuid::Uuid::now_v7()}),
+            "owner_id",
+        ),
+        (
+            json!({"first_name": "A", "company_id": "nope"}),
+            "company_id",
+        ),
+        (
+            json!({"first_name": "A", "tenant_id": uuid::Uuid::now_v7()}),
+            "tenant_id",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = app
+            .post("/api/contacts")
+            .bearer(&t.token)
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.body);
+        assert!(
+            r.body["error"]["details"]["fields"][field].is_string(),
+            "{field}: {}",
+            r.body
+        );
+    }
+    for (body, field) in [
+        (json!({"name": "X", "website": "ftp://x"}), "website"),
+        (json!({"name": "X", "domain": "not a domain"}), "domain"),
+        (
+            json!({"name": "X", "address": {"planet": "Mars"}}),
+            "address.planet",
+        ),
+    ] {
+        let r = app
+            .post("/api/companies")
+            .bearer(&t.token)
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.body);
+        assert!(
+            r.body["error"]["details"]["fields"][field].is_string(),
+            "{field}: {}",
+            r.body
+        );
+    }
+    assert_eq!(app.count("contacts").await, 0);
+    assert_eq!(app.count("companies").await, 0);
+}
+both!(bad_contact_input_names_the_field);
+
+async fn contact_lists_filter_sort_and_page(app: TestApp) {
+    let t = app.register("Pager Co").await;
+    let (agent_id, agent) = app.add_user(&t, "agent@pager.example", "user").await;
+    let acme = app
+        .new_record(&t.token, "companies", json!({"name": "Acme"}))
+        .await;
+    let names = [
+        "Grace", "ada", "Linus", "Barbara", "Edsger", "Alan", "Margaret",
+    ];
+    for (i, n) in names.iter().enumerate() {
+        let token = if i % 2 == 0 { &t.token } else { &agent };
+        let mut body =
+            json!({"first_name": n, "email": format!("{}@pager.example", n.to_lowercase())});
+        if i < 3 {
+            body["company_id"] = acme["id"].clone();
+        }
+        app.new_record(token, "contacts", body).await;
+        app.advance(chrono::Duration::seconds(1));
+    }
+    // Newest first by default.
+    let (all, _) = app.names(&t.token, "/api/contacts?limit=200").await;
+    assert_eq!(
+        all,
+        vec!["Margaret", "Alan", "Edsger", "Barbara", "Linus", "ada", "Grace"]
+    );
+    // By name, case-insensitively, through three pages.
+    let mut seen = Vec::new();
+    let mut path = "/api/contacts?sort=name&limit=3".to_owned();
+    loop {
+        let (page, next) = app.names(&t.token, &path).await;
+        assert!(page.len() <= 3);
+        seen.extend(page);
+        match next {
+            Some(c) => path = format!("/api/contacts?sort=name&limit=3&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        vec!["ada", "Alan", "Barbara", "Edsger", "Grace", "Linus", "Margaret"]
+    );
+    let (desc, next) = app
+        .names(&t.token, "/api/contacts?sort=-name&limit=2")
+        .await;
+    assert_eq!(desc, vec!["Margaret", "Linus"]);
+    let (desc2, _) = app
+        .names(
+            &t.token,
+            &format!("/api/contacts?sort=-name&limit=2&cursor={}", next.unwrap()),
+        )
+        .await;
+    assert_eq!(desc2, vec!["Grace", "Edsger"]);
+
+    let (mine, _) = app
+        .names(
+            &t.token,
+            &format!("/api/contacts?owner_id={agent_id}&sort=name"),
+        )
+        .await;
+    assert_eq!(mine, vec!["ada", "Alan", "Barbara"]);
+    let (at_acme, _) = app
+        .names(
+            &t.token,
+            &format!(
+                "/api/contacts?company_id={}&sort=name",
+                acme["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(at_acme, vec!["ada", "Grace", "Linus"]);
+    let (found, _) = app.names(&t.token, "/api/contacts?q=AR").await;
+    assert_eq!(found, vec!["Margaret", "Barbara"]);
+    let (by_mail, _) = app.names(&t.token, "/api/contacts?q=edsger@").await;
+    assert_eq!(by_mail, vec!["Edsger"]);
+    let (none, _) = app.names(&t.token, "/api/contacts?q=%25").await;
+    assert!(none.is_empty(), "% is a literal");
+
+    let (_, next) = app.names(&t.token, "/api/contacts?sort=name&limit=2").await;
+    for bad in [
+        "sort=email".to_owned(),
+        "limit=0".to_owned(),
+        "owner_id=x".to_owned(),
+        format!("sort=created_at&cursor={}", next.unwrap()),
+        "cursor=zz".to_owned(),
+    ] {
+        let r = app
+            .get(&format!("/api/contacts?{bad}"))
+            .bearer(&t.token)
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.body);
+    }
+}
+both!(contact_lists_filter_sort_and_page);
+
+async fn company_lists_sort_by_update_and_search_domains(app: TestApp) {
+    let t = app.register("Broker Co").await;
+    let a = app
+        .new_record(
+            &t.token,
+            "companies",
+            json!({"name": "Alpha", "domain": "alpha.example"}),
+        )
+        .await;
+    app.advance(chrono::Duration::seconds(1));
+    app.new_record(&t.token, "companies", json!({"name": "Beta"}))
+        .await;
+    app.advance(chrono::Duration::seconds(1));
+    app.patch(&format!("/api/companies/{}", a["id"].as_str().unwrap()))
+        .bearer(&t.token)
+        .json(json!({"industry": "Retail"}))
+        .send()
+        .await;
+    let (by_update, _) = app.names(&t.token, "/api/companies?sort=-updated_at").await;
+    assert_eq!(by_update, vec!["Alpha", "Beta"]);
+    let (found, _) = app.names(&t.token, "/api/companies?q=ALPHA.EX").await;
+    assert_eq!(found, vec!["Alpha"]);
+}
+both!(company_lists_sort_by_update_and_search_domains);
+
+async fn users_delete_only_what_they_own(app: TestApp) {
+    let t = app.register("Roles Realty").await;
+    let (_, user) = app.add_user(&t, "user@roles.example", "user").await;
+    let (_, manager) = app.add_user(&t, "manager@roles.example", "manager").await;
+    let theirs = app
+        .new_record(
+            &t.token,
+            "contacts",
+            json!({"first_name": "Owned by admin"}),
+        )
+        .await;
+    let own = app
+        .new_record(&user, "contacts", json!({"first_name": "Owned by user"}))
+        .await;
+    let path = |c: &Value| format!("/api/contacts/{}", c["id"].as_str().unwrap());
+
+    // A user may change any record…
+    let r = app
+        .patch(&path(&theirs))
+        .bearer(&user)
+        .json(json!({"title": "Edited"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // …but delete only their own.
+    let r = app.delete(&path(&theirs)).bearer(&user).send().await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(
+        app.delete(&path(&own)).bearer(&user).send().await.status,
+        200
+    );
+    // Managers and admins delete any.
+    assert_eq!(
+        app.delete(&path(&theirs))
+            .bearer(&manager)
+            .send()
+            .await
+            .status,
+        200
+    );
+}
+both!(users_delete_only_what_they_own);
+
+async fn deleting_a_user_leaves_their_records_without_an_owner(app: TestApp) {
+    let t = app.register("Leaver Realty").await;
+    let (agent_id, agent) = app.add_user(&t, "leaver@realty.example", "user").await;
+    let c = app
+        .new_record(&agent, "contacts", json!({"first_name": "Client"}))
+        .await;
+    let co = app
+        .new_record(&agent, "companies", json!({"name": "Client Co"}))
+        .await;
+    let r = app
+        .delete(&format!("/api/users/{agent_id}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let c = app
+        .get(&format!("/api/contacts/{}", c["id"].as_str().unwrap()))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert!(
+        c.body["data"]["owner_id"].is_null() && c.body["data"]["created_by"].is_null(),
+        "{}",
+        c.body
+    );
+    let co = app
+        .get(&format!("/api/companies/{}", co["id"].as_str().unwrap()))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert!(co.body["data"]["owner_id"].is_null(), "{}", co.body);
+    assert_eq!(co.body["data"]["name"], "Client Co");
+}
+both!(deleting_a_user_leaves_their_records_without_an_owner);
+
+/// The seed's step 3: a tenant token lists only that tenant's contacts; B,
+/// holding A's ids, reads, changes, deletes and references nothing of A's.
+async fn contacts_and_companies_stay_in_their_tenant(app: TestApp) {
+    let a: Tenant = app.register("Alpha Realty").await;
+    let b: Tenant = app.register("Beta Realty").await;
+    let a_company = app
+        .new_record(&a.token, "companies", json!({"name": "A Holdings"}))
+        .await;
+    let a_contact = app
+        .new_record(
+            &a.token,
+            "contacts",
+            json!({"first_name": "Alice", "company_id": a_company["id"]}),
+        )
+        .await;
+    app.new_record(&b.token, "contacts", json!({"first_name": "Bob"}))
+        .await;
+    let before = (
+        app.get(&format!(
+            "/api/contacts/{}",
+            a_contact["id"].as_str().unwrap()
+        ))
+        .bearer(&a.token)
+        .send()
+        .await
+        .body,
+        app.get(&format!(
+            "/api/companies/{}",
+            a_company["id"].as_str().unwrap()
+        ))
+        .bearer(&a.token)
+        .send()
+        .await
+        .body,
+    );
+
+    let (b_list, _) = app.names(&b.token, "/api/contacts").await;
+    assert_eq!(b_list, vec!["Bob"]);
+    let (b_companies, _) = app.names(&b.token, "/api/companies").await;
+    assert!(b_companies.is_empty());
+    let (filtered, _) = app
+        .names(
+            &b.token,
+            &format!(
+                "/api/contacts?company_id={}",
+                a_company["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert!(filtered.is_empty());
+
+    for (kind, record) in [("contacts", &a_contact), ("companies", &a_company)] {
+        let path = format!("/api/{kind}/{}", record["id"].as_str().unwrap());
+        let r = app.get(&path).bearer(&b.token).send().await;
+        assert_eq!((r.status, r.code()), (404, "not_found"), "GET {path}");
+        let r = app
+            .patch(&path)
+            .bearer(&b.token)
+            .json(json!({"first_name": "Pwned", "name": "Pwned"}))
+            .send()
+            .await;
+        assert!(
+            r.status == 404 || r.status == 422,
+            "PATCH {path}: {}",
+            r.body
+        );
+        let r = app
+            .patch(&path)
+            .bearer(&b.token)
+            .json(json!({}))
+            .send()
+            .await;
+        assert_eq!(r.status, 404, "PATCH {path}: {}", r.body);
+        let r = app.delete(&path).bearer(&b.token).send().await;
+        assert_eq!(r.status, 404, "DELETE {path}");
+    }
+    // References into A are refused, naming the field.
+    let r = app
+        .post("/api/contacts")
+        .bearer(&b.token)
+        .json(json!({"first_name": "Spy", "company_id": a_company["id"]}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body["error"]["details"]["fields"]["company_id"].is_string());
+    let r = app
+        .post("/api/contacts")
+        .bearer(&b.token)
+        .json(json!({"first_name": "Spy", "owner_id": a.owner_id}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body["error"]["details"]["fields"]["owner_id"].is_string());
+    let (bob, _) = app.names(&b.token, "/api/contacts").await;
+    assert_eq!(bob.len(), 1);
+    let b_contact = app.get("/api/contacts").bearer(&b.token).send().await.body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .patch(&format!("/api/contacts/{b_contact}"))
+        .bearer(&b.token)
+        .json(json!({"company_id": a_company["id"]}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = app
+        .post("/api/companies")
+        .bearer(&b.token)
+        .json(json!({"name": "X", "owner_id": a.owner_id}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422);
+
+    let after = (
+        app.get(&format!(
+            "/api/contacts/{}",
+            a_contact["id"].as_str().unwrap()
+        ))
+        .bearer(&a.token)
+        .send()
+        .await
+        .body,
+        app.get(&format!(
+            "/api/companies/{}",
+            a_company["id"].as_str().unwrap()
+        ))
+        .bearer(&a.token)
+        .send()
+        .await
+        .body,
+    );
+    assert_eq!(before, after, "A's rows are unchanged");
+}
+both!(contacts_and_companies_stay_in_their_tenant);
