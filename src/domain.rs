@@ -103,6 +103,12 @@ text_enum!(
     SubscriptionStatus { Trialing = "trialing", Active = "active", PastDue = "past_due", Cancelled = "cancelled" }
 );
 
+text_enum!(
+    /// What a pipeline stage means for its deals: still open, won or lost.
+    /// A deal's status is its stage's kind.
+    StageKind { Open = "open", Won = "won", Lost = "lost" }
+);
+
 /// Names that can never be a tenant's slug: they are, or may become, our own
 /// host names and paths.
 pub const RESERVED_SLUGS: &[&str] = &[

@@ -5,7 +5,9 @@
 
 pub mod companies;
 pub mod contacts;
+pub mod deals;
 pub mod listing;
+pub mod pipelines;
 
 use crate::auth::SessionUser;
 use crate::domain::Role;
@@ -18,6 +20,7 @@ use uuid::Uuid;
 pub enum Table {
     Users,
     Companies,
+    Contacts,
 }
 
 impl Table {
@@ -26,6 +29,9 @@ impl Table {
             Table::Users => "SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2)",
             Table::Companies => {
                 "SELECT EXISTS (SELECT 1 FROM companies WHERE tenant_id = $1 AND id = $2)"
+            }
+            Table::Contacts => {
+                "SELECT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = $1 AND id = $2)"
             }
         }
     }

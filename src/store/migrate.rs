@@ -25,12 +25,14 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     2 "0002_platform_admin" "platform_admin",
     3 "0003_licensing" "licensing",
     4 "0004_companies_contacts" "companies_contacts",
+    5 "0005_pipelines_deals" "pipelines_deals",
 );
 pub const SQLITE: &[Migration] = migrations!("sqlite":
     1 "0001_foundation" "foundation",
     2 "0002_platform_admin" "platform_admin",
     3 "0003_licensing" "licensing",
     4 "0004_companies_contacts" "companies_contacts",
+    5 "0005_pipelines_deals" "pipelines_deals",
 );
 
 fn digest(sql: &str) -> String {

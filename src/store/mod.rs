@@ -588,6 +588,26 @@ impl Decode for DateTime<Utc> {
     }
 }
 
+impl Bind for chrono::NaiveDate {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+    fn sqlite(&self) -> ToSqlOutput<'_> {
+        ToSqlOutput::Owned(Value::Text(self.format("%Y-%m-%d").to_string()))
+    }
+}
+
+impl Decode for chrono::NaiveDate {
+    type Pg = chrono::NaiveDate;
+    fn from_pg(v: chrono::NaiveDate) -> DbResult<Self> {
+        Ok(v)
+    }
+    fn from_sqlite(v: ValueRef<'_>) -> DbResult<Self> {
+        chrono::NaiveDate::parse_from_str(sqlite_text(v, "date text")?, "%Y-%m-%d")
+            .map_err(|e| DbError::Other(format!("bad date in database: {e}")))
+    }
+}
+
 impl Bind for serde_json::Value {
     fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
         self

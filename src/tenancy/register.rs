@@ -388,6 +388,7 @@ pub(crate) async fn create_in(
             e if e.is_unique("users", "email") => email_conflict().into(),
             e => RegisterError::from(e),
         })?;
+    crate::crm::pipelines::create_default(&mut tx.for_tenant(tenant_id), now).await?;
     let subscription = SubscriptionView {
         plan: setup.plan,
         plan_name: plan.name,

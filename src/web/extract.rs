@@ -148,6 +148,25 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     }
 }
 
+/// Two record ids from the path (`/parent/{id}/child/{child_id}`); anything
+/// that is not a UUID is 404.
+pub struct PathIds(pub Uuid, pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        let axum::extract::Path((a, b)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::not_found())?;
+        match (Uuid::parse_str(&a), Uuid::parse_str(&b)) {
+            (Ok(a), Ok(b)) => Ok(PathIds(a, b)),
+            _ => Err(ApiError::not_found()),
+        }
+    }
+}
+
 /// The client's address, for throttling: the socket peer, or the first
 /// X-Forwarded-For hop when the server is configured to trust its proxy.
 pub struct ClientAddr(pub String);

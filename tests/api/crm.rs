@@ -497,3 +497,403 @@ async fn contacts_and_companies_stay_in_their_tenant(app: TestApp) {
     assert_eq!(before, after, "A's rows are unchanged");
 }
 both!(contacts_and_companies_stay_in_their_tenant);
+
+async fn registration_makes_a_default_sales_pipeline(app: TestApp) {
+    let t = app.register("Pipeline Co").await;
+    let r = app.get("/api/pipelines").bearer(&t.token).send().await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let p = &r.body["data"][0];
+    assert_eq!(p["name"], "Sales");
+    assert_eq!(p["is_default"], true);
+    let stages: Vec<(&str, &str)> = p["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        stages,
+        vec![
+            ("New", "open"),
+            ("Qualified", "open"),
+            ("Proposal", "open"),
+            ("Negotiation", "open"),
+            ("Won", "won"),
+            ("Lost", "lost")
+        ]
+    );
+}
+both!(registration_makes_a_default_sales_pipeline);
+
+async fn deals_move_through_stages_and_take_their_status(app: TestApp) {
+    let t = app.register("Deal Co").await;
+    let contact = app
+        .new_record(&t.token, "contacts", json!({"first_name": "Buyer"}))
+        .await;
+    let deal = app
+        .new_record(&t.token, "deals", json!({"title": "Seaside villa", "amount": 45_000_000, "currency": "eur", "contact_id": contact["id"], "expected_close_date": "2026-06-30"}))
+        .await;
+    let sales = app.get("/api/pipelines").bearer(&t.token).send().await.body["data"][0].clone();
+    let stage = |name: &str| -> String {
+        sales["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(deal["pipeline_id"], sales["id"], "the default pipeline");
+    assert_eq!(
+        deal["stage_id"],
+        stage("New").as_str(),
+        "its first open stage"
+    );
+    assert_eq!(deal["status"], "open");
+    assert_eq!(deal["currency"], "EUR");
+    assert_eq!(deal["amount"], 45_000_000);
+    assert_eq!(deal["expected_close_date"], "2026-06-30");
+    let path = format!("/api/deals/{}", deal["id"].as_str().unwrap());
+
+    let r = app
+        .patch(&path)
+        .bearer(&t.token)
+        .json(json!({"stage_id": stage("Negotiation")}))
+        .send()
+        .await;
+    assert_eq!(r.body["data"]["status"], "open");
+    let r = app
+        .patch(&path)
+        .bearer(&t.token)
+        .json(json!({"stage_id": stage("Won")}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["status"], "won");
+    assert_eq!(r.body["data"]["closed_at"], "2026-03-01T09:00:00Z");
+    let r = app
+        .patch(&path)
+        .bearer(&t.token)
+        .json(json!({"stage_id": stage("Proposal")}))
+        .send()
+        .await;
+    assert_eq!(r.body["data"]["status"], "open");
+    assert!(r.body["data"]["closed_at"].is_null(), "reopened");
+
+    // The board's columns: deals by stage.
+    let r = app
+        .get(&format!("/api/deals?stage_id={}", stage("Proposal")))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+    let r = app
+        .get("/api/deals?status=won")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert!(r.body["data"].as_array().unwrap().is_empty());
+
+    // A stage of another pipeline is refused, naming the field.
+    let support = app.new_record(&t.token, "pipelines", json!({"name": "Support", "stages": [{"name": "Open"}, {"name": "Solved", "kind": "won"}]})).await;
+    let support_stage = support["stages"][0]["id"].clone();
+    let r = app
+        .patch(&path)
+        .bearer(&t.token)
+        .json(json!({"stage_id": support_stage}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["error"]["details"]["fields"]["stage_id"].is_string());
+    let r = app
+        .patch(&path)
+        .bearer(&t.token)
+        .json(json!({"pipeline_id": sales["id"], "stage_id": support_stage}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422);
+    // Moving to another pipeline lands on its first open stage.
+    let r = app
+        .patch(&path)
+        .bearer(&t.token)
+        .json(json!({"pipeline_id": support["id"]}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["stage_id"], support_stage);
+
+    for (body, field) in [
+        (json!({"title": "X", "amount": -1}), "amount"),
+        (json!({"title": "X", "currency": "euro"}), "currency"),
+        (
+            json!({"title": "X", "contact_id": uuid::Uuid::now_v7()}),
+            "contact_id",
+        ),
+        (
+            json!({"title": "X", "pipeline_id": uuid::Uuid::now_v7()}),
+            "pipeline_id",
+        ),
+        (json!({"amount": 5}), "title"),
+        (
+            json!({"title": "X", "expected_close_date": "30/06/2026"}),
+            "expected_close_date",
+        ),
+    ] {
+        let r = app
+            .post("/api/deals")
+            .bearer(&t.token)
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.body);
+        assert!(
+            r.body["error"]["details"]["fields"][field].is_string(),
+            "{field}: {}",
+            r.body
+        );
+    }
+}
+both!(deals_move_through_stages_and_take_their_status);
+
+async fn pipelines_and_stages_are_configured_by_managers(app: TestApp) {
+    let t = app.register("Config Co").await;
+    let (_, user) = app.add_user(&t, "user@config.example", "user").await;
+    let r = app
+        .post("/api/pipelines")
+        .bearer(&user)
+        .json(json!({"name": "Projects"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 403);
+    let p = app
+        .new_record(&t.token, "pipelines", json!({"name": "Projects"}))
+        .await;
+    assert_eq!(p["stages"].as_array().unwrap().len(), 6, "default stages");
+    assert_eq!(p["is_default"], false);
+    let r = app
+        .post("/api/pipelines")
+        .bearer(&t.token)
+        .json(json!({"name": "Projects"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 409, "names are unique in a tenant");
+    let pid = p["id"].as_str().unwrap();
+
+    let r = app
+        .post(&format!("/api/pipelines/{pid}/stages"))
+        .bearer(&t.token)
+        .json(json!({"name": "On hold", "probability": 5}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let stages: Vec<String> = r.body["data"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stages.len(), 7);
+    let mut reversed = stages.clone();
+    reversed.reverse();
+    let r = app
+        .post(&format!("/api/pipelines/{pid}/stages/reorder"))
+        .bearer(&t.token)
+        .json(json!({"stage_ids": reversed}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["stages"][0]["name"], "On hold");
+    let r = app
+        .post(&format!("/api/pipelines/{pid}/stages/reorder"))
+        .bearer(&t.token)
+        .json(json!({"stage_ids": &stages[1..]}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "every stage exactly once");
+
+    // A stage with deals cannot go; changing its kind changes the deals.
+    let deal = app
+        .new_record(
+            &t.token,
+            "deals",
+            json!({"title": "Fit-out", "pipeline_id": pid}),
+        )
+        .await;
+    let deal_stage = deal["stage_id"].as_str().unwrap();
+    let r = app
+        .delete(&format!("/api/pipelines/{pid}/stages/{deal_stage}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let r = app
+        .patch(&format!("/api/pipelines/{pid}/stages/{deal_stage}"))
+        .bearer(&t.token)
+        .json(json!({"kind": "lost"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let d = app
+        .get(&format!("/api/deals/{}", deal["id"].as_str().unwrap()))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(d.body["data"]["status"], "lost");
+    let r = app
+        .delete(&format!("/api/pipelines/{pid}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 409, "a pipeline with deals stays");
+    app.delete(&format!("/api/deals/{}", deal["id"].as_str().unwrap()))
+        .bearer(&t.token)
+        .send()
+        .await;
+    let r = app
+        .patch(&format!("/api/pipelines/{pid}"))
+        .bearer(&t.token)
+        .json(json!({"is_default": true}))
+        .send()
+        .await;
+    assert_eq!(r.body["data"]["is_default"], true);
+    let all = app.get("/api/pipelines").bearer(&t.token).send().await;
+    assert_eq!(
+        all.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["is_default"] == true)
+            .count(),
+        1
+    );
+    let r = app
+        .delete(&format!("/api/pipelines/{pid}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 409, "the default pipeline stays");
+}
+both!(pipelines_and_stages_are_configured_by_managers);
+
+async fn pipelines_and_deals_stay_in_their_tenant(app: TestApp) {
+    let a = app.register("Alpha Deals").await;
+    let b = app.register("Beta Deals").await;
+    let a_contact = app
+        .new_record(&a.token, "contacts", json!({"first_name": "Alice"}))
+        .await;
+    let a_deal = app
+        .new_record(
+            &a.token,
+            "deals",
+            json!({"title": "A's deal", "contact_id": a_contact["id"]}),
+        )
+        .await;
+    let a_pipeline =
+        app.get("/api/pipelines").bearer(&a.token).send().await.body["data"][0].clone();
+    let a_pid = a_pipeline["id"].as_str().unwrap();
+    let a_stage = a_pipeline["stages"][1]["id"].as_str().unwrap();
+    let before = app
+        .get(&format!("/api/pipelines/{a_pid}"))
+        .bearer(&a.token)
+        .send()
+        .await
+        .body;
+    let deal_before = app
+        .get(&format!("/api/deals/{}", a_deal["id"].as_str().unwrap()))
+        .bearer(&a.token)
+        .send()
+        .await
+        .body;
+
+    let r = app.get("/api/pipelines").bearer(&b.token).send().await;
+    assert!(r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["id"] != a_pipeline["id"]));
+    assert!(
+        app.get("/api/deals").bearer(&b.token).send().await.body["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let deal_path = format!("/api/deals/{}", a_deal["id"].as_str().unwrap());
+    for (method, path, body) in [
+        ("GET", format!("/api/pipelines/{a_pid}"), None),
+        (
+            "PATCH",
+            format!("/api/pipelines/{a_pid}"),
+            Some(json!({"name": "Pwned"})),
+        ),
+        ("DELETE", format!("/api/pipelines/{a_pid}"), None),
+        ("GET", format!("/api/pipelines/{a_pid}/stages"), None),
+        (
+            "POST",
+            format!("/api/pipelines/{a_pid}/stages"),
+            Some(json!({"name": "Pwned"})),
+        ),
+        (
+            "PATCH",
+            format!("/api/pipelines/{a_pid}/stages/{a_stage}"),
+            Some(json!({"name": "Pwned"})),
+        ),
+        (
+            "DELETE",
+            format!("/api/pipelines/{a_pid}/stages/{a_stage}"),
+            None,
+        ),
+        (
+            "POST",
+            format!("/api/pipelines/{a_pid}/stages/reorder"),
+            Some(json!({"stage_ids": [a_stage]})),
+        ),
+        ("GET", deal_path.clone(), None),
+        ("PATCH", deal_path.clone(), Some(json!({"title": "Pwned"}))),
+        ("DELETE", deal_path.clone(), None),
+    ] {
+        let req = app.req(method.parse().unwrap(), &path).bearer(&b.token);
+        let r = match body {
+            Some(b) => req.json(b).send().await,
+            None => req.send().await,
+        };
+        assert_eq!(r.status, 404, "{method} {path}: {}", r.body);
+    }
+    // References into A are refused, naming the field.
+    for (body, field) in [
+        (json!({"title": "Spy", "pipeline_id": a_pid}), "pipeline_id"),
+        (json!({"title": "Spy", "stage_id": a_stage}), "stage_id"),
+        (
+            json!({"title": "Spy", "contact_id": a_contact["id"]}),
+            "contact_id",
+        ),
+        (json!({"title": "Spy", "owner_id": a.owner_id}), "owner_id"),
+    ] {
+        let r = app
+            .post("/api/deals")
+            .bearer(&b.token)
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.body);
+        assert!(
+            r.body["error"]["details"]["fields"][field].is_string(),
+            "{field}: {}",
+            r.body
+        );
+    }
+    assert_eq!(
+        app.get(&format!("/api/pipelines/{a_pid}"))
+            .bearer(&a.token)
+            .send()
+            .await
+            .body,
+        before
+    );
+    assert_eq!(
+        app.get(&deal_path).bearer(&a.token).send().await.body,
+        deal_before
+    );
+}
+both!(pipelines_and_deals_stay_in_their_tenant);

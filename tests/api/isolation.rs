@@ -43,6 +43,22 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/api/contacts/{id}"),
     ("PATCH", "/api/contacts/{id}"),
     ("DELETE", "/api/contacts/{id}"),
+    // crm::pipelines_and_deals_stay_in_their_tenant
+    ("GET", "/api/pipelines"),
+    ("POST", "/api/pipelines"),
+    ("GET", "/api/pipelines/{id}"),
+    ("PATCH", "/api/pipelines/{id}"),
+    ("DELETE", "/api/pipelines/{id}"),
+    ("GET", "/api/pipelines/{id}/stages"),
+    ("POST", "/api/pipelines/{id}/stages"),
+    ("PATCH", "/api/pipelines/{id}/stages/{stage_id}"),
+    ("DELETE", "/api/pipelines/{id}/stages/{stage_id}"),
+    ("POST", "/api/pipelines/{id}/stages/reorder"),
+    ("GET", "/api/deals"),
+    ("POST", "/api/deals"),
+    ("GET", "/api/deals/{id}"),
+    ("PATCH", "/api/deals/{id}"),
+    ("DELETE", "/api/deals/{id}"),
 ];
 
 #[test]

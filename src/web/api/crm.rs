@@ -1,4 +1,4 @@
-//! Companies and contacts over HTTP: list (filter, sort, keyset pages),
+//! Companies, contacts, pipelines and deals over HTTP: list (filter, sort, keyset pages),
 //! create, read, change, delete. Every route works on the caller's tenant
 //! only; another tenant's ids answer 404, another tenant's references 422.
 
@@ -6,10 +6,14 @@ use super::{ok, Created, Envelope, ErrorEnvelope, ListEnvelope};
 use crate::auth::TenantSession;
 use crate::crm::companies::{self, CompanyFilter, CompanyInput, CompanyView};
 use crate::crm::contacts::{self, ContactFilter, ContactInput, ContactView};
+use crate::crm::deals::{self, DealFilter, DealInput, DealView};
 use crate::crm::listing::ListRequest;
+use crate::crm::pipelines::{
+    self, CreatePipeline, PipelineView, Reorder, StageInput, StageView, UpdatePipeline, UpdateStage,
+};
 use crate::error::{ApiResult, FieldErrors};
 use crate::web::api::users::Deleted;
-use crate::web::extract::{Json, PathId, Query};
+use crate::web::extract::{Json, PathId, PathIds, Query};
 use crate::web::AppState;
 use axum::extract::State;
 use serde::Deserialize;
@@ -241,6 +245,312 @@ pub async fn delete_company(
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
     companies::delete(&mut s.tx, &s.user, id).await?;
+    s.tx.commit().await?;
+    Ok(ok(Deleted { id, deleted: true }))
+}
+
+// ---------------------------------------------------------------------------
+// Pipelines and stages.
+
+#[utoipa::path(get, path = "/api/pipelines", tag = "crm", security(("bearer" = [])),
+    responses((status = 200, description = "Every pipeline with its stages, in order (one page)", body = ListEnvelope<PipelineView>)))]
+pub async fn list_pipelines(mut s: TenantSession) -> ApiResult<ListEnvelope<PipelineView>> {
+    let all = pipelines::list(&mut s.tx).await?;
+    s.tx.commit().await?;
+    Ok(ListEnvelope {
+        success: true,
+        data: all,
+        next_cursor: None,
+    })
+}
+
+#[utoipa::path(post, path = "/api/pipelines", tag = "crm", security(("bearer" = [])),
+    request_body = CreatePipeline,
+    responses(
+        (status = 201, description = "Created, with its stages", body = Envelope<PipelineView>),
+        (status = 403, description = "`forbidden`: admins and managers only", body = ErrorEnvelope),
+        (status = 409, description = "`conflict`: the name is taken", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
+    ))]
+pub async fn create_pipeline(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    Json(input): Json<CreatePipeline>,
+) -> ApiResult<Created<PipelineView>> {
+    pipelines::ensure_can_configure(&s.user)?;
+    let p = pipelines::create(&mut s.tx, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(Created(p))
+}
+
+#[utoipa::path(get, path = "/api/pipelines/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Pipeline id")),
+    responses(
+        (status = 200, description = "The pipeline with its stages", body = Envelope<PipelineView>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+    ))]
+pub async fn get_pipeline(
+    mut s: TenantSession,
+    PathId(id): PathId,
+) -> ApiResult<Envelope<PipelineView>> {
+    let p = pipelines::get(&mut s.tx, id).await?;
+    s.tx.commit().await?;
+    Ok(ok(p))
+}
+
+#[utoipa::path(patch, path = "/api/pipelines/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Pipeline id")),
+    request_body = UpdatePipeline,
+    responses(
+        (status = 200, description = "Changed", body = Envelope<PipelineView>),
+        (status = 403, description = "`forbidden`: admins and managers only", body = ErrorEnvelope),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+    ))]
+pub async fn update_pipeline(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    PathId(id): PathId,
+    Json(input): Json<UpdatePipeline>,
+) -> ApiResult<Envelope<PipelineView>> {
+    pipelines::ensure_can_configure(&s.user)?;
+    let p = pipelines::update(&mut s.tx, id, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(ok(p))
+}
+
+#[utoipa::path(delete, path = "/api/pipelines/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Pipeline id")),
+    responses(
+        (status = 200, description = "Deleted with its stages", body = Envelope<Deleted>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+        (status = 409, description = "`conflict`: the default pipeline, or one with deals", body = ErrorEnvelope),
+    ))]
+pub async fn delete_pipeline(
+    mut s: TenantSession,
+    PathId(id): PathId,
+) -> ApiResult<Envelope<Deleted>> {
+    pipelines::ensure_can_configure(&s.user)?;
+    pipelines::delete(&mut s.tx, id).await?;
+    s.tx.commit().await?;
+    Ok(ok(Deleted { id, deleted: true }))
+}
+
+#[utoipa::path(get, path = "/api/pipelines/{id}/stages", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Pipeline id")),
+    responses(
+        (status = 200, description = "The stages, in order", body = ListEnvelope<StageView>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+    ))]
+pub async fn list_stages(
+    mut s: TenantSession,
+    PathId(id): PathId,
+) -> ApiResult<ListEnvelope<StageView>> {
+    let p = pipelines::get(&mut s.tx, id).await?;
+    s.tx.commit().await?;
+    Ok(ListEnvelope {
+        success: true,
+        data: p.stages,
+        next_cursor: None,
+    })
+}
+
+#[utoipa::path(post, path = "/api/pipelines/{id}/stages", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Pipeline id")),
+    request_body = StageInput,
+    responses(
+        (status = 201, description = "Added at the end; the pipeline as it now stands", body = Envelope<PipelineView>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
+    ))]
+pub async fn add_stage(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    PathId(id): PathId,
+    Json(input): Json<StageInput>,
+) -> ApiResult<Created<PipelineView>> {
+    pipelines::ensure_can_configure(&s.user)?;
+    let p = pipelines::add_stage(&mut s.tx, id, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(Created(p))
+}
+
+#[utoipa::path(patch, path = "/api/pipelines/{id}/stages/{stage_id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Pipeline id"), ("stage_id" = Uuid, Path, description = "Stage id")),
+    request_body = UpdateStage,
+    responses(
+        (status = 200, description = "Changed; a new kind changes its deals' status", body = Envelope<PipelineView>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+    ))]
+pub async fn update_stage(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    PathIds(id, stage): PathIds,
+    Json(input): Json<UpdateStage>,
+) -> ApiResult<Envelope<PipelineView>> {
+    pipelines::ensure_can_configure(&s.user)?;
+    let p = pipelines::update_stage(&mut s.tx, id, stage, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(ok(p))
+}
+
+#[utoipa::path(delete, path = "/api/pipelines/{id}/stages/{stage_id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Pipeline id"), ("stage_id" = Uuid, Path, description = "Stage id")),
+    responses(
+        (status = 200, description = "Deleted; the pipeline as it now stands", body = Envelope<PipelineView>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+        (status = 409, description = "`conflict`: the stage has deals, or is the last one", body = ErrorEnvelope),
+    ))]
+pub async fn delete_stage(
+    mut s: TenantSession,
+    PathIds(id, stage): PathIds,
+) -> ApiResult<Envelope<PipelineView>> {
+    pipelines::ensure_can_configure(&s.user)?;
+    let p = pipelines::delete_stage(&mut s.tx, id, stage).await?;
+    s.tx.commit().await?;
+    Ok(ok(p))
+}
+
+#[utoipa::path(post, path = "/api/pipelines/{id}/stages/reorder", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Pipeline id")),
+    request_body = Reorder,
+    responses(
+        (status = 200, description = "Reordered", body = Envelope<PipelineView>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`: not every stage exactly once", body = ErrorEnvelope),
+    ))]
+pub async fn reorder_stages(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    PathId(id): PathId,
+    Json(input): Json<Reorder>,
+) -> ApiResult<Envelope<PipelineView>> {
+    pipelines::ensure_can_configure(&s.user)?;
+    let p = pipelines::reorder(&mut s.tx, id, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(ok(p))
+}
+
+// ---------------------------------------------------------------------------
+// Deals.
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DealListQuery {
+    /// Text search in the title.
+    pub q: Option<String>,
+    pub owner_id: Option<String>,
+    pub pipeline_id: Option<String>,
+    pub stage_id: Option<String>,
+    /// `open`, `won` or `lost`.
+    pub status: Option<String>,
+    pub company_id: Option<String>,
+    pub contact_id: Option<String>,
+    /// `name` (title), `created_at` or `updated_at`; `-` in front for
+    /// descending. Default `-created_at`.
+    pub sort: Option<String>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/deals", tag = "crm", security(("bearer" = [])),
+    params(DealListQuery),
+    responses(
+        (status = 200, description = "A page of the tenant's deals", body = ListEnvelope<DealView>),
+        (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
+    ))]
+pub async fn list_deals(
+    mut s: TenantSession,
+    Query(q): Query<DealListQuery>,
+) -> ApiResult<ListEnvelope<DealView>> {
+    let mut e = FieldErrors::default();
+    let req = ListRequest::parse(
+        q.limit.as_deref(),
+        q.sort.as_deref(),
+        q.cursor.as_deref(),
+        &mut e,
+    );
+    let status = q.status.filter(|s| !s.is_empty()).and_then(|st| {
+        e.check(
+            "status",
+            st.parse::<crate::domain::StageKind>()
+                .map_err(|_| "must be open, won or lost"),
+        )
+    });
+    let filter = DealFilter {
+        owner_id: uuid_param(&mut e, "owner_id", q.owner_id),
+        pipeline_id: uuid_param(&mut e, "pipeline_id", q.pipeline_id),
+        stage_id: uuid_param(&mut e, "stage_id", q.stage_id),
+        company_id: uuid_param(&mut e, "company_id", q.company_id),
+        contact_id: uuid_param(&mut e, "contact_id", q.contact_id),
+        status,
+        q: q.q,
+    };
+    if filter.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        e.add("q", "must be at most 200 characters long");
+    }
+    e.finish()?;
+    let page = deals::list(&mut s.tx, &filter, &req).await?;
+    s.tx.commit().await?;
+    Ok(page.into())
+}
+
+#[utoipa::path(post, path = "/api/deals", tag = "crm", security(("bearer" = [])),
+    request_body = DealInput,
+    responses(
+        (status = 201, description = "Created", body = Envelope<DealView>),
+        (status = 422, description = "`validation_failed`, also for a stage of another pipeline or a reference that is not the tenant's", body = ErrorEnvelope),
+    ))]
+pub async fn create_deal(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    Json(input): Json<DealInput>,
+) -> ApiResult<Created<DealView>> {
+    let d = deals::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(Created(d))
+}
+
+#[utoipa::path(get, path = "/api/deals/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Deal id")),
+    responses(
+        (status = 200, description = "The deal", body = Envelope<DealView>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+    ))]
+pub async fn get_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<DealView>> {
+    let d = deals::get(&mut s.tx, id).await?;
+    s.tx.commit().await?;
+    Ok(ok(d))
+}
+
+#[utoipa::path(patch, path = "/api/deals/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Deal id")),
+    request_body = DealInput,
+    responses(
+        (status = 200, description = "Changed (a new stage_id moves it)", body = Envelope<DealView>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
+    ))]
+pub async fn update_deal(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    PathId(id): PathId,
+    Json(input): Json<DealInput>,
+) -> ApiResult<Envelope<DealView>> {
+    let d = deals::update(&mut s.tx, id, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(ok(d))
+}
+
+#[utoipa::path(delete, path = "/api/deals/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Deal id")),
+    responses(
+        (status = 200, description = "Deleted", body = Envelope<Deleted>),
+        (status = 403, description = "`forbidden`: users delete only their own records", body = ErrorEnvelope),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+    ))]
+pub async fn delete_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
+    deals::delete(&mut s.tx, &s.user, id).await?;
     s.tx.commit().await?;
     Ok(ok(Deleted { id, deleted: true }))
 }

@@ -1,0 +1,462 @@
+//! Deals: money moving through a pipeline. A deal's status is its stage's
+//! kind (open, won, lost), and `closed_at` is when it last entered a won or
+//! lost stage.
+
+use super::listing::{self, Keyed, ListRequest, Param, Select};
+use super::{check_reference, ensure_can_delete, Table};
+use crate::auth::SessionUser;
+use crate::domain::StageKind;
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::pagination::Page;
+use crate::store::{DbResult, FromRow, Row, Scoped};
+use crate::tenancy::{clearable, nullable};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+macro_rules! deal_columns {
+    () => {
+        "d.id, d.title, d.pipeline_id, d.stage_id, d.status, d.amount, d.currency, d.expected_close_date,
+         d.contact_id, d.company_id, d.lost_reason, d.closed_at, d.owner_id, d.created_by,
+         d.created_at, d.updated_at, d.sort_name"
+    };
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DealView {
+    pub id: Uuid,
+    pub title: String,
+    pub pipeline_id: Uuid,
+    pub stage_id: Uuid,
+    /// The stage's kind: `open`, `won` or `lost`.
+    pub status: StageKind,
+    /// In minor units (cents) of `currency`.
+    pub amount: i64,
+    /// ISO 4217, e.g. `USD`.
+    pub currency: String,
+    pub expected_close_date: Option<NaiveDate>,
+    pub contact_id: Option<Uuid>,
+    pub company_id: Option<Uuid>,
+    pub lost_reason: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub owner_id: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    sort_name: String,
+}
+
+impl FromRow for DealView {
+    fn from_row(r: &Row<'_>) -> DbResult<Self> {
+        Ok(DealView {
+            id: r.get("id")?,
+            title: r.get("title")?,
+            pipeline_id: r.get("pipeline_id")?,
+            stage_id: r.get("stage_id")?,
+            status: r.get("status")?,
+            amount: r.get("amount")?,
+            currency: r.get("currency")?,
+            expected_close_date: r.get("expected_close_date")?,
+            contact_id: r.get("contact_id")?,
+            company_id: r.get("company_id")?,
+            lost_reason: r.get("lost_reason")?,
+            closed_at: r.get("closed_at")?,
+            owner_id: r.get("owner_id")?,
+            created_by: r.get("created_by")?,
+            created_at: r.get("created_at")?,
+            updated_at: r.get("updated_at")?,
+            sort_name: r.get("sort_name")?,
+        })
+    }
+}
+
+impl Keyed for DealView {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    fn sort_name(&self) -> &str {
+        &self.sort_name
+    }
+}
+
+/// `POST /api/deals` and `PATCH /api/deals/:id` (there every field is
+/// optional, and `null` clears an optional one).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DealInput {
+    pub title: Option<String>,
+    /// Default: the tenant's default pipeline (or the stage's pipeline).
+    pub pipeline_id: Option<Uuid>,
+    /// Must belong to the pipeline; default: its first open stage. Moving a
+    /// deal between stages is a PATCH of this field.
+    pub stage_id: Option<Uuid>,
+    /// Minor units (cents), 0 or more.
+    pub amount: Option<i64>,
+    /// ISO 4217 code; default `USD`.
+    pub currency: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub expected_close_date: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub contact_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub company_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub lost_reason: Option<Option<String>>,
+    pub owner_id: Option<Uuid>,
+}
+
+/// Where in which pipeline a deal stands.
+struct Placement {
+    pipeline_id: Uuid,
+    stage_id: Uuid,
+    kind: StageKind,
+}
+
+struct PlacementRow(Placement);
+
+impl FromRow for PlacementRow {
+    fn from_row(r: &Row<'_>) -> DbResult<Self> {
+        Ok(PlacementRow(Placement {
+            pipeline_id: r.get("pipeline_id")?,
+            stage_id: r.get("id")?,
+            kind: r.get("kind")?,
+        }))
+    }
+}
+
+/// Resolves pipeline and stage: the stage must be of the pipeline; either
+/// may be left out.
+async fn place(
+    tx: &mut impl Scoped,
+    e: &mut FieldErrors,
+    pipeline: Option<Uuid>,
+    stage: Option<Uuid>,
+) -> ApiResult<Option<Placement>> {
+    let row: Option<PlacementRow> = match (pipeline, stage) {
+        (_, Some(stage)) => {
+            let found: Option<PlacementRow> = tx
+                .query_opt(
+                    "SELECT id, pipeline_id, kind FROM pipeline_stages WHERE tenant_id = $1 AND id = $2",
+                    &[&stage],
+                )
+                .await?;
+            match (found, pipeline) {
+                (None, _) => {
+                    e.add("stage_id", "does not name a stage of this company");
+                    None
+                }
+                (Some(f), Some(p)) if f.0.pipeline_id != p => {
+                    e.add("stage_id", "is not a stage of that pipeline");
+                    None
+                }
+                (found, _) => found,
+            }
+        }
+        (Some(pipeline), None) => {
+            let found: Option<PlacementRow> = tx
+                .query_opt(
+                    "SELECT s.id, s.pipeline_id, s.kind FROM pipeline_stages s
+                      WHERE s.tenant_id = $1 AND s.pipeline_id = $2
+                      ORDER BY CASE WHEN s.kind = 'open' THEN 0 ELSE 1 END, s.position LIMIT 1",
+                    &[&pipeline],
+                )
+                .await?;
+            if found.is_none() {
+                e.add("pipeline_id", "does not name a pipeline of this company");
+            }
+            found
+        }
+        (None, None) => {
+            let found: Option<PlacementRow> = tx
+                .query_opt(
+                    "SELECT s.id, s.pipeline_id, s.kind FROM pipeline_stages s
+                       JOIN pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id
+                      WHERE s.tenant_id = $1 AND p.tenant_id = $1 AND p.is_default
+                      ORDER BY CASE WHEN s.kind = 'open' THEN 0 ELSE 1 END, s.position LIMIT 1",
+                    &[],
+                )
+                .await?;
+            if found.is_none() {
+                e.add(
+                    "pipeline_id",
+                    "is required: the company has no default pipeline",
+                );
+            }
+            found
+        }
+    };
+    Ok(row.map(|r| r.0))
+}
+
+fn parse_currency(e: &mut FieldErrors, c: Option<String>) -> Option<String> {
+    let c = c?.trim().to_ascii_uppercase();
+    if c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) {
+        Some(c)
+    } else {
+        e.add(
+            "currency",
+            "must be a three-letter ISO 4217 code such as USD",
+        );
+        None
+    }
+}
+
+/// `closed_at` after a move to a stage of `kind`.
+fn closed_at(
+    kind: StageKind,
+    before: Option<(StageKind, Option<DateTime<Utc>>)>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    match (kind, before) {
+        (StageKind::Open, _) => None,
+        (k, Some((old, at))) if old == k => at,
+        _ => Some(now),
+    }
+}
+
+pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<DealView> {
+    tx.query_opt(
+        concat!(
+            "SELECT ",
+            deal_columns!(),
+            " FROM deals d WHERE d.tenant_id = $1 AND d.id = $2"
+        ),
+        &[&id],
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)
+}
+
+async fn check_links(
+    tx: &mut impl Scoped,
+    e: &mut FieldErrors,
+    input: &DealInput,
+) -> ApiResult<()> {
+    check_reference(
+        tx,
+        e,
+        "contact_id",
+        Table::Contacts,
+        input.contact_id.flatten(),
+    )
+    .await?;
+    check_reference(
+        tx,
+        e,
+        "company_id",
+        Table::Companies,
+        input.company_id.flatten(),
+    )
+    .await?;
+    check_reference(tx, e, "owner_id", Table::Users, input.owner_id).await
+}
+
+pub async fn create(
+    tx: &mut impl Scoped,
+    user: &SessionUser,
+    input: DealInput,
+    now: DateTime<Utc>,
+) -> ApiResult<DealView> {
+    let mut e = FieldErrors::default();
+    let title = e.required("title", input.title.clone());
+    let title = e.text("title", title, 255);
+    let amount = input.amount.unwrap_or(0);
+    if amount < 0 {
+        e.add("amount", "must not be negative");
+    }
+    let currency = parse_currency(&mut e, input.currency.clone()).unwrap_or_else(|| "USD".into());
+    let lost_reason = clearable(&mut e, "lost_reason", input.lost_reason.clone(), 500);
+    check_links(tx, &mut e, &input).await?;
+    let placement = place(tx, &mut e, input.pipeline_id, input.stage_id).await?;
+    e.finish()?;
+    let (Some(title), Some(p)) = (title, placement) else {
+        return Err(ApiError::internal("validation passed with a field missing"));
+    };
+    let id = Uuid::now_v7();
+    tx.execute(
+        "INSERT INTO deals (tenant_id, id, title, pipeline_id, stage_id, status, amount, currency,
+                            expected_close_date, contact_id, company_id, lost_reason, closed_at,
+                            owner_id, created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+        &[
+            &id,
+            &title,
+            &p.pipeline_id,
+            &p.stage_id,
+            &p.kind,
+            &amount,
+            &currency,
+            &input.expected_close_date.flatten(),
+            &input.contact_id.flatten(),
+            &input.company_id.flatten(),
+            &lost_reason.flatten(),
+            &closed_at(p.kind, None, now),
+            &input.owner_id.unwrap_or(user.id.0),
+            &user.id.0,
+            &now,
+        ],
+    )
+    .await?;
+    get(tx, id).await
+}
+
+pub async fn update(
+    tx: &mut impl Scoped,
+    id: Uuid,
+    input: DealInput,
+    now: DateTime<Utc>,
+) -> ApiResult<DealView> {
+    let current = get(tx, id).await?;
+    let mut e = FieldErrors::default();
+    let title = e.text("title", input.title.clone(), 255);
+    if input.amount.is_some_and(|a| a < 0) {
+        e.add("amount", "must not be negative");
+    }
+    let currency = parse_currency(&mut e, input.currency.clone());
+    let lost_reason = clearable(&mut e, "lost_reason", input.lost_reason.clone(), 500);
+    check_links(tx, &mut e, &input).await?;
+    let placement = if input.pipeline_id.is_some() || input.stage_id.is_some() {
+        // A new pipeline without a stage lands on that pipeline's first open
+        // stage; a new stage alone stays within the current pipeline.
+        let pipeline = input.pipeline_id.or(Some(current.pipeline_id));
+        place(tx, &mut e, pipeline, input.stage_id).await?
+    } else {
+        None
+    };
+    e.finish()?;
+    let (pipeline_id, stage_id, status, closed) = match placement {
+        Some(p) => (
+            p.pipeline_id,
+            p.stage_id,
+            p.kind,
+            closed_at(p.kind, Some((current.status, current.closed_at)), now),
+        ),
+        None => (
+            current.pipeline_id,
+            current.stage_id,
+            current.status,
+            current.closed_at,
+        ),
+    };
+    tx.execute(
+        "UPDATE deals SET
+            title = COALESCE($3, title),
+            pipeline_id = $4, stage_id = $5, status = $6, closed_at = $7,
+            amount = COALESCE($8, amount),
+            currency = COALESCE($9, currency),
+            expected_close_date = CASE WHEN $10 THEN $11 ELSE expected_close_date END,
+            contact_id = CASE WHEN $12 THEN $13 ELSE contact_id END,
+            company_id = CASE WHEN $14 THEN $15 ELSE company_id END,
+            lost_reason = CASE WHEN $16 THEN $17 ELSE lost_reason END,
+            owner_id = COALESCE($18, owner_id),
+            updated_at = $19
+          WHERE tenant_id = $1 AND id = $2",
+        &[
+            &id,
+            &title,
+            &pipeline_id,
+            &stage_id,
+            &status,
+            &closed,
+            &input.amount,
+            &currency,
+            &input.expected_close_date.is_some(),
+            &input.expected_close_date.flatten(),
+            &input.contact_id.is_some(),
+            &input.contact_id.flatten(),
+            &input.company_id.is_some(),
+            &input.company_id.flatten(),
+            &lost_reason.is_some(),
+            &lost_reason.flatten(),
+            &input.owner_id,
+            &now,
+        ],
+    )
+    .await?;
+    get(tx, id).await
+}
+
+/// After a stage's kind changed: its deals' status follows.
+pub(crate) async fn restatus_stage(
+    tx: &mut impl Scoped,
+    pipeline: Uuid,
+    stage: Uuid,
+    kind: StageKind,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let closed = (kind != StageKind::Open).then_some(now);
+    tx.execute(
+        "UPDATE deals SET status = $4, closed_at = $5, updated_at = $6
+          WHERE tenant_id = $1 AND pipeline_id = $2 AND stage_id = $3",
+        &[&pipeline, &stage, &kind, &closed, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {
+    let current = get(tx, id).await?;
+    ensure_can_delete(user, current.owner_id)?;
+    tx.execute("DELETE FROM deals WHERE tenant_id = $1 AND id = $2", &[&id])
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Default)]
+pub struct DealFilter {
+    pub q: Option<String>,
+    pub owner_id: Option<Uuid>,
+    pub pipeline_id: Option<Uuid>,
+    pub stage_id: Option<Uuid>,
+    pub status: Option<StageKind>,
+    pub company_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+}
+
+pub async fn list(
+    tx: &mut impl Scoped,
+    f: &DealFilter,
+    req: &ListRequest,
+) -> ApiResult<Page<DealView>> {
+    let mut s = Select::new(
+        concat!(
+            "SELECT ",
+            deal_columns!(),
+            " FROM deals d WHERE d.tenant_id = $1"
+        ),
+        "d",
+    );
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        s.and("d.sort_name LIKE {} ESCAPE '\\'", listing::contains(q));
+    }
+    for (column, value) in [
+        ("d.owner_id", f.owner_id),
+        ("d.pipeline_id", f.pipeline_id),
+        ("d.stage_id", f.stage_id),
+        ("d.company_id", f.company_id),
+        ("d.contact_id", f.contact_id),
+    ] {
+        if let Some(v) = value {
+            s.and(&format!("{column} = {{}}"), Param::Uuid(v));
+        }
+    }
+    if let Some(status) = f.status {
+        s.and("d.status = {}", Param::Text(status.as_str().to_owned()));
+    }
+    let (sql, params) = s.page(req);
+    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
+    let rows: Vec<DealView> = tx.query(&sql, &binds).await?;
+    Ok(listing::finish(req, rows))
+}
