@@ -401,6 +401,27 @@ impl Timezone {
     }
 }
 
+/// A time the API accepts: years 1970 to 9999, which both databases store
+/// the same way.
+pub fn check_time(t: &chrono::DateTime<chrono::Utc>) -> Result<(), &'static str> {
+    use chrono::Datelike;
+    if (1970..=9999).contains(&t.year()) {
+        Ok(())
+    } else {
+        Err("must be a time between the years 1970 and 9999")
+    }
+}
+
+/// A calendar date the API accepts: years 1900 to 9999.
+pub fn check_date(d: &chrono::NaiveDate) -> Result<(), &'static str> {
+    use chrono::Datelike;
+    if (1900..=9999).contains(&d.year()) {
+        Ok(())
+    } else {
+        Err("must be a date between the years 1900 and 9999")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

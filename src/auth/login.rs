@@ -8,7 +8,7 @@ use crate::audit::{self, Actor, Event};
 use crate::domain::{AdminId, Password, TenantId, TenantStatus, UserId};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors};
 use crate::staff::{user_columns, UserView};
-use crate::store::{Access, DbResult, FromRow, One, Row, Store};
+use crate::store::{Access, DbResult, Dialect, FromRow, One, Row, Store};
 use crate::tenancy::{tenant_columns, TenantView};
 use crate::web::AppState;
 use chrono::{DateTime, Utc};
@@ -114,6 +114,12 @@ fn invalid_credentials() -> ApiError {
 }
 
 /// Logs in; `hint` is the tenant slug from the body, `X-Tenant` or the host.
+///
+/// The attempt is counted as a failure before the password is checked (and
+/// the count forgotten for this client once it proves right), under a
+/// per-username lock, so concurrent guesses cannot slip past the limit.
+/// Where the name matches several accounts, the password decides: exactly
+/// one match logs in; several answer 409 `tenant_required`.
 pub async fn login(
     state: &AppState,
     req: LoginRequest,
@@ -135,9 +141,17 @@ pub async fn login(
     let now = state.clock.now();
     let store = &state.store;
 
-    let mut tx = store.platform(Access::Read).await?;
+    let mut tx = store.platform(Access::Write).await?;
+    if tx.dialect() == Dialect::Postgres {
+        // SQLite's write transaction is exclusive already.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 7317))",
+            &[&username],
+        )
+        .await?;
+    }
     throttle::check(&mut tx, &username, client, now).await?;
-    let mut candidates: Vec<Candidate> = match &hint {
+    let candidates: Vec<Candidate> = match &hint {
         Some(slug) => {
             tx.query(USERS_OF_TENANT, &[&username, &slug.trim().to_lowercase()])
                 .await?
@@ -148,42 +162,54 @@ pub async fn login(
             c
         }
     };
+    let failures = throttle::record_failure(&mut tx, &username, client, now).await?;
     tx.commit().await?;
-    if candidates.len() > 1 {
+
+    let mut matches = Vec::new();
+    if candidates.is_empty() {
+        password::verify(None, password.clone()).await;
+    }
+    let only_user = match candidates.as_slice() {
+        [Candidate {
+            kind: CandidateKind::User { tenant, id, .. },
+            ..
+        }] => Some((*tenant, *id)),
+        _ => None,
+    };
+    for c in candidates {
+        if password::verify(Some(c.password_hash.clone()), password.clone()).await {
+            matches.push(c);
+        }
+    }
+
+    let mut tx = store.platform(Access::Write).await?;
+    if matches.is_empty() {
+        if failures == throttle::MAX_PER_USERNAME {
+            if let Some((tenant, id)) = only_user {
+                let actor = Actor {
+                    client_addr: Some(client.to_owned()),
+                    ..Actor::system()
+                };
+                let event = Event::new("login.locked").target("user", id).after(
+                    serde_json::json!({ "failures": failures, "window_minutes": throttle::WINDOW_MINUTES }),
+                );
+                audit::record_for(&mut tx, tenant, &actor, event, now).await?;
+            }
+        }
+        tx.commit().await?;
+        return Err(invalid_credentials());
+    }
+    throttle::clear(&mut tx, &username, client).await?;
+    if matches.len() > 1 {
+        tx.commit().await?;
         return Err(ApiError::new(
             ErrorCode::TenantRequired,
             "this username exists in several companies; give the company's slug as `tenant`",
         ));
     }
-    let candidate = candidates.pop();
-    let ok = password::verify(
-        candidate.as_ref().map(|c| c.password_hash.clone()),
-        password,
-    )
-    .await;
-
-    let mut tx = store.platform(Access::Write).await?;
-    let candidate = match candidate {
-        Some(c) if ok => c,
-        other => {
-            let failures = throttle::record_failure(&mut tx, &username, client, now).await?;
-            if failures == throttle::MAX_PER_USERNAME {
-                if let Some(CandidateKind::User { tenant, id, .. }) = other.map(|c| c.kind) {
-                    let actor = Actor {
-                        client_addr: Some(client.to_owned()),
-                        ..Actor::system()
-                    };
-                    let event = Event::new("login.locked").target("user", id).after(
-                        serde_json::json!({ "failures": failures, "window_minutes": throttle::WINDOW_MINUTES }),
-                    );
-                    audit::record_for(&mut tx, tenant, &actor, event, now).await?;
-                }
-            }
-            tx.commit().await?;
-            return Err(invalid_credentials());
-        }
+    let Some(candidate) = matches.pop() else {
+        return Err(ApiError::internal("no match"));
     };
-    throttle::clear(&mut tx, &username, client).await?;
     if !candidate.is_active {
         tx.commit().await?;
         return Err(invalid_credentials());

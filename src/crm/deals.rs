@@ -200,6 +200,12 @@ async fn place(
     Ok(row.map(|r| r.0))
 }
 
+fn check_close_date(e: &mut FieldErrors, input: &DealInput) {
+    if let Some(Some(d)) = &input.expected_close_date {
+        e.check("expected_close_date", crate::domain::check_date(d));
+    }
+}
+
 fn parse_currency(e: &mut FieldErrors, c: Option<String>) -> Option<String> {
     let c = c?.trim().to_ascii_uppercase();
     if c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -277,6 +283,7 @@ pub async fn create(
         e.add("amount", "must not be negative");
     }
     let currency = parse_currency(&mut e, input.currency.clone()).unwrap_or_else(|| "USD".into());
+    check_close_date(&mut e, &input);
     let lost_reason = clearable(&mut e, "lost_reason", input.lost_reason.clone(), 500);
     check_links(tx, &mut e, &input).await?;
     let placement = place(tx, &mut e, input.pipeline_id, input.stage_id).await?;
@@ -325,6 +332,7 @@ pub async fn update(
         e.add("amount", "must not be negative");
     }
     let currency = parse_currency(&mut e, input.currency.clone());
+    check_close_date(&mut e, &input);
     let lost_reason = clearable(&mut e, "lost_reason", input.lost_reason.clone(), 500);
     check_links(tx, &mut e, &input).await?;
     let placement = if input.pipeline_id.is_some() || input.stage_id.is_some() {

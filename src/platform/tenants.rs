@@ -218,6 +218,9 @@ pub async fn update(
             errors.add("max_users", "must be at least 1, or null for unlimited");
         }
     }
+    if let Some(t) = &input.trial_ends_at {
+        errors.check("trial_ends_at", crate::domain::check_time(t));
+    }
     if input.status == Some(TenantStatus::Cancelled) {
         errors.add("status", "cancel a tenant with DELETE /api/tenants/{id}");
     }

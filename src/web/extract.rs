@@ -20,48 +20,61 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
-        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
-            let essence = ct.split(';').next().unwrap_or_default().trim();
-            if !(essence == "application/json" || essence.ends_with("+json")) {
-                return Err(ApiError::new(
-                    ErrorCode::UnsupportedMediaType,
-                    "send the body as application/json",
-                ));
-            }
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(_)
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                ApiError::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!("the body is larger than {} bytes", super::JSON_BODY_LIMIT),
-                )
-            }
-            other => ApiError::new(ErrorCode::BadRequest, other.body_text()),
-        })?;
+        let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(Json)
     }
 }
 
+/// The body, when its type is JSON (or unstated) and it fits the limit.
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> ApiResult<Bytes> {
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or_default().trim();
+        if !(essence == "application/json" || essence.ends_with("+json")) {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the body as application/json",
+            ));
+        }
+    }
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the body is larger than {} bytes", super::JSON_BODY_LIMIT),
+            )
+        }
+        other => ApiError::new(ErrorCode::BadRequest, other.body_text()),
+    })?;
+    Ok(bytes)
+}
+
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let result: Result<T, _> = serde_path_to_error::deserialize(de);
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        let message = if bytes.iter().all(u8::is_ascii_whitespace) {
+            "the body is empty; send a JSON object".to_owned()
+        } else {
+            format!("the body is not valid JSON: {e}")
+        };
+        ApiError::new(ErrorCode::InvalidJson, message)
+    })?;
+    // NUL is valid JSON but no database keeps it in text (PostgreSQL refuses
+    // it, SQLite cuts strings at it): refuse it here, for every field.
+    if let Some(path) = nul_path(&value, "") {
+        let field = if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path
+        };
+        return Err(ApiError::field(&field, "must not contain NUL characters"));
+    }
+    let result: Result<T, _> = serde_path_to_error::deserialize(value);
     let err = match result {
         Ok(v) => return Ok(v),
         Err(e) => e,
     };
     let path = err.path().to_string();
     let inner = err.into_inner();
-    if !inner.is_data() {
-        let message = if bytes.iter().all(u8::is_ascii_whitespace) {
-            "the body is empty; send a JSON object".to_owned()
-        } else {
-            format!("the body is not valid JSON: {inner}")
-        };
-        return Err(ApiError::new(ErrorCode::InvalidJson, message));
-    }
     let message = inner.to_string();
     let message = message.split(" at line ").next().unwrap_or(&message);
     let mut fields = FieldErrors::default();
@@ -75,6 +88,31 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         fields.add(&path, message.to_owned());
     }
     Err(fields.into_error())
+}
+
+/// Where in `v` a string or key holds NUL, as a dotted path.
+fn nul_path(v: &serde_json::Value, at: &str) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => Some(at.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, &format!("{at}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, item)| {
+            let here = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_path(item, &here)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// The first `backquoted` name in a serde message.
@@ -101,18 +139,11 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonOrEmp
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
-        let empty = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() == b"0")
-            || (!req.headers().contains_key(header::CONTENT_LENGTH)
-                && !req.headers().contains_key(header::TRANSFER_ENCODING));
-        if empty {
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonOrEmpty(T::default()));
         }
-        Json::<T>::from_request(req, state)
-            .await
-            .map(|Json(v)| JsonOrEmpty(v))
+        parse_json(&bytes).map(JsonOrEmpty)
     }
 }
 
@@ -123,10 +154,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        let raw = parts.uri.query().unwrap_or_default();
+        if raw.to_ascii_lowercase().contains("%00") {
+            return Err(ApiError::field("query", "must not contain NUL characters"));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Query(q.0))
-            .map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.body_text()))
+            .map_err(|e| ApiError::field("query", e.body_text()))
     }
 }
 

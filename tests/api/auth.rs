@@ -1,5 +1,6 @@
 use crate::both;
 use crate::support::{TestApp, ADMIN_PASSWORD, ADMIN_USERNAME, PASSWORD};
+
 use chrono::Duration;
 use serde_json::json;
 
@@ -319,3 +320,68 @@ async fn many_failures_from_one_client_lock_that_client(app: TestApp) {
 both!(many_failures_from_one_client_lock_that_client, |c| c
     .trust_proxy =
     true);
+
+/// A tenant user whose username equals a platform admin's does not lock
+/// the admin out: the password tells the accounts apart.
+async fn a_tenant_user_named_like_the_platform_admin_does_not_shadow_it(app: TestApp) {
+    let r = app
+        .post("/api/tenants/register")
+        .json(
+            json!({"company_name": "Evil Co", "email": format!("{ADMIN_USERNAME}@evil.example"),
+                     "password": "EvilPass123", "full_name": "Evil"}),
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, 201);
+    let r = app
+        .post("/api/auth/login")
+        .json(json!({"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["user"]["role"], "platform_admin");
+    let r = app
+        .post("/api/auth/login")
+        .json(json!({"username": ADMIN_USERNAME, "password": "EvilPass123"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["tenant"]["slug"], "evil-co");
+    // A wrong password reveals nothing about how many accounts share the name.
+    let r = app
+        .post("/api/auth/login")
+        .json(json!({"username": ADMIN_USERNAME, "password": "wrong-password"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.code(), "invalid_credentials");
+}
+both!(a_tenant_user_named_like_the_platform_admin_does_not_shadow_it);
+
+/// Guesses sent all at once are counted like guesses sent one by one.
+async fn concurrent_guesses_do_not_slip_past_the_limit(app: TestApp) {
+    let t = app.register("Raced Co").await;
+    let guess = || {
+        app.post("/api/auth/login")
+            .json(json!({"username": t.email, "password": "wrong-guess"}))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (a, b, c, d, e, f, g, h) = tokio::join!(
+            guess(),
+            guess(),
+            guess(),
+            guess(),
+            guess(),
+            guess(),
+            guess(),
+            guess()
+        );
+        statuses.extend([a, b, c, d, e, f, g, h].map(|r| r.status));
+    }
+    let unauthorized = statuses.iter().filter(|s| **s == 401).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((unauthorized, limited), (10, 14), "{statuses:?}");
+}
+both!(concurrent_guesses_do_not_slip_past_the_limit);

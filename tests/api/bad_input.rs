@@ -161,3 +161,77 @@ async fn bad_user_input_never_half_writes(app: TestApp) {
     assert_eq!(app.count("users").await, 1);
 }
 both!(bad_user_input_never_half_writes);
+
+/// NUL is valid JSON but no database keeps it in text: every field refuses
+/// it with a 422 naming the field, before anything reaches the database.
+async fn nul_characters_are_refused_everywhere(app: TestApp) {
+    let t = app.register("Nul Co").await;
+    let r = app
+        .post("/api/tenants/register")
+        .json(json!({"company_name": "\u{0}", "email": "n@nul.example", "password": PASSWORD, "full_name": "N"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["error"]["details"]["fields"]["company_name"].is_string());
+    let r = app
+        .post("/api/auth/login")
+        .json(json!({"username": "a\u{0}b", "password": "whatever1"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = app
+        .patch("/api/tenants/current")
+        .bearer(&t.token)
+        .json(json!({"settings": {"k": ["ok", "x\u{0}"]}}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body["error"]["details"]["fields"]["settings.k[1]"].is_string(),
+        "{}",
+        r.body
+    );
+    let r = app
+        .post("/api/contacts")
+        .bearer(&t.token)
+        .json(json!({"first_name": "\u{0}Ada"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = app.get("/api/contacts?q=%00").bearer(&t.token).send().await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(app.count("tenants").await, 1);
+}
+both!(nul_characters_are_refused_everywhere);
+
+async fn times_outside_what_the_databases_keep_are_refused(app: TestApp) {
+    let t = app.register("Far Future Co").await;
+    let admin = app
+        .login_ok(
+            crate::support::ADMIN_USERNAME,
+            crate::support::ADMIN_PASSWORD,
+        )
+        .await;
+    for when in [
+        "+10000-01-01T00:00:00Z",
+        "-0001-01-01T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+    ] {
+        let r = app
+            .patch(&format!("/api/tenants/{}", t.id))
+            .bearer(&admin)
+            .json(json!({"trial_ends_at": when}))
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{when}: {}", r.body);
+    }
+    let r = app
+        .post("/api/deals")
+        .bearer(&t.token)
+        .json(json!({"title": "Old", "expected_close_date": "1066-10-14"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["error"]["details"]["fields"]["expected_close_date"].is_string());
+}
+both!(times_outside_what_the_databases_keep_are_refused);

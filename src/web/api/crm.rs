@@ -21,6 +21,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CrmListQuery {
     /// Text search (name, e-mail, phone; domain for companies).
     pub q: Option<String>,
@@ -434,6 +435,7 @@ pub async fn reorder_stages(
 // Deals.
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DealListQuery {
     /// Text search in the title.
     pub q: Option<String>,

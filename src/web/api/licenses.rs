@@ -72,6 +72,7 @@ pub async fn generate(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LicenseListQuery {
     /// `available`, `activated`, `expired` or `revoked`.
     pub status: Option<String>,

@@ -199,6 +199,69 @@ impl Modify for BearerAuth {
     }
 }
 
+/// What every operation may answer besides its own responses, and an
+/// operation id made from method and path (unique by construction).
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder};
+        let error = |what: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(what)
+                    .content(
+                        "application/json",
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorEnvelope")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let ops = [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
+                ("put", &mut item.put),
+            ];
+            for (method, op) in ops {
+                let Some(op) = op.as_mut() else { continue };
+                let id: String = format!("{method}{path}")
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect::<String>()
+                    .split('_')
+                    .filter(|p| !p.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("_");
+                op.operation_id = Some(id);
+                let responses = &mut op.responses.responses;
+                let mut add = |code: &str, what: &str| {
+                    responses.entry(code.to_owned()).or_insert_with(|| error(what));
+                };
+                if op.security.is_some() {
+                    add("401", "`unauthorized`: no token, or one that is invalid, expired or no longer valid");
+                    add("403", "`forbidden`, `tenant_suspended`");
+                }
+                if op.request_body.is_some() {
+                    add("400", "`invalid_json`");
+                    add("413", "`payload_too_large`: over 1 MiB");
+                    add("415", "`unsupported_media_type`: not JSON");
+                    add("422", "`validation_failed`: `details.fields` names each bad field");
+                }
+                if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                    add("422", "`validation_failed`: `details.fields` names each bad field");
+                }
+                add("500", "`internal`");
+                add("503", "`service_unavailable`: the database does not answer");
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -261,7 +324,7 @@ impl Modify for BearerAuth {
         crm::delete_deal,
     ),
     components(schemas(ErrorEnvelope, ErrorBody)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "tenants", description = "Registration and the tenant's own settings"),
         (name = "auth", description = "Logging in"),
@@ -292,6 +355,24 @@ mod tests {
             missing.is_empty(),
             "routes missing from OpenAPI: {missing:?}"
         );
+    }
+
+    #[test]
+    fn operation_ids_are_unique_and_query_parameters_are_in_the_query() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut ids = std::collections::HashSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap().to_owned();
+                assert!(ids.insert(id.clone()), "{id} twice");
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    if p["in"] == "path" {
+                        let name = p["name"].as_str().unwrap();
+                        assert!(path.contains(&format!("{{{name}}}")), "{method} {path}: {name} is not in the path");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

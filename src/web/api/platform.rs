@@ -18,6 +18,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantListQuery {
     /// `active`, `trial`, `suspended` or `cancelled`.
     pub status: Option<String>,
@@ -184,6 +185,7 @@ pub async fn activate(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
     /// `true`: remove every row of the tenant now and free its slug.
     pub purge: Option<bool>,

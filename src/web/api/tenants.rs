@@ -73,6 +73,7 @@ impl RegisterResponse {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AvailabilityQuery {
     /// A slug to check.
     pub slug: Option<String>,
