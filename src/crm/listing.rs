@@ -15,6 +15,8 @@ pub enum SortField {
     CreatedAt,
     UpdatedAt,
     Name,
+    /// Activities: when they are due (only activities with a due time).
+    DueAt,
 }
 
 impl SortField {
@@ -23,6 +25,7 @@ impl SortField {
             SortField::CreatedAt => "created_at",
             SortField::UpdatedAt => "updated_at",
             SortField::Name => "sort_name",
+            SortField::DueAt => "due_at",
         }
     }
 
@@ -31,6 +34,7 @@ impl SortField {
             SortField::CreatedAt => "created_at",
             SortField::UpdatedAt => "updated_at",
             SortField::Name => "name",
+            SortField::DueAt => "due_at",
         }
     }
 }
@@ -57,9 +61,10 @@ impl Sort {
             "created_at" => SortField::CreatedAt,
             "updated_at" => SortField::UpdatedAt,
             "name" => SortField::Name,
+            "due_at" => SortField::DueAt,
             _ => {
                 return Err(
-                    "must be name, created_at or updated_at, with - in front for descending",
+                    "must be name, created_at or updated_at (activities also due_at), with - in front for descending",
                 )
             }
         };
@@ -127,6 +132,23 @@ pub struct ListRequest {
 
 impl ListRequest {
     pub fn parse(
+        limit: Option<&str>,
+        sort: Option<&str>,
+        cursor: Option<&str>,
+        errors: &mut FieldErrors,
+    ) -> ListRequest {
+        let req = Self::parse_with_due(limit, sort, cursor, errors);
+        if req.sort.field == SortField::DueAt {
+            errors.add(
+                "sort",
+                "must be name, created_at or updated_at, with - in front for descending",
+            );
+        }
+        req
+    }
+
+    /// Like [`ListRequest::parse`], also allowing `due_at` (activities).
+    pub fn parse_with_due(
         limit: Option<&str>,
         sort: Option<&str>,
         cursor: Option<&str>,
@@ -205,6 +227,10 @@ impl Select {
     pub fn page(mut self, req: &ListRequest) -> (String, Vec<Param>) {
         let a = self.alias;
         let col = req.sort.field.column();
+        if req.sort.field == SortField::DueAt {
+            // Keyset order needs a value in every row.
+            self.sql.push_str(&format!(" AND {a}.due_at IS NOT NULL"));
+        }
         if let Some(c) = &req.cursor {
             let value = match req.sort.field {
                 SortField::Name => Param::Text(c.value.clone()),
@@ -234,6 +260,9 @@ pub trait Keyed {
     fn created_at(&self) -> DateTime<Utc>;
     fn updated_at(&self) -> DateTime<Utc>;
     fn sort_name(&self) -> &str;
+    fn due_at(&self) -> Option<DateTime<Utc>> {
+        None
+    }
 }
 
 /// Cuts the extra row and makes the next cursor.
@@ -245,6 +274,10 @@ pub fn finish<T: Keyed>(req: &ListRequest, mut rows: Vec<T>) -> crate::paginatio
             SortField::CreatedAt => crate::store::sqlite_time(&r.created_at()),
             SortField::UpdatedAt => crate::store::sqlite_time(&r.updated_at()),
             SortField::Name => r.sort_name().to_owned(),
+            SortField::DueAt => r
+                .due_at()
+                .map(|t| crate::store::sqlite_time(&t))
+                .unwrap_or_default(),
         };
         Cursor {
             field: req.sort.field,

@@ -3,10 +3,13 @@
 //! to exist in the same tenant (422 naming the field otherwise), and the
 //! composite foreign keys back that up.
 
+pub mod activities;
 pub mod companies;
 pub mod contacts;
 pub mod deals;
+pub mod leads;
 pub mod listing;
+pub mod notes;
 pub mod pipelines;
 
 use crate::auth::SessionUser;
@@ -21,6 +24,8 @@ pub enum Table {
     Users,
     Companies,
     Contacts,
+    Leads,
+    Deals,
 }
 
 impl Table {
@@ -33,6 +38,8 @@ impl Table {
             Table::Contacts => {
                 "SELECT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = $1 AND id = $2)"
             }
+            Table::Leads => "SELECT EXISTS (SELECT 1 FROM leads WHERE tenant_id = $1 AND id = $2)",
+            Table::Deals => "SELECT EXISTS (SELECT 1 FROM deals WHERE tenant_id = $1 AND id = $2)",
         }
     }
 }

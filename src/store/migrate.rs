@@ -26,6 +26,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     3 "0003_licensing" "licensing",
     4 "0004_companies_contacts" "companies_contacts",
     5 "0005_pipelines_deals" "pipelines_deals",
+    6 "0006_leads_activities_notes" "leads_activities_notes",
 );
 pub const SQLITE: &[Migration] = migrations!("sqlite":
     1 "0001_foundation" "foundation",
@@ -33,6 +34,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     3 "0003_licensing" "licensing",
     4 "0004_companies_contacts" "companies_contacts",
     5 "0005_pipelines_deals" "pipelines_deals",
+    6 "0006_leads_activities_notes" "leads_activities_notes",
 );
 
 fn digest(sql: &str) -> String {

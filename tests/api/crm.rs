@@ -897,3 +897,388 @@ async fn pipelines_and_deals_stay_in_their_tenant(app: TestApp) {
     );
 }
 both!(pipelines_and_deals_stay_in_their_tenant);
+
+async fn a_lead_converts_once_into_contact_company_and_deal(app: TestApp) {
+    let t = app.register("Lead Co").await;
+    let lead = app
+        .new_record(&t.token, "leads", json!({"first_name": "Grace", "last_name": "Hopper", "email": "grace@navy.example",
+                                             "company_name": "Navy Labs", "source": "referral", "estimated_value": 250000, "currency": "usd"}))
+        .await;
+    assert_eq!(lead["status"], "new");
+    assert_eq!(lead["currency"], "USD");
+    let path = format!("/api/leads/{}", lead["id"].as_str().unwrap());
+    let r = app
+        .patch(&path)
+        .bearer(&t.token)
+        .json(json!({"status": "qualified"}))
+        .send()
+        .await;
+    assert_eq!(r.body["data"]["status"], "qualified");
+    let r = app
+        .patch(&path)
+        .bearer(&t.token)
+        .json(json!({"status": "converted"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "conversion has its own endpoint");
+
+    let r = app
+        .post(&format!("{path}/convert"))
+        .bearer(&t.token)
+        .json(json!({"create_deal": true}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let c = &r.body["data"];
+    assert_eq!(c["lead"]["status"], "converted");
+    assert_eq!(c["contact"]["first_name"], "Grace");
+    assert_eq!(c["contact"]["email"], "grace@navy.example");
+    assert_eq!(c["company"]["name"], "Navy Labs");
+    assert_eq!(c["contact"]["company_id"], c["company"]["id"]);
+    assert_eq!(c["deal"]["title"], "Navy Labs deal");
+    assert_eq!(c["deal"]["amount"], 250000);
+    assert_eq!(c["deal"]["contact_id"], c["contact"]["id"]);
+    assert_eq!(c["lead"]["converted_deal_id"], c["deal"]["id"]);
+
+    let r = app
+        .post(&format!("{path}/convert"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 409, "converting twice: {}", r.body);
+    assert_eq!(app.count("contacts").await, 1);
+
+    // A conversion that fails half-way leaves nothing behind.
+    let other = app
+        .new_record(
+            &t.token,
+            "leads",
+            json!({"first_name": "Alan", "company_name": "Bletchley"}),
+        )
+        .await;
+    let r = app
+        .post(&format!(
+            "/api/leads/{}/convert",
+            other["id"].as_str().unwrap()
+        ))
+        .bearer(&t.token)
+        .json(json!({"create_deal": true, "pipeline_id": uuid::Uuid::now_v7()}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(app.count("contacts").await, 1);
+    assert_eq!(app.count("companies").await, 1);
+    let r = app
+        .get(&format!("/api/leads/{}", other["id"].as_str().unwrap()))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.body["data"]["status"], "new");
+
+    let r = app
+        .get("/api/leads?status=converted")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+    let r = app.get("/api/leads?q=bletch").bearer(&t.token).send().await;
+    assert_eq!(r.body["data"][0]["first_name"], "Alan");
+}
+both!(a_lead_converts_once_into_contact_company_and_deal);
+
+async fn activities_make_a_calendar_and_a_task_list(app: TestApp) {
+    let t = app.register("Calendar Co").await;
+    let (agent_id, agent) = app.add_user(&t, "agent@calendar.example", "user").await;
+    let contact = app
+        .new_record(&t.token, "contacts", json!({"first_name": "Client"}))
+        .await;
+    let call = app
+        .new_record(&t.token, "activities", json!({"type": "call", "subject": "Intro call", "due_at": "2026-03-02T10:00:00Z",
+                                                  "duration_minutes": 30, "contact_id": contact["id"], "assigned_to": agent_id}))
+        .await;
+    assert_eq!(call["type"], "call");
+    assert_eq!(call["done"], false);
+    app.new_record(
+        &t.token,
+        "activities",
+        json!({"type": "meeting", "subject": "Viewing", "due_at": "2026-03-05T15:00:00Z"}),
+    )
+    .await;
+    app.new_record(
+        &agent,
+        "activities",
+        json!({"subject": "Send brochure", "due_at": "2026-04-01T09:00:00Z"}),
+    )
+    .await;
+    app.new_record(&agent, "activities", json!({"subject": "Someday"}))
+        .await;
+
+    let names = |r: &crate::support::Resp| -> Vec<String> {
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["subject"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let week = app
+        .get("/api/activities?from=2026-03-01T00:00:00Z&to=2026-03-08T00:00:00Z&sort=due_at")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(week.status, 200, "{}", week.body);
+    assert_eq!(names(&week), vec!["Intro call", "Viewing"]);
+    let mine = app
+        .get(&format!(
+            "/api/activities?assigned_to={agent_id}&done=false&sort=due_at"
+        ))
+        .bearer(&agent)
+        .send()
+        .await;
+    assert_eq!(
+        names(&mine),
+        vec!["Intro call", "Send brochure"],
+        "undated tasks are not on a by-date list"
+    );
+    let of_contact = app
+        .get(&format!(
+            "/api/activities?contact_id={}",
+            contact["id"].as_str().unwrap()
+        ))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(names(&of_contact), vec!["Intro call"]);
+
+    let path = format!("/api/activities/{}", call["id"].as_str().unwrap());
+    let r = app
+        .patch(&path)
+        .bearer(&agent)
+        .json(json!({"done": true}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["done"], true);
+    assert_eq!(r.body["data"]["done_at"], "2026-03-01T09:00:00Z");
+    let open = app
+        .get("/api/activities?done=false&type=call")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert!(names(&open).is_empty());
+    let r = app
+        .patch(&path)
+        .bearer(&agent)
+        .json(json!({"done": false}))
+        .send()
+        .await;
+    assert!(r.body["data"]["done_at"].is_null());
+
+    for bad in ["from=yesterday", "done=maybe", "type=party", "sort=due"] {
+        let r = app
+            .get(&format!("/api/activities?{bad}"))
+            .bearer(&t.token)
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.body);
+    }
+    let r = app
+        .post("/api/activities")
+        .bearer(&t.token)
+        .json(json!({"subject": "X", "duration_minutes": 20000}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422);
+    let r = app
+        .get("/api/contacts?sort=due_at")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "only activities sort by due_at");
+}
+both!(activities_make_a_calendar_and_a_task_list);
+
+async fn notes_belong_to_exactly_one_record_and_go_with_it(app: TestApp) {
+    let t = app.register("Notes Co").await;
+    let contact = app
+        .new_record(&t.token, "contacts", json!({"first_name": "Noted"}))
+        .await;
+    let deal = app
+        .new_record(&t.token, "deals", json!({"title": "Noted deal"}))
+        .await;
+    let note = app
+        .new_record(
+            &t.token,
+            "notes",
+            json!({"body": "Prefers e-mail.", "contact_id": contact["id"]}),
+        )
+        .await;
+    app.new_record(
+        &t.token,
+        "notes",
+        json!({"body": "Budget confirmed.", "deal_id": deal["id"]}),
+    )
+    .await;
+    for body in [
+        json!({"body": "Nowhere"}),
+        json!({"body": "Two places", "contact_id": contact["id"], "deal_id": deal["id"]}),
+        json!({"body": "", "contact_id": contact["id"]}),
+        json!({"body": "Ghost", "lead_id": uuid::Uuid::now_v7()}),
+    ] {
+        let r = app
+            .post("/api/notes")
+            .bearer(&t.token)
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.body);
+    }
+    let r = app
+        .get(&format!(
+            "/api/notes?contact_id={}",
+            contact["id"].as_str().unwrap()
+        ))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+    let path = format!("/api/notes/{}", note["id"].as_str().unwrap());
+    let r = app
+        .patch(&path)
+        .bearer(&t.token)
+        .json(json!({"body": "Prefers phone."}))
+        .send()
+        .await;
+    assert_eq!(r.body["data"]["body"], "Prefers phone.");
+    app.delete(&format!(
+        "/api/contacts/{}",
+        contact["id"].as_str().unwrap()
+    ))
+    .bearer(&t.token)
+    .send()
+    .await;
+    assert_eq!(
+        app.get(&path).bearer(&t.token).send().await.status,
+        404,
+        "the note went with its contact"
+    );
+    assert_eq!(app.count("notes").await, 1);
+}
+both!(notes_belong_to_exactly_one_record_and_go_with_it);
+
+async fn leads_activities_and_notes_stay_in_their_tenant(app: TestApp) {
+    let a = app.register("Alpha Leads").await;
+    let b = app.register("Beta Leads").await;
+    let lead = app
+        .new_record(&a.token, "leads", json!({"first_name": "Ann"}))
+        .await;
+    let act = app
+        .new_record(
+            &a.token,
+            "activities",
+            json!({"subject": "A's call", "lead_id": lead["id"]}),
+        )
+        .await;
+    let note = app
+        .new_record(
+            &a.token,
+            "notes",
+            json!({"body": "A's note", "lead_id": lead["id"]}),
+        )
+        .await;
+    let ids = [("leads", &lead), ("activities", &act), ("notes", &note)];
+    let before: Vec<Value> = record_bodies(&app, &a.token, &ids).await;
+    for (kind, rec) in ids {
+        assert!(app
+            .get(&format!("/api/{kind}"))
+            .bearer(&b.token)
+            .send()
+            .await
+            .body["data"]
+            .as_array()
+            .unwrap()
+            .is_empty());
+        let path = format!("/api/{kind}/{}", rec["id"].as_str().unwrap());
+        assert_eq!(
+            app.get(&path).bearer(&b.token).send().await.status,
+            404,
+            "GET {path}"
+        );
+        let r = app
+            .patch(&path)
+            .bearer(&b.token)
+            .json(json!({}))
+            .send()
+            .await;
+        assert_eq!(r.status, 404, "PATCH {path}: {}", r.body);
+        assert_eq!(
+            app.delete(&path).bearer(&b.token).send().await.status,
+            404,
+            "DELETE {path}"
+        );
+    }
+    let r = app
+        .post(&format!(
+            "/api/leads/{}/convert",
+            lead["id"].as_str().unwrap()
+        ))
+        .bearer(&b.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 404);
+    for (kind, body, field) in [
+        (
+            "activities",
+            json!({"subject": "Spy", "lead_id": lead["id"]}),
+            "lead_id",
+        ),
+        (
+            "activities",
+            json!({"subject": "Spy", "assigned_to": a.owner_id}),
+            "assigned_to",
+        ),
+        (
+            "notes",
+            json!({"body": "Spy", "lead_id": lead["id"]}),
+            "lead_id",
+        ),
+        (
+            "leads",
+            json!({"first_name": "Spy", "owner_id": a.owner_id}),
+            "owner_id",
+        ),
+    ] {
+        let r = app
+            .post(&format!("/api/{kind}"))
+            .bearer(&b.token)
+            .json(body)
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{kind}: {}", r.body);
+        assert!(
+            r.body["error"]["details"]["fields"][field].is_string(),
+            "{field}: {}",
+            r.body
+        );
+    }
+    assert_eq!(
+        record_bodies(&app, &a.token, &ids).await,
+        before,
+        "A's rows are unchanged"
+    );
+}
+both!(leads_activities_and_notes_stay_in_their_tenant);
+
+async fn record_bodies(app: &TestApp, token: &str, ids: &[(&str, &Value)]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (kind, rec) in ids {
+        out.push(
+            app.get(&format!("/api/{kind}/{}", rec["id"].as_str().unwrap()))
+                .bearer(token)
+                .send()
+                .await
+                .body,
+        );
+    }
+    out
+}

@@ -59,6 +59,23 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/api/deals/{id}"),
     ("PATCH", "/api/deals/{id}"),
     ("DELETE", "/api/deals/{id}"),
+    // crm::leads_activities_and_notes_stay_in_their_tenant
+    ("GET", "/api/leads"),
+    ("POST", "/api/leads"),
+    ("GET", "/api/leads/{id}"),
+    ("PATCH", "/api/leads/{id}"),
+    ("DELETE", "/api/leads/{id}"),
+    ("POST", "/api/leads/{id}/convert"),
+    ("GET", "/api/activities"),
+    ("POST", "/api/activities"),
+    ("GET", "/api/activities/{id}"),
+    ("PATCH", "/api/activities/{id}"),
+    ("DELETE", "/api/activities/{id}"),
+    ("GET", "/api/notes"),
+    ("POST", "/api/notes"),
+    ("GET", "/api/notes/{id}"),
+    ("PATCH", "/api/notes/{id}"),
+    ("DELETE", "/api/notes/{id}"),
 ];
 
 #[test]

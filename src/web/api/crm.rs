@@ -1,19 +1,25 @@
-//! Companies, contacts, pipelines and deals over HTTP: list (filter, sort, keyset pages),
+//! The CRM records over HTTP (companies, contacts, pipelines, deals, leads,
+//! activities, notes): list (filter, sort, keyset pages),
 //! create, read, change, delete. Every route works on the caller's tenant
 //! only; another tenant's ids answer 404, another tenant's references 422.
 
 use super::{ok, Created, Envelope, ErrorEnvelope, ListEnvelope};
 use crate::auth::TenantSession;
+use crate::crm::activities::{self, ActivityFilter, ActivityInput, ActivityType, ActivityView};
 use crate::crm::companies::{self, CompanyFilter, CompanyInput, CompanyView};
 use crate::crm::contacts::{self, ContactFilter, ContactInput, ContactView};
 use crate::crm::deals::{self, DealFilter, DealInput, DealView};
+use crate::crm::leads::{
+    self, Conversion, ConvertRequest, LeadFilter, LeadInput, LeadStatus, LeadView,
+};
 use crate::crm::listing::ListRequest;
+use crate::crm::notes::{self, NoteChange, NoteFilter, NoteInput, NoteView};
 use crate::crm::pipelines::{
     self, CreatePipeline, PipelineView, Reorder, StageInput, StageView, UpdatePipeline, UpdateStage,
 };
 use crate::error::{ApiResult, FieldErrors};
 use crate::web::api::users::Deleted;
-use crate::web::extract::{Json, PathId, PathIds, Query};
+use crate::web::extract::{Json, JsonOrEmpty, PathId, PathIds, Query};
 use crate::web::AppState;
 use axum::extract::State;
 use serde::Deserialize;
@@ -553,6 +559,356 @@ pub async fn update_deal(
     ))]
 pub async fn delete_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
     deals::delete(&mut s.tx, &s.user, id).await?;
+    s.tx.commit().await?;
+    Ok(ok(Deleted { id, deleted: true }))
+}
+
+// ---------------------------------------------------------------------------
+// Leads, activities and notes.
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LeadListQuery {
+    /// Text search (name, e-mail, company name).
+    pub q: Option<String>,
+    pub owner_id: Option<String>,
+    /// `new`, `contacted`, `qualified`, `unqualified` or `converted`.
+    pub status: Option<String>,
+    /// `name`, `created_at` or `updated_at`; `-` in front for descending.
+    pub sort: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/leads", tag = "crm", security(("bearer" = [])),
+    params(LeadListQuery),
+    responses((status = 200, description = "A page of the tenant's leads", body = ListEnvelope<LeadView>)))]
+pub async fn list_leads(
+    mut s: TenantSession,
+    Query(q): Query<LeadListQuery>,
+) -> ApiResult<ListEnvelope<LeadView>> {
+    let mut e = FieldErrors::default();
+    let req = ListRequest::parse(
+        q.limit.as_deref(),
+        q.sort.as_deref(),
+        q.cursor.as_deref(),
+        &mut e,
+    );
+    let status = q.status.filter(|s| !s.is_empty()).and_then(|st| {
+        e.check(
+            "status",
+            st.parse::<LeadStatus>()
+                .map_err(|_| "must be new, contacted, qualified, unqualified or converted"),
+        )
+    });
+    let filter = LeadFilter {
+        owner_id: uuid_param(&mut e, "owner_id", q.owner_id),
+        status,
+        q: q.q,
+    };
+    e.finish()?;
+    let page = leads::list(&mut s.tx, &filter, &req).await?;
+    s.tx.commit().await?;
+    Ok(page.into())
+}
+
+#[utoipa::path(post, path = "/api/leads", tag = "crm", security(("bearer" = [])),
+    request_body = LeadInput,
+    responses((status = 201, description = "Created", body = Envelope<LeadView>)))]
+pub async fn create_lead(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    Json(input): Json<LeadInput>,
+) -> ApiResult<Created<LeadView>> {
+    let l = leads::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(Created(l))
+}
+
+#[utoipa::path(get, path = "/api/leads/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Lead id")),
+    responses((status = 200, description = "The lead", body = Envelope<LeadView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
+pub async fn get_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<LeadView>> {
+    let l = leads::get(&mut s.tx, id).await?;
+    s.tx.commit().await?;
+    Ok(ok(l))
+}
+
+#[utoipa::path(patch, path = "/api/leads/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Lead id")),
+    request_body = LeadInput,
+    responses((status = 200, description = "Changed", body = Envelope<LeadView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
+pub async fn update_lead(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    PathId(id): PathId,
+    Json(input): Json<LeadInput>,
+) -> ApiResult<Envelope<LeadView>> {
+    let l = leads::update(&mut s.tx, id, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(ok(l))
+}
+
+#[utoipa::path(delete, path = "/api/leads/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Lead id")),
+    responses((status = 200, description = "Deleted", body = Envelope<Deleted>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
+pub async fn delete_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
+    leads::delete(&mut s.tx, &s.user, id).await?;
+    s.tx.commit().await?;
+    Ok(ok(Deleted { id, deleted: true }))
+}
+
+#[utoipa::path(post, path = "/api/leads/{id}/convert", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Lead id")),
+    request_body(content = Option<ConvertRequest>, description = "Optional"),
+    responses(
+        (status = 200, description = "Converted: the contact (and company, and deal) in one transaction", body = Envelope<Conversion>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+        (status = 409, description = "`conflict`: already converted", body = ErrorEnvelope),
+    ))]
+pub async fn convert_lead(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    PathId(id): PathId,
+    JsonOrEmpty(req): JsonOrEmpty<ConvertRequest>,
+) -> ApiResult<Envelope<Conversion>> {
+    let c = leads::convert(&mut s.tx, &s.user, id, req, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(ok(c))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityListQuery {
+    /// Text search in the subject.
+    pub q: Option<String>,
+    /// Due at or after this time (RFC 3339).
+    pub from: Option<String>,
+    /// Due before this time (RFC 3339).
+    pub to: Option<String>,
+    pub assigned_to: Option<String>,
+    /// `true` or `false`.
+    pub done: Option<String>,
+    /// `call`, `meeting`, `task`, `email` or `deadline`.
+    #[param(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub owner_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub company_id: Option<String>,
+    pub lead_id: Option<String>,
+    pub deal_id: Option<String>,
+    /// `due_at`, `name` (subject), `created_at` or `updated_at`; `-` in front
+    /// for descending. Default `-created_at`; a calendar uses `due_at`.
+    pub sort: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+fn time_param(
+    e: &mut FieldErrors,
+    field: &str,
+    v: Option<String>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    v.filter(|s| !s.is_empty()).and_then(|s| {
+        e.check(
+            field,
+            chrono::DateTime::parse_from_rfc3339(s.trim())
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| "is not an RFC 3339 time such as 2026-03-01T09:00:00Z"),
+        )
+    })
+}
+
+#[utoipa::path(get, path = "/api/activities", tag = "crm", security(("bearer" = [])),
+    params(ActivityListQuery),
+    responses((status = 200, description = "A page of the tenant's activities (the calendar: from, to, sort=due_at)", body = ListEnvelope<ActivityView>)))]
+pub async fn list_activities(
+    mut s: TenantSession,
+    Query(q): Query<ActivityListQuery>,
+) -> ApiResult<ListEnvelope<ActivityView>> {
+    let mut e = FieldErrors::default();
+    let req = ListRequest::parse_with_due(
+        q.limit.as_deref(),
+        q.sort.as_deref(),
+        q.cursor.as_deref(),
+        &mut e,
+    );
+    let done = q
+        .done
+        .filter(|s| !s.is_empty())
+        .and_then(|d| match d.as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => {
+                e.add("done", "must be true or false");
+                None
+            }
+        });
+    let kind = q.kind.filter(|s| !s.is_empty()).and_then(|k| {
+        e.check(
+            "type",
+            k.parse::<ActivityType>()
+                .map_err(|_| "must be call, meeting, task, email or deadline"),
+        )
+    });
+    let filter = ActivityFilter {
+        from: time_param(&mut e, "from", q.from),
+        to: time_param(&mut e, "to", q.to),
+        assigned_to: uuid_param(&mut e, "assigned_to", q.assigned_to),
+        owner_id: uuid_param(&mut e, "owner_id", q.owner_id),
+        contact_id: uuid_param(&mut e, "contact_id", q.contact_id),
+        company_id: uuid_param(&mut e, "company_id", q.company_id),
+        lead_id: uuid_param(&mut e, "lead_id", q.lead_id),
+        deal_id: uuid_param(&mut e, "deal_id", q.deal_id),
+        done,
+        kind,
+        q: q.q,
+    };
+    e.finish()?;
+    let page = activities::list(&mut s.tx, &filter, &req).await?;
+    s.tx.commit().await?;
+    Ok(page.into())
+}
+
+#[utoipa::path(post, path = "/api/activities", tag = "crm", security(("bearer" = [])),
+    request_body = ActivityInput,
+    responses((status = 201, description = "Created", body = Envelope<ActivityView>)))]
+pub async fn create_activity(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    Json(input): Json<ActivityInput>,
+) -> ApiResult<Created<ActivityView>> {
+    let a = activities::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(Created(a))
+}
+
+#[utoipa::path(get, path = "/api/activities/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Activity id")),
+    responses((status = 200, description = "The activity", body = Envelope<ActivityView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
+pub async fn get_activity(
+    mut s: TenantSession,
+    PathId(id): PathId,
+) -> ApiResult<Envelope<ActivityView>> {
+    let a = activities::get(&mut s.tx, id).await?;
+    s.tx.commit().await?;
+    Ok(ok(a))
+}
+
+#[utoipa::path(patch, path = "/api/activities/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Activity id")),
+    request_body = ActivityInput,
+    responses((status = 200, description = "Changed (`done: true` marks it done)", body = Envelope<ActivityView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
+pub async fn update_activity(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    PathId(id): PathId,
+    Json(input): Json<ActivityInput>,
+) -> ApiResult<Envelope<ActivityView>> {
+    let a = activities::update(&mut s.tx, id, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(ok(a))
+}
+
+#[utoipa::path(delete, path = "/api/activities/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Activity id")),
+    responses((status = 200, description = "Deleted", body = Envelope<Deleted>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
+pub async fn delete_activity(
+    mut s: TenantSession,
+    PathId(id): PathId,
+) -> ApiResult<Envelope<Deleted>> {
+    activities::delete(&mut s.tx, &s.user, id).await?;
+    s.tx.commit().await?;
+    Ok(ok(Deleted { id, deleted: true }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NoteListQuery {
+    pub contact_id: Option<String>,
+    pub company_id: Option<String>,
+    pub lead_id: Option<String>,
+    pub deal_id: Option<String>,
+    pub owner_id: Option<String>,
+    /// `created_at` or `updated_at`; `-` in front for descending (default).
+    pub sort: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/notes", tag = "crm", security(("bearer" = [])),
+    params(NoteListQuery),
+    responses((status = 200, description = "A page of notes, filtered by record", body = ListEnvelope<NoteView>)))]
+pub async fn list_notes(
+    mut s: TenantSession,
+    Query(q): Query<NoteListQuery>,
+) -> ApiResult<ListEnvelope<NoteView>> {
+    let mut e = FieldErrors::default();
+    let req = ListRequest::parse(
+        q.limit.as_deref(),
+        q.sort.as_deref(),
+        q.cursor.as_deref(),
+        &mut e,
+    );
+    if req.sort.field == crate::crm::listing::SortField::Name {
+        e.add("sort", "notes sort by created_at or updated_at");
+    }
+    let filter = NoteFilter {
+        contact_id: uuid_param(&mut e, "contact_id", q.contact_id),
+        company_id: uuid_param(&mut e, "company_id", q.company_id),
+        lead_id: uuid_param(&mut e, "lead_id", q.lead_id),
+        deal_id: uuid_param(&mut e, "deal_id", q.deal_id),
+        owner_id: uuid_param(&mut e, "owner_id", q.owner_id),
+    };
+    e.finish()?;
+    let page = notes::list(&mut s.tx, &filter, &req).await?;
+    s.tx.commit().await?;
+    Ok(page.into())
+}
+
+#[utoipa::path(post, path = "/api/notes", tag = "crm", security(("bearer" = [])),
+    request_body = NoteInput,
+    responses((status = 201, description = "Created", body = Envelope<NoteView>)))]
+pub async fn create_note(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    Json(input): Json<NoteInput>,
+) -> ApiResult<Created<NoteView>> {
+    let n = notes::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(Created(n))
+}
+
+#[utoipa::path(get, path = "/api/notes/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Note id")),
+    responses((status = 200, description = "The note", body = Envelope<NoteView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
+pub async fn get_note(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<NoteView>> {
+    let n = notes::get(&mut s.tx, id).await?;
+    s.tx.commit().await?;
+    Ok(ok(n))
+}
+
+#[utoipa::path(patch, path = "/api/notes/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Note id")),
+    request_body = NoteChange,
+    responses((status = 200, description = "Changed", body = Envelope<NoteView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
+pub async fn update_note(
+    State(state): State<AppState>,
+    mut s: TenantSession,
+    PathId(id): PathId,
+    Json(input): Json<NoteChange>,
+) -> ApiResult<Envelope<NoteView>> {
+    let n = notes::update(&mut s.tx, id, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(ok(n))
+}
+
+#[utoipa::path(delete, path = "/api/notes/{id}", tag = "crm", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Note id")),
+    responses((status = 200, description = "Deleted", body = Envelope<Deleted>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
+pub async fn delete_note(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
+    notes::delete(&mut s.tx, &s.user, id).await?;
     s.tx.commit().await?;
     Ok(ok(Deleted { id, deleted: true }))
 }

@@ -171,6 +171,22 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/api/deals/{id}" => crm::get_deal),
         route!(PATCH "/api/deals/{id}" => crm::update_deal),
         route!(DELETE "/api/deals/{id}" => crm::delete_deal),
+        route!(GET "/api/leads" => crm::list_leads),
+        route!(POST "/api/leads" => crm::create_lead),
+        route!(GET "/api/leads/{id}" => crm::get_lead),
+        route!(PATCH "/api/leads/{id}" => crm::update_lead),
+        route!(DELETE "/api/leads/{id}" => crm::delete_lead),
+        route!(POST "/api/leads/{id}/convert" => crm::convert_lead),
+        route!(GET "/api/activities" => crm::list_activities),
+        route!(POST "/api/activities" => crm::create_activity),
+        route!(GET "/api/activities/{id}" => crm::get_activity),
+        route!(PATCH "/api/activities/{id}" => crm::update_activity),
+        route!(DELETE "/api/activities/{id}" => crm::delete_activity),
+        route!(GET "/api/notes" => crm::list_notes),
+        route!(POST "/api/notes" => crm::create_note),
+        route!(GET "/api/notes/{id}" => crm::get_note),
+        route!(PATCH "/api/notes/{id}" => crm::update_note),
+        route!(DELETE "/api/notes/{id}" => crm::delete_note),
     ]
 }
 
@@ -213,7 +229,9 @@ impl Modify for CommonResponses {
                     .content(
                         "application/json",
                         utoipa::openapi::ContentBuilder::new()
-                            .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorEnvelope")))
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                                "ErrorEnvelope",
+                            )))
                             .build(),
                     )
                     .build(),
@@ -240,7 +258,9 @@ impl Modify for CommonResponses {
                 op.operation_id = Some(id);
                 let responses = &mut op.responses.responses;
                 let mut add = |code: &str, what: &str| {
-                    responses.entry(code.to_owned()).or_insert_with(|| error(what));
+                    responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| error(what));
                 };
                 if op.security.is_some() {
                     add("401", "`unauthorized`: no token, or one that is invalid, expired or no longer valid");
@@ -250,10 +270,16 @@ impl Modify for CommonResponses {
                     add("400", "`invalid_json`");
                     add("413", "`payload_too_large`: over 1 MiB");
                     add("415", "`unsupported_media_type`: not JSON");
-                    add("422", "`validation_failed`: `details.fields` names each bad field");
+                    add(
+                        "422",
+                        "`validation_failed`: `details.fields` names each bad field",
+                    );
                 }
                 if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
-                    add("422", "`validation_failed`: `details.fields` names each bad field");
+                    add(
+                        "422",
+                        "`validation_failed`: `details.fields` names each bad field",
+                    );
                 }
                 add("500", "`internal`");
                 add("503", "`service_unavailable`: the database does not answer");
@@ -322,6 +348,22 @@ impl Modify for CommonResponses {
         crm::get_deal,
         crm::update_deal,
         crm::delete_deal,
+        crm::list_leads,
+        crm::create_lead,
+        crm::get_lead,
+        crm::update_lead,
+        crm::delete_lead,
+        crm::convert_lead,
+        crm::list_activities,
+        crm::create_activity,
+        crm::get_activity,
+        crm::update_activity,
+        crm::delete_activity,
+        crm::list_notes,
+        crm::create_note,
+        crm::get_note,
+        crm::update_note,
+        crm::delete_note,
     ),
     components(schemas(ErrorEnvelope, ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
@@ -331,7 +373,7 @@ impl Modify for CommonResponses {
         (name = "users", description = "The tenant's staff"),
         (name = "platform", description = "The vendor's staff: tenants and their lifecycle"),
         (name = "licensing", description = "Licence keys and certificates for self-hosted installations"),
-        (name = "crm", description = "Companies, contacts, pipelines and deals"),
+        (name = "crm", description = "Companies, contacts, pipelines, deals, leads, activities and notes"),
         (name = "system", description = "Health"),
     )
 )]
@@ -368,7 +410,10 @@ mod tests {
                 for p in op["parameters"].as_array().into_iter().flatten() {
                     if p["in"] == "path" {
                         let name = p["name"].as_str().unwrap();
-                        assert!(path.contains(&format!("{{{name}}}")), "{method} {path}: {name} is not in the path");
+                        assert!(
+                            path.contains(&format!("{{{name}}}")),
+                            "{method} {path}: {name} is not in the path"
+                        );
                     }
                 }
             }

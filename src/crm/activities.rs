@@ -1,0 +1,371 @@
+//! Activities: calls, meetings, tasks, e-mails and deadlines, each linked to
+//! any of a contact, company, lead or deal, assigned to a user, and shown on
+//! a calendar (`from`/`to` on `due_at`).
+
+use super::listing::{self, Keyed, ListRequest, Param, Select};
+use super::{check_reference, ensure_can_delete, Table};
+use crate::auth::SessionUser;
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::pagination::Page;
+use crate::store::{DbResult, FromRow, Row, Scoped};
+use crate::tenancy::{clearable, nullable};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+crate::domain::text_enum!(
+    /// What kind of activity.
+    ActivityType { Call = "call", Meeting = "meeting", Task = "task", Email = "email", Deadline = "deadline" }
+);
+
+macro_rules! activity_columns {
+    () => {
+        "a.id, a.type, a.subject, a.notes, a.due_at, a.duration_minutes, a.done, a.done_at,
+         a.assigned_to, a.contact_id, a.company_id, a.lead_id, a.deal_id, a.owner_id, a.created_by,
+         a.created_at, a.updated_at, a.sort_name"
+    };
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ActivityView {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: ActivityType,
+    pub subject: String,
+    pub notes: Option<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub duration_minutes: Option<i64>,
+    pub done: bool,
+    pub done_at: Option<DateTime<Utc>>,
+    pub assigned_to: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub company_id: Option<Uuid>,
+    pub lead_id: Option<Uuid>,
+    pub deal_id: Option<Uuid>,
+    pub owner_id: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    sort_name: String,
+}
+
+impl FromRow for ActivityView {
+    fn from_row(r: &Row<'_>) -> DbResult<Self> {
+        Ok(ActivityView {
+            id: r.get("id")?,
+            kind: r.get("type")?,
+            subject: r.get("subject")?,
+            notes: r.get("notes")?,
+            due_at: r.get("due_at")?,
+            duration_minutes: r.get("duration_minutes")?,
+            done: r.get("done")?,
+            done_at: r.get("done_at")?,
+            assigned_to: r.get("assigned_to")?,
+            contact_id: r.get("contact_id")?,
+            company_id: r.get("company_id")?,
+            lead_id: r.get("lead_id")?,
+            deal_id: r.get("deal_id")?,
+            owner_id: r.get("owner_id")?,
+            created_by: r.get("created_by")?,
+            created_at: r.get("created_at")?,
+            updated_at: r.get("updated_at")?,
+            sort_name: r.get("sort_name")?,
+        })
+    }
+}
+
+impl Keyed for ActivityView {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    fn sort_name(&self) -> &str {
+        &self.sort_name
+    }
+    fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.due_at
+    }
+}
+
+/// `POST /api/activities` and `PATCH /api/activities/:id` (there every
+/// field is optional, and `null` clears an optional one).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityInput {
+    /// `call`, `meeting`, `task` (default), `email` or `deadline`.
+    #[serde(rename = "type")]
+    pub kind: Option<ActivityType>,
+    pub subject: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub notes: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub due_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub duration_minutes: Option<Option<i64>>,
+    /// Marking it done records `done_at`; undoing clears it.
+    pub done: Option<bool>,
+    /// A user of the same tenant; default: the creator.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub assigned_to: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub contact_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub company_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub lead_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub deal_id: Option<Option<Uuid>>,
+    pub owner_id: Option<Uuid>,
+}
+
+async fn validate(
+    tx: &mut impl Scoped,
+    input: &ActivityInput,
+    creating: bool,
+) -> ApiResult<(Option<String>, Option<Option<String>>)> {
+    let mut e = FieldErrors::default();
+    let subject = if creating {
+        e.required("subject", input.subject.clone())
+    } else {
+        input.subject.clone()
+    };
+    let subject = e.text("subject", subject, 255);
+    let notes = clearable(&mut e, "notes", input.notes.clone(), 10_000);
+    if let Some(Some(d)) = input.duration_minutes {
+        if !(0..=10_080).contains(&d) {
+            e.add("duration_minutes", "must be from 0 to 10080 (a week)");
+        }
+    }
+    if let Some(Some(t)) = &input.due_at {
+        e.check("due_at", crate::domain::check_time(t));
+    }
+    check_reference(
+        tx,
+        &mut e,
+        "assigned_to",
+        Table::Users,
+        input.assigned_to.flatten(),
+    )
+    .await?;
+    check_reference(
+        tx,
+        &mut e,
+        "contact_id",
+        Table::Contacts,
+        input.contact_id.flatten(),
+    )
+    .await?;
+    check_reference(
+        tx,
+        &mut e,
+        "company_id",
+        Table::Companies,
+        input.company_id.flatten(),
+    )
+    .await?;
+    check_reference(tx, &mut e, "lead_id", Table::Leads, input.lead_id.flatten()).await?;
+    check_reference(tx, &mut e, "deal_id", Table::Deals, input.deal_id.flatten()).await?;
+    check_reference(tx, &mut e, "owner_id", Table::Users, input.owner_id).await?;
+    e.finish()?;
+    Ok((subject, notes))
+}
+
+pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<ActivityView> {
+    tx.query_opt(
+        concat!(
+            "SELECT ",
+            activity_columns!(),
+            " FROM activities a WHERE a.tenant_id = $1 AND a.id = $2"
+        ),
+        &[&id],
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)
+}
+
+pub async fn create(
+    tx: &mut impl Scoped,
+    user: &SessionUser,
+    input: ActivityInput,
+    now: DateTime<Utc>,
+) -> ApiResult<ActivityView> {
+    let (subject, notes) = validate(tx, &input, true).await?;
+    let done = input.done.unwrap_or(false);
+    let id = Uuid::now_v7();
+    tx.execute(
+        "INSERT INTO activities (tenant_id, id, type, subject, notes, due_at, duration_minutes, done,
+                                 done_at, assigned_to, contact_id, company_id, lead_id, deal_id,
+                                 owner_id, created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
+        &[
+            &id,
+            &input.kind.unwrap_or(ActivityType::Task),
+            &subject,
+            &notes.flatten(),
+            &input.due_at.flatten(),
+            &input.duration_minutes.flatten(),
+            &done,
+            &done.then_some(now),
+            &input.assigned_to.unwrap_or(Some(user.id.0)),
+            &input.contact_id.flatten(),
+            &input.company_id.flatten(),
+            &input.lead_id.flatten(),
+            &input.deal_id.flatten(),
+            &input.owner_id.unwrap_or(user.id.0),
+            &user.id.0,
+            &now,
+        ],
+    )
+    .await?;
+    get(tx, id).await
+}
+
+pub async fn update(
+    tx: &mut impl Scoped,
+    id: Uuid,
+    input: ActivityInput,
+    now: DateTime<Utc>,
+) -> ApiResult<ActivityView> {
+    let current = get(tx, id).await?;
+    let (subject, notes) = validate(tx, &input, false).await?;
+    let done_at = match input.done {
+        Some(true) if !current.done => Some(now),
+        Some(true) => current.done_at,
+        Some(false) => None,
+        None => current.done_at,
+    };
+    tx.execute(
+        "UPDATE activities SET
+            type = COALESCE($3, type),
+            subject = COALESCE($4, subject),
+            notes = CASE WHEN $5 THEN $6 ELSE notes END,
+            due_at = CASE WHEN $7 THEN $8 ELSE due_at END,
+            duration_minutes = CASE WHEN $9 THEN $10 ELSE duration_minutes END,
+            done = COALESCE($11, done),
+            done_at = $12,
+            assigned_to = CASE WHEN $13 THEN $14 ELSE assigned_to END,
+            contact_id = CASE WHEN $15 THEN $16 ELSE contact_id END,
+            company_id = CASE WHEN $17 THEN $18 ELSE company_id END,
+            lead_id = CASE WHEN $19 THEN $20 ELSE lead_id END,
+            deal_id = CASE WHEN $21 THEN $22 ELSE deal_id END,
+            owner_id = COALESCE($23, owner_id),
+            updated_at = $24
+          WHERE tenant_id = $1 AND id = $2",
+        &[
+            &id,
+            &input.kind,
+            &subject,
+            &notes.is_some(),
+            &notes.flatten(),
+            &input.due_at.is_some(),
+            &input.due_at.flatten(),
+            &input.duration_minutes.is_some(),
+            &input.duration_minutes.flatten(),
+            &input.done,
+            &done_at,
+            &input.assigned_to.is_some(),
+            &input.assigned_to.flatten(),
+            &input.contact_id.is_some(),
+            &input.contact_id.flatten(),
+            &input.company_id.is_some(),
+            &input.company_id.flatten(),
+            &input.lead_id.is_some(),
+            &input.lead_id.flatten(),
+            &input.deal_id.is_some(),
+            &input.deal_id.flatten(),
+            &input.owner_id,
+            &now,
+        ],
+    )
+    .await?;
+    get(tx, id).await
+}
+
+pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {
+    let current = get(tx, id).await?;
+    ensure_can_delete(user, current.owner_id)?;
+    tx.execute(
+        "DELETE FROM activities WHERE tenant_id = $1 AND id = $2",
+        &[&id],
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Default)]
+pub struct ActivityFilter {
+    pub q: Option<String>,
+    /// Due at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Due before.
+    pub to: Option<DateTime<Utc>>,
+    pub assigned_to: Option<Uuid>,
+    pub done: Option<bool>,
+    pub kind: Option<ActivityType>,
+    pub owner_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub company_id: Option<Uuid>,
+    pub lead_id: Option<Uuid>,
+    pub deal_id: Option<Uuid>,
+}
+
+pub async fn list(
+    tx: &mut impl Scoped,
+    f: &ActivityFilter,
+    req: &ListRequest,
+) -> ApiResult<Page<ActivityView>> {
+    let mut s = Select::new(
+        concat!(
+            "SELECT ",
+            activity_columns!(),
+            " FROM activities a WHERE a.tenant_id = $1"
+        ),
+        "a",
+    );
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        s.and("a.sort_name LIKE {} ESCAPE '\\'", listing::contains(q));
+    }
+    if let Some(from) = f.from {
+        s.and("a.due_at >= {}", Param::Time(from));
+    }
+    if let Some(to) = f.to {
+        s.and("a.due_at < {}", Param::Time(to));
+    }
+    if let Some(done) = f.done {
+        s.and_sql(if done { "a.done" } else { "NOT a.done" });
+    }
+    if let Some(kind) = f.kind {
+        s.and("a.type = {}", Param::Text(kind.as_str().to_owned()));
+    }
+    for (column, value) in [
+        ("a.assigned_to", f.assigned_to),
+        ("a.owner_id", f.owner_id),
+        ("a.contact_id", f.contact_id),
+        ("a.company_id", f.company_id),
+        ("a.lead_id", f.lead_id),
+        ("a.deal_id", f.deal_id),
+    ] {
+        if let Some(v) = value {
+            s.and(&format!("{column} = {{}}"), Param::Uuid(v));
+        }
+    }
+    let (sql, params) = s.page(req);
+    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
+    let rows: Vec<ActivityView> = tx.query(&sql, &binds).await?;
+    Ok(listing::finish(req, rows))
+}
