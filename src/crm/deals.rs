@@ -333,6 +333,14 @@ pub async fn update(
     }
     let currency = parse_currency(&mut e, input.currency.clone());
     check_close_date(&mut e, &input);
+    if (input.amount.is_some() || currency.as_ref().is_some_and(|c| *c != current.currency))
+        && super::products::has_items(tx, id).await?
+    {
+        e.add(
+            "amount",
+            "follows the deal's line items; change those instead",
+        );
+    }
     let lost_reason = clearable(&mut e, "lost_reason", input.lost_reason.clone(), 500);
     check_links(tx, &mut e, &input).await?;
     let placement = if input.pipeline_id.is_some() || input.stage_id.is_some() {

@@ -11,6 +11,7 @@ pub mod leads;
 pub mod listing;
 pub mod notes;
 pub mod pipelines;
+pub mod products;
 
 use crate::auth::SessionUser;
 use crate::domain::Role;

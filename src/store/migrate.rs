@@ -27,6 +27,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     4 "0004_companies_contacts" "companies_contacts",
     5 "0005_pipelines_deals" "pipelines_deals",
     6 "0006_leads_activities_notes" "leads_activities_notes",
+    7 "0007_products_deal_items" "products_deal_items",
 );
 pub const SQLITE: &[Migration] = migrations!("sqlite":
     1 "0001_foundation" "foundation",
@@ -35,6 +36,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     4 "0004_companies_contacts" "companies_contacts",
     5 "0005_pipelines_deals" "pipelines_deals",
     6 "0006_leads_activities_notes" "leads_activities_notes",
+    7 "0007_products_deal_items" "products_deal_items",
 );
 
 fn digest(sql: &str) -> String {

@@ -1282,3 +1282,184 @@ async fn record_bodies(app: &TestApp, token: &str, ids: &[(&str, &Value)]) -> Ve
     }
     out
 }
+
+async fn deal_amounts_follow_their_line_items(app: TestApp) {
+    let t = app.register("Catalogue Co").await;
+    let product = app
+        .new_record(
+            &t.token,
+            "products",
+            json!({"name": "Consulting day", "sku": "CONS-1", "price": 80000, "currency": "eur"}),
+        )
+        .await;
+    assert_eq!(product["currency"], "EUR");
+    let r = app
+        .post("/api/products")
+        .bearer(&t.token)
+        .json(json!({"name": "Other", "sku": "CONS-1"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 409, "SKUs are unique in a tenant: {}", r.body);
+    let usd = app
+        .new_record(
+            &t.token,
+            "products",
+            json!({"name": "Licence", "price": 1000}),
+        )
+        .await;
+
+    let deal = app
+        .new_record(
+            &t.token,
+            "deals",
+            json!({"title": "Rollout", "currency": "EUR", "amount": 5}),
+        )
+        .await;
+    let items = format!("/api/deals/{}/items", deal["id"].as_str().unwrap());
+    let r = app
+        .post(&items)
+        .bearer(&t.token)
+        .json(json!({"product_id": product["id"], "quantity": 3, "discount_percent": 10}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["data"][0]["name"], "Consulting day");
+    assert_eq!(r.body["data"][0]["total"], 216000);
+    let r = app
+        .post(&items)
+        .bearer(&t.token)
+        .json(json!({"name": "Travel", "unit_price": 12345}))
+        .send()
+        .await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 2);
+    let deal_path = format!("/api/deals/{}", deal["id"].as_str().unwrap());
+    let d = app.get(&deal_path).bearer(&t.token).send().await;
+    assert_eq!(d.body["data"]["amount"], 216000 + 12345);
+
+    let r = app
+        .post(&items)
+        .bearer(&t.token)
+        .json(json!({"product_id": usd["id"]}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "a product in another currency: {}", r.body);
+    let r = app
+        .patch(&deal_path)
+        .bearer(&t.token)
+        .json(json!({"amount": 1}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "the amount follows the items");
+
+    let list = app.get(&items).bearer(&t.token).send().await;
+    let travel_id = list.body["data"][1]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .patch(&format!("{items}/{travel_id}"))
+        .bearer(&t.token)
+        .json(json!({"quantity": 2}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let d = app.get(&deal_path).bearer(&t.token).send().await;
+    assert_eq!(d.body["data"]["amount"], 216000 + 24690);
+    let r = app
+        .delete(&format!("{items}/{travel_id}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+
+    // Deleting the product keeps the line as it was sold.
+    app.delete(&format!(
+        "/api/products/{}",
+        product["id"].as_str().unwrap()
+    ))
+    .bearer(&t.token)
+    .send()
+    .await;
+    let list = app.get(&items).bearer(&t.token).send().await;
+    assert!(list.body["data"][0]["product_id"].is_null());
+    assert_eq!(list.body["data"][0]["name"], "Consulting day");
+    let r = app
+        .get("/api/products?q=licen")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+}
+both!(deal_amounts_follow_their_line_items);
+
+async fn products_and_line_items_stay_in_their_tenant(app: TestApp) {
+    let a = app.register("Alpha Goods").await;
+    let b = app.register("Beta Goods").await;
+    let product = app
+        .new_record(
+            &a.token,
+            "products",
+            json!({"name": "A's product", "price": 100}),
+        )
+        .await;
+    let deal = app
+        .new_record(&a.token, "deals", json!({"title": "A's deal"}))
+        .await;
+    let items = format!("/api/deals/{}/items", deal["id"].as_str().unwrap());
+    let r = app
+        .post(&items)
+        .bearer(&a.token)
+        .json(json!({"product_id": product["id"]}))
+        .send()
+        .await;
+    let item = r.body["data"][0]["id"].as_str().unwrap().to_owned();
+    let before = app.get(&items).bearer(&a.token).send().await.body;
+
+    let b_deal = app
+        .new_record(&b.token, "deals", json!({"title": "B's deal"}))
+        .await;
+    let b_items = format!("/api/deals/{}/items", b_deal["id"].as_str().unwrap());
+    assert!(
+        app.get("/api/products").bearer(&b.token).send().await.body["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let product_path = format!("/api/products/{}", product["id"].as_str().unwrap());
+    for (method, path, body) in [
+        ("GET", product_path.clone(), None),
+        ("PATCH", product_path.clone(), Some(json!({"price": 1}))),
+        ("DELETE", product_path.clone(), None),
+        ("GET", items.clone(), None),
+        (
+            "POST",
+            items.clone(),
+            Some(json!({"name": "Spy", "unit_price": 1})),
+        ),
+        (
+            "PATCH",
+            format!("{items}/{item}"),
+            Some(json!({"quantity": 9})),
+        ),
+        ("DELETE", format!("{items}/{item}"), None),
+        (
+            "PATCH",
+            format!("{b_items}/{item}"),
+            Some(json!({"quantity": 9})),
+        ),
+    ] {
+        let req = app.req(method.parse().unwrap(), &path).bearer(&b.token);
+        let r = match body {
+            Some(b) => req.json(b).send().await,
+            None => req.send().await,
+        };
+        assert_eq!(r.status, 404, "{method} {path}: {}", r.body);
+    }
+    let r = app
+        .post(&b_items)
+        .bearer(&b.token)
+        .json(json!({"product_id": product["id"]}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["error"]["details"]["fields"]["product_id"].is_string());
+    assert_eq!(app.get(&items).bearer(&a.token).send().await.body, before);
+}
+both!(products_and_line_items_stay_in_their_tenant);

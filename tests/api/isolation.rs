@@ -76,6 +76,16 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/api/notes/{id}"),
     ("PATCH", "/api/notes/{id}"),
     ("DELETE", "/api/notes/{id}"),
+    // crm::products_and_line_items_stay_in_their_tenant
+    ("GET", "/api/products"),
+    ("POST", "/api/products"),
+    ("GET", "/api/products/{id}"),
+    ("PATCH", "/api/products/{id}"),
+    ("DELETE", "/api/products/{id}"),
+    ("GET", "/api/deals/{id}/items"),
+    ("POST", "/api/deals/{id}/items"),
+    ("PATCH", "/api/deals/{id}/items/{item_id}"),
+    ("DELETE", "/api/deals/{id}/items/{item_id}"),
 ];
 
 #[test]
