@@ -369,3 +369,24 @@ pub async fn list(
     let rows: Vec<ActivityView> = tx.query(&sql, &binds).await?;
     Ok(listing::finish(req, rows))
 }
+
+/// The newest activities of one record, for its timeline.
+pub(crate) async fn for_record(
+    tx: &mut impl Scoped,
+    kind: super::timeline::RecordKind,
+    id: Uuid,
+    req: &ListRequest,
+) -> ApiResult<Vec<ActivityView>> {
+    let mut s = Select::new(
+        concat!(
+            "SELECT ",
+            activity_columns!(),
+            " FROM activities a WHERE a.tenant_id = $1"
+        ),
+        "a",
+    );
+    s.and(&format!("a.{} = {{}}", kind.link_column()), Param::Uuid(id));
+    let (sql, params) = s.page(req);
+    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
+    Ok(tx.query(&sql, &binds).await?)
+}

@@ -265,11 +265,12 @@ pub async fn create(
 
 pub async fn update(
     tx: &mut impl Scoped,
+    by: Uuid,
     id: Uuid,
     input: CompanyInput,
     now: DateTime<Utc>,
 ) -> ApiResult<CompanyView> {
-    get(tx, id).await?;
+    let before = get(tx, id).await?;
     let c = validate(tx, input, false).await?;
     tx.execute(
         "UPDATE companies SET
@@ -299,7 +300,18 @@ pub async fn update(
         ],
     )
     .await?;
-    get(tx, id).await
+    let after = get(tx, id).await?;
+    super::timeline::record_change(
+        tx,
+        super::timeline::RecordKind::Company,
+        id,
+        &before,
+        &after,
+        by,
+        now,
+    )
+    .await?;
+    Ok(after)
 }
 
 /// Deletes a company; its contacts stay, without a company.

@@ -246,11 +246,12 @@ pub async fn create(
 
 pub async fn update(
     tx: &mut impl Scoped,
+    by: Uuid,
     id: Uuid,
     input: ContactInput,
     now: DateTime<Utc>,
 ) -> ApiResult<ContactView> {
-    get(tx, id).await?;
+    let before = get(tx, id).await?;
     let c = validate(tx, input, false).await?;
     tx.execute(
         "UPDATE contacts SET
@@ -286,7 +287,18 @@ pub async fn update(
         ],
     )
     .await?;
-    get(tx, id).await
+    let after = get(tx, id).await?;
+    super::timeline::record_change(
+        tx,
+        super::timeline::RecordKind::Contact,
+        id,
+        &before,
+        &after,
+        by,
+        now,
+    )
+    .await?;
+    Ok(after)
 }
 
 pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {

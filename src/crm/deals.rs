@@ -321,6 +321,7 @@ pub async fn create(
 
 pub async fn update(
     tx: &mut impl Scoped,
+    by: Uuid,
     id: Uuid,
     input: DealInput,
     now: DateTime<Utc>,
@@ -401,7 +402,18 @@ pub async fn update(
         ],
     )
     .await?;
-    get(tx, id).await
+    let after = get(tx, id).await?;
+    super::timeline::record_change(
+        tx,
+        super::timeline::RecordKind::Deal,
+        id,
+        &current,
+        &after,
+        by,
+        now,
+    )
+    .await?;
+    Ok(after)
 }
 
 /// After a stage's kind changed: its deals' status follows.

@@ -242,6 +242,7 @@ pub async fn create(
 
 pub async fn update(
     tx: &mut impl Scoped,
+    by: Uuid,
     id: Uuid,
     input: LeadInput,
     now: DateTime<Utc>,
@@ -289,7 +290,18 @@ pub async fn update(
         ],
     )
     .await?;
-    get(tx, id).await
+    let after = get(tx, id).await?;
+    super::timeline::record_change(
+        tx,
+        super::timeline::RecordKind::Lead,
+        id,
+        &current,
+        &after,
+        by,
+        now,
+    )
+    .await?;
+    Ok(after)
 }
 
 pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {

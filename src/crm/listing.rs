@@ -184,6 +184,24 @@ impl ListRequest {
     }
 }
 
+impl ListRequest {
+    /// Newest first by `created_at`, after the given (time, id) when paging.
+    pub fn newest_first(limit: i64, before: Option<(DateTime<Utc>, Uuid)>) -> ListRequest {
+        ListRequest {
+            limit,
+            sort: Sort {
+                field: SortField::CreatedAt,
+                descending: true,
+            },
+            cursor: before.map(|(at, id)| Cursor {
+                field: SortField::CreatedAt,
+                value: crate::store::sqlite_time(&at),
+                id,
+            }),
+        }
+    }
+}
+
 /// A SELECT being assembled: a base, filters, then the page.
 pub struct Select {
     sql: String,

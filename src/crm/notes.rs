@@ -226,3 +226,24 @@ pub async fn list(
     let rows: Vec<NoteView> = tx.query(&sql, &binds).await?;
     Ok(listing::finish(req, rows))
 }
+
+/// The newest notes of one record, for its timeline.
+pub(crate) async fn for_record(
+    tx: &mut impl Scoped,
+    kind: super::timeline::RecordKind,
+    id: Uuid,
+    req: &ListRequest,
+) -> ApiResult<Vec<NoteView>> {
+    let mut s = Select::new(
+        concat!(
+            "SELECT ",
+            note_columns!(),
+            " FROM notes n WHERE n.tenant_id = $1"
+        ),
+        "n",
+    );
+    s.and(&format!("n.{} = {{}}", kind.link_column()), Param::Uuid(id));
+    let (sql, params) = s.page(req);
+    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
+    Ok(tx.query(&sql, &binds).await?)
+}

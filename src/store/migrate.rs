@@ -28,6 +28,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     5 "0005_pipelines_deals" "pipelines_deals",
     6 "0006_leads_activities_notes" "leads_activities_notes",
     7 "0007_products_deal_items" "products_deal_items",
+    8 "0008_record_changes" "record_changes",
 );
 pub const SQLITE: &[Migration] = migrations!("sqlite":
     1 "0001_foundation" "foundation",
@@ -37,6 +38,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     5 "0005_pipelines_deals" "pipelines_deals",
     6 "0006_leads_activities_notes" "leads_activities_notes",
     7 "0007_products_deal_items" "products_deal_items",
+    8 "0008_record_changes" "record_changes",
 );
 
 fn digest(sql: &str) -> String {

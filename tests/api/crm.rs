@@ -1463,3 +1463,134 @@ async fn products_and_line_items_stay_in_their_tenant(app: TestApp) {
     assert_eq!(app.get(&items).bearer(&a.token).send().await.body, before);
 }
 both!(products_and_line_items_stay_in_their_tenant);
+
+async fn a_record_timeline_shows_notes_activities_and_changes_newest_first(app: TestApp) {
+    let a = app.register("Timeline Co").await;
+    let b = app.register("Other Timeline Co").await;
+    let contact = app
+        .new_record(
+            &a.token,
+            "contacts",
+            json!({"first_name": "Ada", "title": "Buyer"}),
+        )
+        .await;
+    let cid = contact["id"].as_str().unwrap();
+    let path = format!("/api/contacts/{cid}");
+    app.advance(chrono::Duration::minutes(1));
+    app.new_record(
+        &a.token,
+        "notes",
+        json!({"body": "Met at the fair.", "contact_id": cid}),
+    )
+    .await;
+    app.advance(chrono::Duration::minutes(1));
+    app.patch(&path)
+        .bearer(&a.token)
+        .json(json!({"title": "Head of purchasing", "phone": "+1 555"}))
+        .send()
+        .await;
+    app.advance(chrono::Duration::minutes(1));
+    app.new_record(
+        &a.token,
+        "activities",
+        json!({"type": "call", "subject": "Follow-up", "contact_id": cid}),
+    )
+    .await;
+    app.advance(chrono::Duration::minutes(1));
+    app.patch(&path)
+        .bearer(&a.token)
+        .json(json!({"title": "Head of purchasing"}))
+        .send()
+        .await;
+
+    let r = app
+        .get(&format!("{path}/timeline"))
+        .bearer(&a.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let kinds: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["activity", "change", "note"],
+        "newest first; a no-op edit records nothing"
+    );
+    let change = &r.body["data"][1]["item"];
+    assert_eq!(
+        change["changes"]["title"],
+        json!({"from": "Buyer", "to": "Head of purchasing"})
+    );
+    assert_eq!(
+        change["changes"]["phone"],
+        json!({"from": null, "to": "+1 555"})
+    );
+    assert_eq!(change["changed_by"], a.owner_id.as_str());
+    assert!(change["changes"].get("updated_at").is_none());
+
+    let page1 = app
+        .get(&format!("{path}/timeline?limit=2"))
+        .bearer(&a.token)
+        .send()
+        .await;
+    assert_eq!(page1.body["data"].as_array().unwrap().len(), 2);
+    let cursor = page1.body["next_cursor"].as_str().unwrap();
+    let page2 = app
+        .get(&format!("{path}/timeline?limit=2&cursor={cursor}"))
+        .bearer(&a.token)
+        .send()
+        .await;
+    assert_eq!(page2.body["data"][0]["kind"], "note");
+    assert!(page2.body["next_cursor"].is_null());
+
+    // Deal stage moves show up on the deal's timeline.
+    let deal = app
+        .new_record(&a.token, "deals", json!({"title": "Moves"}))
+        .await;
+    let won = app.get("/api/pipelines").bearer(&a.token).send().await.body["data"][0]["stages"][4]
+        ["id"]
+        .clone();
+    app.patch(&format!("/api/deals/{}", deal["id"].as_str().unwrap()))
+        .bearer(&a.token)
+        .json(json!({"stage_id": won}))
+        .send()
+        .await;
+    let r = app
+        .get(&format!(
+            "/api/deals/{}/timeline",
+            deal["id"].as_str().unwrap()
+        ))
+        .bearer(&a.token)
+        .send()
+        .await;
+    assert_eq!(
+        r.body["data"][0]["item"]["changes"]["status"],
+        json!({"from": "open", "to": "won"})
+    );
+
+    // Another tenant sees no timeline, not even an empty one.
+    for kind in ["contacts", "deals"] {
+        let id = if kind == "contacts" {
+            cid.to_owned()
+        } else {
+            deal["id"].as_str().unwrap().to_owned()
+        };
+        let r = app
+            .get(&format!("/api/{kind}/{id}/timeline"))
+            .bearer(&b.token)
+            .send()
+            .await;
+        assert_eq!(r.status, 404, "{kind}");
+    }
+    let r = app
+        .get(&format!("{path}/timeline?cursor=zz"))
+        .bearer(&a.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 422);
+}
+both!(a_record_timeline_shows_notes_activities_and_changes_newest_first);

@@ -86,6 +86,11 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/api/deals/{id}/items"),
     ("PATCH", "/api/deals/{id}/items/{item_id}"),
     ("DELETE", "/api/deals/{id}/items/{item_id}"),
+    // crm::a_record_timeline_shows_notes_activities_and_changes_newest_first
+    ("GET", "/api/contacts/{id}/timeline"),
+    ("GET", "/api/companies/{id}/timeline"),
+    ("GET", "/api/leads/{id}/timeline"),
+    ("GET", "/api/deals/{id}/timeline"),
 ];
 
 #[test]

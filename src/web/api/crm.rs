@@ -18,6 +18,7 @@ use crate::crm::pipelines::{
     self, CreatePipeline, PipelineView, Reorder, StageInput, StageView, UpdatePipeline, UpdateStage,
 };
 use crate::crm::products::{self, ItemInput, ItemView, ProductFilter, ProductInput, ProductView};
+use crate::crm::timeline::{self, RecordKind, TimelineEntry};
 use crate::error::{ApiResult, FieldErrors};
 use crate::web::api::users::Deleted;
 use crate::web::extract::{Json, JsonOrEmpty, PathId, PathIds, Query};
@@ -150,7 +151,7 @@ pub async fn update_contact(
     PathId(id): PathId,
     Json(input): Json<ContactInput>,
 ) -> ApiResult<Envelope<ContactView>> {
-    let c = contacts::update(&mut s.tx, id, input, state.clock.now()).await?;
+    let c = contacts::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
     s.tx.commit().await?;
     Ok(ok(c))
 }
@@ -236,7 +237,7 @@ pub async fn update_company(
     PathId(id): PathId,
     Json(input): Json<CompanyInput>,
 ) -> ApiResult<Envelope<CompanyView>> {
-    let c = companies::update(&mut s.tx, id, input, state.clock.now()).await?;
+    let c = companies::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
     s.tx.commit().await?;
     Ok(ok(c))
 }
@@ -546,7 +547,7 @@ pub async fn update_deal(
     PathId(id): PathId,
     Json(input): Json<DealInput>,
 ) -> ApiResult<Envelope<DealView>> {
-    let d = deals::update(&mut s.tx, id, input, state.clock.now()).await?;
+    let d = deals::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
     s.tx.commit().await?;
     Ok(ok(d))
 }
@@ -645,7 +646,7 @@ pub async fn update_lead(
     PathId(id): PathId,
     Json(input): Json<LeadInput>,
 ) -> ApiResult<Envelope<LeadView>> {
-    let l = leads::update(&mut s.tx, id, input, state.clock.now()).await?;
+    let l = leads::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
     s.tx.commit().await?;
     Ok(ok(l))
 }
@@ -1086,3 +1087,59 @@ pub async fn delete_item(
         next_cursor: None,
     })
 }
+
+// ---------------------------------------------------------------------------
+// Timelines.
+
+async fn timeline_of(
+    mut s: TenantSession,
+    kind: RecordKind,
+    id: Uuid,
+    page: crate::pagination::PageParams,
+) -> ApiResult<ListEnvelope<TimelineEntry>> {
+    let mut e = FieldErrors::default();
+    let limit = crate::pagination::PageParams {
+        limit: page.limit,
+        cursor: None,
+    }
+    .parse(&mut e)
+    .limit;
+    let before = timeline::parse_cursor(&mut e, page.cursor.as_deref());
+    e.finish()?;
+    let t = timeline::timeline(&mut s.tx, kind, id, limit, before).await?;
+    s.tx.commit().await?;
+    Ok(t.into())
+}
+
+macro_rules! timeline_route {
+    ($name:ident, $path:literal, $kind:ident, $what:literal) => {
+        #[utoipa::path(get, path = $path, tag = "crm", security(("bearer" = [])),
+            params(("id" = Uuid, Path, description = $what), crate::pagination::PageParams),
+            responses(
+                (status = 200, description = "Notes, activities and field changes, newest first", body = ListEnvelope<TimelineEntry>),
+                (status = 404, description = "`not_found`", body = ErrorEnvelope),
+            ))]
+        pub async fn $name(
+            s: TenantSession,
+            PathId(id): PathId,
+            Query(page): Query<crate::pagination::PageParams>,
+        ) -> ApiResult<ListEnvelope<TimelineEntry>> {
+            timeline_of(s, RecordKind::$kind, id, page).await
+        }
+    };
+}
+
+timeline_route!(
+    contact_timeline,
+    "/api/contacts/{id}/timeline",
+    Contact,
+    "Contact id"
+);
+timeline_route!(
+    company_timeline,
+    "/api/companies/{id}/timeline",
+    Company,
+    "Company id"
+);
+timeline_route!(lead_timeline, "/api/leads/{id}/timeline", Lead, "Lead id");
+timeline_route!(deal_timeline, "/api/deals/{id}/timeline", Deal, "Deal id");

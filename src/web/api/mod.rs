@@ -196,6 +196,10 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/api/deals/{id}/items" => crm::add_item),
         route!(PATCH "/api/deals/{id}/items/{item_id}" => crm::update_item),
         route!(DELETE "/api/deals/{id}/items/{item_id}" => crm::delete_item),
+        route!(GET "/api/contacts/{id}/timeline" => crm::contact_timeline),
+        route!(GET "/api/companies/{id}/timeline" => crm::company_timeline),
+        route!(GET "/api/leads/{id}/timeline" => crm::lead_timeline),
+        route!(GET "/api/deals/{id}/timeline" => crm::deal_timeline),
     ]
 }
 
@@ -382,6 +386,10 @@ impl Modify for CommonResponses {
         crm::add_item,
         crm::update_item,
         crm::delete_item,
+        crm::contact_timeline,
+        crm::company_timeline,
+        crm::lead_timeline,
+        crm::deal_timeline,
     ),
     components(schemas(ErrorEnvelope, ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),

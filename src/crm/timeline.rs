@@ -1,0 +1,200 @@
+//! Record timelines: the notes, activities and field changes of a contact,
+//! company, lead or deal, newest first, in keyset pages.
+
+use super::activities::{self, ActivityView};
+use super::notes::{self, NoteView};
+use crate::error::{ApiResult, FieldErrors};
+use crate::pagination::Page;
+use crate::store::{DbResult, FromRow, Row, Scoped};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// The records that have timelines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    Contact,
+    Company,
+    Lead,
+    Deal,
+}
+
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Contact => "contact",
+            RecordKind::Company => "company",
+            RecordKind::Lead => "lead",
+            RecordKind::Deal => "deal",
+        }
+    }
+
+    /// The column of notes and activities that links to this kind.
+    pub(crate) fn link_column(self) -> &'static str {
+        match self {
+            RecordKind::Contact => "contact_id",
+            RecordKind::Company => "company_id",
+            RecordKind::Lead => "lead_id",
+            RecordKind::Deal => "deal_id",
+        }
+    }
+}
+
+/// Fields a timeline leaves out of a change: bookkeeping, not content.
+const UNTRACKED: &[&str] = &["updated_at", "created_at", "created_by", "id"];
+
+/// Records what changed between two views of a record (as serialised for
+/// the API), if anything did.
+pub async fn record_change<T: Serialize>(
+    tx: &mut impl Scoped,
+    kind: RecordKind,
+    id: Uuid,
+    before: &T,
+    after: &T,
+    by: Uuid,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let (Ok(Value::Object(b)), Ok(Value::Object(a))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return Ok(());
+    };
+    let mut changes = Map::new();
+    for (field, new) in &a {
+        if UNTRACKED.contains(&field.as_str()) {
+            continue;
+        }
+        let old = b.get(field).cloned().unwrap_or(Value::Null);
+        if &old != new {
+            changes.insert(field.clone(), serde_json::json!({ "from": old, "to": new }));
+        }
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO record_changes (tenant_id, id, record_type, record_id, changes, changed_by, changed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&Uuid::now_v7(), &kind.as_str(), &id, &Value::Object(changes), &by, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangeView {
+    pub id: Uuid,
+    /// `{"field": {"from": …, "to": …}}` for each field that changed.
+    #[schema(value_type = Object)]
+    pub changes: Value,
+    pub changed_by: Option<Uuid>,
+    pub changed_at: DateTime<Utc>,
+}
+
+impl FromRow for ChangeView {
+    fn from_row(r: &Row<'_>) -> DbResult<Self> {
+        Ok(ChangeView {
+            id: r.get("id")?,
+            changes: r.get("changes")?,
+            changed_by: r.get("changed_by")?,
+            changed_at: r.get("changed_at")?,
+        })
+    }
+}
+
+/// One entry of a timeline.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "kind", content = "item", rename_all = "snake_case")]
+pub enum TimelineEntry {
+    Note(NoteView),
+    Activity(ActivityView),
+    Change(ChangeView),
+}
+
+impl TimelineEntry {
+    fn key(&self) -> (DateTime<Utc>, Uuid) {
+        match self {
+            TimelineEntry::Note(n) => (n.created_at, n.id),
+            TimelineEntry::Activity(a) => (a.created_at, a.id),
+            TimelineEntry::Change(c) => (c.changed_at, c.id),
+        }
+    }
+}
+
+/// Decodes a timeline cursor: (time, id) of the last entry seen.
+pub fn parse_cursor(
+    errors: &mut FieldErrors,
+    cursor: Option<&str>,
+) -> Option<(DateTime<Utc>, Uuid)> {
+    let c = cursor.filter(|c| !c.is_empty())?;
+    let decoded = hex::decode(c)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<(DateTime<Utc>, Uuid)>(&b).ok());
+    if decoded.is_none() {
+        errors.add("cursor", "is not a cursor this server issued");
+    }
+    decoded
+}
+
+fn encode_cursor(key: (DateTime<Utc>, Uuid)) -> String {
+    hex::encode(serde_json::json!([key.0, key.1]).to_string())
+}
+
+/// The timeline of one record (which must exist in the caller's tenant).
+pub async fn timeline(
+    tx: &mut impl Scoped,
+    kind: RecordKind,
+    id: Uuid,
+    limit: i64,
+    before: Option<(DateTime<Utc>, Uuid)>,
+) -> ApiResult<Page<TimelineEntry>> {
+    let exists = match kind {
+        RecordKind::Contact => super::contacts::get(tx, id).await.map(|_| ()),
+        RecordKind::Company => super::companies::get(tx, id).await.map(|_| ()),
+        RecordKind::Lead => super::leads::get(tx, id).await.map(|_| ()),
+        RecordKind::Deal => super::deals::get(tx, id).await.map(|_| ()),
+    };
+    exists?;
+    let req = super::listing::ListRequest::newest_first(limit, before);
+    let mut entries: Vec<TimelineEntry> = Vec::new();
+    entries.extend(
+        notes::for_record(tx, kind, id, &req)
+            .await?
+            .into_iter()
+            .map(TimelineEntry::Note),
+    );
+    entries.extend(
+        activities::for_record(tx, kind, id, &req)
+            .await?
+            .into_iter()
+            .map(TimelineEntry::Activity),
+    );
+    // Past every real time, and written the same way by both databases.
+    let end = chrono::TimeZone::with_ymd_and_hms(&Utc, 9999, 12, 31, 23, 59, 59)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let (t, i) = before.unwrap_or((end, Uuid::max()));
+    let changes: Vec<ChangeView> = tx
+        .query(
+            "SELECT id, changes, changed_by, changed_at FROM record_changes
+              WHERE tenant_id = $1 AND record_type = $2 AND record_id = $3
+                AND (changed_at, id) < ($4, $5)
+              ORDER BY changed_at DESC, id DESC LIMIT $6",
+            &[&kind.as_str(), &id, &t, &i, &(limit + 1)],
+        )
+        .await?;
+    entries.extend(changes.into_iter().map(TimelineEntry::Change));
+    entries.sort_by(|a, b| b.key().cmp(&a.key()));
+    let more = entries.len() as i64 > limit;
+    entries.truncate(limit as usize);
+    let next_cursor = entries
+        .last()
+        .filter(|_| more)
+        .map(|e| encode_cursor(e.key()));
+    Ok(Page {
+        items: entries,
+        next_cursor,
+    })
+}
