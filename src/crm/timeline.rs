@@ -186,7 +186,7 @@ pub async fn timeline(
         )
         .await?;
     entries.extend(changes.into_iter().map(TimelineEntry::Change));
-    entries.sort_by(|a, b| b.key().cmp(&a.key()));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.key()));
     let more = entries.len() as i64 > limit;
     entries.truncate(limit as usize);
     let next_cursor = entries
