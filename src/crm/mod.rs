@@ -12,6 +12,7 @@ pub mod listing;
 pub mod notes;
 pub mod pipelines;
 pub mod products;
+pub mod reports;
 pub mod timeline;
 
 use crate::auth::SessionUser;

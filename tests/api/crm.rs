@@ -1594,3 +1594,142 @@ async fn a_record_timeline_shows_notes_activities_and_changes_newest_first(app: 
     assert_eq!(r.status, 422);
 }
 both!(a_record_timeline_shows_notes_activities_and_changes_newest_first);
+
+async fn basic_reports_add_up(app: TestApp) {
+    let t = app.register("Report Co").await;
+    let b = app.register("Other Report Co").await;
+    let (agent_id, agent) = app.add_user(&t, "agent@report.example", "user").await;
+    let sales = app.get("/api/pipelines").bearer(&t.token).send().await.body["data"][0].clone();
+    let stage = |i: usize| sales["stages"][i]["id"].clone();
+    app.new_record(&t.token, "deals", json!({"title": "A", "amount": 1000}))
+        .await;
+    app.new_record(
+        &t.token,
+        "deals",
+        json!({"title": "B", "amount": 2000, "stage_id": stage(0)}),
+    )
+    .await;
+    app.new_record(
+        &t.token,
+        "deals",
+        json!({"title": "C", "amount": 500, "currency": "EUR", "stage_id": stage(4)}),
+    )
+    .await;
+    app.new_record(
+        &t.token,
+        "deals",
+        json!({"title": "D", "amount": 700, "stage_id": stage(4)}),
+    )
+    .await;
+    app.new_record(&b.token, "deals", json!({"title": "B's", "amount": 99999}))
+        .await;
+
+    let r = app
+        .get("/api/reports/pipeline")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let new = &r.body["data"]["stages"][0];
+    assert_eq!(new["name"], "New");
+    assert_eq!(new["count"], 2);
+    assert_eq!(new["value"], json!([{"amount": 3000, "currency": "USD"}]));
+    let won = &r.body["data"]["stages"][4];
+    assert_eq!(won["count"], 2);
+    assert_eq!(
+        won["value"],
+        json!([{"amount": 500, "currency": "EUR"}, {"amount": 700, "currency": "USD"}])
+    );
+    assert_eq!(r.body["data"]["stages"][1]["count"], 0);
+
+    let r = app
+        .get("/api/reports/sales?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["data"],
+        json!([{"month": "2026-03", "won_deals": 2, "value": [{"amount": 500, "currency": "EUR"}, {"amount": 700, "currency": "USD"}]}])
+    );
+
+    app.new_record(
+        &t.token,
+        "activities",
+        json!({"subject": "Call 1", "assigned_to": agent_id, "done": true}),
+    )
+    .await;
+    app.new_record(&agent, "activities", json!({"subject": "Call 2"}))
+        .await;
+    app.new_record(
+        &t.token,
+        "activities",
+        json!({"subject": "Later", "due_at": "2027-01-01T00:00:00Z"}),
+    )
+    .await;
+    let r = app
+        .get("/api/reports/activities?from=2026-02-01T00:00:00Z&to=2026-04-01T00:00:00Z")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["data"],
+        json!([{"user_id": agent_id, "full_name": "Staff Member", "done": 1, "open": 1}])
+    );
+
+    let l1 = app
+        .new_record(
+            &t.token,
+            "leads",
+            json!({"first_name": "L1", "source": "web"}),
+        )
+        .await;
+    app.new_record(
+        &t.token,
+        "leads",
+        json!({"first_name": "L2", "source": "web"}),
+    )
+    .await;
+    app.new_record(&t.token, "leads", json!({"first_name": "L3"}))
+        .await;
+    app.post(&format!(
+        "/api/leads/{}/convert",
+        l1["id"].as_str().unwrap()
+    ))
+    .bearer(&t.token)
+    .send()
+    .await;
+    let r = app.get("/api/reports/leads").bearer(&t.token).send().await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["data"][0],
+        json!({"source": "web", "leads": 2, "converted": 1, "conversion_rate": 0.5})
+    );
+    assert_eq!(r.body["data"][1]["source"], Value::Null);
+
+    for bad in [
+        "/api/reports/sales?from=2026-05-01T00:00:00Z&to=2026-04-01T00:00:00Z",
+        "/api/reports/leads?from=soon",
+        "/api/reports/pipeline?pipeline_id=x",
+    ] {
+        let r = app.get(bad).bearer(&t.token).send().await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.body);
+    }
+    let r = app
+        .get(&format!(
+            "/api/reports/pipeline?pipeline_id={}",
+            sales["id"].as_str().unwrap()
+        ))
+        .bearer(&b.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 404, "another tenant's pipeline");
+    let r = app
+        .get("/api/reports/sales?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z")
+        .bearer(&b.token)
+        .send()
+        .await;
+    assert_eq!(r.body["data"], json!([]), "B sees only its own deals");
+}
+both!(basic_reports_add_up);

@@ -91,6 +91,11 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/api/companies/{id}/timeline"),
     ("GET", "/api/leads/{id}/timeline"),
     ("GET", "/api/deals/{id}/timeline"),
+    // crm::basic_reports_add_up
+    ("GET", "/api/reports/pipeline"),
+    ("GET", "/api/reports/sales"),
+    ("GET", "/api/reports/activities"),
+    ("GET", "/api/reports/leads"),
 ];
 
 #[test]

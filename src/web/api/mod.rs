@@ -200,6 +200,10 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/api/companies/{id}/timeline" => crm::company_timeline),
         route!(GET "/api/leads/{id}/timeline" => crm::lead_timeline),
         route!(GET "/api/deals/{id}/timeline" => crm::deal_timeline),
+        route!(GET "/api/reports/pipeline" => crm::pipeline_report),
+        route!(GET "/api/reports/sales" => crm::sales_report),
+        route!(GET "/api/reports/activities" => crm::activities_report),
+        route!(GET "/api/reports/leads" => crm::leads_report),
     ]
 }
 
@@ -390,6 +394,10 @@ impl Modify for CommonResponses {
         crm::company_timeline,
         crm::lead_timeline,
         crm::deal_timeline,
+        crm::pipeline_report,
+        crm::sales_report,
+        crm::activities_report,
+        crm::leads_report,
     ),
     components(schemas(ErrorEnvelope, ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
@@ -399,6 +407,7 @@ impl Modify for CommonResponses {
         (name = "users", description = "The tenant's staff"),
         (name = "platform", description = "The vendor's staff: tenants and their lifecycle"),
         (name = "licensing", description = "Licence keys and certificates for self-hosted installations"),
+        (name = "reports", description = "Basic reports"),
         (name = "crm", description = "Companies, contacts, pipelines, deals, leads, activities and notes"),
         (name = "system", description = "Health"),
     )
