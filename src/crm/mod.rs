@@ -13,6 +13,7 @@ pub mod notes;
 pub mod pipelines;
 pub mod products;
 pub mod reports;
+pub mod search;
 pub mod timeline;
 
 use crate::auth::SessionUser;

@@ -29,6 +29,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     6 "0006_leads_activities_notes" "leads_activities_notes",
     7 "0007_products_deal_items" "products_deal_items",
     8 "0008_record_changes" "record_changes",
+    9 "0009_search" "search",
 );
 pub const SQLITE: &[Migration] = migrations!("sqlite":
     1 "0001_foundation" "foundation",
@@ -39,6 +40,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     6 "0006_leads_activities_notes" "leads_activities_notes",
     7 "0007_products_deal_items" "products_deal_items",
     8 "0008_record_changes" "record_changes",
+    9 "0009_search" "search",
 );
 
 fn digest(sql: &str) -> String {

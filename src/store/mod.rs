@@ -519,6 +519,20 @@ impl Decode for i64 {
     }
 }
 
+impl Decode for f64 {
+    type Pg = f64;
+    fn from_pg(v: f64) -> DbResult<Self> {
+        Ok(v)
+    }
+    fn from_sqlite(v: ValueRef<'_>) -> DbResult<Self> {
+        match v {
+            ValueRef::Real(f) => Ok(f),
+            ValueRef::Integer(i) => Ok(i as f64),
+            other => Err(sqlite_type_error("real", other)),
+        }
+    }
+}
+
 impl Bind for bool {
     fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
         self

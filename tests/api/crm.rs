@@ -1733,3 +1733,113 @@ async fn basic_reports_add_up(app: TestApp) {
     assert_eq!(r.body["data"], json!([]), "B sees only its own deals");
 }
 both!(basic_reports_add_up);
+
+async fn search_finds_records_of_the_callers_tenant_only(app: TestApp) {
+    let a = app.register("Search Co").await;
+    let b = app.register("Other Search Co").await;
+    let ada = app
+        .new_record(
+            &a.token,
+            "contacts",
+            json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@engines.example"}),
+        )
+        .await;
+    app.new_record(
+        &a.token,
+        "companies",
+        json!({"name": "Analytical Engines", "domain": "engines.example"}),
+    )
+    .await;
+    app.new_record(
+        &a.token,
+        "leads",
+        json!({"first_name": "Adam", "company_name": "Lovelace Labs"}),
+    )
+    .await;
+    app.new_record(
+        &a.token,
+        "deals",
+        json!({"title": "Lovelace engine upgrade"}),
+    )
+    .await;
+    app.new_record(
+        &b.token,
+        "contacts",
+        json!({"first_name": "Ada", "last_name": "Lovelace"}),
+    )
+    .await;
+
+    let shared = &app;
+    let find = |q: &str, token: &str| {
+        let path = format!("/api/search?q={q}");
+        let token = token.to_owned();
+        async move { shared.get(&path).bearer(&token).send().await }
+    };
+    let r = find("lovelace", &a.token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let kinds: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["record_type"].as_str().unwrap())
+        .collect();
+    let mut sorted = kinds.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec!["contact", "deal", "lead"], "{}", r.body);
+
+    // Every word must match, each as a prefix (search as you type).
+    let r = find("ada%20love", &a.token).await;
+    let hits = r.body["data"].as_array().unwrap();
+    assert_eq!(hits.len(), 2, "Ada Lovelace, and Adam of Lovelace Labs: {}", r.body);
+    assert_eq!(hits[0]["id"], ada["id"]);
+    assert_eq!(hits[1]["title"], "Adam");
+    assert_eq!(hits[0]["subtitle"], "ada@engines.example");
+    let r = find("analyt", &a.token).await;
+    assert_eq!(r.body["data"][0]["record_type"], "company");
+
+    // B finds only its own Ada.
+    let r = find("lovelace", &b.token).await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+    assert_ne!(r.body["data"][0]["id"], ada["id"]);
+
+    // Edits and deletions reach the index.
+    app.patch(&format!("/api/contacts/{}", ada["id"].as_str().unwrap()))
+        .bearer(&a.token)
+        .json(json!({"last_name": "King"}))
+        .send()
+        .await;
+    let after_edit = find("ada%20love", &a.token).await;
+    let titles: Vec<&str> = after_edit.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, vec!["Adam"], "Ada is no longer a Lovelace");
+    assert_eq!(
+        find("ada%20king", &a.token).await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.delete(&format!("/api/contacts/{}", ada["id"].as_str().unwrap()))
+        .bearer(&a.token)
+        .send()
+        .await;
+    assert!(find("king", &a.token).await.body["data"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // Query syntax is just text.
+    let r = find("%22%3A*%26!%7C", &a.token).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = find("lovelace%22%20OR%20%22x", &a.token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        app.get("/api/search").bearer(&a.token).send().await.status,
+        422
+    );
+}
+both!(search_finds_records_of_the_callers_tenant_only);

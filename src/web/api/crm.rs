@@ -19,6 +19,7 @@ use crate::crm::pipelines::{
 };
 use crate::crm::products::{self, ItemInput, ItemView, ProductFilter, ProductInput, ProductView};
 use crate::crm::reports::{self, MonthReport, PipelineReport, SourceReport, UserActivityReport};
+use crate::crm::search::SearchHit;
 use crate::crm::timeline::{self, RecordKind, TimelineEntry};
 use crate::error::{ApiResult, FieldErrors};
 use crate::web::api::users::Deleted;
@@ -1239,4 +1240,45 @@ pub async fn leads_report(
     let r = reports::leads(&mut s.tx, from, to).await?;
     s.tx.commit().await?;
     Ok(ok(r))
+}
+
+// ---------------------------------------------------------------------------
+// Search.
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// Words to find (each as a prefix; all must match).
+    pub q: Option<String>,
+    /// 1–50 (default 20).
+    pub limit: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/search", tag = "crm", security(("bearer" = [])),
+    params(SearchQuery),
+    responses((status = 200, description = "Contacts, companies, leads and deals, best matches first", body = Envelope<Vec<SearchHit>>)))]
+pub async fn search(
+    mut s: TenantSession,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Envelope<Vec<SearchHit>>> {
+    let mut e = FieldErrors::default();
+    let text = e.required("q", q.q.filter(|t| !t.trim().is_empty()));
+    if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        e.add("q", "must be at most 200 characters long");
+    }
+    let limit = match q.limit.as_deref() {
+        None | Some("") => 20,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=50).contains(&n) => n,
+            _ => {
+                e.add("limit", "must be a whole number from 1 to 50");
+                20
+            }
+        },
+    };
+    e.finish()?;
+    let hits =
+        crate::crm::search::search(&mut s.tx, text.as_deref().unwrap_or_default(), limit).await?;
+    s.tx.commit().await?;
+    Ok(ok(hits))
 }

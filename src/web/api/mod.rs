@@ -204,6 +204,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/api/reports/sales" => crm::sales_report),
         route!(GET "/api/reports/activities" => crm::activities_report),
         route!(GET "/api/reports/leads" => crm::leads_report),
+        route!(GET "/api/search" => crm::search),
     ]
 }
 
@@ -398,6 +399,7 @@ impl Modify for CommonResponses {
         crm::sales_report,
         crm::activities_report,
         crm::leads_report,
+        crm::search,
     ),
     components(schemas(ErrorEnvelope, ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
