@@ -364,10 +364,7 @@ pub async fn list(
             s.and(&format!("{column} = {{}}"), Param::Uuid(v));
         }
     }
-    let (sql, params) = s.page(req);
-    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
-    let rows: Vec<ActivityView> = tx.query(&sql, &binds).await?;
-    Ok(listing::finish(req, rows))
+    s.fetch(tx, req).await
 }
 
 /// The newest activities of one record, for its timeline.

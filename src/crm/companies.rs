@@ -1,6 +1,6 @@
 //! Companies: the organisations a tenant's contacts belong to.
 
-use super::listing::{self, Keyed, ListRequest, Param, Select};
+use super::listing::{self, ListRequest, Param, Select};
 use super::{check_reference, ensure_can_delete, Table};
 use crate::auth::SessionUser;
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -88,20 +88,7 @@ impl FromRow for CompanyView {
     }
 }
 
-impl Keyed for CompanyView {
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
-    }
-    fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    fn sort_name(&self) -> &str {
-        &self.sort_name
-    }
-}
+listing::keyed!(CompanyView);
 
 /// `POST /api/companies` and `PATCH /api/companies/:id` (there every field
 /// is optional, and `null` clears an optional one).
@@ -215,10 +202,7 @@ pub async fn list(
     if let Some(owner) = filter.owner_id {
         s.and("c.owner_id = {}", Param::Uuid(owner));
     }
-    let (sql, params) = s.page(req);
-    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
-    let rows: Vec<CompanyView> = tx.query(&sql, &binds).await?;
-    Ok(listing::finish(req, rows))
+    s.fetch(tx, req).await
 }
 
 pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<CompanyView> {

@@ -1,6 +1,6 @@
 //! Contacts: the people a tenant deals with.
 
-use super::listing::{self, Keyed, ListRequest, Param, Select};
+use super::listing::{self, ListRequest, Param, Select};
 use super::{check_reference, ensure_can_delete, parse_tags, Table};
 use crate::auth::SessionUser;
 use crate::domain::Email;
@@ -61,20 +61,7 @@ impl FromRow for ContactView {
     }
 }
 
-impl Keyed for ContactView {
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
-    }
-    fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    fn sort_name(&self) -> &str {
-        &self.sort_name
-    }
-}
+listing::keyed!(ContactView);
 
 /// `POST /api/contacts` and `PATCH /api/contacts/:id` (there every field is
 /// optional, and `null` clears an optional one).
@@ -194,10 +181,7 @@ pub async fn list(
     if let Some(company) = filter.company_id {
         s.and("c.company_id = {}", Param::Uuid(company));
     }
-    let (sql, params) = s.page(req);
-    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
-    let rows: Vec<ContactView> = tx.query(&sql, &binds).await?;
-    Ok(listing::finish(req, rows))
+    s.fetch(tx, req).await
 }
 
 pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<ContactView> {

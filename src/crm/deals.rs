@@ -2,7 +2,7 @@
 //! kind (open, won, lost), and `closed_at` is when it last entered a won or
 //! lost stage.
 
-use super::listing::{self, Keyed, ListRequest, Param, Select};
+use super::listing::{self, ListRequest, Param, Select};
 use super::{check_reference, ensure_can_delete, Table};
 use crate::auth::SessionUser;
 use crate::domain::StageKind;
@@ -72,20 +72,7 @@ impl FromRow for DealView {
     }
 }
 
-impl Keyed for DealView {
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
-    }
-    fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    fn sort_name(&self) -> &str {
-        &self.sort_name
-    }
-}
+listing::keyed!(DealView);
 
 /// `POST /api/deals` and `PATCH /api/deals/:id` (there every field is
 /// optional, and `null` clears an optional one).
@@ -483,8 +470,5 @@ pub async fn list(
     if let Some(status) = f.status {
         s.and("d.status = {}", Param::Text(status.as_str().to_owned()));
     }
-    let (sql, params) = s.page(req);
-    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
-    let rows: Vec<DealView> = tx.query(&sql, &binds).await?;
-    Ok(listing::finish(req, rows))
+    s.fetch(tx, req).await
 }

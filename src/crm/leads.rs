@@ -5,7 +5,7 @@
 use super::companies::{self, CompanyInput, CompanyView};
 use super::contacts::{self, ContactInput, ContactView};
 use super::deals::{self, DealInput, DealView};
-use super::listing::{self, Keyed, ListRequest, Param, Select};
+use super::listing::{self, ListRequest, Param, Select};
 use super::{check_reference, ensure_can_delete, Table};
 use crate::auth::SessionUser;
 use crate::domain::Email;
@@ -82,20 +82,7 @@ impl FromRow for LeadView {
     }
 }
 
-impl Keyed for LeadView {
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
-    }
-    fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    fn sort_name(&self) -> &str {
-        &self.sort_name
-    }
-}
+listing::keyed!(LeadView);
 
 /// `POST /api/leads` and `PATCH /api/leads/:id` (there every field is
 /// optional, and `null` clears an optional one).
@@ -344,10 +331,7 @@ pub async fn list(
     if let Some(status) = f.status {
         s.and("l.status = {}", Param::Text(status.as_str().to_owned()));
     }
-    let (sql, params) = s.page(req);
-    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
-    let rows: Vec<LeadView> = tx.query(&sql, &binds).await?;
-    Ok(listing::finish(req, rows))
+    s.fetch(tx, req).await
 }
 
 /// `POST /api/leads/:id/convert`.

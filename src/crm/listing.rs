@@ -5,8 +5,9 @@
 //! The SQL is assembled from fixed fragments; every value travels as a
 //! bound parameter. `$1` is always the tenant (bound by the tenant handle).
 
-use crate::error::FieldErrors;
-use crate::store::Bind;
+use crate::error::{ApiResult, FieldErrors};
+use crate::pagination::Page;
+use crate::store::{Bind, FromRow, Scoped};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -240,6 +241,18 @@ impl Select {
         self.sql.push_str(&clause.replace("{}", &placeholder));
     }
 
+    /// Runs the finished query for one page of `T`.
+    pub async fn fetch<T: FromRow + Keyed + Send>(
+        self,
+        tx: &mut impl Scoped,
+        req: &ListRequest,
+    ) -> ApiResult<Page<T>> {
+        let (sql, params) = self.page(req);
+        let binds: Vec<&dyn Bind> = params.iter().map(|p| p as _).collect();
+        let rows: Vec<T> = tx.query(&sql, &binds).await?;
+        Ok(finish(req, rows))
+    }
+
     /// Finishes with the keyset condition, ORDER BY and LIMIT (one row more
     /// than the page, to tell whether another follows).
     pub fn page(mut self, req: &ListRequest) -> (String, Vec<Param>) {
@@ -272,6 +285,28 @@ impl Select {
     }
 }
 
+/// Implements [`Keyed`] for a view with `id`, `created_at`, `updated_at`
+/// and `sort_name` fields.
+macro_rules! keyed {
+    ($ty:ty) => {
+        impl $crate::crm::listing::Keyed for $ty {
+            fn id(&self) -> Uuid {
+                self.id
+            }
+            fn created_at(&self) -> DateTime<Utc> {
+                self.created_at
+            }
+            fn updated_at(&self) -> DateTime<Utc> {
+                self.updated_at
+            }
+            fn sort_name(&self) -> &str {
+                &self.sort_name
+            }
+        }
+    };
+}
+pub(crate) use keyed;
+
 /// What a listed row offers the pager.
 pub trait Keyed {
     fn id(&self) -> Uuid;
@@ -284,7 +319,7 @@ pub trait Keyed {
 }
 
 /// Cuts the extra row and makes the next cursor.
-pub fn finish<T: Keyed>(req: &ListRequest, mut rows: Vec<T>) -> crate::pagination::Page<T> {
+pub fn finish<T: Keyed>(req: &ListRequest, mut rows: Vec<T>) -> Page<T> {
     let more = rows.len() as i64 > req.limit;
     rows.truncate(req.limit as usize);
     let next_cursor = rows.last().filter(|_| more).map(|r| {

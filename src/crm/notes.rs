@@ -1,7 +1,7 @@
 //! Notes: free text attached to exactly one contact, company, lead or deal,
 //! and deleted with it.
 
-use super::listing::{self, Keyed, ListRequest, Param, Select};
+use super::listing::{Keyed, ListRequest, Param, Select};
 use super::{check_reference, ensure_can_delete, Table};
 use crate::auth::SessionUser;
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -221,10 +221,7 @@ pub async fn list(
             s.and(&format!("{column} = {{}}"), Param::Uuid(v));
         }
     }
-    let (sql, params) = s.page(req);
-    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
-    let rows: Vec<NoteView> = tx.query(&sql, &binds).await?;
-    Ok(listing::finish(req, rows))
+    s.fetch(tx, req).await
 }
 
 /// The newest notes of one record, for its timeline.

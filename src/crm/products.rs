@@ -1,7 +1,7 @@
 //! The product catalogue, and deals' line items: a deal with items has the
 //! sum of its items as its amount.
 
-use super::listing::{self, Keyed, ListRequest, Select};
+use super::listing::{self, ListRequest, Select};
 use super::{check_reference, ensure_can_delete, Table};
 use crate::auth::SessionUser;
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -58,20 +58,7 @@ impl FromRow for ProductView {
     }
 }
 
-impl Keyed for ProductView {
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
-    }
-    fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    fn sort_name(&self) -> &str {
-        &self.sort_name
-    }
-}
+listing::keyed!(ProductView);
 
 /// `POST /api/products` and `PATCH /api/products/:id`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -261,10 +248,7 @@ pub async fn list(
     if let Some(active) = f.active {
         s.and_sql(if active { "p.active" } else { "NOT p.active" });
     }
-    let (sql, params) = s.page(req);
-    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
-    let rows: Vec<ProductView> = tx.query(&sql, &binds).await?;
-    Ok(listing::finish(req, rows))
+    s.fetch(tx, req).await
 }
 
 // ---------------------------------------------------------------------------

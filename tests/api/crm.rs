@@ -1790,7 +1790,12 @@ async fn search_finds_records_of_the_callers_tenant_only(app: TestApp) {
     // Every word must match, each as a prefix (search as you type).
     let r = find("ada%20love", &a.token).await;
     let hits = r.body["data"].as_array().unwrap();
-    assert_eq!(hits.len(), 2, "Ada Lovelace, and Adam of Lovelace Labs: {}", r.body);
+    assert_eq!(
+        hits.len(),
+        2,
+        "Ada Lovelace, and Adam of Lovelace Labs: {}",
+        r.body
+    );
     assert_eq!(hits[0]["id"], ada["id"]);
     assert_eq!(hits[1]["title"], "Adam");
     assert_eq!(hits[0]["subtitle"], "ada@engines.example");
