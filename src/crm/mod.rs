@@ -15,6 +15,7 @@ pub mod products;
 pub mod reports;
 pub mod search;
 pub mod timeline;
+pub mod transfer;
 
 use crate::auth::SessionUser;
 use crate::domain::Role;

@@ -1848,3 +1848,157 @@ async fn search_finds_records_of_the_callers_tenant_only(app: TestApp) {
     );
 }
 both!(search_finds_records_of_the_callers_tenant_only);
+
+async fn contacts_import_from_csv_and_export_back_unchanged(app: TestApp) {
+    let a = app.register("Import Co").await;
+    app.new_record(
+        &a.token,
+        "contacts",
+        json!({"first_name": "Existing", "email": "dup@import.example", "title": "Old title"}),
+    )
+    .await;
+    let csv = "First Name,Last Name,E-mail,Phone,Job Title,Company,Tags,Lead Source,Ignored\r\n\
+               Ada,Lovelace,ADA@engines.example,+44 1,Countess,Analytical Engines,vip;math,fair,x\r\n\
+               Charles,Babbage,charles@engines.example,,,Analytical Engines,,fair,\r\n\
+               ,NoFirst,nofirst@x.example,,,,,,\r\n\
+               Bad,Mail,not-an-email,,,,,,\r\n\
+               \"Quote, Inc\",\"O\"\"Neil\",quote@x.example,,\"multi\nline\",,,,\r\n\
+               Dup,In File,ada@engines.example,,,,,,\r\n\
+               Existing,Person,dup@import.example,,New title,,,,\r\n\
+               ,,,,,,,,\r\n";
+    let import = |path: &str, body: &str| {
+        app.post(path)
+            .bearer(&a.token)
+            .raw("text/csv", body.as_bytes().to_vec())
+            .send()
+    };
+    let dry = import("/api/contacts/import?dry_run=true", csv).await;
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    assert_eq!(dry.body["data"]["imported"], 3);
+    assert_eq!(app.count("contacts").await, 1, "a dry run writes nothing");
+
+    let r = import("/api/contacts/import", csv).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let d = &r.body["data"];
+    assert_eq!(
+        (
+            d["imported"].as_i64(),
+            d["updated"].as_i64(),
+            d["skipped"].as_i64()
+        ),
+        (Some(3), Some(0), Some(2)),
+        "{d}"
+    );
+    let errors: Vec<(i64, &str)> = d["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_i64().unwrap(), e["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(errors, vec![(3, "first_name"), (4, "email")]);
+    assert_eq!(app.count("contacts").await, 4);
+    assert_eq!(
+        app.count("companies").await,
+        1,
+        "one company for both rows naming it"
+    );
+    let r = app.get("/api/contacts?q=ada").bearer(&a.token).send().await;
+    let ada = &r.body["data"][0];
+    assert_eq!(ada["email"], "ada@engines.example");
+    assert_eq!(ada["tags"], json!(["vip", "math"]));
+    assert!(ada["company_id"].is_string());
+
+    // on_duplicate=update changes the existing contact instead.
+    let r = import(
+        "/api/contacts/import?on_duplicate=update",
+        "first_name,email,title\nExisting,dup@import.example,New title\n",
+    )
+    .await;
+    assert_eq!(r.body["data"]["updated"], 1, "{}", r.body);
+    let r = app
+        .get("/api/contacts?q=existing")
+        .bearer(&a.token)
+        .send()
+        .await;
+    assert_eq!(r.body["data"][0]["title"], "New title");
+
+    // Export, import into another company, export again: the same file.
+    let exported = app
+        .get("/api/contacts/export")
+        .bearer(&a.token)
+        .send()
+        .await;
+    assert_eq!(exported.status, 200);
+    assert!(exported.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(exported
+        .text
+        .starts_with("first_name,last_name,email,phone,title,company,tags,source\r\n"));
+    assert_eq!(
+        exported.text.matches("\r\n").count(),
+        5,
+        "a header and four records: {}",
+        exported.text
+    );
+    let c = app.register("Copy Co").await;
+    let r = app
+        .post("/api/contacts/import")
+        .bearer(&c.token)
+        .raw("text/csv", exported.text.clone().into_bytes())
+        .send()
+        .await;
+    assert_eq!(r.body["data"]["imported"], 4, "{}", r.body);
+    let again = app
+        .get("/api/contacts/export")
+        .bearer(&c.token)
+        .send()
+        .await;
+    assert_eq!(again.text, exported.text);
+
+    // Another tenant's import and export touch only its own contacts.
+    let b = app.register("Other Import Co").await;
+    let r = app
+        .get("/api/contacts/export")
+        .bearer(&b.token)
+        .send()
+        .await;
+    assert_eq!(r.text.matches("\r\n").count(), 1, "just the header");
+    let r = app
+        .post("/api/contacts/import")
+        .bearer(&b.token)
+        .raw(
+            "text/csv",
+            b"first_name,email\nAda,ada@engines.example\n".to_vec(),
+        )
+        .send()
+        .await;
+    assert_eq!(
+        r.body["data"]["imported"], 1,
+        "A's e-mail is no duplicate in B: {}",
+        r.body
+    );
+
+    for (ct, body, status) in [
+        ("application/json", "{}", 415),
+        ("text/csv", "", 422),
+        ("text/csv", "email\nx@y.example\n", 422),
+    ] {
+        let r = app
+            .post("/api/contacts/import")
+            .bearer(&a.token)
+            .raw(ct, body.as_bytes().to_vec())
+            .send()
+            .await;
+        assert_eq!(r.status, status, "{ct} {body:?}: {}", r.body);
+    }
+    let r = app
+        .post("/api/contacts/import?on_duplicate=merge")
+        .bearer(&a.token)
+        .raw("text/csv", b"first_name\nX\n".to_vec())
+        .send()
+        .await;
+    assert_eq!(r.status, 422);
+}
+both!(contacts_import_from_csv_and_export_back_unchanged);

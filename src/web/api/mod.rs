@@ -205,6 +205,8 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/api/reports/activities" => crm::activities_report),
         route!(GET "/api/reports/leads" => crm::leads_report),
         route!(GET "/api/search" => crm::search),
+        route!(POST "/api/contacts/import" => crm::import_contacts),
+        route!(GET "/api/contacts/export" => crm::export_contacts),
     ]
 }
 
@@ -400,6 +402,8 @@ impl Modify for CommonResponses {
         crm::activities_report,
         crm::leads_report,
         crm::search,
+        crm::import_contacts,
+        crm::export_contacts,
     ),
     components(schemas(ErrorEnvelope, ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
