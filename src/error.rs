@@ -47,6 +47,7 @@ error_codes! {
     UsernameTaken = "username_taken" => CONFLICT,
     TenantRequired = "tenant_required" => CONFLICT,
     LicenseAlreadyActivated = "license_already_activated" => CONFLICT,
+    RequestTimeout = "request_timeout" => REQUEST_TIMEOUT,
     PayloadTooLarge = "payload_too_large" => PAYLOAD_TOO_LARGE,
     UnsupportedMediaType = "unsupported_media_type" => UNSUPPORTED_MEDIA_TYPE,
     ValidationFailed = "validation_failed" => UNPROCESSABLE_ENTITY,
@@ -130,6 +131,16 @@ impl From<DbError> for ApiError {
                 ErrorCode::Conflict,
                 "the record was changed by another request at the same time; try again",
             ),
+            // What validation checked first can still change under a
+            // concurrent request (a record deleted, a name taken meanwhile):
+            // the database refuses, and the caller may try again.
+            DbError::Unique(what) | DbError::ForeignKey(what) => {
+                tracing::info!(constraint = %what, "constraint refused a concurrent change");
+                ApiError::new(
+                    ErrorCode::Conflict,
+                    "another request changed the records this one refers to; try again",
+                )
+            }
             other => ApiError::internal(other),
         }
     }

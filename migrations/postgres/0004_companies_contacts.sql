@@ -56,7 +56,7 @@ CREATE INDEX contacts_updated ON contacts (tenant_id, updated_at, id);
 CREATE INDEX contacts_name ON contacts (tenant_id, sort_name, id);
 CREATE INDEX contacts_company ON contacts (tenant_id, company_id);
 CREATE INDEX contacts_owner ON contacts (tenant_id, owner_id);
-CREATE INDEX contacts_email ON contacts (tenant_id, lower(email));
+CREATE INDEX contacts_email ON contacts (tenant_id, email);
 
 ALTER TABLE companies ENABLE ROW LEVEL SECURITY;
 ALTER TABLE companies FORCE ROW LEVEL SECURITY;

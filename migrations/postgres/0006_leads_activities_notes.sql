@@ -40,7 +40,7 @@ CREATE INDEX leads_updated ON leads (tenant_id, updated_at, id);
 CREATE INDEX leads_name ON leads (tenant_id, sort_name, id);
 CREATE INDEX leads_status ON leads (tenant_id, status);
 CREATE INDEX leads_owner ON leads (tenant_id, owner_id);
-CREATE INDEX leads_email ON leads (tenant_id, lower(email));
+CREATE INDEX leads_email ON leads (tenant_id, email);
 
 CREATE TABLE activities (
     tenant_id        UUID NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,

@@ -54,7 +54,7 @@ CREATE INDEX contacts_name ON contacts (tenant_id, sort_name, id);
 CREATE INDEX contacts_company ON contacts (tenant_id, company_id);
 CREATE INDEX contacts_owner ON contacts (tenant_id, owner_id);
 CREATE INDEX contacts_created_by ON contacts (tenant_id, created_by);
-CREATE INDEX contacts_email ON contacts (tenant_id, lower(email));
+CREATE INDEX contacts_email ON contacts (tenant_id, email);
 
 CREATE TRIGGER users_delete_unlinks_companies BEFORE DELETE ON users
 BEGIN

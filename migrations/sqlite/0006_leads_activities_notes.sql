@@ -36,7 +36,7 @@ CREATE INDEX leads_name ON leads (tenant_id, sort_name, id);
 CREATE INDEX leads_status ON leads (tenant_id, status);
 CREATE INDEX leads_owner ON leads (tenant_id, owner_id);
 CREATE INDEX leads_created_by ON leads (tenant_id, created_by);
-CREATE INDEX leads_email ON leads (tenant_id, lower(email));
+CREATE INDEX leads_email ON leads (tenant_id, email);
 CREATE INDEX leads_converted_contact ON leads (tenant_id, converted_contact_id);
 CREATE INDEX leads_converted_company ON leads (tenant_id, converted_company_id);
 CREATE INDEX leads_converted_deal ON leads (tenant_id, converted_deal_id);

@@ -208,6 +208,27 @@ impl FromRequestParts<AppState> for TenantSession {
     }
 }
 
+/// A tenant user's request with a body: the body (any body extractor, such
+/// as `Json<T>`) is read and checked first, and only then does the
+/// transaction begin, so a slow or stalled upload never holds a connection
+/// or a lock. The token is still checked before the body is read.
+pub struct WithBody<E>(pub TenantSession, pub E);
+
+impl<E> axum::extract::FromRequest<AppState> for WithBody<E>
+where
+    E: axum::extract::FromRequest<AppState, Rejection = ApiError> + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> ApiResult<Self> {
+        let (mut parts, body) = req.into_parts();
+        let auth = TenantAuth::from_request_parts(&mut parts, state).await?;
+        let body = E::from_request(axum::extract::Request::from_parts(parts, body), state).await?;
+        let session = auth.begin(state).await?;
+        Ok(WithBody(session, body))
+    }
+}
+
 /// A platform admin's request.
 pub struct AdminSession {
     pub id: AdminId,

@@ -110,6 +110,17 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// A value this server could have written: a time in range for time
+    /// sorts, text without NUL for names.
+    fn value_is_valid(&self) -> bool {
+        match self.field {
+            SortField::Name => !self.value.contains('\0'),
+            _ => DateTime::parse_from_rfc3339(&self.value)
+                .map(|t| crate::domain::check_time(&t.with_timezone(&Utc)).is_ok())
+                .unwrap_or(false),
+        }
+    }
+
     fn encode(&self) -> String {
         let json = serde_json::json!([self.field.code(), self.value, self.id]);
         hex::encode(json.to_string())
@@ -167,7 +178,11 @@ impl ListRequest {
         let cursor = cursor
             .filter(|c| !c.is_empty())
             .and_then(|c| match Cursor::decode(c) {
-                Some(c) if c.field == sort.field => Some(c),
+                Some(c) if c.field == sort.field && c.value_is_valid() => Some(c),
+                Some(c) if c.field == sort.field => {
+                    errors.add("cursor", "is not a cursor this server issued");
+                    None
+                }
                 Some(_) => {
                     errors.add("cursor", "belongs to a list sorted another way");
                     None
@@ -265,9 +280,10 @@ impl Select {
         if let Some(c) = &req.cursor {
             let value = match req.sort.field {
                 SortField::Name => Param::Text(c.value.clone()),
+                // Checked when the cursor was parsed.
                 _ => match DateTime::parse_from_rfc3339(&c.value) {
                     Ok(t) => Param::Time(t.with_timezone(&Utc)),
-                    Err(_) => Param::Time(DateTime::<Utc>::MIN_UTC),
+                    Err(_) => Param::Time(Utc::now()),
                 },
             };
             let v = self.bind(value);

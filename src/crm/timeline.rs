@@ -131,7 +131,8 @@ pub fn parse_cursor(
     let c = cursor.filter(|c| !c.is_empty())?;
     let decoded = hex::decode(c)
         .ok()
-        .and_then(|b| serde_json::from_slice::<(DateTime<Utc>, Uuid)>(&b).ok());
+        .and_then(|b| serde_json::from_slice::<(DateTime<Utc>, Uuid)>(&b).ok())
+        .filter(|(t, _)| crate::domain::check_time(t).is_ok());
     if decoded.is_none() {
         errors.add("cursor", "is not a cursor this server issued");
     }

@@ -355,7 +355,9 @@ async fn existing_emails(
     }
     let placeholders: Vec<String> = (0..emails.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
-        "SELECT lower(email) AS email, id FROM contacts WHERE tenant_id = $1 AND lower(email) IN ({}) ORDER BY id",
+        // E-mails are stored lowercased, so a plain (leakproof) comparison
+        // serves, and the (tenant_id, email) index with it.
+        "SELECT email, id FROM contacts WHERE tenant_id = $1 AND email IN ({}) ORDER BY id",
         placeholders.join(", ")
     );
     let binds: Vec<&dyn Bind> = emails.iter().map(|e| e as &dyn Bind).collect();

@@ -25,6 +25,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
+/// How long a JSON body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The body, when its type is JSON (or unstated) and it fits the limit.
 async fn read_body<S: Send + Sync>(req: Request, state: &S) -> ApiResult<Bytes> {
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
@@ -37,7 +40,16 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> ApiResult<Bytes> 
             ));
         }
     }
-    let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+    // A body that trickles in is cut off rather than waited for.
+    let read = tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(req, state))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::RequestTimeout,
+                "the request body took too long to arrive",
+            )
+        })?;
+    let bytes = read.map_err(|e| match e {
         BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::new(
                 ErrorCode::PayloadTooLarge,

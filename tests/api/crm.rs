@@ -2002,3 +2002,101 @@ async fn contacts_import_from_csv_and_export_back_unchanged(app: TestApp) {
     assert_eq!(r.status, 422);
 }
 both!(contacts_import_from_csv_and_export_back_unchanged);
+
+/// Cursors are opaque, but a forged one is still only input: 422.
+async fn forged_cursors_are_refused(app: TestApp) {
+    let t = app.register("Cursor Co").await;
+    let forge = |json: &str| hex_encode(json.as_bytes());
+    for (sort, cursor) in [
+        (
+            "created_at",
+            forge(r#"["created_at", "x", "00000000-0000-0000-0000-000000000000"]"#),
+        ),
+        (
+            "created_at",
+            forge(r#"["created_at", "", "00000000-0000-0000-0000-000000000000"]"#),
+        ),
+        (
+            "created_at",
+            forge(
+                r#"["created_at", "-0001-01-01T00:00:00Z", "00000000-0000-0000-0000-000000000000"]"#,
+            ),
+        ),
+        (
+            "name",
+            forge(r#"["name", "\u0000", "00000000-0000-0000-0000-000000000000"]"#),
+        ),
+    ] {
+        for list in ["contacts", "companies", "deals"] {
+            let r = app
+                .get(&format!("/api/{list}?sort={sort}&cursor={cursor}"))
+                .bearer(&t.token)
+                .send()
+                .await;
+            assert_eq!(r.status, 422, "{list} {sort}: {}", r.body);
+        }
+    }
+}
+both!(forged_cursors_are_refused);
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Requests racing on the same rows get 409 (try again), never 500.
+async fn racing_changes_answer_conflict_not_error(app: TestApp) {
+    let t = app.register("Race Co").await;
+    let make = |n: u32| {
+        app.post("/api/pipelines")
+            .bearer(&t.token)
+            .json(json!({"name": format!("P{n}"), "is_default": true}))
+            .send()
+    };
+    let (a, b, c, d) = tokio::join!(make(1), make(2), make(3), make(4));
+    for r in [a, b, c, d] {
+        assert!(
+            r.status == 201 || r.status == 409,
+            "{}: {}",
+            r.status,
+            r.body
+        );
+    }
+    let all = app.get("/api/pipelines").bearer(&t.token).send().await;
+    let defaults = all.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["is_default"] == true)
+        .count();
+    assert_eq!(defaults, 1);
+}
+both!(racing_changes_answer_conflict_not_error);
+
+/// A client that sends its headers and then stalls its body holds no lock
+/// and no connection: other tenants' writes go straight through.
+async fn a_stalled_upload_blocks_no_one(app: TestApp) {
+    use tokio::io::AsyncWriteExt;
+    let a = app.register("Slow Co").await;
+    let b = app.register("Busy Co").await;
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/companies HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{{\"name\":",
+        a.token
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.flush().await.unwrap();
+    for i in 0..3 {
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            app.post("/api/companies")
+                .bearer(&b.token)
+                .json(json!({"name": format!("B{i}")}))
+                .send(),
+        )
+        .await
+        .expect("another tenant's write is not held up");
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    drop(slow);
+}
+both!(a_stalled_upload_blocks_no_one);

@@ -4,7 +4,7 @@
 //! only; another tenant's ids answer 404, another tenant's references 422.
 
 use super::{ok, Created, Envelope, ErrorEnvelope, ListEnvelope};
-use crate::auth::TenantSession;
+use crate::auth::{TenantSession, WithBody};
 use crate::crm::activities::{self, ActivityFilter, ActivityInput, ActivityType, ActivityView};
 use crate::crm::companies::{self, CompanyFilter, CompanyInput, CompanyView};
 use crate::crm::contacts::{self, ContactFilter, ContactInput, ContactView};
@@ -117,8 +117,7 @@ pub async fn list_contacts(
     ))]
 pub async fn create_contact(
     State(state): State<AppState>,
-    mut s: TenantSession,
-    Json(input): Json<ContactInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<ContactInput>>,
 ) -> ApiResult<Created<ContactView>> {
     let c = contacts::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -150,9 +149,8 @@ pub async fn get_contact(
     ))]
 pub async fn update_contact(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathId(id): PathId,
-    Json(input): Json<ContactInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<ContactInput>>,
 ) -> ApiResult<Envelope<ContactView>> {
     let c = contacts::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -203,8 +201,7 @@ pub async fn list_companies(
     ))]
 pub async fn create_company(
     State(state): State<AppState>,
-    mut s: TenantSession,
-    Json(input): Json<CompanyInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<CompanyInput>>,
 ) -> ApiResult<Created<CompanyView>> {
     let c = companies::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -236,9 +233,8 @@ pub async fn get_company(
     ))]
 pub async fn update_company(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathId(id): PathId,
-    Json(input): Json<CompanyInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<CompanyInput>>,
 ) -> ApiResult<Envelope<CompanyView>> {
     let c = companies::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -286,8 +282,7 @@ pub async fn list_pipelines(mut s: TenantSession) -> ApiResult<ListEnvelope<Pipe
     ))]
 pub async fn create_pipeline(
     State(state): State<AppState>,
-    mut s: TenantSession,
-    Json(input): Json<CreatePipeline>,
+    WithBody(mut s, Json(input)): WithBody<Json<CreatePipeline>>,
 ) -> ApiResult<Created<PipelineView>> {
     pipelines::ensure_can_configure(&s.user)?;
     let p = pipelines::create(&mut s.tx, input, state.clock.now()).await?;
@@ -320,9 +315,8 @@ pub async fn get_pipeline(
     ))]
 pub async fn update_pipeline(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathId(id): PathId,
-    Json(input): Json<UpdatePipeline>,
+    WithBody(mut s, Json(input)): WithBody<Json<UpdatePipeline>>,
 ) -> ApiResult<Envelope<PipelineView>> {
     pipelines::ensure_can_configure(&s.user)?;
     let p = pipelines::update(&mut s.tx, id, input, state.clock.now()).await?;
@@ -376,9 +370,8 @@ pub async fn list_stages(
     ))]
 pub async fn add_stage(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathId(id): PathId,
-    Json(input): Json<StageInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<StageInput>>,
 ) -> ApiResult<Created<PipelineView>> {
     pipelines::ensure_can_configure(&s.user)?;
     let p = pipelines::add_stage(&mut s.tx, id, input, state.clock.now()).await?;
@@ -395,9 +388,8 @@ pub async fn add_stage(
     ))]
 pub async fn update_stage(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathIds(id, stage): PathIds,
-    Json(input): Json<UpdateStage>,
+    WithBody(mut s, Json(input)): WithBody<Json<UpdateStage>>,
 ) -> ApiResult<Envelope<PipelineView>> {
     pipelines::ensure_can_configure(&s.user)?;
     let p = pipelines::update_stage(&mut s.tx, id, stage, input, state.clock.now()).await?;
@@ -432,9 +424,8 @@ pub async fn delete_stage(
     ))]
 pub async fn reorder_stages(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathId(id): PathId,
-    Json(input): Json<Reorder>,
+    WithBody(mut s, Json(input)): WithBody<Json<Reorder>>,
 ) -> ApiResult<Envelope<PipelineView>> {
     pipelines::ensure_can_configure(&s.user)?;
     let p = pipelines::reorder(&mut s.tx, id, input, state.clock.now()).await?;
@@ -516,8 +507,7 @@ pub async fn list_deals(
     ))]
 pub async fn create_deal(
     State(state): State<AppState>,
-    mut s: TenantSession,
-    Json(input): Json<DealInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<DealInput>>,
 ) -> ApiResult<Created<DealView>> {
     let d = deals::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -546,9 +536,8 @@ pub async fn get_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Env
     ))]
 pub async fn update_deal(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathId(id): PathId,
-    Json(input): Json<DealInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<DealInput>>,
 ) -> ApiResult<Envelope<DealView>> {
     let d = deals::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -622,8 +611,7 @@ pub async fn list_leads(
     responses((status = 201, description = "Created", body = Envelope<LeadView>)))]
 pub async fn create_lead(
     State(state): State<AppState>,
-    mut s: TenantSession,
-    Json(input): Json<LeadInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<LeadInput>>,
 ) -> ApiResult<Created<LeadView>> {
     let l = leads::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -645,9 +633,8 @@ pub async fn get_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Env
     responses((status = 200, description = "Changed", body = Envelope<LeadView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn update_lead(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathId(id): PathId,
-    Json(input): Json<LeadInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<LeadInput>>,
 ) -> ApiResult<Envelope<LeadView>> {
     let l = leads::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -673,9 +660,8 @@ pub async fn delete_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<
     ))]
 pub async fn convert_lead(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathId(id): PathId,
-    JsonOrEmpty(req): JsonOrEmpty<ConvertRequest>,
+    WithBody(mut s, JsonOrEmpty(req)): WithBody<JsonOrEmpty<ConvertRequest>>,
 ) -> ApiResult<Envelope<Conversion>> {
     let c = leads::convert(&mut s.tx, &s.user, id, req, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -781,8 +767,7 @@ pub async fn list_activities(
     responses((status = 201, description = "Created", body = Envelope<ActivityView>)))]
 pub async fn create_activity(
     State(state): State<AppState>,
-    mut s: TenantSession,
-    Json(input): Json<ActivityInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<ActivityInput>>,
 ) -> ApiResult<Created<ActivityView>> {
     let a = activities::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -807,9 +792,8 @@ pub async fn get_activity(
     responses((status = 200, description = "Changed (`done: true` marks it done)", body = Envelope<ActivityView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn update_activity(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathId(id): PathId,
-    Json(input): Json<ActivityInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<ActivityInput>>,
 ) -> ApiResult<Envelope<ActivityView>> {
     let a = activities::update(&mut s.tx, id, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -877,8 +861,7 @@ pub async fn list_notes(
     responses((status = 201, description = "Created", body = Envelope<NoteView>)))]
 pub async fn create_note(
     State(state): State<AppState>,
-    mut s: TenantSession,
-    Json(input): Json<NoteInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<NoteInput>>,
 ) -> ApiResult<Created<NoteView>> {
     let n = notes::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -900,9 +883,8 @@ pub async fn get_note(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Env
     responses((status = 200, description = "Changed", body = Envelope<NoteView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn update_note(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathId(id): PathId,
-    Json(input): Json<NoteChange>,
+    WithBody(mut s, Json(input)): WithBody<Json<NoteChange>>,
 ) -> ApiResult<Envelope<NoteView>> {
     let n = notes::update(&mut s.tx, id, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -970,8 +952,7 @@ pub async fn list_products(
     responses((status = 201, description = "Created", body = Envelope<ProductView>), (status = 409, description = "`conflict`: the SKU is taken", body = ErrorEnvelope)))]
 pub async fn create_product(
     State(state): State<AppState>,
-    mut s: TenantSession,
-    Json(input): Json<ProductInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<ProductInput>>,
 ) -> ApiResult<Created<ProductView>> {
     let p = products::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -996,9 +977,8 @@ pub async fn get_product(
     responses((status = 200, description = "Changed", body = Envelope<ProductView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn update_product(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathId(id): PathId,
-    Json(input): Json<ProductInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<ProductInput>>,
 ) -> ApiResult<Envelope<ProductView>> {
     let p = products::update(&mut s.tx, id, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -1039,9 +1019,8 @@ pub async fn list_items(
     responses((status = 201, description = "Added; the deal's amount is now the items' sum. Answers every item", body = ListEnvelope<ItemView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn add_item(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathId(id): PathId,
-    Json(input): Json<ItemInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<ItemInput>>,
 ) -> ApiResult<(axum::http::StatusCode, ListEnvelope<ItemView>)> {
     let all = products::add_item(&mut s.tx, id, input, state.clock.now()).await?;
     s.tx.commit().await?;
@@ -1061,9 +1040,8 @@ pub async fn add_item(
     responses((status = 200, description = "Changed; every item", body = ListEnvelope<ItemView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn update_item(
     State(state): State<AppState>,
-    mut s: TenantSession,
     PathIds(id, item): PathIds,
-    Json(input): Json<ItemInput>,
+    WithBody(mut s, Json(input)): WithBody<Json<ItemInput>>,
 ) -> ApiResult<ListEnvelope<ItemView>> {
     let all = products::update_item(&mut s.tx, id, item, input, state.clock.now()).await?;
     s.tx.commit().await?;

@@ -2,7 +2,7 @@
 //! and usage.
 
 use super::{ok, Created, Envelope, ErrorEnvelope};
-use crate::auth::TenantSession;
+use crate::auth::{TenantSession, WithBody};
 use crate::domain::TenantId;
 use crate::error::{ApiError, ApiResult};
 use crate::licensing::Mode;
@@ -115,8 +115,7 @@ pub async fn current(mut s: TenantSession) -> ApiResult<Envelope<TenantView>> {
     ))]
 pub async fn update_current(
     State(state): State<AppState>,
-    mut s: TenantSession,
-    Json(req): Json<UpdateTenant>,
+    WithBody(mut s, Json(req)): WithBody<Json<UpdateTenant>>,
 ) -> ApiResult<Envelope<TenantView>> {
     s.require_admin()?;
     let actor = s.user.actor();
