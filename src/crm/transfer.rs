@@ -9,7 +9,7 @@ use super::contacts;
 use crate::auth::SessionUser;
 use crate::domain::Email;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::store::{Bind, DbResult, FromRow, One, Row, Scoped};
+use crate::store::{Bind, DbResult, Dialect, FromRow, One, Row, Scoped, TextList};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -353,18 +353,26 @@ async fn existing_emails(
     if emails.is_empty() {
         return Ok(HashMap::new());
     }
-    let placeholders: Vec<String> = (0..emails.len()).map(|i| format!("${}", i + 2)).collect();
-    let sql = format!(
-        // E-mails are stored lowercased, so a plain (leakproof) comparison
-        // serves, and the (tenant_id, email) index with it.
-        "SELECT email, id FROM contacts WHERE tenant_id = $1 AND email IN ({}) ORDER BY id",
-        placeholders.join(", ")
-    );
-    let binds: Vec<&dyn Bind> = emails.iter().map(|e| e as &dyn Bind).collect();
-    let rows: Vec<EmailRow> = tx.query(&sql, &binds).await?;
-    let mut out = HashMap::new();
+    // E-mails are stored lowercased, so a plain (leakproof) comparison
+    // serves, with the (tenant_id, email) index.
+    let sql = match tx.dialect() {
+        Dialect::Postgres => {
+            "SELECT email, id FROM contacts WHERE tenant_id = $1 AND email = ANY($2)"
+        }
+        Dialect::Sqlite => {
+            "SELECT email, id FROM contacts WHERE tenant_id = $1
+               AND email IN (SELECT value FROM json_each($2))"
+        }
+    };
+    let rows: Vec<EmailRow> = tx.query(sql, &[&TextList(emails.to_vec())]).await?;
+    // No ORDER BY: it tempts the planner into walking the primary key.
+    // The oldest contact of an e-mail is the one with the smallest id.
+    let mut out: HashMap<String, Uuid> = HashMap::new();
     for EmailRow(email, id) in rows {
-        out.entry(email).or_insert(id);
+        let oldest = out.entry(email).or_insert(id);
+        if id < *oldest {
+            *oldest = id;
+        }
     }
     Ok(out)
 }

@@ -329,6 +329,20 @@ impl TenantTx {
     pub async fn commit(self) -> DbResult<()> {
         self.tx.commit().await
     }
+
+    /// For a transaction that grows a table as it goes (an import): plan
+    /// each statement afresh, so a plan made while the table was small (a
+    /// sequential scan) is not reused once it is large. PostgreSQL only;
+    /// transaction-local.
+    pub async fn plan_each_time(&mut self) -> DbResult<()> {
+        match &mut self.tx {
+            Tx::Pg(tx) => {
+                tx.batch("SET LOCAL plan_cache_mode = force_custom_plan")
+                    .await
+            }
+            Tx::Sqlite(_) => Ok(()),
+        }
+    }
 }
 
 /// A platform transaction acting on one tenant's rows.
@@ -530,6 +544,21 @@ impl Decode for f64 {
             ValueRef::Integer(i) => Ok(i as f64),
             other => Err(sqlite_type_error("real", other)),
         }
+    }
+}
+
+/// A list of texts bound as one parameter: a `text[]` on PostgreSQL (use
+/// `= ANY($n)`), a JSON array on SQLite (use `IN (SELECT value FROM
+/// json_each($n))`). One parameter keeps the statement and its plan the same
+/// whatever the list's length.
+pub struct TextList(pub Vec<String>);
+
+impl Bind for TextList {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        &self.0
+    }
+    fn sqlite(&self) -> ToSqlOutput<'_> {
+        ToSqlOutput::Owned(Value::Text(serde_json::json!(self.0).to_string()))
     }
 }
 

@@ -183,6 +183,11 @@ impl PgTx {
             .map_err(map_err)
     }
 
+    /// Runs fixed SQL text (no parameters) inside the transaction.
+    pub(crate) async fn batch(&mut self, sql: &str) -> DbResult<()> {
+        self.client()?.batch_execute(sql).await.map_err(map_err)
+    }
+
     pub async fn commit(mut self) -> DbResult<()> {
         let client = self
             .client

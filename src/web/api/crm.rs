@@ -1323,6 +1323,7 @@ pub async fn import_contacts(
         }
     }
     let now = state.clock.now();
+    s.tx.plan_each_time().await?;
     let mut import = ContactImport::new(on_duplicate, dry_run);
     let mut csv = CsvStream::default();
     let mut total = 0usize;
