@@ -116,7 +116,9 @@ fn table_refs<'a>(tokens: &[&'a str]) -> Vec<TableRef<'a>> {
         let starts_ref = matches!(t, "from" | "join")
             || (t == "update" && prev != "for")
             || (t == "into" && prev == "insert");
-        if starts_ref && i + 1 < tokens.len() && tokens[i + 1] != "(" {
+        // `FROM f(...)` is a table-valued function (json_each), not a table.
+        let function = t != "into" && tokens.get(i + 2) == Some(&"(");
+        if starts_ref && !function && i + 1 < tokens.len() && tokens[i + 1] != "(" {
             let table = tokens[i + 1];
             let mut alias = table;
             let mut next = i + 2;
@@ -192,6 +194,7 @@ mod tests {
             "SELECT (SELECT count(*) FROM users WHERE users.tenant_id = $1) AS n FROM tenants WHERE tenants.id = $1",
             "SELECT t.name FROM tenants t JOIN subscriptions s ON s.tenant_id = t.id WHERE t.id = $1 AND s.tenant_id = $1 FOR UPDATE OF t",
             "SELECT id FROM tenants WHERE id = $1 FOR UPDATE",
+            "SELECT email FROM contacts WHERE tenant_id = $1 AND email IN (SELECT value FROM json_each($2))",
         ] {
             assert_eq!(check(sql), Ok(()), "{sql}");
         }
