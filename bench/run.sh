@@ -55,6 +55,11 @@ cleanup() {
         psql -X -q -h 127.0.0.1 -U postgres -d postgres \
             -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1
     fi
+    if (( rc != 0 )); then
+        # Keep the server logs of a failed run where they can be read.
+        mkdir -p /tmp/trasealla-bench-failed && cp "$WORK"/server-*.log /tmp/trasealla-bench-failed/ 2>/dev/null
+        log "cleanup: server logs kept in /tmp/trasealla-bench-failed"
+    fi
     rm -rf "$WORK"
     exit "$rc"
 }

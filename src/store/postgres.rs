@@ -10,7 +10,6 @@
 use super::{Access, Bind, DbError, DbResult, FromRow, Row};
 use crate::domain::TenantId;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Timeouts};
-use std::future::Future;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -66,8 +65,12 @@ impl PgStore {
     pub async fn begin_platform(&self, access: Access) -> DbResult<PgTx> {
         let client = self.client().await?;
         let setup = format!("{}; SET LOCAL ROLE {PLATFORM_ROLE}", begin(access));
-        client.batch_execute(&setup).await.map_err(map_err)?;
-        Ok(PgTx::new(client, access))
+        let result = client.batch_execute(&setup).await;
+        // Made before the result is looked at: on failure, dropping it rolls
+        // the connection back instead of pooling it mid-transaction.
+        let tx = PgTx::new(client);
+        result.map_err(map_err)?;
+        Ok(tx)
     }
 
     /// Begins a tenant transaction and runs `first` in the same round trip.
@@ -88,12 +91,14 @@ impl PgStore {
         );
         let stmt = client.prepare_cached(first).await.map_err(map_err)?;
         let params = pg_params(params);
-        let (_, row) = tokio::try_join!(
+        let result = tokio::try_join!(
             client.batch_execute(&setup),
             client.query_opt(&stmt, &params)
-        )
-        .map_err(map_err)?;
-        let tx = PgTx::new(client, access);
+        );
+        // Made before the result is looked at: on failure, dropping it rolls
+        // the connection back instead of pooling it mid-transaction.
+        let tx = PgTx::new(client);
+        let (_, row) = result.map_err(map_err)?;
         let row = row.map(|r| T::from_row(&Row::Pg(&r))).transpose()?;
         Ok((tx, row))
     }
@@ -133,14 +138,12 @@ fn pg_params<'a>(params: &'a [&'a dyn Bind]) -> Vec<&'a (dyn ToSql + Sync)> {
 /// ROLLBACK before the connection goes back to the pool.
 pub struct PgTx {
     client: Option<Object>,
-    access: Access,
 }
 
 impl PgTx {
-    fn new(client: Object, access: Access) -> Self {
+    fn new(client: Object) -> Self {
         PgTx {
             client: Some(client),
-            access,
         }
     }
 
@@ -193,25 +196,6 @@ impl PgTx {
             .client
             .take()
             .ok_or_else(|| DbError::Other("transaction already finished".into()))?;
-        if self.access == Access::Read {
-            // A read-only transaction has nothing to make durable, so there is
-            // no answer worth a round trip: queue COMMIT on the connection and
-            // hand it back. The connection runs requests in order, so whoever
-            // takes it next starts after the COMMIT; a failure shows there.
-            let sent = {
-                let commit = client.batch_execute("COMMIT");
-                let mut commit = std::pin::pin!(commit);
-                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-                match commit.as_mut().poll(&mut cx) {
-                    std::task::Poll::Ready(Err(e)) => Err(map_err(e)),
-                    _ => Ok(()),
-                }
-            };
-            if sent.is_err() {
-                let _ = Object::take(client);
-            }
-            return sent;
-        }
         match client.batch_execute("COMMIT").await {
             Ok(()) => Ok(()),
             Err(e) => {
