@@ -63,13 +63,13 @@ impl PgStore {
     }
 
     pub async fn begin_platform(&self, access: Access) -> DbResult<PgTx> {
-        let client = self.client().await?;
+        // The transaction owns the connection before BEGIN is sent: if this
+        // future is dropped half-way (the client hung up) or the set-up
+        // fails, dropping it rolls back instead of pooling the connection
+        // inside a transaction for the next request to stumble into.
+        let tx = PgTx::new(self.client().await?);
         let setup = format!("{}; SET LOCAL ROLE {PLATFORM_ROLE}", begin(access));
-        let result = client.batch_execute(&setup).await;
-        // Made before the result is looked at: on failure, dropping it rolls
-        // the connection back instead of pooling it mid-transaction.
-        let tx = PgTx::new(client);
-        result.map_err(map_err)?;
+        tx.client()?.batch_execute(&setup).await.map_err(map_err)?;
         Ok(tx)
     }
 
@@ -81,7 +81,8 @@ impl PgStore {
         first: &str,
         params: &[&dyn Bind],
     ) -> DbResult<(PgTx, Option<T>)> {
-        let client = self.client().await?;
+        // Owned by the transaction before BEGIN is sent (see begin_platform).
+        let tx = PgTx::new(self.client().await?);
         // The tenant id is a parsed UUID: formatting it into the text cannot
         // inject anything, and it lets the whole set-up go as one simple query.
         let setup = format!(
@@ -89,16 +90,14 @@ impl PgStore {
             begin(access),
             tenant.0
         );
+        let client = tx.client()?;
         let stmt = client.prepare_cached(first).await.map_err(map_err)?;
         let params = pg_params(params);
-        let result = tokio::try_join!(
+        let (_, row) = tokio::try_join!(
             client.batch_execute(&setup),
             client.query_opt(&stmt, &params)
-        );
-        // Made before the result is looked at: on failure, dropping it rolls
-        // the connection back instead of pooling it mid-transaction.
-        let tx = PgTx::new(client);
-        let (_, row) = result.map_err(map_err)?;
+        )
+        .map_err(map_err)?;
         let row = row.map(|r| T::from_row(&Row::Pg(&r))).transpose()?;
         Ok((tx, row))
     }
