@@ -2,7 +2,7 @@
 //! any of a contact, company, lead or deal, assigned to a user, and shown on
 //! a calendar (`from`/`to` on `due_at`).
 
-use super::listing::{self, Keyed, ListRequest, Param, Select};
+use super::listing::{Keyed, ListRequest, Param, Select};
 use super::{check_reference, ensure_can_delete, Table};
 use crate::auth::SessionUser;
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -337,9 +337,7 @@ pub async fn list(
         ),
         "a",
     );
-    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        s.and("a.sort_name LIKE {} ESCAPE '\\'", listing::contains(q));
-    }
+    s.search(f.q.as_deref(), &["a.sort_name"]);
     if let Some(from) = f.from {
         s.and("a.due_at >= {}", Param::Time(from));
     }
@@ -352,18 +350,14 @@ pub async fn list(
     if let Some(kind) = f.kind {
         s.and("a.type = {}", Param::Text(kind.as_str().to_owned()));
     }
-    for (column, value) in [
+    s.and_ids(&[
         ("a.assigned_to", f.assigned_to),
         ("a.owner_id", f.owner_id),
         ("a.contact_id", f.contact_id),
         ("a.company_id", f.company_id),
         ("a.lead_id", f.lead_id),
         ("a.deal_id", f.deal_id),
-    ] {
-        if let Some(v) = value {
-            s.and(&format!("{column} = {{}}"), Param::Uuid(v));
-        }
-    }
+    ]);
     s.fetch(tx, req).await
 }
 
@@ -383,7 +377,5 @@ pub(crate) async fn for_record(
         "a",
     );
     s.and(&format!("a.{} = {{}}", kind.link_column()), Param::Uuid(id));
-    let (sql, params) = s.page(req);
-    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
-    Ok(tx.query(&sql, &binds).await?)
+    s.rows(tx, req).await
 }

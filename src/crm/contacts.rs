@@ -169,12 +169,10 @@ pub async fn list(
         ),
         "c",
     );
-    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let p = s.bind(listing::contains(q));
-        s.and_sql(&format!(
-            "(c.sort_name LIKE {p} ESCAPE '\\' OR lower(c.email) LIKE {p} ESCAPE '\\' OR c.phone LIKE {p} ESCAPE '\\')"
-        ));
-    }
+    s.search(
+        filter.q.as_deref(),
+        &["c.sort_name", "lower(c.email)", "c.phone"],
+    );
     if let Some(owner) = filter.owner_id {
         s.and("c.owner_id = {}", Param::Uuid(owner));
     }

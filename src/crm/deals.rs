@@ -453,20 +453,14 @@ pub async fn list(
         ),
         "d",
     );
-    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        s.and("d.sort_name LIKE {} ESCAPE '\\'", listing::contains(q));
-    }
-    for (column, value) in [
+    s.search(f.q.as_deref(), &["d.sort_name"]);
+    s.and_ids(&[
         ("d.owner_id", f.owner_id),
         ("d.pipeline_id", f.pipeline_id),
         ("d.stage_id", f.stage_id),
         ("d.company_id", f.company_id),
         ("d.contact_id", f.contact_id),
-    ] {
-        if let Some(v) = value {
-            s.and(&format!("{column} = {{}}"), Param::Uuid(v));
-        }
-    }
+    ]);
     if let Some(status) = f.status {
         s.and("d.status = {}", Param::Text(status.as_str().to_owned()));
     }

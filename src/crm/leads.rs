@@ -319,12 +319,10 @@ pub async fn list(
         ),
         "l",
     );
-    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let p = s.bind(listing::contains(q));
-        s.and_sql(&format!(
-            "(l.sort_name LIKE {p} ESCAPE '\\' OR lower(l.email) LIKE {p} ESCAPE '\\' OR lower(l.company_name) LIKE {p} ESCAPE '\\')"
-        ));
-    }
+    s.search(
+        f.q.as_deref(),
+        &["l.sort_name", "lower(l.email)", "lower(l.company_name)"],
+    );
     if let Some(owner) = f.owner_id {
         s.and("l.owner_id = {}", Param::Uuid(owner));
     }

@@ -248,6 +248,21 @@ impl Select {
         self.sql.push_str(clause);
     }
 
+    /// The free-text filter `q`: when `q` has text, adds ` AND (` one
+    /// case-insensitive `LIKE '%q%'` per column, ORed `)`. Each column is
+    /// an already lower-cased SQL expression.
+    pub fn search(&mut self, q: Option<&str>, columns: &[&str]) {
+        let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) else {
+            return;
+        };
+        let p = self.bind(contains(q));
+        let ors: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} LIKE {p} ESCAPE '\\'"))
+            .collect();
+        self.and_sql(&format!("({})", ors.join(" OR ")));
+    }
+
     /// Adds ` AND <clause>`; `{}` in the clause is replaced by the
     /// placeholder of `p`.
     pub fn and(&mut self, clause: &str, p: Param) {
@@ -256,16 +271,35 @@ impl Select {
         self.sql.push_str(&clause.replace("{}", &placeholder));
     }
 
+    /// Adds ` AND column = <id>` for each pair whose id is given.
+    pub fn and_ids(&mut self, pairs: &[(&str, Option<Uuid>)]) {
+        for &(column, id) in pairs {
+            if let Some(id) = id {
+                self.and(&format!("{column} = {{}}"), Param::Uuid(id));
+            }
+        }
+    }
+
     /// Runs the finished query for one page of `T`.
     pub async fn fetch<T: FromRow + Keyed + Send>(
         self,
         tx: &mut impl Scoped,
         req: &ListRequest,
     ) -> ApiResult<Page<T>> {
+        let rows = self.rows(tx, req).await?;
+        Ok(finish(req, rows))
+    }
+
+    /// Runs the finished query: the rows of the page plus, when there are
+    /// that many, the one row that tells another page follows.
+    pub async fn rows<T: FromRow + Send>(
+        self,
+        tx: &mut impl Scoped,
+        req: &ListRequest,
+    ) -> ApiResult<Vec<T>> {
         let (sql, params) = self.page(req);
         let binds: Vec<&dyn Bind> = params.iter().map(|p| p as _).collect();
-        let rows: Vec<T> = tx.query(&sql, &binds).await?;
-        Ok(finish(req, rows))
+        Ok(tx.query(&sql, &binds).await?)
     }
 
     /// Finishes with the keyset condition, ORDER BY and LIMIT (one row more

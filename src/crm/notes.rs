@@ -210,17 +210,13 @@ pub async fn list(
         ),
         "n",
     );
-    for (column, value) in [
+    s.and_ids(&[
         ("n.contact_id", f.contact_id),
         ("n.company_id", f.company_id),
         ("n.lead_id", f.lead_id),
         ("n.deal_id", f.deal_id),
         ("n.owner_id", f.owner_id),
-    ] {
-        if let Some(v) = value {
-            s.and(&format!("{column} = {{}}"), Param::Uuid(v));
-        }
-    }
+    ]);
     s.fetch(tx, req).await
 }
 
@@ -240,7 +236,5 @@ pub(crate) async fn for_record(
         "n",
     );
     s.and(&format!("n.{} = {{}}", kind.link_column()), Param::Uuid(id));
-    let (sql, params) = s.page(req);
-    let binds: Vec<&dyn crate::store::Bind> = params.iter().map(|p| p as _).collect();
-    Ok(tx.query(&sql, &binds).await?)
+    s.rows(tx, req).await
 }

@@ -239,12 +239,7 @@ pub async fn list(
         ),
         "p",
     );
-    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let p = s.bind(listing::contains(q));
-        s.and_sql(&format!(
-            "(p.sort_name LIKE {p} ESCAPE '\\' OR lower(p.sku) LIKE {p} ESCAPE '\\')"
-        ));
-    }
+    s.search(f.q.as_deref(), &["p.sort_name", "lower(p.sku)"]);
     if let Some(active) = f.active {
         s.and_sql(if active { "p.active" } else { "NOT p.active" });
     }
