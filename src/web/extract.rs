@@ -283,6 +283,136 @@ pub fn slug_from_host(host: &str, base_domain: &str) -> Option<String> {
     (!sub.is_empty() && !sub.contains('.')).then(|| sub.to_owned())
 }
 
+/// How long an upload may pause between two pieces before it is cut off.
+const UPLOAD_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A CSV file, sent as the body (`text/csv`) or as the `file` part (or
+/// the first part with a file name) of a `multipart/form-data` form. It is
+/// spooled to an anonymous temporary file as it arrives, so memory stays
+/// flat and no transaction waits on a slow client; the file is gone when
+/// dropped. Over [`crate::crm::transfer::IMPORT_LIMIT`] is 413.
+pub struct CsvUpload(pub tokio::fs::File);
+
+impl<S: Send + Sync> FromRequest<S> for CsvUpload {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> ApiResult<Self> {
+        use futures_util::StreamExt;
+        use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+        const LIMIT: usize = crate::crm::transfer::IMPORT_LIMIT;
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let spool = tempfile::tempfile().map_err(ApiError::internal)?;
+        let mut file = tokio::fs::File::from_std(spool);
+        let mut written = 0usize;
+        let mut write = async |file: &mut tokio::fs::File, chunk: &[u8]| -> ApiResult<()> {
+            written += chunk.len();
+            if written > LIMIT {
+                return Err(ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "an import may be at most 50 MiB",
+                ));
+            }
+            file.write_all(chunk).await.map_err(ApiError::internal)
+        };
+        match essence.as_str() {
+            "" | "text/csv" | "application/csv" | "text/plain" | "application/vnd.ms-excel" => {
+                let mut body = req.into_body().into_data_stream();
+                while let Some(chunk) = within(UPLOAD_IDLE, body.next()).await? {
+                    write(&mut file, &chunk.map_err(|_| interrupted())?).await?;
+                }
+            }
+            "multipart/form-data" => {
+                let boundary = multer::parse_boundary(&ct).map_err(|_| {
+                    ApiError::new(
+                        ErrorCode::BadRequest,
+                        "a multipart body needs a boundary in its Content-Type",
+                    )
+                })?;
+                let limits = multer::Constraints::new()
+                    .size_limit(multer::SizeLimit::new().whole_stream((LIMIT + (1 << 20)) as u64));
+                let mut form = multer::Multipart::with_constraints(
+                    req.into_body().into_data_stream(),
+                    boundary,
+                    limits,
+                );
+                let mut part = loop {
+                    match within(UPLOAD_IDLE, form.next_field()).await? {
+                        Ok(Some(part))
+                            if part.name() == Some("file") || part.file_name().is_some() =>
+                        {
+                            break part
+                        }
+                        Ok(Some(_)) => continue,
+                        Ok(None) => {
+                            return Err(ApiError::field(
+                                "file",
+                                "is missing: send the CSV as the form's file part",
+                            ))
+                        }
+                        Err(e) => return Err(multipart_error(e)),
+                    }
+                };
+                while let Some(chunk) = within(UPLOAD_IDLE, part.chunk())
+                    .await?
+                    .map_err(multipart_error)?
+                {
+                    write(&mut file, &chunk).await?;
+                }
+            }
+            _ => {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "send the file as text/csv or as the file part of multipart/form-data",
+                ))
+            }
+        }
+        file.flush().await.map_err(ApiError::internal)?;
+        file.rewind().await.map_err(ApiError::internal)?;
+        Ok(CsvUpload(file))
+    }
+}
+
+/// `fut`, unless the client goes quiet for `idle` (408).
+async fn within<T>(
+    idle: std::time::Duration,
+    fut: impl std::future::Future<Output = T>,
+) -> ApiResult<T> {
+    tokio::time::timeout(idle, fut).await.map_err(|_| {
+        ApiError::new(
+            ErrorCode::RequestTimeout,
+            "the upload stalled; send it again",
+        )
+    })
+}
+
+fn interrupted() -> ApiError {
+    ApiError::new(ErrorCode::BadRequest, "the upload was interrupted")
+}
+
+fn multipart_error(e: multer::Error) -> ApiError {
+    match e {
+        multer::Error::StreamSizeExceeded { .. } => ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "an import may be at most 50 MiB",
+        ),
+        multer::Error::StreamReadFailed(_) => interrupted(),
+        other => ApiError::new(
+            ErrorCode::BadRequest,
+            format!("the multipart body is malformed: {other}"),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2003,6 +2003,243 @@ async fn contacts_import_from_csv_and_export_back_unchanged(app: TestApp) {
 }
 both!(contacts_import_from_csv_and_export_back_unchanged);
 
+async fn leads_import_from_csv_or_a_form_and_export_back_unchanged(app: TestApp) {
+    let a = app.register("Lead Import Co").await;
+    let csv = "First Name,Surname,Email Address,Telephone,Organisation,Lead Source,Lead Status,Estimated Value,Currency\r\n\
+               Grace,Hopper,GRACE@navy.example,+1 555,US Navy,conference,qualified,250000,usd\r\n\
+               Alan,Turing,alan@bletchley.example,,Bletchley,referral,,,\r\n\
+               Old,Deal,old@crm.example,,,migration,converted,100,EUR\r\n\
+               Bad,Status,bad1@x.example,,,,won,,\r\n\
+               Bad,Value,bad2@x.example,,,,,12.50,\r\n\
+               Bad,Currency,bad3@x.example,,,,,,dollars\r\n\
+               Grace,Again,grace@navy.example,,,,,,\r\n";
+    let r = app
+        .post("/api/leads/import")
+        .bearer(&a.token)
+        .raw("text/csv; charset=utf-8", csv.as_bytes().to_vec())
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let d = &r.body["data"];
+    assert_eq!(
+        (d["imported"].as_i64(), d["skipped"].as_i64()),
+        (Some(3), Some(1)),
+        "{d}"
+    );
+    let errors: Vec<(i64, &str)> = d["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_i64().unwrap(), e["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        errors,
+        vec![(4, "status"), (5, "estimated_value"), (6, "currency")]
+    );
+    let r = app.get("/api/leads?q=grace").bearer(&a.token).send().await;
+    let grace = &r.body["data"][0];
+    assert_eq!(
+        (
+            &grace["email"],
+            &grace["status"],
+            &grace["estimated_value"],
+            &grace["currency"],
+            &grace["company_name"]
+        ),
+        (
+            &json!("grace@navy.example"),
+            &json!("qualified"),
+            &json!(250000),
+            &json!("USD"),
+            &json!("US Navy")
+        )
+    );
+    let r = app.get("/api/leads?q=alan").bearer(&a.token).send().await;
+    assert_eq!(r.body["data"][0]["status"], "new", "status defaults to new");
+    let r = app.get("/api/leads?q=old").bearer(&a.token).send().await;
+    let old = &r.body["data"][0];
+    assert_eq!(old["status"], "converted");
+    assert!(old["converted_at"].is_string());
+    let r = app
+        .post(&format!(
+            "/api/leads/{}/convert",
+            old["id"].as_str().unwrap()
+        ))
+        .bearer(&a.token)
+        .json(json!({}))
+        .send()
+        .await;
+    assert_eq!(r.status, 409, "an imported converted lead stays converted");
+
+    // The same file as a form's file part, with update: each row overwrites
+    // the lead of its e-mail (a later row of the file wins); a converted
+    // lead keeps its status.
+    let boundary = "----trasealla-test-7d3";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nignored\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"leads.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(
+        b"first_name,email,status,source\nGrace,grace@navy.example,contacted,web\n\
+          Grace,grace@navy.example,unqualified,\nOld,old@crm.example,new,\nNew,new@x.example,,\n",
+    );
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = app
+        .post("/api/leads/import?on_duplicate=update")
+        .bearer(&a.token)
+        .raw(&format!("multipart/form-data; boundary={boundary}"), form)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let d = &r.body["data"];
+    assert_eq!(
+        (d["imported"].as_i64(), d["updated"].as_i64()),
+        (Some(1), Some(3)),
+        "{d}"
+    );
+    let r = app.get("/api/leads?q=grace").bearer(&a.token).send().await;
+    let grace = &r.body["data"][0];
+    assert_eq!(grace["status"], "unqualified");
+    assert_eq!(grace["source"], "web", "an empty cell keeps the value");
+    assert_eq!(grace["last_name"], "Hopper");
+    let r = app.get("/api/leads?q=old").bearer(&a.token).send().await;
+    assert_eq!(r.body["data"][0]["status"], "converted");
+
+    // A form without a file part, and a form cut short.
+    let r = app
+        .post("/api/leads/import")
+        .bearer(&a.token)
+        .raw(
+            &format!("multipart/form-data; boundary={boundary}"),
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\ny\r\n--{boundary}--\r\n")
+                .into_bytes(),
+        )
+        .send()
+        .await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["error"]["details"]["fields"]["file"].is_string()
+        ),
+        (422, true),
+        "{}",
+        r.body
+    );
+    let r = app
+        .post("/api/leads/import")
+        .bearer(&a.token)
+        .raw(
+            &format!("multipart/form-data; boundary={boundary}"),
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nfirst_name\nX\n")
+                .into_bytes(),
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        app.count("leads").await,
+        4,
+        "nothing written by refused uploads"
+    );
+
+    // Export, import into another company, export again: the same file.
+    let exported = app.get("/api/leads/export").bearer(&a.token).send().await;
+    assert_eq!(exported.status, 200);
+    assert!(exported.text.starts_with(
+        "first_name,last_name,email,phone,company_name,source,status,estimated_value,currency\r\n"
+    ));
+    assert_eq!(
+        exported.text.matches("\r\n").count(),
+        5,
+        "{}",
+        exported.text
+    );
+    let c = app.register("Lead Copy Co").await;
+    let r = app
+        .post("/api/leads/import")
+        .bearer(&c.token)
+        .raw("text/csv", exported.text.clone().into_bytes())
+        .send()
+        .await;
+    assert_eq!(r.body["data"]["imported"], 4, "{}", r.body);
+    let again = app.get("/api/leads/export").bearer(&c.token).send().await;
+    assert_eq!(again.text, exported.text);
+
+    // Another tenant: A's e-mails are no duplicates there, and its export
+    // holds only its own leads; A's leads are unchanged.
+    let b = app.register("Other Lead Co").await;
+    let r = app.get("/api/leads/export").bearer(&b.token).send().await;
+    assert_eq!(r.text.matches("\r\n").count(), 1, "just the header");
+    let r = app
+        .post("/api/leads/import?on_duplicate=update")
+        .bearer(&b.token)
+        .raw(
+            "text/csv",
+            b"first_name,email,status\nMallory,grace@navy.example,new\n".to_vec(),
+        )
+        .send()
+        .await;
+    assert_eq!(
+        (
+            r.body["data"]["imported"].as_i64(),
+            r.body["data"]["updated"].as_i64()
+        ),
+        (Some(1), Some(0)),
+        "{}",
+        r.body
+    );
+    let after = app.get("/api/leads/export").bearer(&a.token).send().await;
+    assert_eq!(after.text, exported.text, "A's leads are unchanged");
+}
+both!(leads_import_from_csv_or_a_form_and_export_back_unchanged);
+
+/// Files larger than a batch: duplicates are found across batches (in the
+/// rows the import wrote already), and an oversized upload is refused
+/// whole.
+async fn large_imports_settle_duplicates_across_batches_and_stop_at_50_mib(app: TestApp) {
+    let a = app.register("Bulk Co").await;
+    let mut csv = String::from("first_name,email,company\n");
+    for i in 0..1_200 {
+        csv.push_str(&format!("P{i},p{i}@bulk.example,Firm {}\n", i % 7));
+    }
+    // Each e-mail of the first batch again, after two batches.
+    for i in 0..300 {
+        csv.push_str(&format!("Again{i},P{i}@BULK.example,\n"));
+    }
+    let r = app
+        .post("/api/contacts/import")
+        .bearer(&a.token)
+        .raw("text/csv", csv.into_bytes())
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (
+            r.body["data"]["imported"].as_i64(),
+            r.body["data"]["skipped"].as_i64()
+        ),
+        (Some(1_200), Some(300)),
+        "{}",
+        r.body
+    );
+    assert_eq!(app.count("contacts").await, 1_200);
+    assert_eq!(app.count("companies").await, 7);
+
+    let mut big = b"first_name\n".to_vec();
+    big.resize(50 * 1024 * 1024 + 1, b'x');
+    let r = app
+        .post("/api/contacts/import")
+        .bearer(&a.token)
+        .raw("text/csv", big)
+        .send()
+        .await;
+    assert_eq!((r.status, r.code()), (413, "payload_too_large"));
+    assert_eq!(app.count("contacts").await, 1_200);
+}
+both!(large_imports_settle_duplicates_across_batches_and_stop_at_50_mib);
+
 /// Cursors are opaque, but a forged one is still only input: 422.
 async fn forged_cursors_are_refused(app: TestApp) {
     let t = app.register("Cursor Co").await;

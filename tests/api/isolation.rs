@@ -101,6 +101,9 @@ const COVERED: &[(&str, &str)] = &[
     // crm::contacts_import_from_csv_and_export_back_unchanged
     ("POST", "/api/contacts/import"),
     ("GET", "/api/contacts/export"),
+    // crm::leads_import_from_csv_or_a_form_and_export_back_unchanged
+    ("POST", "/api/leads/import"),
+    ("GET", "/api/leads/export"),
 ];
 
 #[test]

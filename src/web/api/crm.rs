@@ -21,10 +21,10 @@ use crate::crm::products::{self, ItemInput, ItemView, ProductFilter, ProductInpu
 use crate::crm::reports::{self, MonthReport, PipelineReport, SourceReport, UserActivityReport};
 use crate::crm::search::SearchHit;
 use crate::crm::timeline::{self, RecordKind, TimelineEntry};
-use crate::crm::transfer::{self, ContactImport, CsvStream, ImportReport, OnDuplicate};
+use crate::crm::transfer::{self, Contacts, Import, ImportReport, Kind, Leads, OnDuplicate};
 use crate::error::{ApiResult, FieldErrors};
 use crate::web::api::users::Deleted;
-use crate::web::extract::{Json, JsonOrEmpty, PathId, PathIds, Query};
+use crate::web::extract::{CsvUpload, Json, JsonOrEmpty, PathId, PathIds, Query};
 use crate::web::AppState;
 use axum::extract::State;
 use serde::Deserialize;
@@ -1275,125 +1275,103 @@ pub struct ImportQuery {
     pub on_duplicate: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/contacts/import", tag = "crm", security(("bearer" = [])),
-    params(ImportQuery),
-    request_body(content = String, content_type = "text/csv", description = "A CSV file (up to 50 MiB) whose first row names the columns"),
-    responses(
-        (status = 200, description = "What was imported, updated and skipped, and each bad row's error", body = Envelope<ImportReport>),
-        (status = 413, description = "`payload_too_large`: over 50 MiB", body = ErrorEnvelope),
-        (status = 415, description = "`unsupported_media_type`: send text/csv", body = ErrorEnvelope),
-    ))]
-pub async fn import_contacts(
-    State(state): State<AppState>,
-    mut s: TenantSession,
-    Query(q): Query<ImportQuery>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Body,
+impl ImportQuery {
+    fn options(&self) -> ApiResult<(OnDuplicate, bool)> {
+        let mut e = FieldErrors::default();
+        let dry_run = match self.dry_run.as_deref() {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                e.add("dry_run", "must be true or false");
+                false
+            }
+        };
+        let on_duplicate = match self.on_duplicate.as_deref() {
+            None | Some("") | Some("skip") => OnDuplicate::Skip,
+            Some("update") => OnDuplicate::Update,
+            Some(_) => {
+                e.add("on_duplicate", "must be skip or update");
+                OnDuplicate::Skip
+            }
+        };
+        e.finish()?;
+        Ok((on_duplicate, dry_run))
+    }
+}
+
+/// An import of `K`: the file is already spooled; the whole import runs in
+/// one transaction, rolled back after a dry run.
+async fn import<K: Kind + Default>(
+    state: AppState,
+    q: ImportQuery,
+    WithBody(mut s, CsvUpload(file)): WithBody<CsvUpload>,
 ) -> ApiResult<Envelope<ImportReport>> {
-    use futures_util::StreamExt;
-    let mut e = FieldErrors::default();
-    let dry_run = match q.dry_run.as_deref() {
-        None | Some("") | Some("false") => false,
-        Some("true") => true,
-        Some(_) => {
-            e.add("dry_run", "must be true or false");
-            false
-        }
-    };
-    let on_duplicate = match q.on_duplicate.as_deref() {
-        None | Some("") | Some("skip") => OnDuplicate::Skip,
-        Some("update") => OnDuplicate::Update,
-        Some(_) => {
-            e.add("on_duplicate", "must be skip or update");
-            OnDuplicate::Skip
-        }
-    };
-    e.finish()?;
-    if let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
-        let essence = ct.split(';').next().unwrap_or_default().trim().to_owned();
-        if !matches!(
-            essence.as_str(),
-            "text/csv" | "application/csv" | "text/plain"
-        ) {
-            return Err(crate::error::ApiError::new(
-                crate::error::ErrorCode::UnsupportedMediaType,
-                "send the file as text/csv",
-            ));
-        }
-    }
-    let now = state.clock.now();
+    let (on_duplicate, dry_run) = q.options()?;
     s.tx.plan_each_time().await?;
-    let mut import = ContactImport::new(on_duplicate, dry_run);
-    let mut csv = CsvStream::default();
-    let mut total = 0usize;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| {
-            crate::error::ApiError::new(
-                crate::error::ErrorCode::BadRequest,
-                "the upload was interrupted",
-            )
-        })?;
-        total += chunk.len();
-        if total > transfer::IMPORT_LIMIT {
-            return Err(crate::error::ApiError::new(
-                crate::error::ErrorCode::PayloadTooLarge,
-                "an import may be at most 50 MiB",
-            ));
-        }
-        for record in csv.feed(&chunk)? {
-            import.record(&mut s.tx, &s.user, record, now).await?;
-        }
-    }
-    for record in csv.feed(&[])? {
-        import.record(&mut s.tx, &s.user, record, now).await?;
-    }
-    import.flush(&mut s.tx, &s.user, now).await?;
-    if total == 0 {
-        return Err(crate::error::ApiError::field("file", "is empty"));
-    }
+    let report = Import::new(K::default(), on_duplicate, dry_run)
+        .run(&mut s.tx, &s.user, file, state.clock.now())
+        .await?;
     if !dry_run {
         s.tx.commit().await?;
     }
-    Ok(ok(import.report))
+    Ok(ok(report))
+}
+
+fn export<K: Kind + 'static>(s: TenantSession) -> axum::response::Response {
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
+        .header(
+            axum::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}.csv\"", K::TABLE),
+        )
+        .body(axum::body::Body::from_stream(transfer::export_stream::<K>(
+            s.tx,
+        )))
+        .unwrap_or_default()
+}
+
+#[utoipa::path(post, path = "/api/contacts/import", tag = "crm", security(("bearer" = [])),
+    params(ImportQuery),
+    request_body(description = "A CSV file (up to 50 MiB), as the body or as the `file` part of a form, whose first row names the columns: first_name (required), last_name, email, phone, title, company, tags (separated by ;), source",
+        content((String = "text/csv"), (String = "multipart/form-data"))),
+    responses(
+        (status = 200, description = "What was imported, updated and skipped, and each bad row's error", body = Envelope<ImportReport>),
+        (status = 413, description = "`payload_too_large`: over 50 MiB", body = ErrorEnvelope),
+        (status = 415, description = "`unsupported_media_type`: send text/csv or multipart/form-data", body = ErrorEnvelope),
+    ))]
+pub async fn import_contacts(
+    State(state): State<AppState>,
+    Query(q): Query<ImportQuery>,
+    body: WithBody<CsvUpload>,
+) -> ApiResult<Envelope<ImportReport>> {
+    import::<Contacts>(state, q, body).await
 }
 
 #[utoipa::path(get, path = "/api/contacts/export", tag = "crm", security(("bearer" = [])),
     responses((status = 200, description = "Every contact as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
 pub async fn export_contacts(s: TenantSession) -> axum::response::Response {
-    type Cursor = Option<(chrono::DateTime<chrono::Utc>, Uuid)>;
-    let pages =
-        futures_util::stream::unfold(Some((s.tx, Cursor::None, true)), |state| async move {
-            let (mut tx, after, first) = state?;
-            let mut chunk = String::new();
-            if first {
-                chunk.push_str(&transfer::csv_line(transfer::CONTACT_COLUMNS));
-            }
-            match transfer::contacts_page(&mut tx, after, 1000).await {
-                Ok((text, next)) => {
-                    chunk.push_str(&text);
-                    let state = match next {
-                        Some(n) => Some((tx, Some(n), false)),
-                        None => {
-                            let _ = tx.commit().await;
-                            None
-                        }
-                    };
-                    Some((
-                        Ok::<_, std::io::Error>(axum::body::Bytes::from(chunk)),
-                        state,
-                    ))
-                }
-                Err(e) => Some((Err(std::io::Error::other(e.message)), None)),
-            }
-        });
-    axum::response::Response::builder()
-        .header(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
-        .header(
-            axum::http::header::CONTENT_DISPOSITION,
-            "attachment; filename=\"contacts.csv\"",
-        )
-        .body(axum::body::Body::from_stream(pages))
-        .unwrap_or_default()
+    export::<Contacts>(s)
+}
+
+#[utoipa::path(post, path = "/api/leads/import", tag = "crm", security(("bearer" = [])),
+    params(ImportQuery),
+    request_body(description = "A CSV file (up to 50 MiB), as the body or as the `file` part of a form, whose first row names the columns: first_name (required), last_name, email, phone, company_name, source, status, estimated_value (minor units), currency",
+        content((String = "text/csv"), (String = "multipart/form-data"))),
+    responses(
+        (status = 200, description = "What was imported, updated and skipped, and each bad row's error", body = Envelope<ImportReport>),
+        (status = 413, description = "`payload_too_large`: over 50 MiB", body = ErrorEnvelope),
+        (status = 415, description = "`unsupported_media_type`: send text/csv or multipart/form-data", body = ErrorEnvelope),
+    ))]
+pub async fn import_leads(
+    State(state): State<AppState>,
+    Query(q): Query<ImportQuery>,
+    body: WithBody<CsvUpload>,
+) -> ApiResult<Envelope<ImportReport>> {
+    import::<Leads>(state, q, body).await
+}
+
+#[utoipa::path(get, path = "/api/leads/export", tag = "crm", security(("bearer" = [])),
+    responses((status = 200, description = "Every lead as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
+pub async fn export_leads(s: TenantSession) -> axum::response::Response {
+    export::<Leads>(s)
 }

@@ -207,6 +207,8 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/api/search" => crm::search),
         route!(POST "/api/contacts/import" => crm::import_contacts),
         route!(GET "/api/contacts/export" => crm::export_contacts),
+        route!(POST "/api/leads/import" => crm::import_leads),
+        route!(GET "/api/leads/export" => crm::export_leads),
     ]
 }
 
@@ -404,6 +406,8 @@ impl Modify for CommonResponses {
         crm::search,
         crm::import_contacts,
         crm::export_contacts,
+        crm::import_leads,
+        crm::export_leads,
     ),
     components(schemas(ErrorEnvelope, ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
