@@ -271,14 +271,32 @@ pub async fn login(
 
 /// The username of an active platform admin; `None` when the admin is gone
 /// or deactivated.
-pub async fn active_admin_name(store: &Store, id: AdminId) -> ApiResult<Option<String>> {
+pub async fn active_admin_name(
+    store: &Store,
+    id: AdminId,
+    sid: Option<uuid::Uuid>,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<String>> {
     let mut tx = store.platform(Access::Read).await?;
-    let found: Option<One<String>> = tx
-        .query_opt(
-            "SELECT username FROM platform_admins WHERE id = $1 AND is_active",
-            &[&id],
-        )
-        .await?;
+    let found: Option<One<String>> = match sid {
+        None => {
+            tx.query_opt(
+                "SELECT username FROM platform_admins WHERE id = $1 AND is_active",
+                &[&id],
+            )
+            .await?
+        }
+        // A browser session: its row must still exist.
+        Some(sid) => {
+            tx.query_opt(
+                "SELECT a.username FROM platform_admins a
+                   JOIN admin_sessions s ON s.admin_id = a.id
+                  WHERE a.id = $1 AND a.is_active AND s.id = $2 AND s.expires_at > $3",
+                &[&id, &sid, &now],
+            )
+            .await?
+        }
+    };
     tx.commit().await?;
     Ok(found.map(|o| o.0))
 }

@@ -8,6 +8,7 @@
 
 pub mod login;
 pub mod password;
+pub mod sessions;
 pub mod throttle;
 pub mod token;
 
@@ -26,6 +27,10 @@ use token::{Claims, PLATFORM_ADMIN_ROLE};
 pub struct TenantSession {
     pub tx: TenantTx,
     pub user: SessionUser,
+    /// The tenant, as read when the transaction began.
+    pub tenant: Standing,
+    /// The browser session, for requests made with a session cookie.
+    pub sid: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,8 +66,19 @@ impl TenantSession {
     }
 }
 
+/// The tenant of a session, as its first statement read it.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub name: String,
+    pub slug: String,
+    pub status: TenantStatus,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+}
+
 /// What the per-request check reads, in the transaction's first statement.
 struct SessionRow {
+    tenant_name: String,
+    slug: String,
     username: String,
     tenant_status: TenantStatus,
     trial_ends_at: Option<DateTime<Utc>>,
@@ -74,6 +90,8 @@ struct SessionRow {
 impl FromRow for SessionRow {
     fn from_row(r: &Row<'_>) -> DbResult<Self> {
         Ok(SessionRow {
+            tenant_name: r.get("name")?,
+            slug: r.get("slug")?,
             username: r.get("username")?,
             tenant_status: r.get("status")?,
             trial_ends_at: r.get("trial_ends_at")?,
@@ -85,9 +103,16 @@ impl FromRow for SessionRow {
 }
 
 const SESSION_SQL: &str =
-    "SELECT t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active
+    "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     WHERE t.id = $1 AND u.tenant_id = $1 AND u.id = $2";
+
+/// The same for a browser session's token: its row must still exist.
+const BROWSER_SESSION_SQL: &str =
+    "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active
+    FROM tenants t JOIN users u ON u.tenant_id = t.id
+    JOIN sessions s ON s.tenant_id = $1 AND s.user_id = u.id
+    WHERE t.id = $1 AND u.tenant_id = $1 AND u.id = $2 AND s.id = $3 AND s.expires_at > $4";
 
 /// Is `now` past the end of a trial that no paid plan has replaced?
 pub fn trial_expired(
@@ -107,6 +132,7 @@ pub struct TenantAuth {
     role_claim: String,
     access: Access,
     client_addr: String,
+    sid: Option<uuid::Uuid>,
 }
 
 impl FromRequestParts<AppState> for TenantAuth {
@@ -114,6 +140,18 @@ impl FromRequestParts<AppState> for TenantAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let claims = bearer_claims(parts, state)?;
+        TenantAuth::from_claims(claims, parts, state).await
+    }
+}
+
+impl TenantAuth {
+    /// The tenant caller of verified `claims` (from a bearer token or a
+    /// session cookie).
+    pub async fn from_claims(
+        claims: Claims,
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> ApiResult<Self> {
         let Some(tid) = claims.tid else {
             return Err(ApiError::forbidden(
                 "platform administrators cannot use tenant endpoints",
@@ -135,11 +173,10 @@ impl FromRequestParts<AppState> for TenantAuth {
             role_claim: claims.role,
             access,
             client_addr,
+            sid: claims.sid,
         })
     }
-}
 
-impl TenantAuth {
     /// What the token says of the role: a cheap early refusal before slow
     /// work. The role read in [`TenantAuth::begin`] is the one that counts.
     pub fn token_says_admin(&self) -> ApiResult<()> {
@@ -153,10 +190,26 @@ impl TenantAuth {
     /// Opens the tenant transaction, checking in the same round trip that the
     /// tenant and the user may still act.
     pub async fn begin(self, state: &AppState) -> ApiResult<TenantSession> {
-        let (tx, row) = state
-            .store
-            .tenant::<SessionRow>(self.tenant, self.access, SESSION_SQL, &[&self.user])
-            .await?;
+        let now = state.clock.now();
+        let (tx, row) = match self.sid {
+            None => {
+                state
+                    .store
+                    .tenant::<SessionRow>(self.tenant, self.access, SESSION_SQL, &[&self.user])
+                    .await?
+            }
+            Some(sid) => {
+                state
+                    .store
+                    .tenant::<SessionRow>(
+                        self.tenant,
+                        self.access,
+                        BROWSER_SESSION_SQL,
+                        &[&self.user, &sid, &now],
+                    )
+                    .await?
+            }
+        };
         let row = row.ok_or_else(|| ApiError::unauthorized("the session is no longer valid"))?;
         match row.tenant_status {
             TenantStatus::Cancelled => {
@@ -174,7 +227,6 @@ impl TenantAuth {
             return Err(ApiError::unauthorized("this user has been deactivated"));
         }
         if self.access == Access::Write {
-            let now = state.clock.now();
             if trial_expired(row.tenant_status, row.trial_ends_at, now) {
                 return Err(ApiError::new(
                     ErrorCode::TrialExpired,
@@ -193,6 +245,13 @@ impl TenantAuth {
                 is_owner: row.is_owner,
                 client_addr: self.client_addr,
             },
+            tenant: Standing {
+                name: row.tenant_name,
+                slug: row.slug,
+                status: row.tenant_status,
+                trial_ends_at: row.trial_ends_at,
+            },
+            sid: self.sid,
         })
     }
 }
@@ -248,11 +307,22 @@ impl FromRequestParts<AppState> for AdminSession {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let claims = bearer_claims(parts, state)?;
+        AdminSession::from_claims(claims, parts, state).await
+    }
+}
+
+impl AdminSession {
+    /// The platform admin of verified `claims` (bearer token or cookie).
+    pub async fn from_claims(
+        claims: Claims,
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> ApiResult<Self> {
         if claims.tid.is_some() || claims.role != PLATFORM_ADMIN_ROLE {
             return Err(ApiError::forbidden("this needs a platform administrator"));
         }
         let id = AdminId(claims.sub);
-        let username = login::active_admin_name(&state.store, id)
+        let username = login::active_admin_name(&state.store, id, claims.sid, state.clock.now())
             .await?
             .ok_or_else(|| ApiError::unauthorized("the session is no longer valid"))?;
         let ClientAddr(client_addr) = ClientAddr::from_request_parts(parts, state).await?;
@@ -302,5 +372,17 @@ fn bearer_claims(parts: &Parts, state: &AppState) -> ApiResult<Claims> {
         .ok_or_else(|| {
             ApiError::unauthorized("the Authorization header must be: Bearer <token>")
         })?;
-    state.tokens.verify(token, state.clock.now())
+    session_claims(state, token)
+}
+
+/// The claims of a session token (bearer or cookie); a hand-off token is
+/// not a session.
+pub fn session_claims(state: &AppState, token: &str) -> ApiResult<Claims> {
+    let claims = state.tokens.verify(token, state.clock.now())?;
+    if claims.handoff {
+        return Err(ApiError::unauthorized(
+            "the token is invalid or has expired",
+        ));
+    }
+    Ok(claims)
 }

@@ -19,6 +19,14 @@ pub struct Claims {
     pub role: String,
     pub iat: i64,
     pub exp: i64,
+    /// A browser session's row (`sessions` or `admin_sessions`): the token
+    /// is good only while that row exists, so logging out ends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
+    /// A one-minute token that only carries a new session from the bare
+    /// domain to the tenant's sub-domain; never a session itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub handoff: bool,
 }
 
 pub struct TokenKeys {
@@ -26,6 +34,7 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     validation: Validation,
     ttl_secs: i64,
+    csrf_key: [u8; 32],
 }
 
 /// A freshly issued token and how long it lives.
@@ -45,7 +54,29 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl_secs: i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2),
+            csrf_key: {
+                use sha2::{Digest, Sha256};
+                let mut h = Sha256::new();
+                h.update(b"trasealla csrf key\0");
+                h.update(secret);
+                h.finalize().into()
+            },
         }
+    }
+
+    /// The seconds a session lives.
+    pub fn ttl_secs(&self) -> i64 {
+        self.ttl_secs
+    }
+
+    /// The anti-forgery token of the browser session `sid`: forms carry it,
+    /// and a request changing state must send it back.
+    pub fn csrf_token(&self, sid: Uuid) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.csrf_key);
+        h.update(sid.as_bytes());
+        hex::encode(&h.finalize()[..16])
     }
 
     pub fn issue(
@@ -55,19 +86,58 @@ impl TokenKeys {
         role: &str,
         now: DateTime<Utc>,
     ) -> ApiResult<Issued> {
+        self.sign(sub, tid, role, None, false, now)
+    }
+
+    /// A browser session's token, good while its row `sid` exists.
+    pub fn issue_session(
+        &self,
+        sub: Uuid,
+        tid: Option<Uuid>,
+        role: &str,
+        sid: Uuid,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Issued> {
+        self.sign(sub, tid, role, Some(sid), false, now)
+    }
+
+    /// A one-minute hand-off of the session `sid` to another host.
+    pub fn issue_handoff(
+        &self,
+        sub: Uuid,
+        tid: Uuid,
+        role: &str,
+        sid: Uuid,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Issued> {
+        self.sign(sub, Some(tid), role, Some(sid), true, now)
+    }
+
+    fn sign(
+        &self,
+        sub: Uuid,
+        tid: Option<Uuid>,
+        role: &str,
+        sid: Option<Uuid>,
+        handoff: bool,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Issued> {
         let iat = now.timestamp();
+        let ttl = if handoff { 60 } else { self.ttl_secs };
         let claims = Claims {
             sub,
             tid,
             role: role.to_owned(),
             iat,
-            exp: iat.saturating_add(self.ttl_secs),
+            exp: iat.saturating_add(ttl),
+            sid,
+            handoff,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(ApiError::internal)?;
         Ok(Issued {
             token,
-            expires_in: self.ttl_secs,
+            expires_in: ttl,
         })
     }
 

@@ -30,6 +30,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     7 "0007_products_deal_items" "products_deal_items",
     8 "0008_record_changes" "record_changes",
     9 "0009_search" "search",
+    10 "0010_web_sessions" "web_sessions",
 );
 pub const SQLITE: &[Migration] = migrations!("sqlite":
     1 "0001_foundation" "foundation",
@@ -41,6 +42,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     7 "0007_products_deal_items" "products_deal_items",
     8 "0008_record_changes" "record_changes",
     9 "0009_search" "search",
+    10 "0010_web_sessions" "web_sessions",
 );
 
 fn digest(sql: &str) -> String {

@@ -40,6 +40,11 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> ApiResult<Bytes> 
             ));
         }
     }
+    read_bytes(req, state).await
+}
+
+/// The whole body, when it fits the limit and arrives in time.
+pub async fn read_bytes<S: Send + Sync>(req: Request, state: &S) -> ApiResult<Bytes> {
     // A body that trickles in is cut off rather than waited for.
     let read = tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(req, state))
         .await

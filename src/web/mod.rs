@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod extract;
+pub mod pages;
 
 use crate::auth::token::TokenKeys;
 use crate::clock::{SharedClock, SystemClock};
@@ -171,8 +172,14 @@ async fn license_headers(
     response
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such endpoint")
+/// An unknown path: a page for browsers, the envelope for the API.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    use axum::response::IntoResponse;
+    if pages::is_page_path(uri.path()) {
+        pages::layout_error(&ApiError::not_found())
+    } else {
+        ApiError::new(ErrorCode::NotFound, "no such endpoint").into_response()
+    }
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -185,6 +192,7 @@ async fn method_not_allowed() -> ApiError {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let mut app = api::router()
+        .merge(pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
@@ -252,7 +260,8 @@ async fn check_license_daily(state: AppState) {
     }
 }
 
-/// Hourly, purges tenants cancelled longer ago than the retention period.
+/// Hourly, purges tenants cancelled longer ago than the retention period,
+/// and removes expired browser sessions.
 /// Purging is idempotent, so several servers may run this at once.
 async fn purge_cancelled_tenants(state: AppState) {
     let retention = chrono::Duration::days(i64::from(state.config.purge_after_days));
@@ -264,6 +273,9 @@ async fn purge_cancelled_tenants(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged cancelled tenants past retention"),
             Err(e) => tracing::warn!(error = %e.message, "purging cancelled tenants failed"),
+        }
+        if let Err(e) = crate::auth::sessions::prune(&state.store, state.clock.now()).await {
+            tracing::warn!(error = %e.message, "removing expired browser sessions failed");
         }
     }
 }

@@ -9,6 +9,7 @@ mod bad_input;
 mod crm;
 mod isolation;
 mod licensing;
+mod pages;
 mod platform;
 mod registration;
 mod rls;

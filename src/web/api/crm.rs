@@ -57,15 +57,15 @@ fn uuid_param(errors: &mut FieldErrors, field: &str, v: Option<String>) -> Optio
 }
 
 /// A list query, validated.
-struct Parsed {
-    req: ListRequest,
-    q: Option<String>,
-    owner_id: Option<Uuid>,
-    company_id: Option<Uuid>,
+pub(crate) struct Parsed {
+    pub req: ListRequest,
+    pub q: Option<String>,
+    pub owner_id: Option<Uuid>,
+    pub company_id: Option<Uuid>,
 }
 
 impl CrmListQuery {
-    fn parse(self) -> ApiResult<Parsed> {
+    pub(crate) fn parse(self) -> ApiResult<Parsed> {
         let mut e = FieldErrors::default();
         let req = ListRequest::parse(
             self.limit.as_deref(),

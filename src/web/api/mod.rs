@@ -114,6 +114,7 @@ macro_rules! route {
     (@fn PATCH) => { patch };
     (@fn DELETE) => { delete };
 }
+pub(crate) use route;
 
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
@@ -212,12 +213,18 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-pub fn router() -> Router<AppState> {
+/// A router of `routes`.
+pub fn router_of(routes: Vec<Route>) -> Router<AppState> {
     let mut router = Router::new();
-    for r in routes() {
+    for r in routes {
         router = router.route(r.path, r.handler);
     }
-    router.merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
+    router
+}
+
+pub fn router() -> Router<AppState> {
+    router_of(routes())
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
 }
 
 struct BearerAuth;

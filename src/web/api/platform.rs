@@ -32,6 +32,42 @@ pub struct TenantListQuery {
     pub cursor: Option<String>,
 }
 
+impl TenantListQuery {
+    /// The filter and page asked for, validated.
+    pub(crate) fn parse(self) -> ApiResult<(TenantFilter, crate::pagination::PageRequest)> {
+        let mut errors = FieldErrors::default();
+        let page = PageParams {
+            limit: self.limit,
+            cursor: self.cursor,
+        }
+        .parse(&mut errors);
+        let status = self.status.filter(|s| !s.is_empty()).and_then(|s| {
+            errors.check(
+                "status",
+                s.parse::<TenantStatus>()
+                    .map_err(|_| "must be active, trial, suspended or cancelled"),
+            )
+        });
+        let plan = self.plan.filter(|s| !s.is_empty()).and_then(|s| {
+            errors.check(
+                "plan",
+                s.parse::<PlanCode>()
+                    .map_err(|_| "must be trial, starter, professional or enterprise"),
+            )
+        });
+        if self.q.as_ref().is_some_and(|s| s.chars().count() > 200) {
+            errors.add("q", "must be at most 200 characters long");
+        }
+        errors.finish()?;
+        let filter = TenantFilter {
+            status,
+            plan,
+            q: self.q,
+        };
+        Ok((filter, page))
+    }
+}
+
 #[utoipa::path(get, path = "/api/tenants", tag = "platform", security(("bearer" = [])),
     params(TenantListQuery),
     responses(
@@ -45,35 +81,7 @@ pub async fn list(
     _admin: AdminSession,
     Query(q): Query<TenantListQuery>,
 ) -> ApiResult<ListEnvelope<TenantSummary>> {
-    let mut errors = FieldErrors::default();
-    let page = PageParams {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .parse(&mut errors);
-    let status = q.status.filter(|s| !s.is_empty()).and_then(|s| {
-        errors.check(
-            "status",
-            s.parse::<TenantStatus>()
-                .map_err(|_| "must be active, trial, suspended or cancelled"),
-        )
-    });
-    let plan = q.plan.filter(|s| !s.is_empty()).and_then(|s| {
-        errors.check(
-            "plan",
-            s.parse::<PlanCode>()
-                .map_err(|_| "must be trial, starter, professional or enterprise"),
-        )
-    });
-    if q.q.as_ref().is_some_and(|s| s.chars().count() > 200) {
-        errors.add("q", "must be at most 200 characters long");
-    }
-    errors.finish()?;
-    let filter = TenantFilter {
-        status,
-        plan,
-        q: q.q,
-    };
+    let (filter, page) = q.parse()?;
     Ok(tenants::list(&state.store, &filter, page).await?.into())
 }
 

@@ -1,0 +1,260 @@
+// End-to-end test of the Trasealla web app in headless Chromium.
+//
+// Starts the server (a fresh SQLite database in a temporary directory, a
+// platform admin with a random password), then walks the customer journey
+// and the admin's: register a company, see the trial banner, create a
+// contact and log a call, create a deal and drag it to the next stage, log
+// out and in again on the company's sub-domain; as platform admin, suspend
+// the company and see its user blocked. Screenshots of the main pages go to
+// docs/screenshots/.
+//
+//   node e2e/run.mjs            (after `cargo build`)
+//
+// Environment: TRASEALLA_BIN (default target/debug/trasealla),
+// CHROMIUM (default /usr/bin/chromium), E2E_HEADED=1 to watch.
+import { chromium } from "playwright-core";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import assert from "node:assert/strict";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = process.env.TRASEALLA_BIN || join(root, "target/debug/trasealla");
+const shots = join(root, "docs/screenshots");
+mkdirSync(shots, { recursive: true });
+
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+
+const port = await freePort();
+const dir = mkdtempSync(join(tmpdir(), "trasealla-e2e-"));
+const adminPassword = randomBytes(12).toString("hex");
+const server = spawn(bin, ["serve"], {
+  env: {
+    ...process.env,
+    DATABASE_URL: `sqlite://${dir}/e2e.db`,
+    TRASEALLA_LISTEN: `127.0.0.1:${port}`,
+    TRASEALLA_BASE_DOMAIN: "localhost",
+    TRASEALLA_PLATFORM_ADMIN_USERNAME: "ops",
+    TRASEALLA_PLATFORM_ADMIN_PASSWORD: adminPassword,
+    RUST_LOG: "warn",
+  },
+  stdio: ["ignore", "inherit", "inherit"],
+});
+let serverExited = false;
+server.on("exit", () => (serverExited = true));
+
+const base = `http://localhost:${port}`;
+const tenantBase = (slug) => `http://${slug}.localhost:${port}`;
+
+async function waitForServer() {
+  for (let i = 0; i < 150; i++) {
+    if (serverExited) throw new Error("the server exited before answering");
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.ok) return;
+    } catch (_) {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("the server did not answer /healthz within 15 s");
+}
+
+let browser;
+const steps = [];
+async function step(name, fn) {
+  const t = Date.now();
+  await fn();
+  steps.push(`ok  ${name} (${Date.now() - t} ms)`);
+  console.log(`ok  ${name}`);
+}
+
+try {
+  await waitForServer();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: !process.env.E2E_HEADED,
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  const user = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await user.newPage();
+  page.on("pageerror", (e) => { throw new Error(`script error on ${page.url()}: ${e.message}`); });
+  const email = "maria@acme-realty.example";
+  const password = "Correct-Horse-42";
+  const slug = "acme-realty";
+
+  await step("the landing page offers a free trial", async () => {
+    await page.goto(base + "/");
+    await page.screenshot({ path: join(shots, "landing.png") });
+    await page.getByRole("link", { name: "Start Free Trial" }).first().click();
+    await page.waitForURL(/\/register$/);
+  });
+
+  await step("registration shows the API's validation beside the field", async () => {
+    await page.getByLabel("Company name").fill("Acme Realty");
+    await page.getByLabel("Your name").fill("Maria Lopez");
+    await page.getByLabel("Work e-mail").fill("not-an-email");
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Create my account" }).click();
+    const error = page.locator("#f-email-error");
+    await error.waitFor();
+    assert.match(await error.textContent(), /e-mail|email|address/i);
+    assert.equal(await page.getByLabel("Company name").inputValue(), "Acme Realty");
+  });
+
+  await step("registering signs in on the company's sub-domain with a trial banner", async () => {
+    await page.getByLabel("Work e-mail").fill(email);
+    await page.getByLabel("Password").fill(password);
+    await page.getByLabel("Your address").fill(slug);
+    await page.locator(".availability .ok").waitFor();
+    await page.screenshot({ path: join(shots, "register.png") });
+    await page.getByRole("button", { name: "Create my account" }).click();
+    await page.waitForURL(tenantBase(slug) + "/dashboard");
+    const banner = await page.locator(".banner.trial").textContent();
+    assert.match(banner, /14 days left in trial/);
+    assert.ok(await page.getByRole("link", { name: "Upgrade" }).isVisible());
+  });
+
+  await step("create a contact and log a call", async () => {
+    await page.getByRole("link", { name: "Contacts" }).click();
+    await page.getByRole("link", { name: "New contact" }).click();
+    await page.getByLabel("First name").fill("Ada");
+    await page.getByLabel("Last name").fill("Lovelace");
+    await page.getByLabel("E-mail").fill("ada@engines.example");
+    await page.getByLabel("Phone").fill("+44 20 7946 0000");
+    await page.getByLabel("Job title").fill("Countess");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("heading", { name: "Ada Lovelace" }).waitFor();
+    await page.getByLabel("Subject").fill("Intro call about the flat in Soho");
+    await page.getByLabel("Already done").check();
+    await page.getByRole("button", { name: "Log activity" }).click();
+    await page.locator("ol.timeline li.activity", { hasText: "Intro call" }).waitFor();
+    await page.getByLabel("Note").fill("Prefers mornings.");
+    await page.getByRole("button", { name: "Add note" }).click();
+    await page.locator("ol.timeline li.note", { hasText: "Prefers mornings." }).waitFor();
+    await page.screenshot({ path: join(shots, "contact.png"), fullPage: true });
+    await page.getByRole("link", { name: "Contacts" }).click();
+    await page.getByRole("search").getByRole("searchbox").fill("lovelace");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("link", { name: "Ada Lovelace" }).waitFor();
+    await page.screenshot({ path: join(shots, "contacts.png") });
+  });
+
+  await step("create deals and drag one to the next stage", async () => {
+    await page.getByRole("link", { name: "Deals" }).click();
+    for (const [title, amount] of [["Soho flat", "850000"], ["Camden loft", "1250000.50"]]) {
+      await page.getByRole("link", { name: "New deal" }).click();
+      await page.getByLabel("Title").fill(title);
+      await page.getByLabel("Amount").fill(amount);
+      await page.getByRole("button", { name: "Create deal" }).click();
+      await page.waitForURL(/\/deals\?pipeline_id=/);
+    }
+    const columns = page.locator(".column");
+    const first = columns.nth(0);
+    const second = columns.nth(1);
+    const card = first.locator("li.deal", { hasText: "Soho flat" });
+    await card.waitFor();
+    const moved = page.waitForResponse((r) => r.url().includes("/move") && r.request().method() === "POST");
+    await card.dragTo(second.locator("ol.cards"));
+    const response = await moved;
+    assert.equal(response.status(), 200, await response.text());
+    await second.locator("li.deal", { hasText: "Soho flat" }).waitFor();
+    // The stage totals follow the card without a reload.
+    assert.match(await second.locator("[data-totals]").textContent(), /850,000\.00 USD/);
+    assert.doesNotMatch(await first.locator("[data-totals]").textContent(), /850,000\.00/);
+    await page.reload();
+    await columns.nth(1).locator("li.deal", { hasText: "Soho flat" }).waitFor();
+    assert.equal(await columns.nth(1).locator("[data-count]").textContent(), "1");
+    // The keyboard way: the card's Move menu.
+    const loft = columns.nth(0).locator("li.deal", { hasText: "Camden loft" });
+    await loft.getByRole("combobox").selectOption({ label: "Proposal" });
+    await loft.getByRole("button", { name: "Move" }).click();
+    await columns.nth(2).locator("li.deal", { hasText: "Camden loft" }).waitFor();
+    await page.screenshot({ path: join(shots, "deals.png") });
+  });
+
+  await step("the dashboard adds up the pipeline", async () => {
+    await page.getByRole("link", { name: "Dashboard" }).click();
+    const value = await page.locator(".stat").first().textContent();
+    assert.match(value, /2,100,000\.50 USD/);
+    await page.screenshot({ path: join(shots, "dashboard.png") });
+  });
+
+  await step("log out ends the session; log in again on the sub-domain", async () => {
+    const cookies = await user.cookies();
+    const session = cookies.find((c) => c.name === "trasealla_session");
+    assert.ok(session && session.httpOnly && session.sameSite === "Lax");
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.waitForURL(tenantBase(slug) + "/login");
+    // The old cookie no longer opens anything: the session ended on the server.
+    const thief = await browser.newContext();
+    await thief.addCookies([{ name: "trasealla_session", value: session.value, domain: `${slug}.localhost`, path: "/" }]);
+    const replay = await thief.newPage();
+    await replay.goto(tenantBase(slug) + "/dashboard");
+    assert.equal(new URL(replay.url()).pathname, "/login", "a logged-out session's cookie is refused");
+    await thief.close();
+    await page.getByLabel("E-mail or username").fill(email);
+    await page.getByLabel("Password").fill(password);
+    await page.screenshot({ path: join(shots, "login.png") });
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.waitForURL(tenantBase(slug) + "/dashboard");
+  });
+
+  await step("the platform admin suspends the company and its user is blocked", async () => {
+    const ops = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const admin = await ops.newPage();
+    await admin.goto(base + "/admin");
+    await admin.waitForURL(/\/admin\/login/);
+    await admin.getByLabel("Username").fill("ops");
+    await admin.getByLabel("Password").fill(adminPassword);
+    await admin.getByRole("button", { name: "Log in" }).click();
+    await admin.waitForURL(base + "/admin");
+    await admin.getByRole("link", { name: "Acme Realty" }).waitFor();
+    await admin.screenshot({ path: join(shots, "admin-tenants.png") });
+    await admin.getByRole("link", { name: "Acme Realty" }).click();
+    admin.once("dialog", (d) => d.accept());
+    await admin.getByRole("button", { name: "Suspend" }).click();
+    await admin.locator("h1 .badge", { hasText: "suspended" }).waitFor();
+    await admin.screenshot({ path: join(shots, "admin-tenant.png") });
+
+    const r = await page.goto(tenantBase(slug) + "/dashboard");
+    assert.equal(r.status(), 403);
+    await page.getByRole("heading", { name: "This account is suspended" }).waitFor();
+    await page.screenshot({ path: join(shots, "suspended.png") });
+
+    await admin.getByRole("button", { name: "Activate" }).click();
+    await admin.locator("h1 .badge", { hasText: "trial" }).waitFor();
+    const back = await page.goto(tenantBase(slug) + "/dashboard");
+    assert.equal(back.status(), 200);
+    await ops.close();
+  });
+
+  await step("the board works at phone width", async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, storageState: await user.storageState() });
+    const p = await phone.newPage();
+    await p.goto(tenantBase(slug) + "/deals");
+    await p.locator("li.deal", { hasText: "Soho flat" }).waitFor();
+    await p.screenshot({ path: join(shots, "deals-phone.png") });
+    await phone.close();
+  });
+
+  console.log(`\ne2e: ${steps.length} steps passed`);
+} catch (e) {
+  console.error("\ne2e FAILED:", e);
+  process.exitCode = 1;
+} finally {
+  if (browser) await browser.close();
+  server.kill("SIGTERM");
+  await new Promise((r) => (serverExited ? r() : server.on("exit", r)));
+  rmSync(dir, { recursive: true, force: true });
+}

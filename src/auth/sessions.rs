@@ -1,0 +1,95 @@
+//! Browser sessions: a row per signed-in browser, named by the `sid` of the
+//! cookie's token. The token proves who the caller is; the row proves the
+//! session has not been ended. Logging out deletes the row, so the cookie
+//! (and any copy of it) stops working on every server at once.
+
+use super::token::{Issued, PLATFORM_ADMIN_ROLE};
+use crate::domain::{AdminId, TenantId, UserId};
+use crate::error::ApiResult;
+use crate::store::{Access, Scoped, Store};
+use crate::web::AppState;
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+/// A session just started: its id and the token for its cookie.
+pub struct Started {
+    pub sid: Uuid,
+    pub token: Issued,
+}
+
+/// Starts a tenant user's session.
+pub async fn start_tenant(
+    state: &AppState,
+    tenant: TenantId,
+    user: UserId,
+    role: &str,
+) -> ApiResult<Started> {
+    let now = state.clock.now();
+    let sid = Uuid::now_v7();
+    let expires = now + Duration::seconds(state.tokens.ttl_secs());
+    let mut tx = state.store.platform(Access::Write).await?;
+    tx.for_tenant(tenant)
+        .execute(
+            "INSERT INTO sessions (tenant_id, id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&sid, &user, &now, &expires],
+        )
+        .await?;
+    tx.commit().await?;
+    let token = state
+        .tokens
+        .issue_session(user.0, Some(tenant.0), role, sid, now)?;
+    Ok(Started { sid, token })
+}
+
+/// Starts a platform admin's session.
+pub async fn start_admin(state: &AppState, admin: AdminId) -> ApiResult<Started> {
+    let now = state.clock.now();
+    let sid = Uuid::now_v7();
+    let expires = now + Duration::seconds(state.tokens.ttl_secs());
+    let mut tx = state.store.platform(Access::Write).await?;
+    tx.execute(
+        "INSERT INTO admin_sessions (id, admin_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        &[&sid, &admin, &now, &expires],
+    )
+    .await?;
+    tx.commit().await?;
+    let token = state
+        .tokens
+        .issue_session(admin.0, None, PLATFORM_ADMIN_ROLE, sid, now)?;
+    Ok(Started { sid, token })
+}
+
+/// Ends a tenant user's session.
+pub async fn end_tenant(store: &Store, tenant: TenantId, sid: Uuid) -> ApiResult<()> {
+    let mut tx = store.platform(Access::Write).await?;
+    tx.for_tenant(tenant)
+        .execute(
+            "DELETE FROM sessions WHERE tenant_id = $1 AND id = $2",
+            &[&sid],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Ends a platform admin's session.
+pub async fn end_admin(store: &Store, sid: Uuid) -> ApiResult<()> {
+    let mut tx = store.platform(Access::Write).await?;
+    tx.execute("DELETE FROM admin_sessions WHERE id = $1", &[&sid])
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes sessions that have expired (their tokens have too).
+pub async fn prune(store: &Store, now: DateTime<Utc>) -> ApiResult<u64> {
+    let mut tx = store.platform(Access::Write).await?;
+    let a = tx
+        .execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
+        .await?;
+    let b = tx
+        .execute("DELETE FROM admin_sessions WHERE expires_at <= $1", &[&now])
+        .await?;
+    tx.commit().await?;
+    Ok(a + b)
+}

@@ -1,0 +1,410 @@
+//! The frame every page shares (header, navigation, trial banner), the
+//! error pages, and form fields that show the API's validation messages.
+
+use super::assets;
+use crate::auth::TenantSession;
+use crate::domain::{Role, TenantStatus};
+use crate::error::{ApiError, ErrorCode};
+use crate::web::AppState;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// What the frame of a page needs to know of its viewer.
+pub struct Ctx {
+    /// The session's anti-forgery token, for forms.
+    pub csrf: String,
+    pub user: Option<UserChrome>,
+    pub admin: Option<String>,
+}
+
+pub struct UserChrome {
+    pub username: String,
+    pub role: Role,
+    pub tenant_name: String,
+    pub status: TenantStatus,
+    /// Whole days left, while in a trial that has not ended.
+    pub trial_days_left: Option<i64>,
+    pub trial_expired: bool,
+}
+
+impl Ctx {
+    pub fn anonymous() -> Ctx {
+        Ctx {
+            csrf: String::new(),
+            user: None,
+            admin: None,
+        }
+    }
+
+    pub fn for_user(state: &AppState, s: &TenantSession) -> Ctx {
+        let now = state.clock.now();
+        let trial = s.tenant.status == TenantStatus::Trial;
+        let left = s
+            .tenant
+            .trial_ends_at
+            .filter(|_| trial)
+            .map(|end| (end - now).num_seconds());
+        Ctx {
+            csrf: state.tokens.csrf_token(s.sid.unwrap_or_default()),
+            user: Some(UserChrome {
+                username: s.user.username.clone(),
+                role: s.user.role,
+                tenant_name: s.tenant.name.clone(),
+                status: s.tenant.status,
+                // A part-day counts as a day: "1 day left" until it is over.
+                trial_days_left: left.filter(|l| *l > 0).map(|l| (l + 86_399) / 86_400),
+                trial_expired: left.is_some_and(|l| l <= 0),
+            }),
+            admin: None,
+        }
+    }
+
+    pub fn for_admin(state: &AppState, username: &str, sid: Uuid) -> Ctx {
+        Ctx {
+            csrf: state.tokens.csrf_token(sid),
+            user: None,
+            admin: Some(username.to_owned()),
+        }
+    }
+
+    /// The hidden anti-forgery field of a form.
+    pub fn csrf_field(&self) -> Markup {
+        html! { input type="hidden" name="_csrf" value=(self.csrf); }
+    }
+}
+
+/// Which section of the navigation a page belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    None,
+    Dashboard,
+    Contacts,
+    Deals,
+    Admin,
+}
+
+/// A whole page: the frame around `body`.
+pub fn page(title: &str, ctx: &Ctx, nav: Nav, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Trasealla CRM" }
+                link rel="stylesheet" href=(assets::url("app.css"));
+                link rel="icon" href=(assets::url("icon.svg")) type="image/svg+xml";
+                script src=(assets::url("app.js")) defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    @if let Some(u) = &ctx.user {
+                        a.brand href="/dashboard" { (logo()) span { (u.tenant_name) } }
+                        nav aria-label="Main" {
+                            a href="/dashboard" aria-current=[(nav == Nav::Dashboard).then_some("page")] { "Dashboard" }
+                            a href="/contacts" aria-current=[(nav == Nav::Contacts).then_some("page")] { "Contacts" }
+                            a href="/deals" aria-current=[(nav == Nav::Deals).then_some("page")] { "Deals" }
+                        }
+                        form.logout method="post" action="/logout" {
+                            (ctx.csrf_field())
+                            span.who { (u.username) " · " (u.role.as_str()) }
+                            button.link type="submit" { "Log out" }
+                        }
+                    } @else if let Some(a) = &ctx.admin {
+                        a.brand href="/admin" { (logo()) span { "Trasealla admin" } }
+                        nav aria-label="Main" {
+                            a href="/admin" aria-current=[(nav == Nav::Admin).then_some("page")] { "Tenants" }
+                        }
+                        form.logout method="post" action="/admin/logout" {
+                            (ctx.csrf_field())
+                            span.who { (a) }
+                            button.link type="submit" { "Log out" }
+                        }
+                    } @else {
+                        a.brand href="/" { (logo()) span { "Trasealla CRM" } }
+                        nav aria-label="Main" {
+                            a href="/login" { "Log in" }
+                            a.button href="/register" { "Start Free Trial" }
+                        }
+                    }
+                }
+                @if let Some(u) = &ctx.user {
+                    @if let Some(days) = u.trial_days_left {
+                        div.banner.trial role="status" {
+                            strong { (days) " " (if days == 1 { "day" } else { "days" }) " left in trial" }
+                            " — everything is unlocked while you try it. "
+                            a href="/upgrade" { "Upgrade" }
+                        }
+                    }
+                    @if u.trial_expired {
+                        div.banner.expired role="alert" {
+                            strong { "Your trial has ended." }
+                            " Your data is safe and readable; choose a plan to keep making changes. "
+                            a href="/upgrade" { "Choose a plan" }
+                        }
+                    }
+                }
+                main #main { (body) }
+                footer { "Trasealla CRM" }
+            }
+        }
+    }
+}
+
+fn logo() -> Markup {
+    html! {
+        svg.logo width="24" height="24" viewBox="0 0 24 24" aria-hidden="true" {
+            path d="M4 6h16M12 6v14M7 12h10" stroke="currentColor" stroke-width="2.5" stroke-linecap="round" fill="none" {}
+        }
+    }
+}
+
+/// A rendered page with a status.
+pub fn respond(status: StatusCode, markup: Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+/// An error as a page, in words for people.
+pub fn error_page(e: &ApiError) -> Response {
+    let (title, text, action): (&str, String, Option<(&str, &str)>) = match e.code {
+        ErrorCode::TenantSuspended => (
+            "This account is suspended",
+            "Its data is kept, but nobody can sign in until it is reactivated. Contact support to resolve it.".into(),
+            None,
+        ),
+        ErrorCode::TrialExpired => (
+            "Your trial has ended",
+            "Your data is safe and you can still read it. Choose a plan to keep making changes.".into(),
+            Some(("/upgrade", "Choose a plan")),
+        ),
+        ErrorCode::PlanLimitReached | ErrorCode::FeatureNotInPlan => (
+            "Your plan's limit is reached",
+            e.message.clone(),
+            Some(("/upgrade", "See the plans")),
+        ),
+        ErrorCode::LicenseExpired | ErrorCode::LicenseRevoked => {
+            ("The licence is not valid", e.message.clone(), None)
+        }
+        ErrorCode::NotFound => (
+            "Not found",
+            "There is nothing here — it may have been deleted, or the link is wrong.".into(),
+            Some(("/", "Go to the start page")),
+        ),
+        ErrorCode::Forbidden => ("Not allowed", e.message.clone(), None),
+        ErrorCode::RateLimited => ("Too many attempts", e.message.clone(), None),
+        ErrorCode::Internal | ErrorCode::Unavailable => (
+            "Something went wrong",
+            "The server could not finish this. Try again in a moment.".into(),
+            None,
+        ),
+        _ => ("That did not work", e.message.clone(), None),
+    };
+    let markup = page(
+        title,
+        &Ctx::anonymous(),
+        Nav::None,
+        html! {
+            section.card.narrow.error {
+                h1 { (title) }
+                p { (text) }
+                @if let Some((href, label)) = action {
+                    p { a.button href=(href) { (label) } }
+                }
+            }
+        },
+    );
+    let mut response = respond(e.code.status(), markup);
+    if let Some(secs) = e.retry_after {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+            response.headers_mut().insert("retry-after", v);
+        }
+    }
+    response
+}
+
+/// Field messages of a validation error, by field name.
+pub type Errors = BTreeMap<String, String>;
+
+/// The per-field messages of `e`, or the message under `""`.
+pub fn field_errors(e: &ApiError) -> Errors {
+    let mut out = Errors::new();
+    if let Some(fields) = e
+        .details
+        .as_ref()
+        .and_then(|d| d.get("fields"))
+        .and_then(|f| f.as_object())
+    {
+        for (k, v) in fields {
+            out.insert(k.clone(), v.as_str().unwrap_or_default().to_owned());
+        }
+    }
+    if out.is_empty() {
+        out.insert(String::new(), e.message.clone());
+    }
+    out
+}
+
+/// Whether `e` is for the person filling the form (shown beside it) rather
+/// than a failure of the page.
+pub fn is_form_error(e: &ApiError) -> bool {
+    matches!(
+        e.code,
+        ErrorCode::ValidationFailed
+            | ErrorCode::Conflict
+            | ErrorCode::SlugTaken
+            | ErrorCode::EmailTaken
+            | ErrorCode::UsernameTaken
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::TenantRequired
+            | ErrorCode::BadRequest
+    )
+}
+
+/// The messages not tied to a field shown here, above the form.
+pub fn form_alert(errors: &Errors, fields: &[&str]) -> Markup {
+    let general: Vec<&String> = errors
+        .iter()
+        .filter(|(k, _)| !fields.contains(&k.as_str()))
+        .map(|(_, v)| v)
+        .collect();
+    html! {
+        @if !general.is_empty() {
+            div.alert role="alert" {
+                @for m in general { p { (m) } }
+            }
+        }
+    }
+}
+
+/// One labelled input with its error beside it.
+pub struct Field<'a> {
+    pub name: &'a str,
+    pub label: &'a str,
+    pub kind: &'a str,
+    pub value: &'a str,
+    pub autocomplete: Option<&'a str>,
+    pub required: bool,
+    pub hint: Option<&'a str>,
+}
+
+impl<'a> Field<'a> {
+    pub fn new(name: &'a str, label: &'a str, value: &'a str) -> Field<'a> {
+        Field {
+            name,
+            label,
+            kind: "text",
+            value,
+            autocomplete: None,
+            required: false,
+            hint: None,
+        }
+    }
+    pub fn kind(mut self, kind: &'a str) -> Self {
+        self.kind = kind;
+        self
+    }
+    pub fn auto(mut self, autocomplete: &'a str) -> Self {
+        self.autocomplete = Some(autocomplete);
+        self
+    }
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+    pub fn hint(mut self, hint: &'a str) -> Self {
+        self.hint = Some(hint);
+        self
+    }
+
+    pub fn render(&self, errors: &Errors) -> Markup {
+        let id = format!("f-{}", self.name);
+        let error = errors.get(self.name);
+        let described = match (error.is_some(), self.hint.is_some()) {
+            (true, _) => Some(format!("{id}-error")),
+            (false, true) => Some(format!("{id}-hint")),
+            _ => None,
+        };
+        html! {
+            div.field.invalid[error.is_some()] {
+                label for=(id) { (self.label) @if self.required { span.req aria-hidden="true" { " *" } } }
+                input id=(id) name=(self.name) type=(self.kind) value=(self.value)
+                    autocomplete=[self.autocomplete] required[self.required]
+                    aria-invalid=[error.map(|_| "true")] aria-describedby=[described];
+                @if let Some(m) = error {
+                    p.error id=(format!("{id}-error")) { (m) }
+                } @else if let Some(h) = self.hint {
+                    p.hint id=(format!("{id}-hint")) { (h) }
+                }
+            }
+        }
+    }
+}
+
+/// The username and password fields of a login form, with the hints
+/// password managers use.
+pub fn credentials(username_label: &str, username: &str, errors: &Errors) -> Markup {
+    html! {
+        (Field::new("username", username_label, username).auto("username").required().render(errors))
+        (Field::new("password", "Password", "").kind("password").auto("current-password").required().render(errors))
+        button.big type="submit" { "Log in" }
+    }
+}
+
+/// A labelled select with its error beside it.
+pub fn select(
+    name: &str,
+    label: &str,
+    options: &[(String, String)],
+    selected: &str,
+    errors: &Errors,
+) -> Markup {
+    let id = format!("f-{name}");
+    let error = errors.get(name);
+    html! {
+        div.field.invalid[error.is_some()] {
+            label for=(id) { (label) }
+            select id=(id) name=(name) aria-invalid=[error.map(|_| "true")] {
+                @for (value, text) in options {
+                    option value=(value) selected[value == selected] { (text) }
+                }
+            }
+            @if let Some(m) = error { p.error { (m) } }
+        }
+    }
+}
+
+/// Money in minor units, as people read it.
+pub fn money(amount: i64, currency: &str) -> String {
+    let major = amount / 100;
+    let minor = (amount % 100).abs();
+    let mut digits = major.abs().to_string();
+    let mut grouped = String::new();
+    while digits.len() > 3 {
+        let tail = digits.split_off(digits.len() - 3);
+        grouped = format!(",{tail}{grouped}");
+    }
+    let sign = if amount < 0 { "-" } else { "" };
+    format!("{sign}{digits}{grouped}.{minor:02} {currency}")
+}
+
+/// A small inline script's data, safely embedded as JSON.
+pub fn json_data(id: &str, value: &serde_json::Value) -> Markup {
+    let text = value.to_string().replace("</", "<\\/");
+    html! { script type="application/json" id=(id) { (PreEscaped(text)) } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_reads_like_money() {
+        assert_eq!(money(123_456_789, "USD"), "1,234,567.89 USD");
+        assert_eq!(money(5, "EUR"), "0.05 EUR");
+        assert_eq!(money(-25_000, "GBP"), "-250.00 GBP");
+    }
+}

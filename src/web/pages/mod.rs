@@ -1,0 +1,445 @@
+//! The web application: pages rendered on the server with maud (markup
+//! checked at compile time), assets embedded in the binary, no build step.
+//! Pages call the same services as the JSON API, inside the same tenant
+//! transaction, so business rules and isolation exist once.
+//!
+//! Sessions: a signed token in an HttpOnly, SameSite=Lax cookie (Secure
+//! behind HTTPS), naming a session row that logging out deletes. Every
+//! form that changes state carries an anti-forgery token derived from the
+//! session, and cross-site `Origin`s are refused.
+
+mod admin;
+mod assets;
+mod crm;
+mod layout;
+mod public;
+
+use crate::auth::token::Claims;
+use crate::auth::{session_claims, AdminSession, TenantAuth, TenantSession};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::web::api::{route, Route};
+use crate::web::extract::{read_bytes, slug_from_host};
+use crate::web::AppState;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+pub use layout::Ctx;
+
+/// An error as a page (for the router's fallback).
+pub fn layout_error(e: &ApiError) -> Response {
+    layout::error_page(e)
+}
+
+/// The tenant user's session cookie.
+pub const SESSION_COOKIE: &str = "trasealla_session";
+/// The platform admin's session cookie (sent to `/admin` only).
+pub const ADMIN_COOKIE: &str = "trasealla_admin";
+
+/// Every page route.
+pub fn routes() -> Vec<Route> {
+    vec![
+        route!(GET "/" => public::landing),
+        route!(GET "/register" => public::register_form),
+        route!(POST "/register" => public::register),
+        route!(GET "/login" => public::login_form),
+        route!(POST "/login" => public::login),
+        route!(POST "/logout" => public::logout),
+        route!(GET "/session/handoff" => public::handoff),
+        route!(GET "/dashboard" => crm::dashboard),
+        route!(GET "/upgrade" => crm::upgrade),
+        route!(GET "/contacts" => crm::contacts),
+        route!(GET "/contacts/new" => crm::new_contact),
+        route!(POST "/contacts/new" => crm::create_contact),
+        route!(GET "/contacts/{id}" => crm::contact),
+        route!(GET "/contacts/{id}/edit" => crm::edit_contact),
+        route!(POST "/contacts/{id}/edit" => crm::update_contact),
+        route!(POST "/contacts/{id}/delete" => crm::delete_contact),
+        route!(POST "/contacts/{id}/notes" => crm::add_contact_note),
+        route!(POST "/contacts/{id}/activities" => crm::add_contact_activity),
+        route!(POST "/activities/{id}/done" => crm::activity_done),
+        route!(GET "/deals" => crm::board),
+        route!(GET "/deals/new" => crm::new_deal),
+        route!(POST "/deals/new" => crm::create_deal),
+        route!(GET "/deals/{id}" => crm::deal),
+        route!(POST "/deals/{id}/move" => crm::move_deal),
+        route!(GET "/admin" => admin::tenants),
+        route!(GET "/admin/login" => admin::login_form),
+        route!(POST "/admin/login" => admin::login),
+        route!(POST "/admin/logout" => admin::logout),
+        route!(GET "/admin/tenants/{id}" => admin::tenant),
+        route!(POST "/admin/tenants/{id}/suspend" => admin::suspend),
+        route!(POST "/admin/tenants/{id}/activate" => admin::activate),
+        route!(GET "/assets/{file}" => assets::serve),
+    ]
+}
+
+pub fn router() -> Router<AppState> {
+    crate::web::api::router_of(routes())
+}
+
+/// Whether a path belongs to the pages (not the JSON API): its errors are
+/// pages too.
+pub fn is_page_path(path: &str) -> bool {
+    !(path == "/api" || path.starts_with("/api/") || path == "/healthz" || path == "/readyz")
+}
+
+// ---------------------------------------------------------------------------
+// Responses.
+
+/// What a page handler answers when it does not render: a redirect to the
+/// login, or an error shown as a page.
+pub enum PageError {
+    /// Not signed in (or the session ended): to the login, then back.
+    Login {
+        admin: bool,
+        next: String,
+    },
+    Api(ApiError),
+}
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        PageError::Api(e)
+    }
+}
+
+impl From<crate::store::DbError> for PageError {
+    fn from(e: crate::store::DbError) -> Self {
+        PageError::Api(e.into())
+    }
+}
+
+pub type PageResult<T = Response> = Result<T, PageError>;
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::Login { admin, next } => {
+                let login = if admin { "/admin/login" } else { "/login" };
+                let to = if next.is_empty() || next == "/" || next == "/dashboard" {
+                    login.to_owned()
+                } else {
+                    format!("{login}?next={}", urlencode(&next))
+                };
+                see_other(&to)
+            }
+            PageError::Api(e) => layout::error_page(&e),
+        }
+    }
+}
+
+/// 303 See Other: after a form post, the browser GETs `to`.
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+pub fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .map(|e| e.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}
+
+/// Only local paths are followed after a login (no open redirect).
+pub fn safe_next(next: Option<&str>, default: &str) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => default.to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Cookies.
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Whether the browser reached us over HTTPS (as a trusted proxy says).
+fn is_https(state: &AppState, headers: &HeaderMap) -> bool {
+    state.config.trust_proxy
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// `Set-Cookie` for a session token (`None` clears the cookie).
+pub fn session_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+    admin: bool,
+    token: Option<(&str, i64)>,
+) -> HeaderValue {
+    let (name, path) = if admin {
+        (ADMIN_COOKIE, "/admin")
+    } else {
+        (SESSION_COOKIE, "/")
+    };
+    let secure = if is_https(state, headers) {
+        "; Secure"
+    } else {
+        ""
+    };
+    let value = match token {
+        Some((t, max_age)) => {
+            format!("{name}={t}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+        }
+        None => format!("{name}=; Path={path}; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+    };
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The claims of the session cookie, if it holds a live session token.
+fn cookie_claims(state: &AppState, headers: &HeaderMap, admin: bool) -> Option<Claims> {
+    let name = if admin { ADMIN_COOKIE } else { SESSION_COOKIE };
+    let claims = session_claims(state, cookie(headers, name)?).ok()?;
+    claims.sid?;
+    Some(claims)
+}
+
+/// The host's tenant slug, when the page is served on `<slug>.<base>`.
+pub fn host_slug(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    slug_from_host(host, &state.config.base_domain)
+}
+
+/// A form post from another site is refused (SameSite=Lax already keeps
+/// the cookie off it; this closes the gap for older browsers).
+fn same_origin(headers: &HeaderMap) -> ApiResult<()> {
+    let (Some(origin), Some(host)) = (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) else {
+        return Ok(());
+    };
+    let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+    if origin == "null" || !origin_host.eq_ignore_ascii_case(host) {
+        return Err(ApiError::forbidden("cross-site form posts are refused"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Extractors.
+
+/// A signed-in tenant user's page: the tenant transaction (read-only for
+/// GET) and what the layout shows.
+pub struct UserPage {
+    pub s: TenantSession,
+    pub ctx: Ctx,
+}
+
+async fn user_session(parts: &mut Parts, state: &AppState) -> PageResult<TenantSession> {
+    let next = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let login = || PageError::Login {
+        admin: false,
+        next: next.clone(),
+    };
+    let Some(claims) = cookie_claims(state, &parts.headers, false) else {
+        return Err(login());
+    };
+    let auth = TenantAuth::from_claims(claims, parts, state).await?;
+    let s = match auth.begin(state).await {
+        Ok(s) => s,
+        Err(e) if e.code == ErrorCode::Unauthorized => return Err(login()),
+        Err(e) => return Err(e.into()),
+    };
+    // A session belongs to its tenant's host.
+    if let Some(slug) = host_slug(state, &parts.headers) {
+        if slug != s.tenant.slug {
+            return Err(login());
+        }
+    }
+    Ok(s)
+}
+
+impl FromRequestParts<AppState> for UserPage {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> PageResult<Self> {
+        let s = user_session(parts, state).await?;
+        let ctx = Ctx::for_user(state, &s);
+        Ok(UserPage { s, ctx })
+    }
+}
+
+/// A signed-in tenant user's form post: the session is checked, then the
+/// body is read and its anti-forgery token compared, and only then does
+/// the transaction begin. The fields arrive as `T`.
+pub struct UserForm<T> {
+    pub s: TenantSession,
+    pub ctx: Ctx,
+    pub form: T,
+}
+
+/// The body of a form post as `T`, after the `_csrf` field (or the
+/// `X-CSRF-Token` header) is checked against `expected`.
+async fn read_form<T: DeserializeOwned>(
+    req: Request,
+    state: &AppState,
+    expected: &str,
+) -> ApiResult<T> {
+    let header_token = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = read_bytes(req, state).await?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the form could not be read"))?;
+    let sent = header_token.or_else(|| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == "_csrf")
+            .map(|(_, v)| v.clone())
+    });
+    if sent.as_deref() != Some(expected) {
+        return Err(ApiError::forbidden(
+            "the form has expired; reload the page and try again",
+        ));
+    }
+    serde_urlencoded::from_bytes(&bytes)
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("the form is malformed: {e}")))
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for UserForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
+        let (mut parts, body) = req.into_parts();
+        same_origin(&parts.headers)?;
+        let back = parts
+            .headers
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|r| {
+                r.split_once("://")
+                    .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
+            })
+            .unwrap_or_default();
+        let Some(claims) = cookie_claims(state, &parts.headers, false) else {
+            return Err(PageError::Login {
+                admin: false,
+                next: back,
+            });
+        };
+        let expected = state.tokens.csrf_token(claims.sid.unwrap_or_default());
+        let auth = TenantAuth::from_claims(claims, &mut parts, state).await?;
+        let form = read_form(Request::from_parts(parts.clone(), body), state, &expected).await?;
+        let s = match auth.begin(state).await {
+            Ok(s) => s,
+            Err(e) if e.code == ErrorCode::Unauthorized => {
+                return Err(PageError::Login {
+                    admin: false,
+                    next: back,
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(slug) = host_slug(state, &parts.headers) {
+            if slug != s.tenant.slug {
+                return Err(PageError::Login {
+                    admin: false,
+                    next: back,
+                });
+            }
+        }
+        let ctx = Ctx::for_user(state, &s);
+        Ok(UserForm { s, ctx, form })
+    }
+}
+
+/// A signed-in platform admin's page.
+pub struct AdminPage {
+    pub admin: AdminSession,
+    pub sid: Uuid,
+    pub ctx: Ctx,
+}
+
+async fn admin_session(parts: &mut Parts, state: &AppState) -> PageResult<AdminPage> {
+    let next = parts.uri.path().to_owned();
+    let login = || PageError::Login {
+        admin: true,
+        next: next.clone(),
+    };
+    let Some(claims) = cookie_claims(state, &parts.headers, true) else {
+        return Err(login());
+    };
+    let sid = claims.sid.unwrap_or_default();
+    match AdminSession::from_claims(claims, parts, state).await {
+        Ok(admin) => {
+            let ctx = Ctx::for_admin(state, &admin.username, sid);
+            Ok(AdminPage { admin, sid, ctx })
+        }
+        Err(e) if matches!(e.code, ErrorCode::Unauthorized | ErrorCode::Forbidden) => Err(login()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl FromRequestParts<AppState> for AdminPage {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> PageResult<Self> {
+        admin_session(parts, state).await
+    }
+}
+
+/// A platform admin's form post, anti-forgery token checked.
+pub struct AdminForm<T> {
+    pub page: AdminPage,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
+        let (mut parts, body) = req.into_parts();
+        same_origin(&parts.headers)?;
+        let page = admin_session(&mut parts, state).await?;
+        let expected = state.tokens.csrf_token(page.sid);
+        let form = read_form(Request::from_parts(parts, body), state, &expected).await?;
+        Ok(AdminForm { page, form })
+    }
+}
+
+/// A visitor who may or may not be signed in (public pages).
+pub struct Visitor {
+    pub signed_in: bool,
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> PageResult<Self> {
+        Ok(Visitor {
+            signed_in: cookie_claims(state, &parts.headers, false).is_some(),
+        })
+    }
+}
+
+/// Whether a method changes state (pages only change state by POST).
+pub fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD)
+}
+
+/// The status a page answers with for an error.
+pub fn status_of(e: &ApiError) -> StatusCode {
+    e.code.status()
+}

@@ -1,0 +1,817 @@
+//! The web pages over HTTP, on both backends: sessions and their cookies,
+//! anti-forgery tokens, forms that show the services' validation, the
+//! sub-domain hand-off, the admin dashboard, and isolation of every page
+//! route between tenants.
+
+use crate::both;
+use crate::support::{Resp, Tenant, TestApp, ADMIN_PASSWORD, ADMIN_USERNAME, PASSWORD};
+use serde_json::json;
+
+/// A browser: its cookies and the host it talks to.
+struct Browser<'a> {
+    app: &'a TestApp,
+    host: String,
+    cookies: Vec<(String, String)>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Browser {
+            app,
+            host: format!("127.0.0.1:{}", app.addr.port()),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn on(app: &'a TestApp, host: &str) -> Self {
+        Browser {
+            host: format!("{host}:{}", app.addr.port()),
+            ..Browser::new(app)
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep_cookies(&mut self, r: &Resp) {
+        for v in r.headers.get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, value) = kv.split_once('=').unwrap();
+            self.cookies.retain(|(name, _)| name != k);
+            if !value.is_empty() && !v.contains("Max-Age=0") {
+                self.cookies.push((k.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    async fn get(&mut self, path: &str) -> Resp {
+        let r = self
+            .app
+            .get(path)
+            .header("host", &self.host)
+            .header("cookie", &self.cookie_header())
+            .send()
+            .await;
+        self.keep_cookies(&r);
+        r
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        let r = self
+            .app
+            .post(path)
+            .header("host", &self.host)
+            .header("cookie", &self.cookie_header())
+            .raw("application/x-www-form-urlencoded", body.into_bytes())
+            .send()
+            .await;
+        self.keep_cookies(&r);
+        r
+    }
+
+    /// Posts a form with the anti-forgery token of the page at `from`.
+    async fn submit(&mut self, from: &str, action: &str, fields: &[(&str, &str)]) -> Resp {
+        let page = self.get(from).await;
+        assert_eq!(page.status, 200, "{from}: {}", page.text);
+        let csrf = csrf_of(&page.text);
+        let mut all = vec![("_csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post(action, &all).await
+    }
+
+    /// Signs in through the login form.
+    async fn login(&mut self, username: &str, password: &str) -> Resp {
+        self.submit(
+            "/login",
+            "/login",
+            &[("username", username), ("password", password)],
+        )
+        .await
+    }
+}
+
+/// Creates a record through the API; its id.
+async fn create(app: &TestApp, token: &str, kind: &str, body: serde_json::Value) -> String {
+    let r = app
+        .post(&format!("/api/{kind}"))
+        .bearer(token)
+        .json(body)
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "create {kind}: {}", r.body);
+    r.body["data"]["id"].as_str().unwrap().to_owned()
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"_csrf\" value=\"")
+        .unwrap_or_else(|| panic!("no _csrf field in {html}"));
+    let rest = &html[at + 20..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+fn location(r: &Resp) -> &str {
+    r.headers
+        .get("location")
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+async fn signed_in<'a>(app: &'a TestApp, t: &Tenant) -> Browser<'a> {
+    let mut b = Browser::new(app);
+    let r = b.login(&t.email, PASSWORD).await;
+    assert_eq!((r.status, location(&r)), (303, "/dashboard"), "{}", r.text);
+    b
+}
+
+async fn sessions_live_in_cookies_and_end_on_logout(app: TestApp) {
+    let mut anon = Browser::new(&app);
+    let r = anon.get("/").await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("Start Free Trial"));
+    let r = anon.get("/dashboard").await;
+    assert_eq!((r.status, location(&r)), (303, "/login"));
+    let r = anon.get("/contacts?q=x").await;
+    assert_eq!(location(&r), "/login?next=%2Fcontacts%3Fq%3Dx");
+
+    // Registration on the bare base domain hands the session over to the
+    // company's own sub-domain, once.
+    let mut bare = Browser::on(&app, "localhost");
+    let r = bare
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("company_name", "Cookie Jar Ltd"),
+                ("full_name", "Cleo Jar"),
+                ("email", "cleo@cookiejar.example"),
+                ("password", "Long-enough-1"),
+                ("slug", "cookie-jar"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let to = location(&r).to_owned();
+    let prefix = format!(
+        "http://cookie-jar.localhost:{}/session/handoff?token=",
+        app.addr.port()
+    );
+    assert!(to.starts_with(&prefix), "{to}");
+    assert!(
+        bare.cookie("trasealla_session").is_none(),
+        "no session on the bare domain"
+    );
+    let handoff = &to[to.find("/session").unwrap()..];
+    let mut tenant = Browser::on(&app, "cookie-jar.localhost");
+    let r = tenant.get(handoff).await;
+    assert_eq!((r.status, location(&r)), (303, "/dashboard"), "{}", r.text);
+    let set = r.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(set.starts_with("trasealla_session="));
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"));
+    assert!(!set.contains("Secure"), "plain HTTP: no Secure flag");
+    let mut again = Browser::on(&app, "cookie-jar.localhost");
+    let r = again.get(handoff).await;
+    assert_eq!(location(&r), "/login", "a hand-off link works once");
+    let mut elsewhere = Browser::on(&app, "other.localhost");
+    let r = elsewhere.get(handoff).await;
+    assert_eq!(location(&r), "/login", "and only on its tenant's host");
+
+    let r = tenant.get("/dashboard").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("14 days left in trial"), "{}", r.text);
+    // The same cookie on another tenant's host opens nothing.
+    let mut wrong = Browser::on(&app, "someone-else.localhost");
+    wrong.cookies = tenant.cookies.clone();
+    assert_eq!(
+        location(&wrong.get("/contacts").await),
+        "/login?next=%2Fcontacts"
+    );
+
+    // Behind an HTTPS proxy the cookie is Secure.
+    let mut proxied = Browser::new(&app);
+    let page = proxied.get("/login").await;
+    let r = app
+        .post("/login")
+        .header("host", &proxied.host)
+        .header("cookie", &proxied.cookie_header())
+        .header("x-forwarded-proto", "https")
+        .raw(
+            "application/x-www-form-urlencoded",
+            serde_urlencoded::to_string([
+                ("_csrf", csrf_of(&page.text).as_str()),
+                ("username", "cleo@cookiejar.example"),
+                ("password", "Long-enough-1"),
+            ])
+            .unwrap()
+            .into_bytes(),
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, 303);
+    let secure = r.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert_eq!(
+        secure.contains("; Secure"),
+        app.state.config.trust_proxy,
+        "Secure exactly when a trusted proxy says HTTPS: {secure}"
+    );
+
+    // Logging out needs the form's token, and ends the session on the
+    // server: the old cookie opens nothing afterwards.
+    let old = tenant.cookies.clone();
+    let r = tenant.post("/logout", &[("_csrf", "forged")]).await;
+    assert_eq!(r.status, 403);
+    let r = tenant.submit("/dashboard", "/logout", &[]).await;
+    assert_eq!((r.status, location(&r)), (303, "/login"));
+    assert!(tenant.cookie("trasealla_session").is_none());
+    tenant.cookies = old;
+    assert_eq!(location(&tenant.get("/dashboard").await), "/login");
+
+    // Wrong password: the form again, with the message, and 401.
+    let mut b = Browser::new(&app);
+    let r = b.login("cleo@cookiejar.example", "wrong-password").await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.text.contains("invalid username or password"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains("value=\"cleo@cookiejar.example\""),
+        "the username stays"
+    );
+    // A login form without its anti-forgery cookie is refused.
+    let r = Browser::new(&app)
+        .post(
+            "/login",
+            &[
+                ("_csrf", "0123456789abcdef0123456789abcdef"),
+                ("username", "x"),
+                ("password", "y"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+}
+both!(sessions_live_in_cookies_and_end_on_logout);
+
+async fn forms_show_validation_and_write_through_the_services(app: TestApp) {
+    let t = app.register("Form Co").await;
+    let mut b = signed_in(&app, &t).await;
+    let r = b
+        .submit(
+            "/contacts/new",
+            "/contacts/new",
+            &[("first_name", ""), ("email", "nope")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.text.contains("id=\"f-first_name-error\""), "{}", r.text);
+    assert!(r.text.contains("id=\"f-email-error\""));
+    assert!(r.text.contains("value=\"nope\""), "what was typed stays");
+    assert_eq!(app.count("contacts").await, 0);
+
+    let r = b
+        .submit(
+            "/contacts/new",
+            "/contacts/new",
+            &[
+                ("first_name", "Ada"),
+                ("last_name", "Lovelace"),
+                ("email", "ADA@x.example"),
+                ("tags", "vip, math"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let path = location(&r).to_owned();
+    let id = path.trim_start_matches("/contacts/").to_owned();
+    let api = app
+        .get(&format!("/api/contacts/{id}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(api.body["data"]["email"], "ada@x.example");
+    assert_eq!(api.body["data"]["tags"], json!(["vip", "math"]));
+    let page = b.get(&path).await;
+    assert!(page.text.contains("Ada Lovelace"));
+
+    let r = b
+        .submit(
+            &format!("{path}/edit"),
+            &format!("{path}/edit"),
+            &[("first_name", "Augusta Ada"), ("last_name", "King")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let r = b
+        .submit(
+            &path,
+            &format!("{path}/notes"),
+            &[("body", "Met at the salon")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let r = b
+        .submit(
+            &path,
+            &format!("{path}/activities"),
+            &[
+                ("kind", "call"),
+                ("subject", "Intro call"),
+                ("due_at", "2030-01-02T09:30"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let page = b.get(&path).await;
+    assert!(page.text.contains("Met at the salon") && page.text.contains("Intro call"));
+    assert!(
+        page.text.contains("first_name"),
+        "the change is on the timeline"
+    );
+    let acts = app.get("/api/activities").bearer(&t.token).send().await;
+    let act = acts.body["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(acts.body["data"][0]["due_at"], "2030-01-02T09:30:00Z");
+    let r = b
+        .submit(
+            "/dashboard",
+            &format!("/activities/{act}/done"),
+            &[("back", &path)],
+        )
+        .await;
+    assert_eq!((r.status, location(&r)), (303, path.as_str()));
+    let done = app
+        .get(&format!("/api/activities/{act}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(done.body["data"]["done"], true);
+
+    // Lists search and page on the server.
+    for i in 0..30 {
+        create(
+            &app,
+            &t.token,
+            "contacts",
+            json!({"first_name": format!("Bulk{i:02}")}),
+        )
+        .await;
+    }
+    let first = b.get("/contacts?sort=name").await;
+    assert_eq!(
+        first.text.matches("<td><a href=\"/contacts/").count(),
+        25,
+        "a page of 25 rows"
+    );
+    assert!(first.text.contains("rel=\"next\""));
+    let found = b.get("/contacts?q=augusta").await;
+    assert!(found.text.contains("Augusta Ada King") && !found.text.contains("Bulk01"));
+
+    // Deals: a new deal, moved by the Move menu and by drag and drop (JSON).
+    let pipelines = app.get("/api/pipelines").bearer(&t.token).send().await;
+    let pipeline = pipelines.body["data"][0]["id"].as_str().unwrap().to_owned();
+    let stages: Vec<String> = pipelines.body["data"][0]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    let r = b
+        .submit(
+            "/deals/new",
+            "/deals/new",
+            &[
+                ("pipeline_id", &pipeline),
+                ("title", "Big one"),
+                ("amount", "1,500.5"),
+                ("stage_id", &stages[0]),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let r = b
+        .submit(
+            "/deals/new",
+            "/deals/new",
+            &[
+                ("pipeline_id", &pipeline),
+                ("title", ""),
+                ("amount", "12.345"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.text.contains("id=\"f-amount-error\""), "{}", r.text);
+    let deals = app.get("/api/deals").bearer(&t.token).send().await;
+    let deal = deals.body["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(deals.body["data"][0]["amount"], 150050);
+    let r = b
+        .submit(
+            "/deals",
+            &format!("/deals/{deal}/move"),
+            &[("stage_id", &stages[1])],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let board = b.get("/deals").await;
+    let csrf = csrf_of(&board.text);
+    // The board's drag and drop posts with fetch and reads JSON.
+    let drag = |stage: String| {
+        app.post(&format!("/deals/{deal}/move"))
+            .header("host", &b.host)
+            .header("cookie", &b.cookie_header())
+            .header("x-requested-with", "fetch")
+            .header("x-csrf-token", &csrf)
+            .raw(
+                "application/x-www-form-urlencoded",
+                format!("stage_id={stage}").into_bytes(),
+            )
+            .send()
+    };
+    let r = drag(stages[4].clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "won");
+    let r = drag("not-a-stage".into()).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "validation_failed"),
+        "the board gets the API's envelope"
+    );
+    let page = b.get(&format!("/deals/{deal}")).await;
+    assert!(page.text.contains("1,500.50 USD") && page.text.contains("Won"));
+    let dash = b.get("/dashboard").await;
+    assert!(dash.text.contains("Pipeline by stage"));
+    let plans = b.get("/upgrade").await;
+    assert!(plans.text.contains("Enterprise") && plans.text.contains("199.00 USD"));
+
+    // Forged and cross-site posts change nothing.
+    let before = app.count("contacts").await;
+    let r = b.post("/contacts/new", &[("first_name", "Forged")]).await;
+    assert_eq!(r.status, 403);
+    let token = csrf_of(&b.get("/contacts/new").await.text);
+    let r = app
+        .post("/contacts/new")
+        .header("host", &b.host)
+        .header("cookie", &b.cookie_header())
+        .header("origin", "http://evil.example")
+        .raw(
+            "application/x-www-form-urlencoded",
+            format!("_csrf={token}&first_name=Evil").into_bytes(),
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(app.count("contacts").await, before);
+
+    let r = b.submit(&path, &format!("{path}/delete"), &[]).await;
+    assert_eq!((r.status, location(&r)), (303, "/contacts"));
+    let gone = app
+        .get(&format!("/api/contacts/{id}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(gone.status, 404);
+    let r = b.get(&path).await;
+    assert_eq!(r.status, 404);
+    assert!(r.text.contains("Not found"));
+    let r = b.get("/no/such/page").await;
+    assert_eq!(r.status, 404);
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let r = app.get("/api/no/such").send().await;
+    assert_eq!(r.code(), "not_found", "the API keeps its envelope");
+}
+both!(forms_show_validation_and_write_through_the_services);
+
+async fn server_imposed_states_are_shown_plainly(app: TestApp) {
+    let t = app.register("Stateful Co").await;
+    app.advance(chrono::Duration::days(15));
+    let mut b = signed_in(&app, &t).await;
+    let r = b.get("/dashboard").await;
+    assert_eq!(r.status, 200, "an ended trial still reads");
+    assert!(r.text.contains("Your trial has ended"));
+    assert!(!r.text.contains("left in trial"));
+    let r = b
+        .submit("/contacts/new", "/contacts/new", &[("first_name", "Late")])
+        .await;
+    assert_eq!(r.status, 402);
+    assert!(r.text.contains("Choose a plan"));
+    assert_eq!(app.count("contacts").await, 0);
+    // Logging out still works.
+    let r = b.submit("/dashboard", "/logout", &[]).await;
+    assert_eq!(location(&r), "/login");
+
+    let u = app.register("Suspended Co").await;
+    let mut b = signed_in(&app, &u).await;
+    app.set_tenant_status(&u, "suspended").await;
+    let r = b.get("/dashboard").await;
+    assert_eq!(r.status, 403);
+    assert!(r.text.contains("This account is suspended"));
+}
+both!(server_imposed_states_are_shown_plainly);
+
+async fn the_admin_dashboard_manages_tenants(app: TestApp) {
+    let t = app.register("Managed Co").await;
+    let mut user = signed_in(&app, &t).await;
+    // A tenant user's cookie is no admin session.
+    let r = user.get("/admin").await;
+    assert_eq!(
+        (r.status, location(&r)),
+        (303, "/admin/login?next=%2Fadmin")
+    );
+
+    let mut ops = Browser::new(&app);
+    let r = ops
+        .submit(
+            "/admin/login",
+            "/admin/login",
+            &[("username", ADMIN_USERNAME), ("password", "wrong")],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let r = ops
+        .submit(
+            "/admin/login",
+            "/admin/login",
+            &[("username", ADMIN_USERNAME), ("password", ADMIN_PASSWORD)],
+        )
+        .await;
+    assert_eq!((r.status, location(&r)), (303, "/admin"), "{}", r.text);
+    let set = r.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(
+        set.starts_with("trasealla_admin=")
+            && set.contains("Path=/admin")
+            && set.contains("HttpOnly")
+    );
+    // The admin's cookie is no tenant session either.
+    let r = ops.get("/dashboard").await;
+    assert_eq!(r.status, 303);
+    // Nor may a tenant's owner log in here.
+    let r = Browser::new(&app)
+        .submit(
+            "/admin/login",
+            "/admin/login",
+            &[("username", &t.email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+
+    let list = ops.get("/admin?status=trial&q=managed").await;
+    assert!(list.text.contains("Managed Co"), "{}", list.text);
+    let none = ops.get("/admin?status=suspended").await;
+    assert!(!none.text.contains("Managed Co"));
+    let bad = ops.get("/admin?status=bogus").await;
+    assert_eq!(bad.status, 422);
+    let detail = ops.get(&format!("/admin/tenants/{}", t.id)).await;
+    assert!(detail.text.contains("Subscription") && detail.text.contains("Trial"));
+
+    let here = format!("/admin/tenants/{}", t.id);
+    let r = ops
+        .post(&format!("{here}/suspend"), &[("_csrf", "forged")])
+        .await;
+    assert_eq!(r.status, 403);
+    let r = ops
+        .submit(&here, &format!("{here}/suspend"), &[("reason", "unpaid")])
+        .await;
+    assert_eq!((r.status, location(&r)), (303, here.as_str()));
+    let r = user.get("/contacts").await;
+    assert_eq!(r.status, 403);
+    assert!(r.text.contains("This account is suspended"));
+    let audit = app
+        .get(&format!("/api/tenants/{}/audit-log", t.id))
+        .bearer(&app.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await)
+        .send()
+        .await;
+    assert!(audit.text.contains("suspend"), "{}", audit.text);
+    let r = ops.submit(&here, &format!("{here}/activate"), &[]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(user.get("/contacts").await.status, 200);
+    let r = ops
+        .get("/admin/tenants/0195b1f0-0000-7000-8000-000000000000")
+        .await;
+    assert_eq!(r.status, 404);
+
+    let old = ops.cookies.clone();
+    let r = ops.submit("/admin", "/admin/logout", &[]).await;
+    assert_eq!(location(&r), "/admin/login");
+    ops.cookies = old;
+    let r = ops.get("/admin").await;
+    assert_eq!(r.status, 303, "the admin session ended on the server");
+}
+both!(the_admin_dashboard_manages_tenants);
+
+/// Every page route, with tenant B's session and A's ids, shows and changes
+/// nothing of A's.
+async fn every_page_route_keeps_tenants_apart(app: TestApp) {
+    let a = app.register("Page Owner A").await;
+    let b_t = app.register("Page Prober B").await;
+    let contact = create(
+        &app,
+        &a.token,
+        "contacts",
+        json!({"first_name": "Secret", "email": "secret@a.example"}),
+    )
+    .await;
+    let pipelines = app.get("/api/pipelines").bearer(&a.token).send().await;
+    let pipeline = pipelines.body["data"][0]["id"].as_str().unwrap().to_owned();
+    let stage = pipelines.body["data"][0]["stages"][1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deal = create(
+        &app,
+        &a.token,
+        "deals",
+        json!({"title": "Secret deal", "pipeline_id": pipeline, "amount": 100}),
+    )
+    .await;
+    let activity = create(
+        &app,
+        &a.token,
+        "activities",
+        json!({"type": "call", "subject": "Secret call", "contact_id": contact}),
+    )
+    .await;
+    let snapshot = |path: String| {
+        let token = a.token.clone();
+        let app = &app;
+        async move { app.get(&path).bearer(&token).send().await.text }
+    };
+    let before = (
+        snapshot(format!("/api/contacts/{contact}")).await,
+        snapshot(format!("/api/deals/{deal}")).await,
+        snapshot(format!("/api/activities/{activity}")).await,
+        snapshot("/api/notes".into()).await,
+    );
+
+    let mut b = signed_in(&app, &b_t).await;
+    let csrf = csrf_of(&b.get("/dashboard").await.text);
+    for path in [
+        format!("/contacts/{contact}"),
+        format!("/contacts/{contact}/edit"),
+        format!("/deals/{deal}"),
+    ] {
+        let r = b.get(&path).await;
+        assert_eq!(r.status, 404, "GET {path}");
+        assert!(!r.text.contains("Secret"), "GET {path}");
+    }
+    for (path, fields) in [
+        (
+            format!("/contacts/{contact}/edit"),
+            vec![("first_name", "Hacked")],
+        ),
+        (format!("/contacts/{contact}/delete"), vec![]),
+        (
+            format!("/contacts/{contact}/notes"),
+            vec![("body", "planted")],
+        ),
+        (
+            format!("/contacts/{contact}/activities"),
+            vec![("kind", "call"), ("subject", "planted")],
+        ),
+        (format!("/activities/{activity}/done"), vec![]),
+        (
+            format!("/deals/{deal}/move"),
+            vec![("stage_id", stage.as_str())],
+        ),
+        (
+            "/deals/new".to_owned(),
+            vec![
+                ("pipeline_id", pipeline.as_str()),
+                ("title", "planted"),
+                ("stage_id", stage.as_str()),
+            ],
+        ),
+    ] {
+        let mut all = vec![("_csrf", csrf.as_str())];
+        all.extend(fields);
+        let r = b.post(&path, &all).await;
+        assert!(
+            matches!(r.status, 404 | 422),
+            "POST {path}: {} {}",
+            r.status,
+            r.text
+        );
+        assert!(!r.text.contains("Secret"), "POST {path}");
+    }
+    for path in [
+        "/dashboard",
+        "/contacts",
+        "/contacts?q=secret",
+        "/deals",
+        "/upgrade",
+        "/contacts/new",
+        "/deals/new",
+    ] {
+        let r = b.get(path).await;
+        assert_eq!(r.status, 200, "GET {path}");
+        assert!(
+            !r.text.contains("Secret") && !r.text.contains(&pipeline),
+            "GET {path} shows A's data"
+        );
+    }
+    let r = b.get(&format!("/deals/new?pipeline_id={pipeline}")).await;
+    assert!(!r.text.contains(&pipeline));
+    let r = b.get(&format!("/deals?pipeline_id={pipeline}")).await;
+    assert!(!r.text.contains("Secret"));
+    // The admin pages are not for tenant users at all.
+    for path in ["/admin".to_owned(), format!("/admin/tenants/{}", a.id)] {
+        assert_eq!(b.get(&path).await.status, 303, "GET {path}");
+    }
+    for path in [
+        format!("/admin/tenants/{}/suspend", a.id),
+        format!("/admin/tenants/{}/activate", a.id),
+        "/admin/logout".into(),
+    ] {
+        let r = b.post(&path, &[("_csrf", csrf.as_str())]).await;
+        assert_eq!(r.status, 303, "POST {path}");
+    }
+    // B's logout ends B's session only.
+    let r = b.post("/logout", &[("_csrf", csrf.as_str())]).await;
+    assert_eq!(r.status, 303);
+
+    let after = (
+        snapshot(format!("/api/contacts/{contact}")).await,
+        snapshot(format!("/api/deals/{deal}")).await,
+        snapshot(format!("/api/activities/{activity}")).await,
+        snapshot("/api/notes".into()).await,
+    );
+    assert_eq!(before, after, "A's rows are unchanged");
+    let status = app
+        .get("/api/tenants/current")
+        .bearer(&a.token)
+        .send()
+        .await;
+    assert_eq!(status.body["data"]["status"], "trial");
+    assert_eq!(app.count("deals").await, 1);
+}
+both!(every_page_route_keeps_tenants_apart);
+
+/// The page routes the isolation case above covers; a page route added
+/// without a case fails here.
+const COVERED: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/register"),
+    ("POST", "/register"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("GET", "/session/handoff"),
+    ("GET", "/dashboard"),
+    ("GET", "/upgrade"),
+    ("GET", "/contacts"),
+    ("GET", "/contacts/new"),
+    ("POST", "/contacts/new"),
+    ("GET", "/contacts/{id}"),
+    ("GET", "/contacts/{id}/edit"),
+    ("POST", "/contacts/{id}/edit"),
+    ("POST", "/contacts/{id}/delete"),
+    ("POST", "/contacts/{id}/notes"),
+    ("POST", "/contacts/{id}/activities"),
+    ("POST", "/activities/{id}/done"),
+    ("GET", "/deals"),
+    ("GET", "/deals/new"),
+    ("POST", "/deals/new"),
+    ("GET", "/deals/{id}"),
+    ("POST", "/deals/{id}/move"),
+    ("GET", "/admin"),
+    ("GET", "/admin/login"),
+    ("POST", "/admin/login"),
+    ("POST", "/admin/logout"),
+    ("GET", "/admin/tenants/{id}"),
+    ("POST", "/admin/tenants/{id}/suspend"),
+    ("POST", "/admin/tenants/{id}/activate"),
+    ("GET", "/assets/{file}"),
+];
+
+#[test]
+fn every_page_route_has_an_isolation_case() {
+    for r in trasealla::web::pages::routes() {
+        assert!(
+            COVERED.contains(&(r.method.as_str(), r.path)),
+            "{} {} has no case in every_page_route_keeps_tenants_apart",
+            r.method,
+            r.path
+        );
+    }
+}
