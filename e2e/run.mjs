@@ -39,6 +39,11 @@ const freePort = () =>
 
 const port = await freePort();
 const dir = mkdtempSync(join(tmpdir(), "trasealla-e2e-"));
+// A vendor signing key, so the admin can issue licences.
+await new Promise((resolve, reject) => {
+  const keygen = spawn(bin, ["license", "keygen", "--out", join(dir, "keys")], { stdio: "ignore" });
+  keygen.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`keygen exited with ${code}`))));
+});
 const adminPassword = randomBytes(12).toString("hex");
 const server = spawn(bin, ["serve"], {
   env: {
@@ -48,6 +53,7 @@ const server = spawn(bin, ["serve"], {
     TRASEALLA_BASE_DOMAIN: "localhost",
     TRASEALLA_PLATFORM_ADMIN_USERNAME: "ops",
     TRASEALLA_PLATFORM_ADMIN_PASSWORD: adminPassword,
+    TRASEALLA_LICENSE_SIGNING_KEY: join(dir, "keys", "license.key"),
     RUST_LOG: "warn",
   },
   stdio: ["ignore", "inherit", "inherit"],
@@ -150,6 +156,41 @@ try {
     await page.screenshot({ path: join(shots, "contacts.png") });
   });
 
+  await step("import contacts: preview, then write", async () => {
+    await page.getByRole("link", { name: "Contacts", exact: true }).click();
+    await page.getByRole("link", { name: "Import CSV" }).click();
+    const csv = "First Name,Last Name,E-mail,Company,Favourite colour\n" +
+      "Grace,Hopper,grace@navy.example,US Navy,blue\n" +
+      ",Nameless,nobody@x.example,,red\n" +
+      "Alan,Turing,alan@bletchley.example,Bletchley Park,green\n";
+    await page.getByLabel("CSV file").setInputFiles({ name: "contacts.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+    await page.getByRole("button", { name: "Check the file" }).click();
+    await page.getByRole("heading", { name: "Checked: nothing written yet" }).waitFor();
+    assert.ok(await page.getByText("Favourite colour").first().isVisible());
+    await page.screenshot({ path: join(shots, "import.png"), fullPage: true });
+    await page.getByLabel("CSV file").setInputFiles({ name: "contacts.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+    await page.getByRole("button", { name: "Import", exact: true }).click();
+    await page.getByRole("heading", { name: "Imported" }).waitFor();
+    await page.getByRole("link", { name: "See your contacts" }).click();
+    await page.getByRole("link", { name: "Grace Hopper" }).waitFor();
+  });
+
+  await step("a lead converts into a contact with a deal", async () => {
+    await page.getByRole("link", { name: "Leads", exact: true }).click();
+    await page.getByRole("link", { name: "New lead" }).click();
+    await page.getByLabel("First name").fill("Katherine");
+    await page.getByLabel("Last name").fill("Johnson");
+    await page.getByLabel("Company").fill("NASA");
+    await page.getByLabel("Estimated value").fill("42000");
+    await page.getByLabel("Status").selectOption("qualified");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("heading", { name: "Katherine Johnson" }).waitFor();
+    await page.screenshot({ path: join(shots, "lead.png") });
+    await page.getByRole("button", { name: "Convert" }).click();
+    await page.waitForURL(/\/contacts\/[0-9a-f-]+$/);
+    await page.getByRole("heading", { name: "Katherine Johnson" }).waitFor();
+  });
+
   await step("create deals and drag one to the next stage", async () => {
     await page.getByRole("link", { name: "Deals" }).click();
     for (const [title, amount] of [["Soho flat", "850000"], ["Camden loft", "1250000.50"]]) {
@@ -186,8 +227,30 @@ try {
   await step("the dashboard adds up the pipeline", async () => {
     await page.getByRole("link", { name: "Dashboard" }).click();
     const value = await page.locator(".stat").first().textContent();
-    assert.match(value, /2,100,000\.50 USD/);
+    // The two deals made here plus the converted lead's deal (its estimated value).
+    assert.match(value, /2,142,000\.50 USD/);
     await page.screenshot({ path: join(shots, "dashboard.png") });
+  });
+
+  await step("a task on the calendar, reports and settings", async () => {
+    await page.getByRole("link", { name: "Contacts", exact: true }).click();
+    await page.getByRole("link", { name: "Ada Lovelace" }).click();
+    const today = new Date();
+    today.setUTCHours(15, 30, 0, 0);
+    await page.getByLabel("Type").selectOption("meeting");
+    await page.getByLabel("Subject").fill("Viewing at the Soho flat");
+    await page.getByLabel("Due").fill(today.toISOString().slice(0, 16));
+    await page.getByRole("button", { name: "Log activity" }).click();
+    await page.getByRole("link", { name: "Activities" }).click();
+    await page.locator(".calendar .day.today", { hasText: "Viewing at the Soho flat" }).waitFor();
+    await page.screenshot({ path: join(shots, "calendar.png") });
+    await page.getByRole("link", { name: "Reports" }).click();
+    await page.getByRole("heading", { name: "Pipeline: deals per stage" }).waitFor();
+    await page.screenshot({ path: join(shots, "reports.png"), fullPage: true });
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByRole("link", { name: "Users" }).click();
+    await page.getByText("of 3 users on your plan").waitFor();
+    await page.screenshot({ path: join(shots, "settings-users.png") });
   });
 
   await step("log out ends the session; log in again on the sub-domain", async () => {
@@ -234,6 +297,13 @@ try {
 
     await admin.getByRole("button", { name: "Activate" }).click();
     await admin.locator("h1 .badge", { hasText: "trial" }).waitFor();
+    await admin.getByRole("link", { name: "Licences" }).click();
+    await admin.getByLabel("Issued to").fill("Acme Realty (on premises)");
+    await admin.getByLabel("Users").fill("25");
+    await admin.getByRole("button", { name: "Generate" }).click();
+    await admin.getByRole("heading", { name: "Licence issued — copy it now" }).waitFor();
+    assert.match(await admin.locator("#license-key").textContent(), /^TRAS-ENT-/);
+    await admin.screenshot({ path: join(shots, "admin-licences.png") });
     const back = await page.goto(tenantBase(slug) + "/dashboard");
     assert.equal(back.status(), 200);
     await ops.close();

@@ -73,10 +73,24 @@ pub struct Standing {
     pub slug: String,
     pub status: TenantStatus,
     pub trial_ends_at: Option<DateTime<Utc>>,
+    /// Browser sessions only: the tenant's logo and colour, when its plan
+    /// has custom branding.
+    pub logo_url: Option<String>,
+    pub brand_color: Option<String>,
+    pub features: Vec<String>,
+}
+
+impl Standing {
+    pub fn has_feature(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
 }
 
 /// What the per-request check reads, in the transaction's first statement.
 struct SessionRow {
+    logo_url: Option<String>,
+    brand_color: Option<String>,
+    features: Option<String>,
     tenant_name: String,
     slug: String,
     username: String,
@@ -90,6 +104,9 @@ struct SessionRow {
 impl FromRow for SessionRow {
     fn from_row(r: &Row<'_>) -> DbResult<Self> {
         Ok(SessionRow {
+            logo_url: r.get("logo_url")?,
+            brand_color: r.get("brand_color")?,
+            features: r.get("features")?,
             tenant_name: r.get("name")?,
             slug: r.get("slug")?,
             username: r.get("username")?,
@@ -103,15 +120,20 @@ impl FromRow for SessionRow {
 }
 
 const SESSION_SQL: &str =
-    "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active
+    "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active,
+            NULL AS logo_url, NULL AS brand_color, NULL AS features
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     WHERE t.id = $1 AND u.tenant_id = $1 AND u.id = $2";
 
-/// The same for a browser session's token: its row must still exist.
+/// The same for a browser session's token: its row must still exist. It
+/// also reads what the page frame shows (the branding, and the plan's
+/// features that allow it).
 const BROWSER_SESSION_SQL: &str =
-    "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active
+    "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active,
+            t.logo_url, t.settings ->> 'brand_color' AS brand_color, CAST(sub.features AS TEXT) AS features
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     JOIN sessions s ON s.tenant_id = $1 AND s.user_id = u.id
+    JOIN subscriptions sub ON sub.tenant_id = $1
     WHERE t.id = $1 AND u.tenant_id = $1 AND u.id = $2 AND s.id = $3 AND s.expires_at > $4";
 
 /// Is `now` past the end of a trial that no paid plan has replaced?
@@ -250,6 +272,12 @@ impl TenantAuth {
                 slug: row.slug,
                 status: row.tenant_status,
                 trial_ends_at: row.trial_ends_at,
+                logo_url: row.logo_url,
+                brand_color: row.brand_color,
+                features: row
+                    .features
+                    .and_then(|f| serde_json::from_str(&f).ok())
+                    .unwrap_or_default(),
             },
             sid: self.sid,
         })

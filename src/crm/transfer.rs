@@ -104,8 +104,19 @@ pub struct RowError {
     pub message: String,
 }
 
+/// How a column of the file was read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ColumnUse {
+    /// The header as the file names it.
+    pub header: String,
+    /// The field it fills; `null`: ignored.
+    pub field: Option<String>,
+}
+
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct ImportReport {
+    /// The file's columns, in order, and what each fills.
+    pub columns: Vec<ColumnUse>,
     pub imported: u64,
     pub updated: u64,
     pub skipped: u64,
@@ -260,9 +271,14 @@ impl<K: Kind> Import<K> {
         let Some(map) = &self.map else {
             let mut map = vec![None; K::COLUMNS.len()];
             for (i, header) in values.iter().enumerate() {
-                if let Some(c) = K::column(&header_key(header)) {
-                    map[c].get_or_insert(i);
+                let column = K::column(&header_key(header)).filter(|c| map[*c].is_none());
+                if let Some(c) = column {
+                    map[c] = Some(i);
                 }
+                self.report.columns.push(ColumnUse {
+                    header: header.clone(),
+                    field: column.map(|c| K::COLUMNS[c].to_owned()),
+                });
             }
             if map[0].is_none() {
                 return Err(ApiError::field(

@@ -295,8 +295,12 @@ const UPLOAD_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 /// the first part with a file name) of a `multipart/form-data` form. It is
 /// spooled to an anonymous temporary file as it arrives, so memory stays
 /// flat and no transaction waits on a slow client; the file is gone when
-/// dropped. Over [`crate::crm::transfer::IMPORT_LIMIT`] is 413.
-pub struct CsvUpload(pub tokio::fs::File);
+/// dropped. Over [`crate::crm::transfer::IMPORT_LIMIT`] is 413. A form's
+/// other (small) fields before the file are kept in `fields`.
+pub struct CsvUpload {
+    pub file: tokio::fs::File,
+    pub fields: std::collections::HashMap<String, String>,
+}
 
 impl<S: Send + Sync> FromRequest<S> for CsvUpload {
     type Rejection = ApiError;
@@ -319,6 +323,7 @@ impl<S: Send + Sync> FromRequest<S> for CsvUpload {
         let spool = tempfile::tempfile().map_err(ApiError::internal)?;
         let mut file = tokio::fs::File::from_std(spool);
         let mut written = 0usize;
+        let mut fields = std::collections::HashMap::new();
         let mut write = async |file: &mut tokio::fs::File, chunk: &[u8]| -> ApiResult<()> {
             written += chunk.len();
             if written > LIMIT {
@@ -357,7 +362,22 @@ impl<S: Send + Sync> FromRequest<S> for CsvUpload {
                         {
                             break part
                         }
-                        Ok(Some(_)) => continue,
+                        Ok(Some(mut part)) => {
+                            // A small form field: kept up to 4 KiB, the rest read past.
+                            let name = part.name().unwrap_or_default().to_owned();
+                            let mut text = Vec::new();
+                            while let Some(chunk) = within(UPLOAD_IDLE, part.chunk())
+                                .await?
+                                .map_err(multipart_error)?
+                            {
+                                if text.len() + chunk.len() <= 4096 {
+                                    text.extend_from_slice(&chunk);
+                                }
+                            }
+                            if fields.len() < 32 {
+                                fields.insert(name, String::from_utf8_lossy(&text).into_owned());
+                            }
+                        }
                         Ok(None) => {
                             return Err(ApiError::field(
                                 "file",
@@ -383,7 +403,7 @@ impl<S: Send + Sync> FromRequest<S> for CsvUpload {
         }
         file.flush().await.map_err(ApiError::internal)?;
         file.rewind().await.map_err(ApiError::internal)?;
-        Ok(CsvUpload(file))
+        Ok(CsvUpload { file, fields })
     }
 }
 

@@ -652,17 +652,47 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
         json!({"type": "call", "subject": "Secret call", "contact_id": contact}),
     )
     .await;
+    let company = create(&app, &a.token, "companies", json!({"name": "Secret Corp"})).await;
+    let lead = create(
+        &app,
+        &a.token,
+        "leads",
+        json!({"first_name": "Secret", "last_name": "Lead", "source": "secret-source"}),
+    )
+    .await;
+    let product = create(
+        &app,
+        &a.token,
+        "products",
+        json!({"name": "Secret widget", "price": 100}),
+    )
+    .await;
     let snapshot = |path: String| {
         let token = a.token.clone();
         let app = &app;
         async move { app.get(&path).bearer(&token).send().await.text }
     };
-    let before = (
-        snapshot(format!("/api/contacts/{contact}")).await,
-        snapshot(format!("/api/deals/{deal}")).await,
-        snapshot(format!("/api/activities/{activity}")).await,
-        snapshot("/api/notes".into()).await,
-    );
+    let state_of_a = || async {
+        let mut all = Vec::new();
+        for path in [
+            format!("/api/contacts/{contact}"),
+            format!("/api/deals/{deal}"),
+            format!("/api/deals/{deal}/items"),
+            format!("/api/activities/{activity}"),
+            format!("/api/companies/{company}"),
+            format!("/api/leads/{lead}"),
+            format!("/api/products/{product}"),
+            "/api/notes".into(),
+            "/api/users".into(),
+            "/api/contacts".into(),
+            "/api/leads".into(),
+            "/api/tenants/current".into(),
+        ] {
+            all.push(snapshot(path).await);
+        }
+        all
+    };
+    let before = state_of_a().await;
 
     let mut b = signed_in(&app, &b_t).await;
     let csrf = csrf_of(&b.get("/dashboard").await.text);
@@ -670,6 +700,12 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
         format!("/contacts/{contact}"),
         format!("/contacts/{contact}/edit"),
         format!("/deals/{deal}"),
+        format!("/companies/{company}"),
+        format!("/companies/{company}/edit"),
+        format!("/leads/{lead}"),
+        format!("/leads/{lead}/edit"),
+        format!("/products/{product}"),
+        format!("/products/{product}/edit"),
     ] {
         let r = b.get(&path).await;
         assert_eq!(r.status, 404, "GET {path}");
@@ -750,12 +786,7 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
     let r = b.post("/logout", &[("_csrf", csrf.as_str())]).await;
     assert_eq!(r.status, 303);
 
-    let after = (
-        snapshot(format!("/api/contacts/{contact}")).await,
-        snapshot(format!("/api/deals/{deal}")).await,
-        snapshot(format!("/api/activities/{activity}")).await,
-        snapshot("/api/notes".into()).await,
-    );
+    let after = state_of_a().await;
     assert_eq!(before, after, "A's rows are unchanged");
     let status = app
         .get("/api/tenants/current")
@@ -802,6 +833,57 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/admin/tenants/{id}/suspend"),
     ("POST", "/admin/tenants/{id}/activate"),
     ("GET", "/assets/{file}"),
+    ("POST", "/deals/{id}/items"),
+    ("POST", "/deals/{id}/notes"),
+    ("POST", "/deals/{id}/activities"),
+    ("GET", "/settings"),
+    ("POST", "/settings"),
+    ("GET", "/settings/users"),
+    ("POST", "/settings/users/new"),
+    ("POST", "/settings/users/{id}"),
+    ("POST", "/settings/users/{id}/delete"),
+    ("GET", "/settings/subscription"),
+    ("GET", "/settings/audit"),
+    ("POST", "/admin/tenants/{id}/plan"),
+    ("POST", "/admin/tenants/{id}/delete"),
+    ("GET", "/admin/licenses"),
+    ("POST", "/admin/licenses"),
+    ("POST", "/admin/licenses/{id}/revoke"),
+    ("POST", "/leads/{id}/convert"),
+    ("GET", "/activities"),
+    ("GET", "/activities/tasks"),
+    ("GET", "/reports"),
+    ("GET", "/contacts/export.csv"),
+    ("GET", "/contacts/import"),
+    ("POST", "/contacts/import"),
+    ("GET", "/leads/export.csv"),
+    ("GET", "/leads/import"),
+    ("POST", "/leads/import"),
+    ("GET", "/companies"),
+    ("GET", "/companies/new"),
+    ("POST", "/companies/new"),
+    ("GET", "/companies/{id}"),
+    ("GET", "/companies/{id}/edit"),
+    ("POST", "/companies/{id}/edit"),
+    ("POST", "/companies/{id}/delete"),
+    ("POST", "/companies/{id}/notes"),
+    ("POST", "/companies/{id}/activities"),
+    ("GET", "/leads"),
+    ("GET", "/leads/new"),
+    ("POST", "/leads/new"),
+    ("GET", "/leads/{id}"),
+    ("GET", "/leads/{id}/edit"),
+    ("POST", "/leads/{id}/edit"),
+    ("POST", "/leads/{id}/delete"),
+    ("POST", "/leads/{id}/notes"),
+    ("POST", "/leads/{id}/activities"),
+    ("GET", "/products"),
+    ("GET", "/products/new"),
+    ("POST", "/products/new"),
+    ("GET", "/products/{id}"),
+    ("GET", "/products/{id}/edit"),
+    ("POST", "/products/{id}/edit"),
+    ("POST", "/products/{id}/delete"),
 ];
 
 #[test]
@@ -815,3 +897,665 @@ fn every_page_route_has_an_isolation_case() {
         );
     }
 }
+
+/// Posts a multipart form (the anti-forgery field first, then a CSV file).
+async fn upload(
+    b: &mut Browser<'_>,
+    action: &str,
+    csrf: &str,
+    fields: &[(&str, &str)],
+    csv: &str,
+) -> Resp {
+    let boundary = "----pages-test-boundary";
+    let mut body = String::new();
+    for (k, v) in [("_csrf", csrf)].iter().chain(fields) {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"in.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+    ));
+    let r = b
+        .app
+        .post(action)
+        .header("host", &b.host)
+        .header("cookie", &b.cookie_header())
+        .raw(
+            &format!("multipart/form-data; boundary={boundary}"),
+            body.into_bytes(),
+        )
+        .send()
+        .await;
+    b.keep_cookies(&r);
+    r
+}
+
+async fn record_pages_serve_companies_leads_products_and_deals(app: TestApp) {
+    let t = app.register("Records Co").await;
+    let mut b = signed_in(&app, &t).await;
+    let r = b
+        .submit(
+            "/companies/new",
+            "/companies/new",
+            &[
+                ("name", "Initech"),
+                ("website", "not a url"),
+                ("address.city", "Austin"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.text.contains("id=\"f-website-error\"") && r.text.contains("value=\"Austin\""),
+        "{}",
+        r.text
+    );
+    let r = b
+        .submit(
+            "/companies/new",
+            "/companies/new",
+            &[
+                ("name", "Initech"),
+                ("website", "https://initech.example"),
+                ("address.city", "Austin"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let company = location(&r).to_owned();
+    let api = app
+        .get(&format!("/api{company}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(api.body["data"]["address"]["city"], "Austin");
+    assert!(b.get("/companies?q=initech").await.text.contains("Initech"));
+    assert!(b.get(&company).await.text.contains("Austin"));
+    let r = b
+        .submit(
+            &company,
+            &format!("{company}/notes"),
+            &[("body", "Uses TPS reports")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let r = b
+        .submit(
+            &company,
+            &format!("{company}/activities"),
+            &[("kind", "meeting"), ("subject", "Kick-off")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let page = b.get(&company).await;
+    assert!(page.text.contains("Uses TPS reports") && page.text.contains("Kick-off"));
+
+    let r = b
+        .submit(
+            "/leads/new",
+            "/leads/new",
+            &[
+                ("first_name", "Peter"),
+                ("last_name", "Gibbons"),
+                ("company_name", "Initrode"),
+                ("status", "qualified"),
+                ("estimated_value", "1,200.50"),
+                ("currency", "usd"),
+                ("email", "peter@initrode.example"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let lead = location(&r).to_owned();
+    let api = app
+        .get(&format!("/api{lead}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(
+        (
+            api.body["data"]["estimated_value"].as_i64(),
+            api.body["data"]["status"].as_str()
+        ),
+        (Some(120_050), Some("qualified"))
+    );
+    let r = b
+        .submit(
+            &lead,
+            &format!("{lead}/convert"),
+            &[("create_deal", "true")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert!(location(&r).starts_with("/contacts/"));
+    let converted = b.get(&lead).await;
+    assert!(converted.text.contains("Converted: open the contact"));
+    let r = b.submit(&lead, &format!("{lead}/convert"), &[]).await;
+    assert_eq!(r.status, 409, "a second conversion is refused");
+
+    let r = b
+        .submit(
+            "/products/new",
+            "/products/new",
+            &[
+                ("name", "Stapler"),
+                ("sku", "RED-1"),
+                ("price", "12.5"),
+                ("currency", "USD"),
+                ("active", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let product = location(&r).trim_start_matches("/products/").to_owned();
+    let r = b
+        .submit(
+            "/products/new",
+            "/products/new",
+            &[("name", "Dup"), ("sku", "RED-1"), ("price", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 409, "the SKU is taken: {}", r.text);
+    let deals = app.get("/api/deals").bearer(&t.token).send().await;
+    let deal = deals.body["data"][0]["id"].as_str().unwrap().to_owned();
+    let here = format!("/deals/{deal}");
+    let r = b
+        .submit(
+            &here,
+            &format!("{here}/items"),
+            &[
+                ("product_id", &product),
+                ("quantity", "3"),
+                ("discount_percent", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let api = app
+        .get(&format!("/api{here}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(
+        api.body["data"]["amount"], 3750,
+        "the amount follows the items"
+    );
+    let r = b
+        .submit(
+            &here,
+            &format!("{here}/notes"),
+            &[("body", "Sent the quote")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let r = b
+        .submit(
+            &here,
+            &format!("{here}/activities"),
+            &[("kind", "email"), ("subject", "Quote"), ("done", "true")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let page = b.get(&here).await;
+    assert!(
+        page.text.contains("Stapler")
+            && page.text.contains("37.50 USD")
+            && page.text.contains("Sent the quote")
+    );
+
+    let r = b.submit(&company, &format!("{company}/delete"), &[]).await;
+    assert_eq!((r.status, location(&r)), (303, "/companies"));
+}
+both!(record_pages_serve_companies_leads_products_and_deals);
+
+async fn calendar_tasks_and_reports(app: TestApp) {
+    let t = app.register("Agenda Co").await;
+    let mut b = signed_in(&app, &t).await;
+    let now = app.clock_now();
+    let due = (now + chrono::Duration::hours(2)).to_rfc3339();
+    let later = (now + chrono::Duration::days(40)).to_rfc3339();
+    for (subject, at) in [("Call Bob", &due), ("Quarterly review", &later)] {
+        create(
+            &app,
+            &t.token,
+            "activities",
+            json!({"type": "task", "subject": subject, "due_at": at, "assigned_to": t.owner_id}),
+        )
+        .await;
+    }
+    let week = b.get("/activities").await;
+    assert_eq!(week.status, 200);
+    assert!(
+        week.text.contains("Call Bob") && !week.text.contains("Quarterly review"),
+        "{}",
+        week.text
+    );
+    let later_day = (now + chrono::Duration::days(40)).date_naive();
+    let month = b
+        .get(&format!("/activities?view=month&date={later_day}"))
+        .await;
+    assert!(month.text.contains("Quarterly review") && !month.text.contains("Call Bob"));
+    assert_eq!(b.get("/activities?date=tomorrow").await.status, 422);
+    let tasks = b.get("/activities/tasks").await;
+    assert!(tasks.text.contains("Call Bob") && tasks.text.contains("Quarterly review"));
+    let dash = b.get("/dashboard").await;
+    assert!(
+        dash.text.contains("Call Bob"),
+        "due today, on the dashboard"
+    );
+
+    let pipelines = app.get("/api/pipelines").bearer(&t.token).send().await;
+    let pipeline = pipelines.body["data"][0]["id"].as_str().unwrap().to_owned();
+    let won = pipelines.body["data"][0]["stages"][4]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    create(
+        &app,
+        &t.token,
+        "deals",
+        json!({"title": "Won one", "pipeline_id": pipeline, "stage_id": won, "amount": 99_900}),
+    )
+    .await;
+    create(
+        &app,
+        &t.token,
+        "leads",
+        json!({"first_name": "L", "source": "fair"}),
+    )
+    .await;
+    let r = b.get("/reports").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text.contains("999.00 USD") && r.text.contains("fair") && r.text.contains("<svg"),
+        "{}",
+        r.text
+    );
+    assert_eq!(b.get("/reports?from=2026-13-01").await.status, 422);
+}
+both!(calendar_tasks_and_reports);
+
+async fn settings_users_branding_and_audit(app: TestApp) {
+    let t = app.register("Settings Co").await;
+    let mut b = signed_in(&app, &t).await;
+    let r = b
+        .submit(
+            "/settings",
+            "/settings",
+            &[("name", "Settings Co"), ("timezone", "Mars/Olympus")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.text.contains("id=\"f-timezone\"") && r.text.contains("Mars/Olympus"));
+    let r = b
+        .submit(
+            "/settings",
+            "/settings",
+            &[
+                ("name", "Settings Company"),
+                ("timezone", "Europe/Paris"),
+                ("brand_color", "#ff0000"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let current = app
+        .get("/api/tenants/current")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(current.body["data"]["timezone"], "Europe/Paris");
+    assert!(
+        current.body["data"]["settings"]
+            .get("brand_color")
+            .is_none(),
+        "no branding on the trial plan"
+    );
+    let page = b.get("/settings").await;
+    assert!(page.text.contains("come with the Enterprise plan"));
+
+    // On the enterprise plan the colour and logo show in the header.
+    let admin = app.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    let r = app
+        .patch(&format!("/api/tenants/{}", t.id))
+        .bearer(&admin)
+        .json(json!({"plan": "enterprise"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = b
+        .submit(
+            "/settings",
+            "/settings",
+            &[
+                ("name", "Settings Company"),
+                ("timezone", "Europe/Paris"),
+                ("brand_color", "#AA3300"),
+                ("logo_url", "https://cdn.settings.example/logo.png"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let dash = b.get("/dashboard").await;
+    assert!(
+        dash.text.contains("--brand: #aa3300")
+            && dash.text.contains("https://cdn.settings.example/logo.png"),
+        "{}",
+        dash.text
+    );
+    let r = b
+        .submit(
+            "/settings",
+            "/settings",
+            &[
+                ("name", "Settings Company"),
+                ("timezone", "UTC"),
+                ("brand_color", "red;}body{"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "only #rrggbb reaches a style rule");
+    let r = app
+        .patch(&format!("/api/tenants/{}", t.id))
+        .bearer(&admin)
+        .json(json!({"plan": "starter", "force": true}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        !b.get("/dashboard").await.text.contains("--brand: #aa3300"),
+        "branding goes with the plan"
+    );
+
+    // Users within the plan's limit (starter: 5).
+    let users = b.get("/settings/users").await;
+    assert!(
+        users.text.contains("1</strong> of 5 users"),
+        "{}",
+        users.text
+    );
+    let r = b
+        .submit(
+            "/settings/users",
+            "/settings/users/new",
+            &[
+                ("full_name", "Short"),
+                ("email", "bad"),
+                ("password", "x"),
+                ("role", "user"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    for i in 0..4 {
+        let email = format!("staff{i}@settings.example");
+        let r = b
+            .submit(
+                "/settings/users",
+                "/settings/users/new",
+                &[
+                    ("full_name", "Staff"),
+                    ("email", &email),
+                    ("password", PASSWORD),
+                    ("role", "user"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.text);
+    }
+    let r = b
+        .submit(
+            "/settings/users",
+            "/settings/users/new",
+            &[
+                ("full_name", "One too many"),
+                ("email", "six@settings.example"),
+                ("password", PASSWORD),
+                ("role", "user"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 402);
+    assert!(r.text.contains("The limit is reached"), "{}", r.text);
+    let list = app.get("/api/users").bearer(&t.token).send().await;
+    let staff = list.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "staff0@settings.example")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = b
+        .submit(
+            "/settings/users",
+            &format!("/settings/users/{staff}"),
+            &[("role", "manager")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let r = b
+        .submit(
+            "/settings/users",
+            &format!("/settings/users/{staff}"),
+            &[("is_active", "false")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let u = app
+        .get(&format!("/api/users/{staff}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(
+        (
+            u.body["data"]["role"].as_str(),
+            u.body["data"]["is_active"].as_bool()
+        ),
+        (Some("manager"), Some(false))
+    );
+    let r = b
+        .submit(
+            "/settings/users",
+            &format!("/settings/users/{}", t.owner_id),
+            &[("role", "user")],
+        )
+        .await;
+    assert_eq!(r.status, 409, "the owner stays an admin");
+    let r = b
+        .submit(
+            "/settings/users",
+            &format!("/settings/users/{staff}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+
+    let sub = b.get("/settings/subscription").await;
+    assert!(sub.text.contains("Starter") && sub.text.contains("your plan"));
+    let audit = b.get("/settings/audit").await;
+    assert!(
+        audit.text.contains("user.created") || audit.text.contains("user."),
+        "{}",
+        audit.text
+    );
+    assert!(b.get("/upgrade").await.text.contains("Professional"));
+
+    // A plain user has no settings.
+    app.add_user(&t, "plain@settings.example", "user").await;
+    let mut plain = Browser::new(&app);
+    let r = plain.login("plain@settings.example", PASSWORD).await;
+    assert_eq!(r.status, 303);
+    assert!(!plain
+        .get("/dashboard")
+        .await
+        .text
+        .contains("href=\"/settings\""));
+    for path in [
+        "/settings",
+        "/settings/users",
+        "/settings/subscription",
+        "/settings/audit",
+    ] {
+        assert_eq!(plain.get(path).await.status, 403, "{path}");
+    }
+}
+both!(settings_users_branding_and_audit);
+
+async fn csv_import_previews_then_writes_and_export_downloads(app: TestApp) {
+    let t = app.register("Upload Co").await;
+    let mut b = signed_in(&app, &t).await;
+    let form = b.get("/contacts/import").await;
+    assert!(form.text.contains("enctype=\"multipart/form-data\""));
+    let csrf = csrf_of(&form.text);
+    let csv = "Given Name,Surname,E-mail,Shoe size\nAda,Lovelace,ada@x.example,38\n,NoName,n@x.example,40\nBob,,bob@x.example,44\n";
+    let r = upload(
+        &mut b,
+        "/contacts/import",
+        &csrf,
+        &[("on_duplicate", "skip"), ("dry_run", "true")],
+        csv,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Checked: nothing written yet"));
+    assert!(
+        r.text.contains("Shoe size")
+            && r.text.contains("ignored")
+            && r.text.contains("<code>first_name</code>")
+    );
+    assert!(r.text.contains("Lovelace"), "the first rows are previewed");
+    assert!(
+        r.text
+            .contains("<td>2</td><td><code>first_name</code></td>"),
+        "row 2's error: {}",
+        r.text
+    );
+    assert_eq!(app.count("contacts").await, 0);
+    let r = upload(
+        &mut b,
+        "/contacts/import",
+        &csrf,
+        &[("on_duplicate", "skip")],
+        csv,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("Imported"));
+    assert_eq!(app.count("contacts").await, 2);
+    let r = upload(&mut b, "/contacts/import", "forged", &[], csv).await;
+    assert_eq!(r.status, 403);
+    let r = upload(&mut b, "/leads/import", &csrf, &[], "nothing,useful\n1,2\n").await;
+    assert_eq!(r.status, 422);
+    assert!(r.text.contains("first_name"), "{}", r.text);
+
+    let page = b.get("/contacts/export.csv").await;
+    assert_eq!(page.status, 200);
+    assert!(page.headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("contacts.csv"));
+    let api = app
+        .get("/api/contacts/export")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(page.text, api.text);
+    assert!(b
+        .get("/leads/export.csv")
+        .await
+        .text
+        .starts_with("first_name,"));
+    assert_eq!(b.get("/leads/import").await.status, 200);
+}
+both!(csv_import_previews_then_writes_and_export_downloads);
+
+async fn the_admin_manages_plans_deletion_and_licences(app: TestApp) {
+    let t = app.register("Lifecycle Co").await;
+    let mut ops = Browser::new(&app);
+    let r = ops
+        .submit(
+            "/admin/login",
+            "/admin/login",
+            &[("username", ADMIN_USERNAME), ("password", ADMIN_PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let here = format!("/admin/tenants/{}", t.id);
+    let r = ops
+        .submit(&here, &format!("{here}/plan"), &[("plan", "professional")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let detail = ops.get(&here).await;
+    assert!(
+        detail.text.contains("Professional") && detail.text.contains("tenant.updated")
+            || detail.text.contains("Professional")
+    );
+    let r = ops.submit(&here, &format!("{here}/delete"), &[]).await;
+    assert_eq!(r.status, 422, "deleting needs the confirmation box");
+    let r = ops
+        .submit(&here, &format!("{here}/delete"), &[("confirm", &t.slug)])
+        .await;
+    assert_eq!(r.status, 303);
+    let gone = app
+        .get("/api/tenants/current")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(gone.status, 401, "a cancelled tenant's users are refused");
+
+    let list = ops.get("/admin/licenses").await;
+    assert_eq!(list.status, 200);
+    let r = ops
+        .submit(
+            "/admin/licenses",
+            "/admin/licenses",
+            &[("license_type", "enterprise"), ("max_users", "50")],
+        )
+        .await;
+    let signing = app.state.licensing.signing.is_some();
+    if signing {
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert!(r.text.contains("copy it now") && r.text.contains("TRAS-ENT-"));
+        let id = app
+            .get("/api/tenants/licenses")
+            .bearer(&app.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await)
+            .send()
+            .await
+            .body["data"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = ops
+            .submit(
+                "/admin/licenses",
+                &format!("/admin/licenses/{id}/revoke"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 303);
+        assert!(ops.get("/admin/licenses").await.text.contains("revoked"));
+    } else {
+        assert_eq!(r.status, 503);
+        assert!(r.text.contains("TRASEALLA_LICENSE_SIGNING_KEY"));
+    }
+    let r = ops
+        .submit(
+            "/admin/licenses",
+            "/admin/licenses",
+            &[("license_type", "enterprise"), ("max_users", "many")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+}
+both!(the_admin_manages_plans_deletion_and_licences);
+both!(
+    the_admin_manages_plans_deletion_and_licences as the_admin_issues_licences_with_a_signing_key,
+    |c: &mut trasealla::Config| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let (private, _) = trasealla::licensing::cert::write_keypair(&dir).unwrap();
+        c.license_signing_key = Some(private);
+    }
+);

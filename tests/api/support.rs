@@ -28,7 +28,10 @@ macro_rules! both {
         $crate::both!($name, |_: &mut trasealla::Config| {});
     };
     ($name:ident, $configure:expr) => {
-        mod $name {
+        $crate::both!($name as $name, $configure);
+    };
+    ($name:ident as $module:ident, $configure:expr) => {
+        mod $module {
             use $crate::support::{Backend, TestApp};
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {

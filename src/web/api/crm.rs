@@ -1304,7 +1304,7 @@ impl ImportQuery {
 async fn import<K: Kind + Default>(
     state: AppState,
     q: ImportQuery,
-    WithBody(mut s, CsvUpload(file)): WithBody<CsvUpload>,
+    WithBody(mut s, CsvUpload { file, .. }): WithBody<CsvUpload>,
 ) -> ApiResult<Envelope<ImportReport>> {
     let (on_duplicate, dry_run) = q.options()?;
     s.tx.plan_each_time().await?;

@@ -102,7 +102,7 @@ pub struct Route {
 }
 
 macro_rules! route {
-    ($method:ident $path:literal => $handler:expr) => {
+    ($method:ident $path:expr => $handler:expr) => {
         Route {
             method: Method::$method,
             path: $path,

@@ -16,6 +16,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use maud::{html, Markup};
 use serde::Deserialize;
+use std::collections::HashMap;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginForm {
@@ -206,6 +207,23 @@ pub async fn tenants(
 
 pub async fn tenant(State(state): State<AppState>, p: AdminPage, PathId(id): PathId) -> PageResult {
     let d = tenants::detail(&state.store, TenantId(id), state.clock.now()).await?;
+    let log = {
+        let mut tx = state.store.platform(crate::store::Access::Read).await?;
+        let mut scope = tx.for_tenant(TenantId(id));
+        let mut e = crate::error::FieldErrors::default();
+        let page_req = crate::pagination::PageParams {
+            limit: Some("20".into()),
+            cursor: None,
+        }
+        .parse(&mut e);
+        let entries = crate::audit::list(&mut scope, page_req).await?;
+        tx.commit().await?;
+        entries.items
+    };
+    let plans: Vec<(String, String)> = crate::domain::PlanCode::ALL
+        .iter()
+        .map(|p| (p.as_str().to_owned(), p.as_str().to_owned()))
+        .collect();
     let t = &d.tenant;
     let sub = &d.subscription;
     let body = html! {
@@ -248,12 +266,289 @@ pub async fn tenant(State(state): State<AppState>, p: AdminPage, PathId(id): Pat
                 }
             }
         }
+        @if t.status != TenantStatus::Cancelled {
+            div.columns {
+                section.card {
+                    h2 { "Change plan" }
+                    form method="post" action=(format!("/admin/tenants/{id}/plan")) {
+                        (p.ctx.csrf_field())
+                        (select("plan", "Plan", &plans, sub.plan.as_str(), &Errors::new()))
+                        div.field { label { input type="checkbox" name="force" value="true"; " Even if it has more active users than the new plan allows" } }
+                        button type="submit" { "Change plan" }
+                    }
+                }
+                section.card {
+                    h2 { "Delete" }
+                    p.muted { "Its users are refused at once; the data is purged after the retention period." }
+                    form method="post" action=(format!("/admin/tenants/{id}/delete"))
+                        data-confirm=(format!("Delete {} and purge its data later? This cannot be undone.", t.name)) {
+                        (p.ctx.csrf_field())
+                        div.field { label { input type="checkbox" name="confirm" value=(t.slug) required; " Yes, delete " strong { (t.slug) } } }
+                        button.danger type="submit" { "Delete tenant" }
+                    }
+                }
+            }
+        }
+        section.card {
+            h2 { "Audit log" }
+            (audit_table(&log))
+        }
         p { a href="/admin" { "« All tenants" } }
     };
     Ok(layout::respond(
         StatusCode::OK,
         page(&t.name, &p.ctx, Nav::Admin, body),
     ))
+}
+
+fn audit_table(entries: &[crate::audit::AuditEntry]) -> Markup {
+    html! {
+        @if entries.is_empty() { p.muted { "Nothing recorded yet." } }
+        @else {
+            div.table-wrap {
+                table.list {
+                    thead { tr { th { "When" } th { "Who" } th { "What" } th { "From" } } }
+                    tbody {
+                        @for a in entries {
+                            tr {
+                                td { (a.created_at.format("%Y-%m-%d %H:%M UTC")) }
+                                td { (a.actor_name.as_deref().unwrap_or(&a.actor_type)) }
+                                td { code { (a.action) } }
+                                td { (a.client_addr.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub async fn change_plan(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    f: AdminForm<HashMap<String, String>>,
+) -> PageResult {
+    let actor = f.page.admin.actor();
+    let mut e = crate::error::FieldErrors::default();
+    let plan = f.form.get("plan").and_then(|p| {
+        e.check(
+            "plan",
+            p.parse::<crate::domain::PlanCode>()
+                .map_err(|_| "is not a plan"),
+        )
+    });
+    e.finish()?;
+    let input = tenants::AdminUpdateTenant {
+        plan,
+        force: Some(f.form.get("force").map(String::as_str) == Some("true")),
+        ..Default::default()
+    };
+    tenants::update(&state.store, TenantId(id), input, &actor, state.clock.now()).await?;
+    Ok(see_other(&format!("/admin/tenants/{id}")))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    f: AdminForm<HashMap<String, String>>,
+) -> PageResult {
+    let actor = f.page.admin.actor();
+    let d = tenants::detail(&state.store, TenantId(id), state.clock.now()).await?;
+    if f.form.get("confirm") != Some(&d.tenant.slug) {
+        return Err(
+            ApiError::field("confirm", "tick the box naming the tenant to delete it").into(),
+        );
+    }
+    let retention = chrono::Duration::days(i64::from(state.config.purge_after_days));
+    tenants::delete(
+        &state.store,
+        TenantId(id),
+        false,
+        retention,
+        &actor,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(see_other(&format!("/admin/tenants/{id}")))
+}
+
+// ---------------------------------------------------------------------------
+// Licences.
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LicenseQuery {
+    status: Option<String>,
+    cursor: Option<String>,
+}
+
+fn licenses_page(
+    ctx: &Ctx,
+    list: &crate::pagination::Page<crate::licensing::vendor::LicenseSummary>,
+    issued: Option<&crate::licensing::vendor::Issued>,
+    errors: &Errors,
+) -> Markup {
+    let types: Vec<(String, String)> = ["starter", "professional", "enterprise"]
+        .iter()
+        .map(|t| (t.to_string(), t.to_string()))
+        .collect();
+    page(
+        "Licences",
+        ctx,
+        Nav::Licenses,
+        html! {
+            h1 { "Licences" }
+            @if let Some(i) = issued {
+                section.card.issued role="status" {
+                    h2 { "Licence issued — copy it now" }
+                    p.muted { "The full key and certificate are shown this once; the list shows the key masked." }
+                    dl.details {
+                        dt { "Key" } dd { code #license-key { (i.license_key) } }
+                        dt { "Type" } dd { (i.license_type) }
+                        dt { "Users" } dd { (i.max_users.map(|m| m.to_string()).unwrap_or_else(|| "unlimited".into())) }
+                        dt { "Expires" } dd { (i.expires_at.map(|e| e.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "never".into())) }
+                    }
+                    label for="certificate" { "Certificate (for offline activation)" }
+                    textarea #certificate readonly rows="4" { (i.certificate) }
+                }
+            }
+            section.card.narrow {
+                h2 { "Generate a licence" }
+                (form_alert(errors, &["license_type", "max_users", "expires_in_days", "issued_to"]))
+                form method="post" action="/admin/licenses" {
+                    (ctx.csrf_field())
+                    (select("license_type", "Type", &types, "enterprise", errors))
+                    (Field::new("issued_to", "Issued to", "").auto("organization").render(errors))
+                    (Field::new("max_users", "Users", "").auto("off").hint("Empty: the plan's limit.").render(errors))
+                    (Field::new("expires_in_days", "Valid for (days)", "").auto("off").hint("Empty: perpetual.").render(errors))
+                    button type="submit" { "Generate" }
+                }
+            }
+            div.table-wrap {
+                table.list {
+                    thead { tr { th { "Key" } th { "Type" } th { "Issued to" } th { "Status" } th { "Expires" } th { span.sr-only { "Actions" } } } }
+                    tbody {
+                        @for l in &list.items {
+                            tr {
+                                td { code { (l.license_key) } }
+                                td { (l.license_type) }
+                                td { (l.issued_to.as_deref().unwrap_or("")) }
+                                td { span class=(format!("badge status-{}", l.status)) { (l.status) } }
+                                td { (l.expires_at.map(|e| e.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "never".into())) }
+                                td {
+                                    @if l.revoked_at.is_none() {
+                                        form.inline method="post" action=(format!("/admin/licenses/{}/revoke", l.id)) data-confirm="Revoke this licence? Its installation stops accepting changes." {
+                                            (ctx.csrf_field())
+                                            button.small.danger type="submit" { "Revoke" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        @if list.items.is_empty() { tr { td colspan="6" .muted { "No licences yet." } } }
+                    }
+                }
+            }
+            nav.pager { @if let Some(c) = &list.next_cursor { a rel="next" href=(format!("/admin/licenses?cursor={c}")) { "Next page »" } } }
+        },
+    )
+}
+
+async fn license_list(
+    state: &AppState,
+    cursor: Option<String>,
+) -> Result<crate::pagination::Page<crate::licensing::vendor::LicenseSummary>, ApiError> {
+    let mut e = crate::error::FieldErrors::default();
+    let page_req = crate::pagination::PageParams {
+        limit: Some("50".into()),
+        cursor,
+    }
+    .parse(&mut e);
+    e.finish()?;
+    crate::licensing::vendor::list(&state.store, None, page_req, state.clock.now()).await
+}
+
+pub async fn licenses(
+    State(state): State<AppState>,
+    p: AdminPage,
+    Query(q): Query<LicenseQuery>,
+) -> PageResult {
+    let _ = q.status;
+    let list = license_list(&state, q.cursor).await?;
+    Ok(layout::respond(
+        StatusCode::OK,
+        licenses_page(&p.ctx, &list, None, &Errors::new()),
+    ))
+}
+
+pub async fn generate_license(
+    State(state): State<AppState>,
+    f: AdminForm<HashMap<String, String>>,
+) -> PageResult {
+    let actor = f.page.admin.actor();
+    let form = &f.form;
+    let mut e = crate::error::FieldErrors::default();
+    let number = |e: &mut crate::error::FieldErrors, k: &str| {
+        form.get(k)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .and_then(|v| e.check(k, v.parse::<i64>().map_err(|_| "must be a whole number")))
+    };
+    let max_users = number(&mut e, "max_users");
+    let expires_in_days = number(&mut e, "expires_in_days");
+    let result = match e.finish() {
+        Ok(()) => match &state.licensing.signing {
+            Some(signing) => {
+                let req = crate::licensing::vendor::GenerateRequest {
+                    license_type: form.get("license_type").cloned(),
+                    max_users: max_users.map(Some),
+                    expires_in_days,
+                    issued_to: form
+                        .get("issued_to")
+                        .map(|v| v.trim().to_owned())
+                        .filter(|v| !v.is_empty()),
+                    features: None,
+                };
+                crate::licensing::vendor::generate(
+                    &state.store,
+                    signing,
+                    req,
+                    &actor,
+                    state.clock.now(),
+                )
+                .await
+            }
+            None => Err(ApiError::new(
+                ErrorCode::Unavailable,
+                "licence signing is not configured: set TRASEALLA_LICENSE_SIGNING_KEY",
+            )),
+        },
+        Err(e) => Err(e),
+    };
+    let list = license_list(&state, None).await?;
+    match result {
+        Ok(issued) => Ok(layout::respond(
+            StatusCode::CREATED,
+            licenses_page(&f.page.ctx, &list, Some(&issued), &Errors::new()),
+        )),
+        Err(e) if layout::is_form_error(&e) || e.code == ErrorCode::Unavailable => {
+            Ok(layout::respond(
+                e.code.status(),
+                licenses_page(&f.page.ctx, &list, None, &field_errors(&e)),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn revoke_license(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    f: AdminForm<Empty>,
+) -> PageResult {
+    let actor = f.page.admin.actor();
+    crate::licensing::vendor::revoke(&state.store, id, &actor, state.clock.now()).await?;
+    Ok(see_other("/admin/licenses"))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -2,42 +2,27 @@
 //! plan catalogue. Each handler calls the service the JSON API calls.
 
 use super::layout::{
-    self, field_errors, form_alert, is_form_error, json_data, money, page, select, Errors, Field,
-    Nav,
+    self, form_alert, form_failure, json_data, money, page, select, Errors, Field, Nav,
 };
+use super::records::when;
 use super::{see_other, PageError, PageResult, UserForm, UserPage};
-use crate::crm::activities::{self, ActivityFilter, ActivityInput, ActivityType, ActivityView};
-use crate::crm::contacts::{self, ContactFilter, ContactInput, ContactView};
+use crate::crm::activities::{self, ActivityFilter, ActivityInput, ActivityView};
 use crate::crm::deals::{self, DealFilter, DealInput, DealView};
 use crate::crm::listing::ListRequest;
-use crate::crm::notes::{self, NoteInput};
 use crate::crm::pipelines::{self, PipelineView};
 use crate::crm::reports;
-use crate::crm::timeline::{self, RecordKind, TimelineEntry};
+use crate::crm::timeline::{self, RecordKind};
 use crate::domain::StageKind;
 use crate::error::{ApiError, FieldErrors};
-use crate::store::{DbResult, FromRow, Row, Scoped};
-use crate::web::api::crm::CrmListQuery;
 use crate::web::extract::PathId;
 use crate::web::AppState;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use maud::{html, Markup};
 use serde::Deserialize;
 use uuid::Uuid;
-
-fn when(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-fn full_name(first: &str, last: Option<&str>) -> String {
-    match last {
-        Some(l) if !l.is_empty() => format!("{first} {l}"),
-        _ => first.to_owned(),
-    }
-}
 
 /// Blank is none.
 fn given(v: &Option<String>) -> Option<String> {
@@ -128,7 +113,7 @@ pub async fn dashboard(State(state): State<AppState>, p: UserPage) -> PageResult
         @if let Some(r) = &report {
             section.card {
                 h2 { "Pipeline by stage" }
-                (stage_chart(&r.stages))
+                (layout::bar_chart("Deals per stage", &r.stages.iter().map(|s| (s.name.clone(), s.count, s.kind.as_str())).collect::<Vec<_>>()))
             }
         }
         div.columns {
@@ -146,34 +131,6 @@ pub async fn dashboard(State(state): State<AppState>, p: UserPage) -> PageResult
         StatusCode::OK,
         page("Dashboard", &ctx, Nav::Dashboard, body),
     ))
-}
-
-/// A bar per stage, drawn on the server as SVG (count, and value by width).
-fn stage_chart(stages: &[reports::StageReport]) -> Markup {
-    let max = stages.iter().map(|s| s.count).max().unwrap_or(0).max(1);
-    let row = 28;
-    let height = row * stages.len() as i64 + 4;
-    html! {
-        svg.chart viewBox=(format!("0 0 600 {height}")) role="img" aria-label="Deals per stage" {
-            @for (i, st) in stages.iter().enumerate() {
-                @let y = i as i64 * row + 2;
-                @let w = 380 * st.count / max;
-                text x="0" y=(y + 18) class="label" { (st.name) }
-                rect x="150" y=(y + 4) width=(w.max(2)) height="18" rx="3" class=(format!("bar {}", st.kind.as_str())) {}
-                text x=(160 + w) y=(y + 18) class="value" { (st.count) }
-            }
-        }
-        table.sr-only {
-            caption { "Deals per stage" }
-            thead { tr { th { "Stage" } th { "Deals" } th { "Value" } } }
-            tbody {
-                @for st in stages {
-                    tr { td { (st.name) } td { (st.count) }
-                         td { @for m in &st.value { (money(m.amount, &m.currency)) " " } } }
-                }
-            }
-        }
-    }
 }
 
 fn activity_list(ctx: &super::Ctx, items: &[ActivityView], empty: &str) -> Markup {
@@ -219,459 +176,6 @@ pub async fn activity_done(
 #[derive(Debug, Default, Deserialize)]
 pub struct Back {
     back: Option<String>,
-}
-
-// ---------------------------------------------------------------------------
-// Contacts.
-
-pub async fn contacts(p: UserPage, Query(q): Query<CrmListQuery>) -> PageResult {
-    let UserPage { mut s, ctx } = p;
-    let text = q.q.clone().unwrap_or_default();
-    let sort = q.sort.clone().unwrap_or_else(|| "-created_at".into());
-    let parsed = CrmListQuery {
-        limit: Some("25".into()),
-        ..q
-    }
-    .parse()?;
-    let filter = ContactFilter {
-        q: parsed.q.clone(),
-        owner_id: parsed.owner_id,
-        company_id: parsed.company_id,
-    };
-    let page_ = contacts::list(&mut s.tx, &filter, &parsed.req).await?;
-    s.tx.commit().await?;
-    let link = |sort: &str, cursor: Option<&str>| {
-        let mut pairs = vec![("sort", sort.to_owned())];
-        if !text.is_empty() {
-            pairs.push(("q", text.clone()));
-        }
-        if let Some(c) = cursor {
-            pairs.push(("cursor", c.to_owned()));
-        }
-        format!(
-            "/contacts?{}",
-            serde_urlencoded::to_string(pairs).unwrap_or_default()
-        )
-    };
-    let header = |label: &str, key: &str| {
-        let (next, mark, aria) = if sort == key {
-            (format!("-{key}"), " ▲", "ascending")
-        } else if sort == format!("-{key}") {
-            (key.to_owned(), " ▼", "descending")
-        } else {
-            (key.to_owned(), "", "none")
-        };
-        html! { th aria-sort=(aria) { a href=(link(&next, None)) { (label) (mark) } } }
-    };
-    let body = html! {
-        div.titlebar {
-            h1 { "Contacts" }
-            a.button href="/contacts/new" { "New contact" }
-        }
-        form.search method="get" action="/contacts" role="search" {
-            label for="q" class="sr-only" { "Search contacts" }
-            input #q type="search" name="q" value=(text) placeholder="Search by name, e-mail or phone";
-            input type="hidden" name="sort" value=(sort);
-            button type="submit" { "Search" }
-        }
-        div.table-wrap {
-            table.list {
-                thead { tr {
-                    (header("Name", "name"))
-                    th { "E-mail" } th { "Phone" } th { "Title" }
-                    (header("Added", "created_at"))
-                } }
-                tbody {
-                    @for c in &page_.items {
-                        tr {
-                            td { a href=(format!("/contacts/{}", c.id)) { (full_name(&c.first_name, c.last_name.as_deref())) } }
-                            td { (c.email.as_deref().unwrap_or("")) }
-                            td { (c.phone.as_deref().unwrap_or("")) }
-                            td { (c.title.as_deref().unwrap_or("")) }
-                            td { (c.created_at.format("%Y-%m-%d")) }
-                        }
-                    }
-                    @if page_.items.is_empty() {
-                        tr { td colspan="5" .muted { @if text.is_empty() { "No contacts yet. " a href="/contacts/new" { "Add the first one" } } @else { "No contact matches." } } }
-                    }
-                }
-            }
-        }
-        nav.pager aria-label="Pages" {
-            @if parsed.req.cursor.is_some() { a href=(link(&sort, None)) { "« First page" } }
-            @if let Some(c) = &page_.next_cursor { a rel="next" href=(link(&sort, Some(c))) { "Next page »" } }
-        }
-    };
-    Ok(layout::respond(
-        StatusCode::OK,
-        page("Contacts", &ctx, Nav::Contacts, body),
-    ))
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct ContactForm {
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    title: Option<String>,
-    tags: Option<String>,
-    source: Option<String>,
-}
-
-impl ContactForm {
-    fn of(c: &ContactView) -> ContactForm {
-        ContactForm {
-            first_name: Some(c.first_name.clone()),
-            last_name: c.last_name.clone(),
-            email: c.email.clone(),
-            phone: c.phone.clone(),
-            title: c.title.clone(),
-            tags: Some(c.tags.join(", ")),
-            source: c.source.clone(),
-        }
-    }
-
-    fn input(&self) -> ContactInput {
-        ContactInput {
-            first_name: Some(
-                self.first_name
-                    .clone()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned(),
-            ),
-            last_name: Some(given(&self.last_name)),
-            email: Some(given(&self.email)),
-            phone: Some(given(&self.phone)),
-            title: Some(given(&self.title)),
-            tags: Some(
-                self.tags
-                    .as_deref()
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            ),
-            source: Some(given(&self.source)),
-            ..Default::default()
-        }
-    }
-}
-
-fn contact_form_page(
-    ctx: &super::Ctx,
-    f: &ContactForm,
-    errors: &Errors,
-    editing: Option<Uuid>,
-) -> Markup {
-    let v = |o: &Option<String>| o.clone().unwrap_or_default();
-    let (title, action) = match editing {
-        Some(id) => ("Edit contact".to_owned(), format!("/contacts/{id}/edit")),
-        None => ("New contact".to_owned(), "/contacts/new".to_owned()),
-    };
-    let fields = [
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "title",
-        "tags",
-        "source",
-    ];
-    page(
-        &title,
-        ctx,
-        Nav::Contacts,
-        html! {
-            section.card.narrow {
-                h1 { (title) }
-                (form_alert(errors, &fields))
-                form method="post" action=(action) novalidate {
-                    (ctx.csrf_field())
-                    div.row {
-                        (Field::new("first_name", "First name", &v(&f.first_name)).auto("off").required().render(errors))
-                        (Field::new("last_name", "Last name", &v(&f.last_name)).auto("off").render(errors))
-                    }
-                    (Field::new("email", "E-mail", &v(&f.email)).kind("email").auto("off").render(errors))
-                    (Field::new("phone", "Phone", &v(&f.phone)).kind("tel").auto("off").render(errors))
-                    (Field::new("title", "Job title", &v(&f.title)).auto("off").render(errors))
-                    (Field::new("tags", "Tags", &v(&f.tags)).auto("off").hint("Separated by commas.").render(errors))
-                    (Field::new("source", "Source", &v(&f.source)).auto("off").render(errors))
-                    div.actions {
-                        button type="submit" { "Save" }
-                        a.button.secondary href=(editing.map(|id| format!("/contacts/{id}")).unwrap_or("/contacts".into())) { "Cancel" }
-                    }
-                }
-            }
-        },
-    )
-}
-
-pub async fn new_contact(p: UserPage) -> PageResult {
-    let UserPage { s, ctx } = p;
-    drop(s);
-    Ok(layout::respond(
-        StatusCode::OK,
-        contact_form_page(&ctx, &ContactForm::default(), &Errors::new(), None),
-    ))
-}
-
-/// A form's service error: beside the fields when it is about the input,
-/// else as a page.
-fn form_failure(e: ApiError, render: impl FnOnce(&Errors) -> Markup) -> PageResult {
-    if is_form_error(&e) {
-        Ok(layout::respond(e.code.status(), render(&field_errors(&e))))
-    } else {
-        Err(PageError::Api(e))
-    }
-}
-
-pub async fn create_contact(State(state): State<AppState>, f: UserForm<ContactForm>) -> PageResult {
-    let UserForm { mut s, ctx, form } = f;
-    match contacts::create(&mut s.tx, &s.user, form.input(), state.clock.now()).await {
-        Ok(c) => {
-            s.tx.commit().await?;
-            Ok(see_other(&format!("/contacts/{}", c.id)))
-        }
-        Err(e) => form_failure(e, |errors| contact_form_page(&ctx, &form, errors, None)),
-    }
-}
-
-pub async fn edit_contact(p: UserPage, PathId(id): PathId) -> PageResult {
-    let UserPage { mut s, ctx } = p;
-    let c = contacts::get(&mut s.tx, id).await?;
-    s.tx.commit().await?;
-    Ok(layout::respond(
-        StatusCode::OK,
-        contact_form_page(&ctx, &ContactForm::of(&c), &Errors::new(), Some(id)),
-    ))
-}
-
-pub async fn update_contact(
-    State(state): State<AppState>,
-    PathId(id): PathId,
-    f: UserForm<ContactForm>,
-) -> PageResult {
-    let UserForm { mut s, ctx, form } = f;
-    match contacts::update(&mut s.tx, s.user.id.0, id, form.input(), state.clock.now()).await {
-        Ok(_) => {
-            s.tx.commit().await?;
-            Ok(see_other(&format!("/contacts/{id}")))
-        }
-        Err(e) => form_failure(e, |errors| contact_form_page(&ctx, &form, errors, Some(id))),
-    }
-}
-
-pub async fn delete_contact(PathId(id): PathId, f: UserForm<Back>) -> PageResult {
-    let UserForm { mut s, .. } = f;
-    contacts::delete(&mut s.tx, &s.user, id).await?;
-    s.tx.commit().await?;
-    Ok(see_other("/contacts"))
-}
-
-struct Name(String);
-
-impl FromRow for Name {
-    fn from_row(r: &Row<'_>) -> DbResult<Self> {
-        Ok(Name(r.get("name")?))
-    }
-}
-
-pub async fn contact(p: UserPage, PathId(id): PathId) -> PageResult {
-    let UserPage { mut s, ctx } = p;
-    let c = contacts::get(&mut s.tx, id).await?;
-    let company: Option<Name> = match c.company_id {
-        Some(cid) => {
-            s.tx.query_opt(
-                "SELECT name FROM companies WHERE tenant_id = $1 AND id = $2",
-                &[&cid],
-            )
-            .await?
-        }
-        None => None,
-    };
-    let entries = timeline::timeline(&mut s.tx, RecordKind::Contact, id, 50, None).await?;
-    s.tx.commit().await?;
-    let name = full_name(&c.first_name, c.last_name.as_deref());
-    let back = format!("/contacts/{id}");
-    let kinds: Vec<(String, String)> = ActivityType::ALL
-        .iter()
-        .map(|k| (k.as_str().to_owned(), capitalise(k.as_str())))
-        .collect();
-    let body = html! {
-        div.titlebar {
-            h1 { (name) }
-            div.actions {
-                a.button.secondary href=(format!("/contacts/{id}/edit")) { "Edit" }
-                form.inline method="post" action=(format!("/contacts/{id}/delete")) data-confirm=(format!("Delete {name}? This cannot be undone.")) {
-                    (ctx.csrf_field())
-                    button.danger type="submit" { "Delete" }
-                }
-            }
-        }
-        div.columns {
-            section.card {
-                h2 { "Details" }
-                dl.details {
-                    dt { "E-mail" } dd { @if let Some(e) = &c.email { a href=(format!("mailto:{e}")) { (e) } } @else { "—" } }
-                    dt { "Phone" } dd { (c.phone.as_deref().unwrap_or("—")) }
-                    dt { "Title" } dd { (c.title.as_deref().unwrap_or("—")) }
-                    dt { "Company" } dd { (company.map(|n| n.0).unwrap_or_else(|| "—".into())) }
-                    dt { "Tags" } dd { @if c.tags.is_empty() { "—" } @for t in &c.tags { span.tag { (t) } " " } }
-                    dt { "Source" } dd { (c.source.as_deref().unwrap_or("—")) }
-                    dt { "Added" } dd { (when(&c.created_at)) }
-                }
-            }
-            section.card {
-                h2 { "Log an activity" }
-                form method="post" action=(format!("/contacts/{id}/activities")) {
-                    (ctx.csrf_field())
-                    (select("kind", "Type", &kinds, "call", &Errors::new()))
-                    (Field::new("subject", "Subject", "").auto("off").required().render(&Errors::new()))
-                    (Field::new("due_at", "Due", "").kind("datetime-local").hint("Leave empty for something that already happened.").render(&Errors::new()))
-                    div.field {
-                        label { input type="checkbox" name="done" value="true"; " Already done" }
-                    }
-                    button type="submit" { "Log activity" }
-                }
-                h2 { "Add a note" }
-                form method="post" action=(format!("/contacts/{id}/notes")) {
-                    (ctx.csrf_field())
-                    div.field {
-                        label for="note-body" { "Note" }
-                        textarea #note-body name="body" rows="3" required {}
-                    }
-                    button type="submit" { "Add note" }
-                }
-            }
-        }
-        section.card {
-            h2 { "Timeline" }
-            (timeline_list(&ctx, &entries.items, &back))
-        }
-    };
-    Ok(layout::respond(
-        StatusCode::OK,
-        page(&name, &ctx, Nav::Contacts, body),
-    ))
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
-}
-
-fn timeline_list(ctx: &super::Ctx, entries: &[TimelineEntry], back: &str) -> Markup {
-    html! {
-        @if entries.is_empty() { p.muted { "Nothing yet: notes, activities and changes appear here." } }
-        ol.timeline {
-            @for e in entries {
-                @match e {
-                    TimelineEntry::Note(n) => li.note { span.badge { "note" } " " span.muted { (when(&n.created_at)) } p { (n.body) } },
-                    TimelineEntry::Activity(a) => li.activity.done[a.done] {
-                        span.badge { (a.kind.as_str()) } " " strong { (a.subject) } " "
-                        span.muted { (when(&a.created_at)) @if a.done { " · done" } @else if let Some(d) = a.due_at { " · due " (when(&d)) } }
-                        @if !a.done {
-                            form.inline method="post" action=(format!("/activities/{}/done", a.id)) {
-                                (ctx.csrf_field())
-                                input type="hidden" name="back" value=(back);
-                                button.small type="submit" { "Mark done" }
-                            }
-                        }
-                    },
-                    TimelineEntry::Change(c) => li.change {
-                        span.badge { "change" } " " span.muted { (when(&c.changed_at)) }
-                        ul {
-                            @if let Some(fields) = c.changes.as_object() {
-                                @for (field, diff) in fields {
-                                    li { code { (field) } ": " (show(&diff["from"])) " → " (show(&diff["to"])) }
-                                }
-                            }
-                        }
-                    },
-                }
-            }
-        }
-    }
-}
-
-fn show(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Null => "—".into(),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct NoteForm {
-    body: Option<String>,
-}
-
-pub async fn add_contact_note(
-    State(state): State<AppState>,
-    PathId(id): PathId,
-    f: UserForm<NoteForm>,
-) -> PageResult {
-    let UserForm { mut s, form, .. } = f;
-    let input = NoteInput {
-        body: form.body,
-        contact_id: Some(id),
-        ..Default::default()
-    };
-    notes::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
-    s.tx.commit().await?;
-    Ok(see_other(&format!("/contacts/{id}")))
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct ActivityForm {
-    kind: Option<String>,
-    subject: Option<String>,
-    due_at: Option<String>,
-    done: Option<String>,
-}
-
-pub async fn add_contact_activity(
-    State(state): State<AppState>,
-    PathId(id): PathId,
-    f: UserForm<ActivityForm>,
-) -> PageResult {
-    let UserForm { mut s, form, .. } = f;
-    let mut e = FieldErrors::default();
-    let kind = form.kind.as_deref().and_then(|k| {
-        e.check(
-            "kind",
-            k.parse::<ActivityType>().map_err(|_| "is not a type"),
-        )
-    });
-    // A browser's datetime-local has no zone; it is read as UTC.
-    let due_at = given(&form.due_at).and_then(|d| {
-        e.check(
-            "due_at",
-            chrono::NaiveDateTime::parse_from_str(&d, "%Y-%m-%dT%H:%M")
-                .map(|n| n.and_utc())
-                .map_err(|_| "is not a date and time"),
-        )
-    });
-    e.finish()?;
-    let input = ActivityInput {
-        kind,
-        subject: form.subject,
-        due_at: Some(due_at),
-        done: Some(form.done.as_deref() == Some("true")),
-        contact_id: Some(Some(id)),
-        assigned_to: Some(Some(s.user.id.0)),
-        ..Default::default()
-    };
-    activities::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
-    s.tx.commit().await?;
-    Ok(see_other(&format!("/contacts/{id}")))
 }
 
 // ---------------------------------------------------------------------------
@@ -899,30 +403,6 @@ pub async fn new_deal(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
     ))
 }
 
-/// "1,500.50" → 150050 minor units.
-fn parse_amount(text: &str) -> Result<i64, &'static str> {
-    let t = text.trim().replace([',', ' '], "");
-    let (major, minor) = t.split_once('.').unwrap_or((&t, ""));
-    if major.is_empty() && minor.is_empty() || minor.len() > 2 {
-        return Err("must be an amount such as 1500 or 1500.50");
-    }
-    let major: i64 = if major.is_empty() {
-        0
-    } else {
-        major
-            .parse()
-            .map_err(|_| "must be an amount such as 1500 or 1500.50")?
-    };
-    let minor: i64 = format!("{minor:0<2}")
-        .parse()
-        .map_err(|_| "must be an amount such as 1500 or 1500.50")?;
-    major
-        .checked_mul(100)
-        .and_then(|m| m.checked_add(minor))
-        .filter(|v| *v >= 0)
-        .ok_or("must be an amount such as 1500 or 1500.50")
-}
-
 pub async fn create_deal(State(state): State<AppState>, f: UserForm<DealForm>) -> PageResult {
     let UserForm { mut s, ctx, form } = f;
     let pipeline_id = Uuid::parse_str(form.pipeline_id.as_deref().unwrap_or_default()).ok();
@@ -931,7 +411,8 @@ pub async fn create_deal(State(state): State<AppState>, f: UserForm<DealForm>) -
         None => return Err(ApiError::not_found().into()),
     };
     let mut e = FieldErrors::default();
-    let amount = given(&form.amount).and_then(|a| e.check("amount", parse_amount(&a)));
+    let amount =
+        given(&form.amount).and_then(|a| e.check("amount", super::records::parse_amount(&a)));
     let stage = form.stage_id.as_deref().and_then(|id| {
         e.check(
             "stage_id",
@@ -966,6 +447,18 @@ pub async fn deal(p: UserPage, PathId(id): PathId) -> PageResult {
     let d = deals::get(&mut s.tx, id).await?;
     let pipeline = pipelines::get(&mut s.tx, d.pipeline_id).await?;
     let items = crate::crm::products::items(&mut s.tx, id).await?;
+    let mut e = FieldErrors::default();
+    let first = ListRequest::parse(Some("100"), Some("name"), None, &mut e);
+    e.finish()?;
+    let offered = crate::crm::products::list(
+        &mut s.tx,
+        &crate::crm::products::ProductFilter {
+            active: Some(true),
+            ..Default::default()
+        },
+        &first,
+    )
+    .await?;
     let entries = timeline::timeline(&mut s.tx, RecordKind::Deal, id, 50, None).await?;
     s.tx.commit().await?;
     let stage = pipeline.stages.iter().find(|s| s.id == d.stage_id);
@@ -989,7 +482,7 @@ pub async fn deal(p: UserPage, PathId(id): PathId) -> PageResult {
             }
             section.card {
                 h2 { "Line items" }
-                @if items.is_empty() { p.muted { "No line items: the amount is set by hand." } }
+                @if items.is_empty() { p.muted { "No line items: the amount is set by hand. With items, it is their total." } }
                 @else {
                     table.list {
                         thead { tr { th { "Product" } th { "Quantity" } th { "Unit price" } th { "Total" } } }
@@ -1000,11 +493,25 @@ pub async fn deal(p: UserPage, PathId(id): PathId) -> PageResult {
                         }
                     }
                 }
+                @if !offered.items.is_empty() {
+                    form method="post" action=(format!("/deals/{id}/items")) {
+                        (ctx.csrf_field())
+                        (select("product_id", "Product", &offered.items.iter().map(|p| (p.id.to_string(), format!("{} ({})", p.name, money(p.price, &p.currency)))).collect::<Vec<_>>(), "", &Errors::new()))
+                        div.row {
+                            (Field::new("quantity", "Quantity", "1").kind("number").auto("off").render(&Errors::new()))
+                            (Field::new("discount_percent", "Discount %", "0").kind("number").auto("off").render(&Errors::new()))
+                        }
+                        button type="submit" { "Add item" }
+                    }
+                } @else {
+                    p.small { a href="/products/new" { "Add products" } " to put them on deals." }
+                }
             }
+            (super::records::log_forms(&ctx, &back))
         }
         section.card {
             h2 { "Timeline" }
-            (timeline_list(&ctx, &entries.items, &back))
+            (super::records::timeline_list(&ctx, &entries.items, &back))
         }
     };
     Ok(layout::respond(
@@ -1013,65 +520,39 @@ pub async fn deal(p: UserPage, PathId(id): PathId) -> PageResult {
     ))
 }
 
-// ---------------------------------------------------------------------------
-// Plans.
-
-struct PlanRow {
-    code: String,
-    name: String,
-    max_users: Option<i64>,
-    price_cents: i64,
-    currency: String,
-    features: serde_json::Value,
+#[derive(Debug, Default, Deserialize)]
+pub struct ItemForm {
+    product_id: Option<String>,
+    quantity: Option<String>,
+    discount_percent: Option<String>,
 }
 
-impl FromRow for PlanRow {
-    fn from_row(r: &Row<'_>) -> DbResult<Self> {
-        Ok(PlanRow {
-            code: r.get("code")?,
-            name: r.get("name")?,
-            max_users: r.get("max_users")?,
-            price_cents: r.get("price_cents")?,
-            currency: r.get("currency")?,
-            features: r.get("features")?,
-        })
-    }
-}
-
-pub async fn upgrade(State(state): State<AppState>, p: UserPage) -> PageResult {
-    let UserPage { s, ctx } = p;
-    s.tx.commit().await?;
-    // The catalogue is global: read outside the tenant's scope.
-    let mut tx = state.store.platform(crate::store::Access::Read).await?;
-    let plans: Vec<PlanRow> = tx
-        .query(
-            "SELECT code, name, max_users, price_cents, currency, features FROM plans
-              WHERE code <> 'trial' ORDER BY position",
-            &[],
+pub async fn add_item(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    f: UserForm<ItemForm>,
+) -> PageResult {
+    let UserForm { mut s, form, .. } = f;
+    let mut e = FieldErrors::default();
+    let product = form.product_id.as_deref().and_then(|p| {
+        e.check(
+            "product_id",
+            Uuid::parse_str(p).map_err(|_| "is not a product"),
         )
-        .await?;
-    tx.commit().await?;
-    let body = html! {
-        h1 { "Plans" }
-        p.muted { "Online payment arrives with billing; until then, your account manager switches plans for you." }
-        div.plans {
-            @for p in &plans {
-                section.card.plan {
-                    h2 { (p.name) }
-                    p.big { (money(p.price_cents, &p.currency)) span.muted.small { " / month" } }
-                    p { @if let Some(n) = p.max_users { "Up to " (n) " users" } @else { "Unlimited users" } }
-                    ul {
-                        @for f in p.features.as_array().into_iter().flatten() {
-                            li { (f.as_str().unwrap_or_default().replace('_', " ")) }
-                        }
-                    }
-                    p.small.muted { "Plan code: " code { (p.code) } }
-                }
-            }
-        }
+    });
+    let mut number = |name: &str, v: &Option<String>| {
+        given(v).and_then(|v| e.check(name, v.parse::<i64>().map_err(|_| "must be a whole number")))
     };
-    Ok(layout::respond(
-        StatusCode::OK,
-        page("Plans", &ctx, Nav::None, body),
-    ))
+    let quantity = number("quantity", &form.quantity);
+    let discount = number("discount_percent", &form.discount_percent);
+    e.finish()?;
+    let input = crate::crm::products::ItemInput {
+        product_id: product,
+        quantity,
+        discount_percent: discount,
+        ..Default::default()
+    };
+    crate::crm::products::add_item(&mut s.tx, id, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(see_other(&format!("/deals/{id}")))
 }

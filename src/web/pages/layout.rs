@@ -25,6 +25,9 @@ pub struct UserChrome {
     pub role: Role,
     pub tenant_name: String,
     pub status: TenantStatus,
+    /// The tenant's logo and colour, when its plan has custom branding.
+    pub logo_url: Option<String>,
+    pub brand_color: Option<String>,
     /// Whole days left, while in a trial that has not ended.
     pub trial_days_left: Option<i64>,
     pub trial_expired: bool,
@@ -54,6 +57,16 @@ impl Ctx {
                 role: s.user.role,
                 tenant_name: s.tenant.name.clone(),
                 status: s.tenant.status,
+                logo_url: s
+                    .tenant
+                    .logo_url
+                    .clone()
+                    .filter(|_| s.tenant.has_feature("custom_branding")),
+                brand_color: s
+                    .tenant
+                    .brand_color
+                    .clone()
+                    .filter(|c| is_color(c) && s.tenant.has_feature("custom_branding")),
                 // A part-day counts as a day: "1 day left" until it is over.
                 trial_days_left: left.filter(|l| *l > 0).map(|l| (l + 86_399) / 86_400),
                 trial_expired: left.is_some_and(|l| l <= 0),
@@ -82,9 +95,28 @@ pub enum Nav {
     None,
     Dashboard,
     Contacts,
+    Companies,
+    Leads,
     Deals,
+    Activities,
+    Products,
+    Reports,
+    Settings,
     Admin,
+    Licenses,
 }
+
+/// The tenant user's navigation.
+const SECTIONS: &[(&str, &str, Nav)] = &[
+    ("/dashboard", "Dashboard", Nav::Dashboard),
+    ("/contacts", "Contacts", Nav::Contacts),
+    ("/companies", "Companies", Nav::Companies),
+    ("/leads", "Leads", Nav::Leads),
+    ("/deals", "Deals", Nav::Deals),
+    ("/activities", "Activities", Nav::Activities),
+    ("/products", "Products", Nav::Products),
+    ("/reports", "Reports", Nav::Reports),
+];
 
 /// A whole page: the frame around `body`.
 pub fn page(title: &str, ctx: &Ctx, nav: Nav, body: Markup) -> Markup {
@@ -98,16 +130,25 @@ pub fn page(title: &str, ctx: &Ctx, nav: Nav, body: Markup) -> Markup {
                 link rel="stylesheet" href=(assets::url("app.css"));
                 link rel="icon" href=(assets::url("icon.svg")) type="image/svg+xml";
                 script src=(assets::url("app.js")) defer {}
+                @if let Some(color) = ctx.user.as_ref().and_then(|u| u.brand_color.as_deref()) {
+                    style { (PreEscaped(format!(":root {{ --brand: {color}; --brand-dark: {color}; }}"))) }
+                }
             }
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.top {
                     @if let Some(u) = &ctx.user {
-                        a.brand href="/dashboard" { (logo()) span { (u.tenant_name) } }
+                        a.brand href="/dashboard" {
+                            @if let Some(src) = &u.logo_url { img.tenant-logo src=(src) alt="" height="28"; } @else { (logo()) }
+                            span { (u.tenant_name) }
+                        }
                         nav aria-label="Main" {
-                            a href="/dashboard" aria-current=[(nav == Nav::Dashboard).then_some("page")] { "Dashboard" }
-                            a href="/contacts" aria-current=[(nav == Nav::Contacts).then_some("page")] { "Contacts" }
-                            a href="/deals" aria-current=[(nav == Nav::Deals).then_some("page")] { "Deals" }
+                            @for (href, label, section) in SECTIONS {
+                                a href=(href) aria-current=[(nav == *section).then_some("page")] { (label) }
+                            }
+                            @if u.role == Role::Admin {
+                                a href="/settings" aria-current=[(nav == Nav::Settings).then_some("page")] { "Settings" }
+                            }
                         }
                         form.logout method="post" action="/logout" {
                             (ctx.csrf_field())
@@ -118,6 +159,7 @@ pub fn page(title: &str, ctx: &Ctx, nav: Nav, body: Markup) -> Markup {
                         a.brand href="/admin" { (logo()) span { "Trasealla admin" } }
                         nav aria-label="Main" {
                             a href="/admin" aria-current=[(nav == Nav::Admin).then_some("page")] { "Tenants" }
+                            a href="/admin/licenses" aria-current=[(nav == Nav::Licenses).then_some("page")] { "Licences" }
                         }
                         form.logout method="post" action="/admin/logout" {
                             (ctx.csrf_field())
@@ -264,6 +306,16 @@ pub fn is_form_error(e: &ApiError) -> bool {
     )
 }
 
+/// A form's service error: beside its fields when it is about the input,
+/// else a failure page.
+pub fn form_failure(e: ApiError, render: impl FnOnce(&Errors) -> Markup) -> super::PageResult {
+    if is_form_error(&e) {
+        Ok(respond(e.code.status(), render(&field_errors(&e))))
+    } else {
+        Err(super::PageError::Api(e))
+    }
+}
+
 /// The messages not tied to a field shown here, above the form.
 pub fn form_alert(errors: &Errors, fields: &[&str]) -> Markup {
     let general: Vec<&String> = errors
@@ -375,6 +427,32 @@ pub fn select(
             @if let Some(m) = error { p.error { (m) } }
         }
     }
+}
+
+/// A horizontal bar per row (label, value, css class), drawn on the server
+/// as SVG; the numbers are also in the table the page shows beside it.
+pub fn bar_chart(title: &str, rows: &[(String, i64, &str)]) -> Markup {
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
+    let row = 28;
+    let height = row * rows.len() as i64 + 4;
+    html! {
+        @if !rows.is_empty() {
+            svg.chart viewBox=(format!("0 0 600 {height}")) role="img" aria-label=(title) {
+                @for (i, (label, value, class)) in rows.iter().enumerate() {
+                    @let y = i as i64 * row + 2;
+                    @let w = 380 * value / max;
+                    text x="0" y=(y + 18) class="label" { (label) }
+                    rect x="150" y=(y + 4) width=(w.max(2)) height="18" rx="3" class=(format!("bar {class}")) {}
+                    text x=(160 + w) y=(y + 18) class="value" { (value) }
+                }
+            }
+        }
+    }
+}
+
+/// A colour as `#rrggbb`, the only form put into a style rule.
+pub fn is_color(c: &str) -> bool {
+    c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Money in minor units, as people read it.

@@ -11,8 +11,13 @@
 mod admin;
 mod assets;
 mod crm;
+mod kinds;
 mod layout;
+mod overview;
 mod public;
+mod records;
+mod settings;
+mod transfer;
 
 use crate::auth::token::Claims;
 use crate::auth::{session_claims, AdminSession, TenantAuth, TenantSession};
@@ -40,9 +45,31 @@ pub const SESSION_COOKIE: &str = "trasealla_session";
 /// The platform admin's session cookie (sent to `/admin` only).
 pub const ADMIN_COOKIE: &str = "trasealla_admin";
 
+/// The pages of a record kind: list, new, detail, edit, delete, and for
+/// records with a timeline, notes and activities.
+macro_rules! record_routes {
+    ($path:literal, $kind:ty) => {
+        [
+            route!(GET $path => records::list::<$kind>),
+            route!(GET concat!($path, "/new") => records::new_form::<$kind>),
+            route!(POST concat!($path, "/new") => records::create::<$kind>),
+            route!(GET concat!($path, "/{id}") => records::show::<$kind>),
+            route!(GET concat!($path, "/{id}/edit") => records::edit_form::<$kind>),
+            route!(POST concat!($path, "/{id}/edit") => records::update::<$kind>),
+            route!(POST concat!($path, "/{id}/delete") => records::delete::<$kind>),
+        ]
+    };
+    ($path:literal, $kind:ty, timeline) => {
+        [
+            route!(POST concat!($path, "/{id}/notes") => records::add_note::<$kind>),
+            route!(POST concat!($path, "/{id}/activities") => records::add_activity::<$kind>),
+        ]
+    };
+}
+
 /// Every page route.
 pub fn routes() -> Vec<Route> {
-    vec![
+    let mut all = vec![
         route!(GET "/" => public::landing),
         route!(GET "/register" => public::register_form),
         route!(POST "/register" => public::register),
@@ -51,22 +78,22 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/logout" => public::logout),
         route!(GET "/session/handoff" => public::handoff),
         route!(GET "/dashboard" => crm::dashboard),
-        route!(GET "/upgrade" => crm::upgrade),
-        route!(GET "/contacts" => crm::contacts),
-        route!(GET "/contacts/new" => crm::new_contact),
-        route!(POST "/contacts/new" => crm::create_contact),
-        route!(GET "/contacts/{id}" => crm::contact),
-        route!(GET "/contacts/{id}/edit" => crm::edit_contact),
-        route!(POST "/contacts/{id}/edit" => crm::update_contact),
-        route!(POST "/contacts/{id}/delete" => crm::delete_contact),
-        route!(POST "/contacts/{id}/notes" => crm::add_contact_note),
-        route!(POST "/contacts/{id}/activities" => crm::add_contact_activity),
+        route!(GET "/upgrade" => settings::upgrade),
+        route!(GET "/settings" => settings::company),
+        route!(POST "/settings" => settings::save_company),
+        route!(GET "/settings/users" => settings::users),
+        route!(POST "/settings/users/new" => settings::add_user),
+        route!(POST "/settings/users/{id}" => settings::change_user),
+        route!(POST "/settings/users/{id}/delete" => settings::delete_user),
+        route!(GET "/settings/subscription" => settings::subscription),
+        route!(GET "/settings/audit" => settings::audit),
         route!(POST "/activities/{id}/done" => crm::activity_done),
         route!(GET "/deals" => crm::board),
         route!(GET "/deals/new" => crm::new_deal),
         route!(POST "/deals/new" => crm::create_deal),
         route!(GET "/deals/{id}" => crm::deal),
         route!(POST "/deals/{id}/move" => crm::move_deal),
+        route!(POST "/deals/{id}/items" => crm::add_item),
         route!(GET "/admin" => admin::tenants),
         route!(GET "/admin/login" => admin::login_form),
         route!(POST "/admin/login" => admin::login),
@@ -74,8 +101,32 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/admin/tenants/{id}" => admin::tenant),
         route!(POST "/admin/tenants/{id}/suspend" => admin::suspend),
         route!(POST "/admin/tenants/{id}/activate" => admin::activate),
+        route!(POST "/admin/tenants/{id}/plan" => admin::change_plan),
+        route!(POST "/admin/tenants/{id}/delete" => admin::delete),
+        route!(GET "/admin/licenses" => admin::licenses),
+        route!(POST "/admin/licenses" => admin::generate_license),
+        route!(POST "/admin/licenses/{id}/revoke" => admin::revoke_license),
         route!(GET "/assets/{file}" => assets::serve),
-    ]
+        route!(POST "/leads/{id}/convert" => kinds::convert_lead),
+        route!(GET "/activities" => overview::calendar),
+        route!(GET "/activities/tasks" => overview::tasks),
+        route!(GET "/reports" => overview::reports),
+        route!(GET "/contacts/export.csv" => transfer::export::<crate::crm::transfer::Contacts>),
+        route!(GET "/contacts/import" => transfer::import_form::<crate::crm::transfer::Contacts>),
+        route!(POST "/contacts/import" => transfer::import::<crate::crm::transfer::Contacts>),
+        route!(GET "/leads/export.csv" => transfer::export::<crate::crm::transfer::Leads>),
+        route!(GET "/leads/import" => transfer::import_form::<crate::crm::transfer::Leads>),
+        route!(POST "/leads/import" => transfer::import::<crate::crm::transfer::Leads>),
+    ];
+    all.extend(record_routes!("/contacts", kinds::Contacts));
+    all.extend(record_routes!("/contacts", kinds::Contacts, timeline));
+    all.extend(record_routes!("/companies", kinds::Companies));
+    all.extend(record_routes!("/companies", kinds::Companies, timeline));
+    all.extend(record_routes!("/leads", kinds::Leads));
+    all.extend(record_routes!("/leads", kinds::Leads, timeline));
+    all.extend(record_routes!("/deals", kinds::Deals, timeline));
+    all.extend(record_routes!("/products", kinds::Products));
+    all
 }
 
 pub fn router() -> Router<AppState> {
@@ -318,11 +369,17 @@ async fn read_form<T: DeserializeOwned>(
         .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("the form is malformed: {e}")))
 }
 
-impl<T: DeserializeOwned + Send> FromRequest<AppState> for UserForm<T> {
-    type Rejection = PageError;
+/// A form post's session, checked before its body is read; the
+/// transaction begins after.
+struct Pending {
+    auth: TenantAuth,
+    csrf: String,
+    back: String,
+    slug: Option<String>,
+}
 
-    async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
-        let (mut parts, body) = req.into_parts();
+impl Pending {
+    async fn check(parts: &mut Parts, state: &AppState) -> PageResult<Pending> {
         same_origin(&parts.headers)?;
         let back = parts
             .headers
@@ -339,29 +396,100 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for UserForm<T> {
                 next: back,
             });
         };
-        let expected = state.tokens.csrf_token(claims.sid.unwrap_or_default());
-        let auth = TenantAuth::from_claims(claims, &mut parts, state).await?;
-        let form = read_form(Request::from_parts(parts.clone(), body), state, &expected).await?;
-        let s = match auth.begin(state).await {
+        let csrf = state.tokens.csrf_token(claims.sid.unwrap_or_default());
+        let auth = TenantAuth::from_claims(claims, parts, state).await?;
+        Ok(Pending {
+            auth,
+            csrf,
+            back,
+            slug: host_slug(state, &parts.headers),
+        })
+    }
+
+    async fn begin(self, state: &AppState) -> PageResult<(TenantSession, Ctx)> {
+        let login = || PageError::Login {
+            admin: false,
+            next: self.back.clone(),
+        };
+        let s = match self.auth.begin(state).await {
             Ok(s) => s,
-            Err(e) if e.code == ErrorCode::Unauthorized => {
-                return Err(PageError::Login {
-                    admin: false,
-                    next: back,
-                })
-            }
+            Err(e) if e.code == ErrorCode::Unauthorized => return Err(login()),
             Err(e) => return Err(e.into()),
         };
-        if let Some(slug) = host_slug(state, &parts.headers) {
-            if slug != s.tenant.slug {
-                return Err(PageError::Login {
-                    admin: false,
-                    next: back,
-                });
-            }
+        if self
+            .slug
+            .as_ref()
+            .is_some_and(|slug| *slug != s.tenant.slug)
+        {
+            return Err(login());
         }
         let ctx = Ctx::for_user(state, &s);
+        Ok((s, ctx))
+    }
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for UserForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
+        let (mut parts, body) = req.into_parts();
+        let pending = Pending::check(&mut parts, state).await?;
+        let form = read_form(Request::from_parts(parts, body), state, &pending.csrf).await?;
+        let (s, ctx) = pending.begin(state).await?;
         Ok(UserForm { s, ctx, form })
+    }
+}
+
+/// A form post whose slow work (hashing a password) happens after the
+/// body is read and before the transaction begins: call `begin`.
+pub struct PendingForm<T> {
+    pending: Pending,
+    pub form: T,
+}
+
+impl<T> PendingForm<T> {
+    pub async fn begin(self, state: &AppState) -> PageResult<(TenantSession, Ctx, T)> {
+        let (s, ctx) = self.pending.begin(state).await?;
+        Ok((s, ctx, self.form))
+    }
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for PendingForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
+        let (mut parts, body) = req.into_parts();
+        let pending = Pending::check(&mut parts, state).await?;
+        let form = read_form(Request::from_parts(parts, body), state, &pending.csrf).await?;
+        Ok(PendingForm { pending, form })
+    }
+}
+
+/// A signed-in tenant user's file upload (a multipart form with its
+/// anti-forgery field before the file), spooled before the transaction
+/// begins.
+pub struct UserUpload {
+    pub s: TenantSession,
+    pub ctx: Ctx,
+    pub upload: crate::web::extract::CsvUpload,
+}
+
+impl FromRequest<AppState> for UserUpload {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
+        let (mut parts, body) = req.into_parts();
+        let pending = Pending::check(&mut parts, state).await?;
+        let upload =
+            crate::web::extract::CsvUpload::from_request(Request::from_parts(parts, body), state)
+                .await?;
+        if upload.fields.get("_csrf") != Some(&pending.csrf) {
+            return Err(
+                ApiError::forbidden("the form has expired; reload the page and try again").into(),
+            );
+        }
+        let (s, ctx) = pending.begin(state).await?;
+        Ok(UserUpload { s, ctx, upload })
     }
 }
 

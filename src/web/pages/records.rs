@@ -1,0 +1,784 @@
+//! Pages for a kind of record (contacts, companies, leads, products), made
+//! once: a searchable, sortable, paginated table; a detail page (with the
+//! timeline, notes and activities where the record has them); and forms
+//! whose fields carry the API's names. A form is turned into the API's JSON
+//! and read by the API's own input type, so validation and its messages
+//! are the API's.
+
+use super::layout::{self, form_alert, form_failure, money, page, Errors, Field, Nav};
+use super::{see_other, Ctx, PageResult, UserForm, UserPage};
+use crate::auth::SessionUser;
+use crate::crm::activities::{self, ActivityInput, ActivityType};
+use crate::crm::listing::ListRequest;
+use crate::crm::notes::{self, NoteInput};
+use crate::crm::timeline::{self, RecordKind, TimelineEntry};
+use crate::error::{ApiResult, FieldErrors};
+use crate::pagination::Page;
+use crate::store::TenantTx;
+use crate::web::api::crm::CrmListQuery;
+use crate::web::extract::PathId;
+use crate::web::AppState;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use maud::{html, Markup};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::future::Future;
+use uuid::Uuid;
+
+/// How a form field becomes the API's JSON, and back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Email,
+    Tel,
+    Url,
+    /// Separated by commas in the form, a list in the API.
+    Tags,
+    /// Major units in the form ("1,500.50"), minor units in the API.
+    Money,
+    /// A checkbox.
+    Bool,
+    /// One of these values.
+    Choice(&'static [&'static str]),
+}
+
+/// One field of a record's form.
+pub struct Spec {
+    /// The API's field name; `a.b` is `b` inside the object `a`.
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    pub hint: Option<&'static str>,
+}
+
+pub const fn spec(name: &'static str, label: &'static str, kind: Kind) -> Spec {
+    Spec {
+        name,
+        label,
+        kind,
+        required: false,
+        hint: None,
+    }
+}
+
+pub const fn required(name: &'static str, label: &'static str) -> Spec {
+    Spec {
+        name,
+        label,
+        kind: Kind::Text,
+        required: true,
+        hint: None,
+    }
+}
+
+/// A kind of record, as its pages see it.
+pub trait Record: Send + Sync + 'static {
+    /// Where its pages live: `/companies`.
+    const PATH: &'static str;
+    const PLURAL: &'static str;
+    const SINGULAR: &'static str;
+    const NAV: Nav;
+    /// Records with a timeline get notes and activities too.
+    const TIMELINE: Option<RecordKind>;
+    const SEARCH_HINT: &'static str;
+
+    type View: Serialize + Send + Sync;
+    type Input: DeserializeOwned + Send;
+
+    fn fields() -> &'static [Spec];
+    /// The list's columns after the name: label and the view's field.
+    fn columns() -> &'static [(&'static str, &'static str)];
+    fn id(v: &Self::View) -> Uuid;
+    fn title(v: &Self::View) -> String;
+    /// Buttons of the detail page beyond Edit and Delete.
+    fn actions(_ctx: &Ctx, _v: &Self::View) -> Markup {
+        html! {}
+    }
+
+    fn list(
+        tx: &mut TenantTx,
+        q: Option<String>,
+        req: &ListRequest,
+    ) -> impl Future<Output = ApiResult<Page<Self::View>>> + Send;
+    fn get(tx: &mut TenantTx, id: Uuid) -> impl Future<Output = ApiResult<Self::View>> + Send;
+    fn create(
+        tx: &mut TenantTx,
+        user: &SessionUser,
+        input: Self::Input,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = ApiResult<Self::View>> + Send;
+    fn update(
+        tx: &mut TenantTx,
+        user: &SessionUser,
+        id: Uuid,
+        input: Self::Input,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = ApiResult<Self::View>> + Send;
+    fn delete(
+        tx: &mut TenantTx,
+        user: &SessionUser,
+        id: Uuid,
+    ) -> impl Future<Output = ApiResult<()>> + Send;
+}
+
+// ---------------------------------------------------------------------------
+// Form ⇄ JSON.
+
+type Form = HashMap<String, String>;
+
+fn lookup<'a>(v: &'a Value, name: &str) -> &'a Value {
+    name.split('.').fold(v, |v, part| &v[part])
+}
+
+/// The text a field shows for the record's value.
+fn shown(kind: Kind, v: &Value) -> String {
+    match (kind, v) {
+        (_, Value::Null) => String::new(),
+        (Kind::Tags, Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        (Kind::Money, Value::Number(n)) => {
+            let minor = n.as_i64().unwrap_or(0);
+            format!("{}.{:02}", minor / 100, (minor % 100).abs())
+        }
+        (_, Value::String(s)) => s.clone(),
+        (_, other) => other.to_string(),
+    }
+}
+
+/// "1,500.50" → 150050.
+pub fn parse_amount(text: &str) -> Result<i64, &'static str> {
+    const MSG: &str = "must be an amount such as 1500 or 1500.50";
+    let t = text.trim().replace([',', ' '], "");
+    let (major, minor) = t.split_once('.').unwrap_or((&t, ""));
+    if (major.is_empty() && minor.is_empty())
+        || minor.len() > 2
+        || !major.bytes().all(|b| b.is_ascii_digit())
+        || !minor.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(MSG);
+    }
+    let major: i64 = if major.is_empty() {
+        0
+    } else {
+        major.parse().map_err(|_| MSG)?
+    };
+    let minor: i64 = format!("{minor:0<2}").parse().map_err(|_| MSG)?;
+    major
+        .checked_mul(100)
+        .and_then(|m| m.checked_add(minor))
+        .ok_or(MSG)
+}
+
+/// The API's JSON for a submitted form. Blank optional fields are `null`
+/// (cleared), blank required ones empty (refused by the API as empty).
+fn to_json(specs: &[Spec], form: &Form, errors: &mut FieldErrors) -> Value {
+    let mut root = Map::new();
+    for s in specs {
+        let raw = form.get(s.name).map(|v| v.trim()).unwrap_or("");
+        let value = match s.kind {
+            Kind::Bool => Value::Bool(raw == "true"),
+            _ if raw.is_empty() && s.required => Value::String(String::new()),
+            _ if raw.is_empty() => Value::Null,
+            Kind::Tags => Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(|t| Value::String(t.to_owned()))
+                    .collect(),
+            ),
+            Kind::Money => match parse_amount(raw) {
+                Ok(minor) => Value::from(minor),
+                Err(m) => {
+                    errors.add(s.name, m);
+                    Value::Null
+                }
+            },
+            _ => Value::String(raw.to_owned()),
+        };
+        match s.name.split_once('.') {
+            Some((outer, inner)) => {
+                let obj = root
+                    .entry(outer)
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let (Value::Object(o), false) = (obj, value.is_null()) {
+                    o.insert(inner.to_owned(), value);
+                }
+            }
+            None => {
+                root.insert(s.name.to_owned(), value);
+            }
+        }
+    }
+    Value::Object(root)
+}
+
+/// The API's input for a form, validated as the API validates JSON.
+fn input_of<R: Record>(form: &Form) -> ApiResult<R::Input> {
+    let mut e = FieldErrors::default();
+    let json = to_json(R::fields(), form, &mut e);
+    e.finish()?;
+    crate::web::extract::parse_json(json.to_string().as_bytes())
+}
+
+// ---------------------------------------------------------------------------
+// Pages.
+
+fn form_page<R: Record>(
+    ctx: &Ctx,
+    values: &Value,
+    errors: &Errors,
+    editing: Option<Uuid>,
+) -> Markup {
+    let (title, action, cancel) = match editing {
+        Some(id) => (
+            format!("Edit {}", R::SINGULAR),
+            format!("{}/{id}/edit", R::PATH),
+            format!("{}/{id}", R::PATH),
+        ),
+        None => (
+            format!("New {}", R::SINGULAR),
+            format!("{}/new", R::PATH),
+            R::PATH.to_owned(),
+        ),
+    };
+    let names: Vec<&str> = R::fields().iter().map(|s| s.name).collect();
+    page(
+        &title,
+        ctx,
+        R::NAV,
+        html! {
+            section.card.narrow {
+                h1 { (title) }
+                (form_alert(errors, &names))
+                form method="post" action=(action) novalidate {
+                    (ctx.csrf_field())
+                    @for s in R::fields() { (field(s, lookup(values, s.name), errors)) }
+                    div.actions {
+                        button type="submit" { "Save" }
+                        a.button.secondary href=(cancel) { "Cancel" }
+                    }
+                }
+            }
+        },
+    )
+}
+
+fn field(s: &Spec, value: &Value, errors: &Errors) -> Markup {
+    let text = shown(s.kind, value);
+    match s.kind {
+        Kind::Bool => html! {
+            div.field {
+                label { input type="checkbox" name=(s.name) value="true" checked[value.as_bool().unwrap_or(false)]; " " (s.label) }
+            }
+        },
+        Kind::Choice(options) => {
+            let opts: Vec<(String, String)> = options
+                .iter()
+                .map(|o| (o.to_string(), o.replace('_', " ")))
+                .collect();
+            layout::select(s.name, s.label, &opts, &text, errors)
+        }
+        other => {
+            let kind = match other {
+                Kind::Email => "email",
+                Kind::Tel => "tel",
+                Kind::Url => "url",
+                _ => "text",
+            };
+            let hint = s.hint.or(match other {
+                Kind::Tags => Some("Separated by commas."),
+                Kind::Money => Some("For example 1500 or 1500.50."),
+                _ => None,
+            });
+            let mut f = Field::new(s.name, s.label, &text).kind(kind).auto("off");
+            if s.required {
+                f = f.required();
+            }
+            if let Some(h) = hint {
+                f = f.hint(h);
+            }
+            f.render(errors)
+        }
+    }
+}
+
+pub async fn list<R: Record>(p: UserPage, Query(q): Query<CrmListQuery>) -> PageResult {
+    let UserPage { mut s, ctx } = p;
+    let text = q.q.clone().unwrap_or_default();
+    let sort = q.sort.clone().unwrap_or_else(|| "-created_at".into());
+    let parsed = CrmListQuery {
+        limit: Some("25".into()),
+        ..q
+    }
+    .parse()?;
+    let rows = R::list(&mut s.tx, parsed.q.clone(), &parsed.req).await?;
+    s.tx.commit().await?;
+    let link = |sort: &str, cursor: Option<&str>| {
+        let mut pairs = vec![("sort", sort.to_owned())];
+        if !text.is_empty() {
+            pairs.push(("q", text.clone()));
+        }
+        if let Some(c) = cursor {
+            pairs.push(("cursor", c.to_owned()));
+        }
+        format!(
+            "{}?{}",
+            R::PATH,
+            serde_urlencoded::to_string(pairs).unwrap_or_default()
+        )
+    };
+    let header = |label: &str, key: &str| {
+        let (next, mark, aria) = if sort == key {
+            (format!("-{key}"), " ▲", "ascending")
+        } else if sort == format!("-{key}") {
+            (key.to_owned(), " ▼", "descending")
+        } else {
+            (key.to_owned(), "", "none")
+        };
+        html! { th aria-sort=(aria) { a href=(link(&next, None)) { (label) (mark) } } }
+    };
+    let views: Vec<Value> = rows
+        .items
+        .iter()
+        .map(|v| serde_json::to_value(v).unwrap_or_default())
+        .collect();
+    let span = R::columns().len() + 2;
+    let body = html! {
+        div.titlebar {
+            h1 { (R::PLURAL) }
+            div.actions {
+                (export_link::<R>())
+                a.button href=(format!("{}/new", R::PATH)) { "New " (R::SINGULAR) }
+            }
+        }
+        form.search method="get" action=(R::PATH) role="search" {
+            label for="q" class="sr-only" { "Search " (R::PLURAL.to_lowercase()) }
+            input #q type="search" name="q" value=(text) placeholder=(R::SEARCH_HINT);
+            input type="hidden" name="sort" value=(sort);
+            button type="submit" { "Search" }
+        }
+        div.table-wrap {
+            table.list {
+                thead { tr {
+                    (header("Name", "name"))
+                    @for (label, _) in R::columns() { th { (label) } }
+                    (header("Added", "created_at"))
+                } }
+                tbody {
+                    @for (v, json) in rows.items.iter().zip(&views) {
+                        tr {
+                            td { a href=(format!("{}/{}", R::PATH, R::id(v))) { (R::title(v)) } }
+                            @for (_, key) in R::columns() { td { (cell(lookup(json, key))) } }
+                            td { (json["created_at"].as_str().map(|t| &t[..10.min(t.len())]).unwrap_or("")) }
+                        }
+                    }
+                    @if rows.items.is_empty() {
+                        tr { td colspan=(span) .muted {
+                            @if text.is_empty() { "None yet. " a href=(format!("{}/new", R::PATH)) { "Add the first one" } }
+                            @else { "Nothing matches." }
+                        } }
+                    }
+                }
+            }
+        }
+        nav.pager aria-label="Pages" {
+            @if parsed.req.cursor.is_some() { a href=(link(&sort, None)) { "« First page" } }
+            @if let Some(c) = &rows.next_cursor { a rel="next" href=(link(&sort, Some(c))) { "Next page »" } }
+        }
+    };
+    Ok(layout::respond(
+        StatusCode::OK,
+        page(R::PLURAL, &ctx, R::NAV, body),
+    ))
+}
+
+/// Contacts and leads have CSV export and import.
+fn export_link<R: Record>() -> Markup {
+    html! {
+        @if matches!(R::PATH, "/contacts" | "/leads") {
+            a.button.secondary href=(format!("{}/import", R::PATH)) { "Import CSV" }
+            a.button.secondary href=(format!("{}/export.csv", R::PATH)) download { "Export CSV" }
+        }
+    }
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::Bool(true) => "yes".into(),
+        Value::Bool(false) => "no".into(),
+        Value::String(s) => s.replace('_', " "),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
+}
+
+pub async fn new_form<R: Record>(p: UserPage) -> PageResult {
+    let UserPage { s, ctx } = p;
+    s.tx.commit().await?;
+    Ok(layout::respond(
+        StatusCode::OK,
+        form_page::<R>(&ctx, &Value::Null, &Errors::new(), None),
+    ))
+}
+
+pub async fn create<R: Record>(State(state): State<AppState>, f: UserForm<Form>) -> PageResult {
+    let UserForm { mut s, ctx, form } = f;
+    let result = match input_of::<R>(&form) {
+        Ok(input) => R::create(&mut s.tx, &s.user, input, state.clock.now()).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(v) => {
+            s.tx.commit().await?;
+            Ok(see_other(&format!("{}/{}", R::PATH, R::id(&v))))
+        }
+        Err(e) => form_failure(e, |errors| {
+            form_page::<R>(&ctx, &submitted(&form), errors, None)
+        }),
+    }
+}
+
+/// What was typed, to show again beside the errors.
+fn submitted(form: &Form) -> Value {
+    let mut root = Map::new();
+    for (k, v) in form {
+        match k.split_once('.') {
+            Some((outer, inner)) => {
+                if let Value::Object(o) = root
+                    .entry(outer)
+                    .or_insert_with(|| Value::Object(Map::new()))
+                {
+                    o.insert(inner.to_owned(), Value::String(v.clone()));
+                }
+            }
+            None => {
+                root.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+    }
+    Value::Object(root)
+}
+
+pub async fn edit_form<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult {
+    let UserPage { mut s, ctx } = p;
+    let v = R::get(&mut s.tx, id).await?;
+    s.tx.commit().await?;
+    let json = serde_json::to_value(&v).unwrap_or_default();
+    Ok(layout::respond(
+        StatusCode::OK,
+        form_page::<R>(&ctx, &json, &Errors::new(), Some(id)),
+    ))
+}
+
+pub async fn update<R: Record>(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    f: UserForm<Form>,
+) -> PageResult {
+    let UserForm { mut s, ctx, form } = f;
+    let result = match input_of::<R>(&form) {
+        Ok(input) => R::update(&mut s.tx, &s.user, id, input, state.clock.now()).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => {
+            s.tx.commit().await?;
+            Ok(see_other(&format!("{}/{id}", R::PATH)))
+        }
+        Err(e) => form_failure(e, |errors| {
+            form_page::<R>(&ctx, &submitted(&form), errors, Some(id))
+        }),
+    }
+}
+
+pub async fn delete<R: Record>(PathId(id): PathId, f: UserForm<Form>) -> PageResult {
+    let UserForm { mut s, .. } = f;
+    R::delete(&mut s.tx, &s.user, id).await?;
+    s.tx.commit().await?;
+    Ok(see_other(R::PATH))
+}
+
+pub fn when(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+pub async fn show<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult {
+    let UserPage { mut s, ctx } = p;
+    let v = R::get(&mut s.tx, id).await?;
+    let entries = match R::TIMELINE {
+        Some(kind) => Some(timeline::timeline(&mut s.tx, kind, id, 50, None).await?),
+        None => None,
+    };
+    s.tx.commit().await?;
+    let json = serde_json::to_value(&v).unwrap_or_default();
+    let name = R::title(&v);
+    let here = format!("{}/{id}", R::PATH);
+    let body = html! {
+        div.titlebar {
+            h1 { (name) }
+            div.actions {
+                (R::actions(&ctx, &v))
+                a.button.secondary href=(format!("{here}/edit")) { "Edit" }
+                form.inline method="post" action=(format!("{here}/delete")) data-confirm=(format!("Delete {name}? This cannot be undone.")) {
+                    (ctx.csrf_field())
+                    button.danger type="submit" { "Delete" }
+                }
+            }
+        }
+        div.columns {
+            section.card {
+                h2 { "Details" }
+                dl.details {
+                    @for s in R::fields() {
+                        dt { (s.label) }
+                        dd { (detail(s, lookup(&json, s.name))) }
+                    }
+                    dt { "Added" } dd { (json["created_at"].as_str().unwrap_or("")) }
+                }
+            }
+            @if R::TIMELINE.is_some() {
+                (log_forms(&ctx, &here))
+            }
+        }
+        @if let Some(entries) = &entries {
+            section.card {
+                h2 { "Timeline" }
+                (timeline_list(&ctx, &entries.items, &here))
+            }
+        }
+    };
+    Ok(layout::respond(
+        StatusCode::OK,
+        page(&name, &ctx, R::NAV, body),
+    ))
+}
+
+fn detail(s: &Spec, v: &Value) -> Markup {
+    let text = shown(s.kind, v);
+    html! {
+        @if text.is_empty() { "—" }
+        @else {
+            @match s.kind {
+                Kind::Email => a href=(format!("mailto:{text}")) { (text) },
+                Kind::Url => a href=(text) rel="noopener nofollow" { (text) },
+                Kind::Money => (money(v.as_i64().unwrap_or(0), "")),
+                Kind::Tags => @for t in text.split(", ") { span.tag { (t) } " " },
+                _ => (text.replace('_', " ")),
+            }
+        }
+    }
+}
+
+/// The forms to log an activity and add a note to the record at `here`.
+pub fn log_forms(ctx: &Ctx, here: &str) -> Markup {
+    let none = Errors::new();
+    let kinds: Vec<(String, String)> = ActivityType::ALL
+        .iter()
+        .map(|k| (k.as_str().to_owned(), capitalise(k.as_str())))
+        .collect();
+    html! {
+        section.card {
+            h2 { "Log an activity" }
+            form method="post" action=(format!("{here}/activities")) {
+                (ctx.csrf_field())
+                (layout::select("kind", "Type", &kinds, "call", &none))
+                (Field::new("subject", "Subject", "").auto("off").required().render(&none))
+                (Field::new("due_at", "Due", "").kind("datetime-local").hint("Leave empty for something that already happened.").render(&none))
+                div.field {
+                    label { input type="checkbox" name="done" value="true"; " Already done" }
+                }
+                button type="submit" { "Log activity" }
+            }
+            h2 { "Add a note" }
+            form method="post" action=(format!("{here}/notes")) {
+                (ctx.csrf_field())
+                div.field {
+                    label for="note-body" { "Note" }
+                    textarea #note-body name="body" rows="3" required {}
+                }
+                button type="submit" { "Add note" }
+            }
+        }
+    }
+}
+
+pub fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+pub fn timeline_list(ctx: &Ctx, entries: &[TimelineEntry], back: &str) -> Markup {
+    html! {
+        @if entries.is_empty() { p.muted { "Nothing yet: notes, activities and changes appear here." } }
+        ol.timeline {
+            @for e in entries {
+                @match e {
+                    TimelineEntry::Note(n) => li.note { span.badge { "note" } " " span.muted { (when(&n.created_at)) } p { (n.body) } },
+                    TimelineEntry::Activity(a) => li.activity.done[a.done] {
+                        span.badge { (a.kind.as_str()) } " " strong { (a.subject) } " "
+                        span.muted { (when(&a.created_at)) @if a.done { " · done" } @else if let Some(d) = a.due_at { " · due " (when(&d)) } }
+                        @if !a.done {
+                            form.inline method="post" action=(format!("/activities/{}/done", a.id)) {
+                                (ctx.csrf_field())
+                                input type="hidden" name="back" value=(back);
+                                button.small type="submit" { "Mark done" }
+                            }
+                        }
+                    },
+                    TimelineEntry::Change(c) => li.change {
+                        span.badge { "change" } " " span.muted { (when(&c.changed_at)) }
+                        ul {
+                            @if let Some(fields) = c.changes.as_object() {
+                                @for (field, diff) in fields {
+                                    li { code { (field) } ": " (cell(&diff["from"])) " → " (cell(&diff["to"])) }
+                                }
+                            }
+                        }
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// Which of a note's or activity's links the record at `kind` fills.
+fn link_of(kind: RecordKind, id: Uuid) -> [Option<Uuid>; 4] {
+    match kind {
+        RecordKind::Contact => [Some(id), None, None, None],
+        RecordKind::Company => [None, Some(id), None, None],
+        RecordKind::Lead => [None, None, Some(id), None],
+        RecordKind::Deal => [None, None, None, Some(id)],
+    }
+}
+
+/// A record kind with a timeline, where notes and activities are logged.
+pub trait Timelined: Send + Sync + 'static {
+    const PATH: &'static str;
+    const KIND: RecordKind;
+}
+
+pub async fn add_note<R: Timelined>(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    f: UserForm<Form>,
+) -> PageResult {
+    let UserForm { mut s, form, .. } = f;
+    let [contact_id, company_id, lead_id, deal_id] = link_of(R::KIND, id);
+    let input = NoteInput {
+        body: form.get("body").cloned(),
+        contact_id,
+        company_id,
+        lead_id,
+        deal_id,
+        ..Default::default()
+    };
+    notes::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(see_other(&format!("{}/{id}", R::PATH)))
+}
+
+pub async fn add_activity<R: Timelined>(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    f: UserForm<Form>,
+) -> PageResult {
+    let UserForm { mut s, form, .. } = f;
+    let [contact_id, company_id, lead_id, deal_id] = link_of(R::KIND, id);
+    let mut e = FieldErrors::default();
+    let activity_kind = form.get("kind").and_then(|k| {
+        e.check(
+            "kind",
+            k.parse::<ActivityType>().map_err(|_| "is not a type"),
+        )
+    });
+    let due_at = form
+        .get("due_at")
+        .map(|d| d.trim())
+        .filter(|d| !d.is_empty())
+        .and_then(|d| e.check("due_at", parse_local(d)));
+    e.finish()?;
+    let input = ActivityInput {
+        kind: activity_kind,
+        subject: form.get("subject").cloned(),
+        due_at: Some(due_at),
+        done: Some(form.get("done").map(String::as_str) == Some("true")),
+        contact_id: Some(contact_id),
+        company_id: Some(company_id),
+        lead_id: Some(lead_id),
+        deal_id: Some(deal_id),
+        assigned_to: Some(Some(s.user.id.0)),
+        ..Default::default()
+    };
+    activities::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(see_other(&format!("{}/{id}", R::PATH)))
+}
+
+/// A browser's `datetime-local` value (no zone; read as UTC).
+pub fn parse_local(d: &str) -> Result<DateTime<Utc>, &'static str> {
+    chrono::NaiveDateTime::parse_from_str(d, "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(d, "%Y-%m-%dT%H:%M:%S"))
+        .map(|n| n.and_utc())
+        .map_err(|_| "is not a date and time")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_like_people_write_them() {
+        assert_eq!(parse_amount("1,500.5"), Ok(150_050));
+        assert_eq!(parse_amount("0.07"), Ok(7));
+        assert_eq!(parse_amount(".5"), Ok(50));
+        assert!(parse_amount("12.345").is_err());
+        assert!(parse_amount("-3").is_err());
+        assert!(parse_amount("1e5").is_err());
+        assert!(parse_amount("99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn forms_become_the_apis_json() {
+        let specs = [
+            required("name", "Name"),
+            spec("email", "E-mail", Kind::Email),
+            spec("tags", "Tags", Kind::Tags),
+            spec("price", "Price", Kind::Money),
+            spec("active", "Active", Kind::Bool),
+            spec("address.city", "City", Kind::Text),
+            spec("address.street", "Street", Kind::Text),
+        ];
+        let form: Form = [
+            ("name", " "),
+            ("email", ""),
+            ("tags", "a, b,,"),
+            ("price", "12.5"),
+            ("address.city", "Oslo"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let mut e = FieldErrors::default();
+        let json = to_json(&specs, &form, &mut e);
+        assert_eq!(
+            json,
+            serde_json::json!({"name": "", "email": null, "tags": ["a", "b"], "price": 1250,
+                               "active": false, "address": {"city": "Oslo"}})
+        );
+    }
+}

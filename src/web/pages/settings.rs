@@ -1,0 +1,507 @@
+//! Settings, for the tenant's admins: the company profile and time zone,
+//! branding (on plans with custom branding), users and roles within the
+//! plan's user limit, the subscription and plan catalogue, the audit log.
+
+use super::layout::{
+    self, field_errors, form_alert, form_failure, money, page, select, Errors, Field, Nav,
+};
+use super::records::when;
+use super::{see_other, Ctx, PageResult, PendingForm, UserForm, UserPage};
+use crate::auth::password;
+use crate::domain::{Password, Role, UserId};
+use crate::error::{ApiError, FieldErrors};
+use crate::pagination::PageParams;
+use crate::staff::{self, CreateUserRequest, UpdateUserRequest};
+use crate::store::{DbResult, FromRow, Row};
+use crate::tenancy::{self, TenantView, UpdateTenant};
+use crate::web::extract::PathId;
+use crate::web::AppState;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use maud::{html, Markup};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+type Form = HashMap<String, String>;
+
+const BRANDING: &str = "custom_branding";
+
+fn tabs(current: &str) -> Markup {
+    html! {
+        nav.tabs aria-label="Settings" {
+            @for (href, label) in [("/settings", "Company"), ("/settings/users", "Users"), ("/settings/subscription", "Subscription"), ("/settings/audit", "Audit log")] {
+                a href=(href) aria-current=[(href == current).then_some("page")] { (label) }
+            }
+        }
+    }
+}
+
+fn admin_only(p: &super::TenantSession) -> Result<(), ApiError> {
+    p.require_admin()
+}
+
+/// Common IANA zones offered while typing (any valid zone is accepted).
+const ZONES: &[&str] = &[
+    "UTC",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Istanbul",
+    "Africa/Cairo",
+    "Africa/Lagos",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "America/Mexico_City",
+];
+
+fn company_page(
+    ctx: &Ctx,
+    t: &TenantView,
+    branding: bool,
+    values: &Form,
+    errors: &Errors,
+) -> Markup {
+    let v = |k: &str, fallback: &str| {
+        values
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| fallback.to_owned())
+    };
+    let color = t
+        .settings
+        .get("brand_color")
+        .and_then(|c| c.as_str())
+        .unwrap_or("");
+    page(
+        "Settings",
+        ctx,
+        Nav::Settings,
+        html! {
+            h1 { "Settings" }
+            (tabs("/settings"))
+            section.card.narrow {
+                h2 { "Company profile" }
+                (form_alert(errors, &["name", "phone", "industry", "timezone", "logo_url", "brand_color"]))
+                form method="post" action="/settings" novalidate {
+                    (ctx.csrf_field())
+                    (Field::new("name", "Company name", &v("name", &t.name)).auto("organization").required().render(errors))
+                    (Field::new("phone", "Phone", &v("phone", t.phone.as_deref().unwrap_or(""))).kind("tel").auto("tel").render(errors))
+                    (Field::new("industry", "Industry", &v("industry", t.industry.as_deref().unwrap_or(""))).auto("off").render(errors))
+                    div.field.invalid[errors.contains_key("timezone")] {
+                        label for="f-timezone" { "Time zone" }
+                        input #f-timezone name="timezone" list="zones" value=(v("timezone", &t.timezone)) autocomplete="off";
+                        datalist #zones { @for z in ZONES { option value=(z) {} } }
+                        @if let Some(m) = errors.get("timezone") { p.error { (m) } } @else { p.hint { "An IANA name such as Europe/Paris." } }
+                    }
+                    h2 { "Branding" }
+                    @if branding {
+                        (Field::new("logo_url", "Logo address", &v("logo_url", t.logo_url.as_deref().unwrap_or(""))).kind("url").auto("off")
+                            .hint("An https:// address of an image; shown in the header.").render(errors))
+                        div.field.invalid[errors.contains_key("brand_color")] {
+                            label for="f-brand_color" { "Primary colour" }
+                            input #f-brand_color name="brand_color" type="color" value=(v("brand_color", if color.is_empty() { "#1d4ed8" } else { color }));
+                            @if let Some(m) = errors.get("brand_color") { p.error { (m) } }
+                        }
+                    } @else {
+                        p.muted { "Your logo and colour in the header come with the Enterprise plan. " a href="/settings/subscription" { "See the plans" } }
+                    }
+                    button type="submit" { "Save" }
+                }
+            }
+        },
+    )
+}
+
+pub async fn company(p: UserPage) -> PageResult {
+    let UserPage { mut s, ctx } = p;
+    admin_only(&s)?;
+    let t = tenancy::current(&mut s.tx).await?;
+    s.tx.commit().await?;
+    let branding = s.tenant.has_feature(BRANDING);
+    Ok(layout::respond(
+        StatusCode::OK,
+        company_page(&ctx, &t, branding, &Form::new(), &Errors::new()),
+    ))
+}
+
+pub async fn save_company(State(state): State<AppState>, f: UserForm<Form>) -> PageResult {
+    let UserForm { mut s, ctx, form } = f;
+    admin_only(&s)?;
+    let current = tenancy::current(&mut s.tx).await?;
+    let branding = s.tenant.has_feature(BRANDING);
+    let opt = |k: &str| {
+        form.get(k)
+            .map(|v| Some(v.trim().to_owned()).filter(|v| !v.is_empty()))
+    };
+    let mut input = UpdateTenant {
+        name: form.get("name").cloned(),
+        timezone: form.get("timezone").cloned(),
+        phone: opt("phone"),
+        industry: opt("industry"),
+        ..Default::default()
+    };
+    let mut e = FieldErrors::default();
+    if branding {
+        input.logo_url = opt("logo_url");
+        let mut settings = current.settings.clone();
+        match form
+            .get("brand_color")
+            .map(|c| c.trim().to_ascii_lowercase())
+        {
+            Some(c) if layout::is_color(&c) => {
+                if let Some(o) = settings.as_object_mut() {
+                    o.insert("brand_color".into(), c.into());
+                }
+            }
+            Some(_) => e.add("brand_color", "must be a colour like #1d4ed8"),
+            None => {}
+        }
+        input.settings = Some(settings);
+    }
+    let result = match e.finish() {
+        Ok(()) => {
+            tenancy::update_current(&mut s.tx, &s.user.actor(), input, state.clock.now()).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => {
+            s.tx.commit().await?;
+            Ok(see_other("/settings"))
+        }
+        Err(e) => form_failure(e, |errors| {
+            company_page(&ctx, &current, branding, &form, errors)
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Users.
+
+async fn users_page(
+    s: &mut super::TenantSession,
+    ctx: &Ctx,
+    values: &Form,
+    errors: &Errors,
+    cursor: Option<String>,
+) -> Result<Markup, ApiError> {
+    let mut e = FieldErrors::default();
+    let page_req = PageParams {
+        limit: Some("50".into()),
+        cursor,
+    }
+    .parse(&mut e);
+    e.finish()?;
+    let users = staff::list(&mut s.tx, page_req, None).await?;
+    let seats = tenancy::seats(&mut s.tx).await?;
+    let full = seats.max.is_some_and(|m| seats.current >= m);
+    let roles: Vec<(String, String)> = Role::ALL
+        .iter()
+        .map(|r| (r.as_str().to_owned(), r.as_str().to_owned()))
+        .collect();
+    let v = |k: &str| values.get(k).cloned().unwrap_or_default();
+    Ok(page(
+        "Users",
+        ctx,
+        Nav::Settings,
+        html! {
+            h1 { "Settings" }
+            (tabs("/settings/users"))
+            p.seats.alert[full] {
+                strong { (seats.current) } " of " (seats.max.map(|m| m.to_string()).unwrap_or_else(|| "unlimited".into())) " users on your plan."
+                @if full { " The limit is reached: " a href="/settings/subscription" { "upgrade for more" } "." }
+            }
+            div.table-wrap {
+                table.list {
+                    thead { tr { th { "Name" } th { "E-mail" } th { "Role" } th { "Status" } th { span.sr-only { "Actions" } } } }
+                    tbody {
+                        @for u in &users.items {
+                            tr {
+                                td { (u.full_name) @if u.is_owner { " " span.badge { "owner" } } br; span.muted.small { (u.username) } }
+                                td { (u.email) }
+                                td {
+                                    @if u.is_owner { (u.role.as_str()) } @else {
+                                        form.inline method="post" action=(format!("/settings/users/{}", u.id)) {
+                                            (ctx.csrf_field())
+                                            label.sr-only for=(format!("role-{}", u.id)) { "Role of " (u.full_name) }
+                                            select id=(format!("role-{}", u.id)) name="role" {
+                                                @for (value, text) in &roles { option value=(value) selected[value == u.role.as_str()] { (text) } }
+                                            }
+                                            button.small type="submit" { "Change" }
+                                        }
+                                    }
+                                }
+                                td { @if u.is_active { "active" } @else { span.muted { "deactivated" } } }
+                                td {
+                                    @if !u.is_owner {
+                                        form.inline method="post" action=(format!("/settings/users/{}", u.id)) {
+                                            (ctx.csrf_field())
+                                            input type="hidden" name="is_active" value=(if u.is_active { "false" } else { "true" });
+                                            button.small.secondary type="submit" { @if u.is_active { "Deactivate" } @else { "Activate" } }
+                                        }
+                                        form.inline method="post" action=(format!("/settings/users/{}/delete", u.id)) data-confirm=(format!("Delete {}?", u.full_name)) {
+                                            (ctx.csrf_field())
+                                            button.small.danger type="submit" { "Delete" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            nav.pager { @if let Some(c) = &users.next_cursor { a rel="next" href=(format!("/settings/users?cursor={c}")) { "Next page »" } } }
+            section.card.narrow {
+                h2 { "Add a user" }
+                (form_alert(errors, &["email", "full_name", "password", "role", "username"]))
+                form method="post" action="/settings/users/new" novalidate {
+                    (ctx.csrf_field())
+                    (Field::new("full_name", "Name", &v("full_name")).auto("off").required().render(errors))
+                    (Field::new("email", "E-mail", &v("email")).kind("email").auto("off").required().render(errors))
+                    (Field::new("password", "Password", "").kind("password").auto("new-password").required()
+                        .hint("At least 8 characters; they can change it later.").render(errors))
+                    (select("role", "Role", &roles, values.get("role").map(String::as_str).unwrap_or("user"), errors))
+                    button type="submit" { "Add user" }
+                }
+            }
+        },
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CursorQuery {
+    cursor: Option<String>,
+}
+
+pub async fn users(p: UserPage, Query(q): Query<CursorQuery>) -> PageResult {
+    let UserPage { mut s, ctx } = p;
+    admin_only(&s)?;
+    let markup = users_page(&mut s, &ctx, &Form::new(), &Errors::new(), q.cursor).await?;
+    s.tx.commit().await?;
+    Ok(layout::respond(StatusCode::OK, markup))
+}
+
+pub async fn add_user(State(state): State<AppState>, f: PendingForm<Form>) -> PageResult {
+    let form = &f.form;
+    let request = CreateUserRequest {
+        email: form.get("email").cloned(),
+        full_name: form.get("full_name").cloned(),
+        password: form
+            .get("password")
+            .filter(|p| !p.is_empty())
+            .cloned()
+            .map(Password::offered),
+        role: form.get("role").and_then(|r| r.parse().ok()),
+        username: None,
+    };
+    // Checked and hashed before the transaction begins.
+    let checked = match request.validate() {
+        Ok(input) => match password::hash(&input.password).await {
+            Ok(hash) => Ok((input, hash)),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    let (mut s, ctx, form) = f.begin(&state).await?;
+    admin_only(&s)?;
+    let result = match checked {
+        Ok((input, hash)) => {
+            staff::create(&mut s.tx, &s.user.actor(), input, &hash, state.clock.now()).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => {
+            s.tx.commit().await?;
+            Ok(see_other("/settings/users"))
+        }
+        Err(e)
+            if layout::is_form_error(&e) || e.code == crate::error::ErrorCode::PlanLimitReached =>
+        {
+            let markup = users_page(&mut s, &ctx, &form, &field_errors(&e), None).await?;
+            Ok(layout::respond(e.code.status(), markup))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn change_user(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    f: UserForm<Form>,
+) -> PageResult {
+    let UserForm { mut s, form, .. } = f;
+    admin_only(&s)?;
+    let request = UpdateUserRequest {
+        role: form.get("role").and_then(|r| r.parse().ok()),
+        is_active: form.get("is_active").map(|v| v == "true"),
+        ..Default::default()
+    };
+    let changes = request.validate()?;
+    staff::update(
+        &mut s.tx,
+        &s.user.actor(),
+        UserId(id),
+        changes,
+        None,
+        state.clock.now(),
+    )
+    .await?;
+    s.tx.commit().await?;
+    Ok(see_other("/settings/users"))
+}
+
+pub async fn delete_user(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    f: UserForm<Form>,
+) -> PageResult {
+    let UserForm { mut s, .. } = f;
+    admin_only(&s)?;
+    staff::delete(&mut s.tx, &s.user.actor(), UserId(id), state.clock.now()).await?;
+    s.tx.commit().await?;
+    Ok(see_other("/settings/users"))
+}
+
+// ---------------------------------------------------------------------------
+// Subscription and plans.
+
+struct PlanRow {
+    code: String,
+    name: String,
+    max_users: Option<i64>,
+    price_cents: i64,
+    currency: String,
+    features: serde_json::Value,
+}
+
+impl FromRow for PlanRow {
+    fn from_row(r: &Row<'_>) -> DbResult<Self> {
+        Ok(PlanRow {
+            code: r.get("code")?,
+            name: r.get("name")?,
+            max_users: r.get("max_users")?,
+            price_cents: r.get("price_cents")?,
+            currency: r.get("currency")?,
+            features: r.get("features")?,
+        })
+    }
+}
+
+/// The plan catalogue (global, read outside the tenant's scope).
+async fn catalogue(state: &AppState, current: Option<&str>) -> Result<Markup, ApiError> {
+    let mut tx = state.store.platform(crate::store::Access::Read).await?;
+    let plans: Vec<PlanRow> = tx
+        .query(
+            "SELECT code, name, max_users, price_cents, currency, features FROM plans
+              WHERE code <> 'trial' ORDER BY position",
+            &[],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(html! {
+        p.muted { "Online payment arrives with billing; until then, your account manager switches plans for you." }
+        div.plans {
+            @for p in &plans {
+                section.card.plan.current[current == Some(p.code.as_str())] {
+                    h2 { (p.name) @if current == Some(p.code.as_str()) { " " span.badge { "your plan" } } }
+                    p.big { (money(p.price_cents, &p.currency)) span.muted.small { " / month" } }
+                    p { @if let Some(n) = p.max_users { "Up to " (n) " users" } @else { "Unlimited users" } }
+                    ul { @for f in p.features.as_array().into_iter().flatten() { li { (f.as_str().unwrap_or_default().replace('_', " ")) } } }
+                }
+            }
+        }
+    })
+}
+
+pub async fn upgrade(State(state): State<AppState>, p: UserPage) -> PageResult {
+    let UserPage { s, ctx } = p;
+    s.tx.commit().await?;
+    let plans = catalogue(&state, None).await?;
+    let body = html! { h1 { "Plans" } (plans) };
+    Ok(layout::respond(
+        StatusCode::OK,
+        page("Plans", &ctx, Nav::None, body),
+    ))
+}
+
+pub async fn subscription(State(state): State<AppState>, p: UserPage) -> PageResult {
+    let UserPage { mut s, ctx } = p;
+    admin_only(&s)?;
+    let sub = tenancy::subscription(&mut s.tx, state.clock.now()).await?;
+    s.tx.commit().await?;
+    let plans = catalogue(&state, Some(sub.plan.as_str())).await?;
+    let body = html! {
+        h1 { "Settings" }
+        (tabs("/settings/subscription"))
+        section.card {
+            h2 { "Your subscription" }
+            dl.details {
+                dt { "Plan" } dd { (sub.plan_name) }
+                dt { "Status" } dd { (sub.status.as_str().replace('_', " ")) }
+                dt { "Users" } dd { (sub.current_users) " of " (sub.max_users.map(|m| m.to_string()).unwrap_or_else(|| "unlimited".into())) }
+                @if let Some(days) = sub.days_left_in_trial { dt { "Trial" } dd { (days) " days left" } }
+                @if sub.trial_expired { dt { "Trial" } dd { "ended: choose a plan to keep making changes" } }
+                @if let Some(end) = sub.current_period_end { dt { "Current period ends" } dd { (when(&end)) } }
+            }
+        }
+        h2 { "Plans" }
+        (plans)
+    };
+    Ok(layout::respond(
+        StatusCode::OK,
+        page("Subscription", &ctx, Nav::Settings, body),
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// Audit log.
+
+pub async fn audit(p: UserPage, Query(q): Query<CursorQuery>) -> PageResult {
+    let UserPage { mut s, ctx } = p;
+    admin_only(&s)?;
+    let mut e = FieldErrors::default();
+    let page_req = PageParams {
+        limit: Some("50".into()),
+        cursor: q.cursor,
+    }
+    .parse(&mut e);
+    e.finish()?;
+    let entries = crate::audit::list(&mut s.tx, page_req).await?;
+    s.tx.commit().await?;
+    let body = html! {
+        h1 { "Settings" }
+        (tabs("/settings/audit"))
+        div.table-wrap {
+            table.list {
+                thead { tr { th { "When" } th { "Who" } th { "What" } th { "Target" } th { "From" } } }
+                tbody {
+                    @for a in &entries.items {
+                        tr {
+                            td { (when(&a.created_at)) }
+                            td { (a.actor_name.as_deref().unwrap_or(&a.actor_type)) }
+                            td { code { (a.action) } }
+                            td { (a.target_type.as_deref().unwrap_or("")) " " span.muted.small { (a.target_id.as_deref().unwrap_or("")) } }
+                            td { (a.client_addr.as_deref().unwrap_or("")) }
+                        }
+                    }
+                    @if entries.items.is_empty() { tr { td colspan="5" .muted { "Nothing recorded yet." } } }
+                }
+            }
+        }
+        nav.pager { @if let Some(c) = &entries.next_cursor { a rel="next" href=(format!("/settings/audit?cursor={c}")) { "Older »" } } }
+    };
+    Ok(layout::respond(
+        StatusCode::OK,
+        page("Audit log", &ctx, Nav::Settings, body),
+    ))
+}
