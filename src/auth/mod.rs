@@ -78,6 +78,8 @@ pub struct Standing {
     pub logo_url: Option<String>,
     pub brand_color: Option<String>,
     pub features: Vec<String>,
+    /// Browser sessions only: the IANA zone the tenant reads times in.
+    pub timezone: Option<String>,
 }
 
 impl Standing {
@@ -88,6 +90,7 @@ impl Standing {
 
 /// What the per-request check reads, in the transaction's first statement.
 struct SessionRow {
+    timezone: Option<String>,
     logo_url: Option<String>,
     brand_color: Option<String>,
     features: Option<String>,
@@ -104,6 +107,7 @@ struct SessionRow {
 impl FromRow for SessionRow {
     fn from_row(r: &Row<'_>) -> DbResult<Self> {
         Ok(SessionRow {
+            timezone: r.get("timezone")?,
             logo_url: r.get("logo_url")?,
             brand_color: r.get("brand_color")?,
             features: r.get("features")?,
@@ -121,7 +125,7 @@ impl FromRow for SessionRow {
 
 const SESSION_SQL: &str =
     "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active,
-            NULL AS logo_url, NULL AS brand_color, NULL AS features
+            NULL AS logo_url, NULL AS brand_color, NULL AS features, NULL AS timezone
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     WHERE t.id = $1 AND u.tenant_id = $1 AND u.id = $2";
 
@@ -130,7 +134,8 @@ const SESSION_SQL: &str =
 /// features that allow it).
 const BROWSER_SESSION_SQL: &str =
     "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active,
-            t.logo_url, t.settings ->> 'brand_color' AS brand_color, CAST(sub.features AS TEXT) AS features
+            t.logo_url, t.settings ->> 'brand_color' AS brand_color, CAST(sub.features AS TEXT) AS features,
+            t.timezone
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     JOIN sessions s ON s.tenant_id = $1 AND s.user_id = u.id
     JOIN subscriptions sub ON sub.tenant_id = $1
@@ -274,6 +279,7 @@ impl TenantAuth {
                 trial_ends_at: row.trial_ends_at,
                 logo_url: row.logo_url,
                 brand_color: row.brand_color,
+                timezone: row.timezone,
                 features: row
                     .features
                     .and_then(|f| serde_json::from_str(&f).ok())

@@ -1214,6 +1214,34 @@ async fn settings_users_branding_and_audit(app: TestApp) {
     );
     let page = b.get("/settings").await;
     assert!(page.text.contains("come with the Enterprise plan"));
+    // Times are read and shown in the tenant's zone.
+    let contact = create(&app, &t.token, "contacts", json!({"first_name": "Zoned"})).await;
+    let r = b
+        .submit(
+            &format!("/contacts/{contact}"),
+            &format!("/contacts/{contact}/activities"),
+            &[
+                ("kind", "call"),
+                ("subject", "Paris call"),
+                ("due_at", "2030-01-02T09:30"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let acts = app
+        .get(&format!("/api/activities?contact_id={contact}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(
+        acts.body["data"][0]["due_at"], "2030-01-02T08:30:00Z",
+        "09:30 in Paris is 08:30 UTC in winter"
+    );
+    assert!(b
+        .get(&format!("/contacts/{contact}"))
+        .await
+        .text
+        .contains("2030-01-02 09:30 CET"));
 
     // On the enterprise plan the colour and logo show in the header.
     let admin = app.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;

@@ -4,7 +4,6 @@
 use super::layout::{
     self, form_alert, form_failure, json_data, money, page, select, Errors, Field, Nav,
 };
-use super::records::when;
 use super::{see_other, PageError, PageResult, UserForm, UserPage};
 use crate::crm::activities::{self, ActivityFilter, ActivityInput, ActivityView};
 use crate::crm::deals::{self, DealFilter, DealInput, DealView};
@@ -49,11 +48,7 @@ pub async fn dashboard(State(state): State<AppState>, p: UserPage) -> PageResult
         Some(p) => Some(reports::pipeline(&mut s.tx, Some(p.id)).await?),
         None => None,
     };
-    let start = now
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .map(|d| d.and_utc())
-        .unwrap_or(now);
+    let start = ctx.midnight(ctx.day_of(&now)).unwrap_or(now);
     let mut e = FieldErrors::default();
     let req = ListRequest::parse_with_due(Some("20"), Some("due_at"), None, &mut e);
     e.finish()?;
@@ -141,7 +136,7 @@ fn activity_list(ctx: &super::Ctx, items: &[ActivityView], empty: &str) -> Marku
                 li.done[a.done] {
                     span.badge { (a.kind.as_str()) }
                     " " strong { (a.subject) }
-                    @if let Some(d) = a.due_at { " " span.muted { "due " (when(&d)) } }
+                    @if let Some(d) = a.due_at { " " span.muted { "due " (ctx.when(&d)) } }
                     @if let Some(c) = a.contact_id { " · " a href=(format!("/contacts/{c}")) { "contact" } }
                     @if !a.done {
                         form.inline method="post" action=(format!("/activities/{}/done", a.id)) {

@@ -16,6 +16,8 @@ use uuid::Uuid;
 pub struct Ctx {
     /// The session's anti-forgery token, for forms.
     pub csrf: String,
+    /// The zone times are shown and read in: the tenant's (UTC for admins).
+    pub tz: chrono_tz::Tz,
     pub user: Option<UserChrome>,
     pub admin: Option<String>,
 }
@@ -37,6 +39,7 @@ impl Ctx {
     pub fn anonymous() -> Ctx {
         Ctx {
             csrf: String::new(),
+            tz: chrono_tz::UTC,
             user: None,
             admin: None,
         }
@@ -52,6 +55,12 @@ impl Ctx {
             .map(|end| (end - now).num_seconds());
         Ctx {
             csrf: state.tokens.csrf_token(s.sid.unwrap_or_default()),
+            tz: s
+                .tenant
+                .timezone
+                .as_deref()
+                .and_then(|z| z.parse().ok())
+                .unwrap_or(chrono_tz::UTC),
             user: Some(UserChrome {
                 username: s.user.username.clone(),
                 role: s.user.role,
@@ -78,9 +87,47 @@ impl Ctx {
     pub fn for_admin(state: &AppState, username: &str, sid: Uuid) -> Ctx {
         Ctx {
             csrf: state.tokens.csrf_token(sid),
+            tz: chrono_tz::UTC,
             user: None,
             admin: Some(username.to_owned()),
         }
+    }
+
+    /// A time as this viewer reads it: in the tenant's zone.
+    pub fn when(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
+        t.with_timezone(&self.tz)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string()
+    }
+
+    /// The day `t` falls on, in the viewer's zone.
+    pub fn day_of(&self, t: &chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        t.with_timezone(&self.tz).date_naive()
+    }
+
+    /// Midnight starting `day` in the viewer's zone.
+    pub fn midnight(&self, day: chrono::NaiveDate) -> Option<chrono::DateTime<chrono::Utc>> {
+        use chrono::TimeZone;
+        let local = day.and_hms_opt(0, 0, 0)?;
+        Some(
+            self.tz
+                .from_local_datetime(&local)
+                .earliest()?
+                .with_timezone(&chrono::Utc),
+        )
+    }
+
+    /// A browser's `datetime-local` value, read in the viewer's zone.
+    pub fn parse_local(&self, d: &str) -> Result<chrono::DateTime<chrono::Utc>, &'static str> {
+        use chrono::TimeZone;
+        let naive = chrono::NaiveDateTime::parse_from_str(d, "%Y-%m-%dT%H:%M")
+            .or_else(|_| chrono::NaiveDateTime::parse_from_str(d, "%Y-%m-%dT%H:%M:%S"))
+            .map_err(|_| "is not a date and time")?;
+        self.tz
+            .from_local_datetime(&naive)
+            .earliest()
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok_or("does not exist in your time zone (a clock change)")
     }
 
     /// The hidden anti-forgery field of a form.

@@ -2,7 +2,6 @@
 //! the reports as charts and tables.
 
 use super::layout::{self, bar_chart, money, page, Nav};
-use super::records::when;
 use super::{PageResult, UserPage};
 use crate::crm::activities::{self, ActivityFilter, ActivityView};
 use crate::crm::listing::ListRequest;
@@ -31,7 +30,7 @@ pub async fn calendar(
     Query(q): Query<CalendarQuery>,
 ) -> PageResult {
     let UserPage { mut s, ctx } = p;
-    let today = state.clock.now().date_naive();
+    let today = ctx.day_of(&state.clock.now());
     let mut e = FieldErrors::default();
     let day = match q.date.as_deref().filter(|d| !d.is_empty()) {
         Some(d) => e
@@ -54,7 +53,7 @@ pub async fn calendar(
     };
     let req = ListRequest::parse_with_due(Some(CALENDAR_LIMIT), Some("due_at"), None, &mut e);
     e.finish()?;
-    let at = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    let at = |d: NaiveDate| ctx.midnight(d);
     let page_ = activities::list(
         &mut s.tx,
         &ActivityFilter {
@@ -71,7 +70,7 @@ pub async fn calendar(
         page_
             .items
             .iter()
-            .filter(|a| a.due_at.is_some_and(|t| t.date_naive() == d))
+            .filter(|a| a.due_at.is_some_and(|t| ctx.day_of(&t) == d))
             .collect()
     };
     let link = |view: &str, d: NaiveDate| {
@@ -125,7 +124,7 @@ pub async fn calendar(
                         @let shown = if month { 3 } else { items.len() };
                         @for a in items.iter().take(shown) {
                             li.done[a.done] {
-                                span.time { (a.due_at.map(|t| t.format("%H:%M").to_string()).unwrap_or_default()) }
+                                span.time { (a.due_at.map(|t| t.with_timezone(&ctx.tz).format("%H:%M").to_string()).unwrap_or_default()) }
                                 " " (a.subject)
                                 @if let Some(c) = a.contact_id { " " a href=(format!("/contacts/{c}")) aria-label="contact" { "→" } }
                             }
@@ -174,7 +173,7 @@ pub async fn tasks(p: UserPage, Query(q): Query<TasksQuery>) -> PageResult {
                 @for a in &page_.items {
                     li {
                         span.badge { (a.kind.as_str()) } " " strong { (a.subject) }
-                        @if let Some(d) = a.due_at { " " span.muted { "due " (when(&d)) } }
+                        @if let Some(d) = a.due_at { " " span.muted { "due " (ctx.when(&d)) } }
                         form.inline method="post" action=(format!("/activities/{}/done", a.id)) {
                             (ctx.csrf_field())
                             input type="hidden" name="back" value="/activities/tasks";
@@ -205,7 +204,7 @@ pub async fn reports(
     Query(q): Query<ReportQuery>,
 ) -> PageResult {
     let UserPage { mut s, ctx } = p;
-    let today = state.clock.now().date_naive();
+    let today = ctx.day_of(&state.clock.now());
     let mut e = FieldErrors::default();
     let mut date =
         |name: &str, v: Option<&str>, default: NaiveDate| match v.filter(|v| !v.is_empty()) {

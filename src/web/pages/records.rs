@@ -511,10 +511,6 @@ pub async fn delete<R: Record>(PathId(id): PathId, f: UserForm<Form>) -> PageRes
     Ok(see_other(R::PATH))
 }
 
-pub fn when(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 pub async fn show<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult {
     let UserPage { mut s, ctx } = p;
     let v = R::get(&mut s.tx, id).await?;
@@ -628,10 +624,10 @@ pub fn timeline_list(ctx: &Ctx, entries: &[TimelineEntry], back: &str) -> Markup
         ol.timeline {
             @for e in entries {
                 @match e {
-                    TimelineEntry::Note(n) => li.note { span.badge { "note" } " " span.muted { (when(&n.created_at)) } p { (n.body) } },
+                    TimelineEntry::Note(n) => li.note { span.badge { "note" } " " span.muted { (ctx.when(&n.created_at)) } p { (n.body) } },
                     TimelineEntry::Activity(a) => li.activity.done[a.done] {
                         span.badge { (a.kind.as_str()) } " " strong { (a.subject) } " "
-                        span.muted { (when(&a.created_at)) @if a.done { " · done" } @else if let Some(d) = a.due_at { " · due " (when(&d)) } }
+                        span.muted { (ctx.when(&a.created_at)) @if a.done { " · done" } @else if let Some(d) = a.due_at { " · due " (ctx.when(&d)) } }
                         @if !a.done {
                             form.inline method="post" action=(format!("/activities/{}/done", a.id)) {
                                 (ctx.csrf_field())
@@ -641,7 +637,7 @@ pub fn timeline_list(ctx: &Ctx, entries: &[TimelineEntry], back: &str) -> Markup
                         }
                     },
                     TimelineEntry::Change(c) => li.change {
-                        span.badge { "change" } " " span.muted { (when(&c.changed_at)) }
+                        span.badge { "change" } " " span.muted { (ctx.when(&c.changed_at)) }
                         ul {
                             @if let Some(fields) = c.changes.as_object() {
                                 @for (field, diff) in fields {
@@ -697,7 +693,7 @@ pub async fn add_activity<R: Timelined>(
     PathId(id): PathId,
     f: UserForm<Form>,
 ) -> PageResult {
-    let UserForm { mut s, form, .. } = f;
+    let UserForm { mut s, form, ctx } = f;
     let [contact_id, company_id, lead_id, deal_id] = link_of(R::KIND, id);
     let mut e = FieldErrors::default();
     let activity_kind = form.get("kind").and_then(|k| {
@@ -710,7 +706,7 @@ pub async fn add_activity<R: Timelined>(
         .get("due_at")
         .map(|d| d.trim())
         .filter(|d| !d.is_empty())
-        .and_then(|d| e.check("due_at", parse_local(d)));
+        .and_then(|d| e.check("due_at", ctx.parse_local(d)));
     e.finish()?;
     let input = ActivityInput {
         kind: activity_kind,
@@ -727,14 +723,6 @@ pub async fn add_activity<R: Timelined>(
     activities::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     s.tx.commit().await?;
     Ok(see_other(&format!("{}/{id}", R::PATH)))
-}
-
-/// A browser's `datetime-local` value (no zone; read as UTC).
-pub fn parse_local(d: &str) -> Result<DateTime<Utc>, &'static str> {
-    chrono::NaiveDateTime::parse_from_str(d, "%Y-%m-%dT%H:%M")
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(d, "%Y-%m-%dT%H:%M:%S"))
-        .map(|n| n.and_utc())
-        .map_err(|_| "is not a date and time")
 }
 
 #[cfg(test)]

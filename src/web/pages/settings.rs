@@ -5,7 +5,6 @@
 use super::layout::{
     self, field_errors, form_alert, form_failure, money, page, select, Errors, Field, Nav,
 };
-use super::records::when;
 use super::{see_other, Ctx, PageResult, PendingForm, UserForm, UserPage};
 use crate::auth::password;
 use crate::domain::{Password, Role, UserId};
@@ -451,7 +450,7 @@ pub async fn subscription(State(state): State<AppState>, p: UserPage) -> PageRes
                 dt { "Users" } dd { (sub.current_users) " of " (sub.max_users.map(|m| m.to_string()).unwrap_or_else(|| "unlimited".into())) }
                 @if let Some(days) = sub.days_left_in_trial { dt { "Trial" } dd { (days) " days left" } }
                 @if sub.trial_expired { dt { "Trial" } dd { "ended: choose a plan to keep making changes" } }
-                @if let Some(end) = sub.current_period_end { dt { "Current period ends" } dd { (when(&end)) } }
+                @if let Some(end) = sub.current_period_end { dt { "Current period ends" } dd { (ctx.when(&end)) } }
             }
         }
         h2 { "Plans" }
@@ -487,7 +486,7 @@ pub async fn audit(p: UserPage, Query(q): Query<CursorQuery>) -> PageResult {
                 tbody {
                     @for a in &entries.items {
                         tr {
-                            td { (when(&a.created_at)) }
+                            td { (ctx.when(&a.created_at)) }
                             td { (a.actor_name.as_deref().unwrap_or(&a.actor_type)) }
                             td { code { (a.action) } }
                             td { (a.target_type.as_deref().unwrap_or("")) " " span.muted.small { (a.target_id.as_deref().unwrap_or("")) } }
