@@ -192,7 +192,7 @@ async fn method_not_allowed() -> ApiError {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let mut app = api::router()
-        .merge(pages::router())
+        .merge(pages::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));

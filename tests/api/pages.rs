@@ -193,6 +193,12 @@ async fn sessions_live_in_cookies_and_end_on_logout(app: TestApp) {
     let r = tenant.get("/dashboard").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.text.contains("14 days left in trial"), "{}", r.text);
+    assert_eq!(r.headers["x-frame-options"], "DENY");
+    assert_eq!(r.headers["cache-control"], "no-store");
+    assert!(r.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
     // The same cookie on another tenant's host opens nothing.
     let mut wrong = Browser::on(&app, "someone-else.localhost");
     wrong.cookies = tenant.cookies.clone();

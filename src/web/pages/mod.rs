@@ -129,8 +129,45 @@ pub fn routes() -> Vec<Route> {
     all
 }
 
-pub fn router() -> Router<AppState> {
-    crate::web::api::router_of(routes())
+pub fn router(state: &AppState) -> Router<AppState> {
+    // Forms may lead on to the tenants' sub-domains (the sign-in hand-off).
+    let base = state.config.base_domain.trim().trim_start_matches('.');
+    let csp = format!(
+        "default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; \
+         script-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+         form-action 'self' http://*.{base}:* https://*.{base}:*"
+    );
+    let csp = HeaderValue::from_str(&csp)
+        .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'none'"));
+    crate::web::api::router_of(routes()).layer(axum::middleware::map_response(
+        move |r: Response| page_headers(r, csp.clone()),
+    ))
+}
+
+/// Headers of every page: no framing by other sites, no referrer beyond
+/// this origin, scripts and styles from here only (the one inline style is
+/// the tenant's colour), and pages with people's data kept out of caches.
+async fn page_headers(mut r: Response, csp: HeaderValue) -> Response {
+    let html = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let h = r.headers_mut();
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if html {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    r
 }
 
 /// Whether a path belongs to the pages (not the JSON API): its errors are
