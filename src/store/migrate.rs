@@ -31,6 +31,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     8 "0008_record_changes" "record_changes",
     9 "0009_search" "search",
     10 "0010_web_sessions" "web_sessions",
+    11 "0011_search_cover" "search_cover",
 );
 pub const SQLITE: &[Migration] = migrations!("sqlite":
     1 "0001_foundation" "foundation",
@@ -43,6 +44,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     8 "0008_record_changes" "record_changes",
     9 "0009_search" "search",
     10 "0010_web_sessions" "web_sessions",
+    11 "0011_search_cover" "search_cover",
 );
 
 fn digest(sql: &str) -> String {
