@@ -31,7 +31,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     8 "0008_record_changes" "record_changes",
     9 "0009_search" "search",
     10 "0010_web_sessions" "web_sessions",
-    11 "0011_search_cover" "search_cover",
+    11 "0011_search_terms" "search_terms",
 );
 pub const SQLITE: &[Migration] = migrations!("sqlite":
     1 "0001_foundation" "foundation",
@@ -44,7 +44,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     8 "0008_record_changes" "record_changes",
     9 "0009_search" "search",
     10 "0010_web_sessions" "web_sessions",
-    11 "0011_search_cover" "search_cover",
+    11 "0011_search_terms" "search_terms",
 );
 
 fn digest(sql: &str) -> String {
