@@ -335,11 +335,19 @@ impl TenantTx {
     /// sequential scan) is not reused once it is large. PostgreSQL only;
     /// transaction-local.
     pub async fn plan_each_time(&mut self) -> DbResult<()> {
+        self.plan_cache_mode("force_custom_plan").await
+    }
+
+    /// For a statement whose best plan does not depend on its parameters
+    /// but is costly to plan (search: four branches under row-level
+    /// security): plan it once per connection and reuse the plan.
+    pub async fn plan_once(&mut self) -> DbResult<()> {
+        self.plan_cache_mode("force_generic_plan").await
+    }
+
+    async fn plan_cache_mode(&mut self, mode: &'static str) -> DbResult<()> {
         match &mut self.tx {
-            Tx::Pg(tx) => {
-                tx.batch("SET LOCAL plan_cache_mode = force_custom_plan")
-                    .await
-            }
+            Tx::Pg(tx) => tx.batch(&format!("SET LOCAL plan_cache_mode = {mode}")).await,
             Tx::Sqlite(_) => Ok(()),
         }
     }

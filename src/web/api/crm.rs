@@ -1256,6 +1256,7 @@ pub async fn search(
         },
     };
     e.finish()?;
+    s.tx.plan_once().await?;
     let hits =
         crate::crm::search::search(&mut s.tx, text.as_deref().unwrap_or_default(), limit).await?;
     s.tx.commit().await?;
