@@ -25,39 +25,65 @@ CREATE POLICY tenant_isolation ON search_terms TO trasealla_tenant
 CREATE POLICY platform_access ON search_terms TO trasealla_platform USING (true) WITH CHECK (true);
 GRANT SELECT, INSERT, DELETE ON search_terms TO trasealla_tenant, trasealla_platform;
 
--- Runs as the writer's role, so the tenant policy applies to it too.
-CREATE FUNCTION search_terms_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Statement-level triggers with transition tables: a batch INSERT of 500
+-- imported contacts writes their words in one statement, not 500 calls.
+-- They run as the writer's role, so the tenant policy applies to them too.
+CREATE FUNCTION search_terms_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        DELETE FROM search_terms
-         WHERE tenant_id = OLD.tenant_id AND record_type = TG_ARGV[0] AND record_id = OLD.id;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        INSERT INTO search_terms (tenant_id, record_type, term, record_id)
-        SELECT NEW.tenant_id, TG_ARGV[0], t, NEW.id
-          FROM unnest(tsvector_to_array(NEW.search)) AS t
-         WHERE length(t) <= 200;
-    END IF;
+    INSERT INTO search_terms (tenant_id, record_type, term, record_id)
+    SELECT n.tenant_id, TG_ARGV[0], t, n.id
+      FROM new_rows n, unnest(tsvector_to_array(n.search)) AS t
+     WHERE length(t) <= 200;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER contacts_search_terms AFTER INSERT OR DELETE ON contacts
-    FOR EACH ROW EXECUTE FUNCTION search_terms_sync('contact');
+CREATE FUNCTION search_terms_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM search_terms s USING old_rows o
+     WHERE s.tenant_id = o.tenant_id AND s.record_type = TG_ARGV[0] AND s.record_id = o.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION search_terms_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM search_terms s USING old_rows o, new_rows n
+     WHERE n.tenant_id = o.tenant_id AND n.id = o.id AND n.search IS DISTINCT FROM o.search
+       AND s.tenant_id = o.tenant_id AND s.record_type = TG_ARGV[0] AND s.record_id = o.id;
+    INSERT INTO search_terms (tenant_id, record_type, term, record_id)
+    SELECT n.tenant_id, TG_ARGV[0], t, n.id
+      FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
+           unnest(tsvector_to_array(n.search)) AS t
+     WHERE n.search IS DISTINCT FROM o.search AND length(t) <= 200;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER contacts_search_terms_insert AFTER INSERT ON contacts
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION search_terms_insert('contact');
+CREATE TRIGGER contacts_search_terms_delete AFTER DELETE ON contacts
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION search_terms_delete('contact');
 CREATE TRIGGER contacts_search_terms_update AFTER UPDATE ON contacts
-    FOR EACH ROW WHEN (OLD.search IS DISTINCT FROM NEW.search) EXECUTE FUNCTION search_terms_sync('contact');
-CREATE TRIGGER companies_search_terms AFTER INSERT OR DELETE ON companies
-    FOR EACH ROW EXECUTE FUNCTION search_terms_sync('company');
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION search_terms_update('contact');
+CREATE TRIGGER companies_search_terms_insert AFTER INSERT ON companies
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION search_terms_insert('company');
+CREATE TRIGGER companies_search_terms_delete AFTER DELETE ON companies
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION search_terms_delete('company');
 CREATE TRIGGER companies_search_terms_update AFTER UPDATE ON companies
-    FOR EACH ROW WHEN (OLD.search IS DISTINCT FROM NEW.search) EXECUTE FUNCTION search_terms_sync('company');
-CREATE TRIGGER leads_search_terms AFTER INSERT OR DELETE ON leads
-    FOR EACH ROW EXECUTE FUNCTION search_terms_sync('lead');
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION search_terms_update('company');
+CREATE TRIGGER leads_search_terms_insert AFTER INSERT ON leads
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION search_terms_insert('lead');
+CREATE TRIGGER leads_search_terms_delete AFTER DELETE ON leads
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION search_terms_delete('lead');
 CREATE TRIGGER leads_search_terms_update AFTER UPDATE ON leads
-    FOR EACH ROW WHEN (OLD.search IS DISTINCT FROM NEW.search) EXECUTE FUNCTION search_terms_sync('lead');
-CREATE TRIGGER deals_search_terms AFTER INSERT OR DELETE ON deals
-    FOR EACH ROW EXECUTE FUNCTION search_terms_sync('deal');
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION search_terms_update('lead');
+CREATE TRIGGER deals_search_terms_insert AFTER INSERT ON deals
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION search_terms_insert('deal');
+CREATE TRIGGER deals_search_terms_delete AFTER DELETE ON deals
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION search_terms_delete('deal');
 CREATE TRIGGER deals_search_terms_update AFTER UPDATE ON deals
-    FOR EACH ROW WHEN (OLD.search IS DISTINCT FROM NEW.search) EXECUTE FUNCTION search_terms_sync('deal');
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION search_terms_update('deal');
 
 -- The records that exist already.
 INSERT INTO search_terms (tenant_id, record_type, term, record_id)
