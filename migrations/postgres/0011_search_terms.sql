@@ -15,7 +15,6 @@ CREATE TABLE search_terms (
     record_id   UUID NOT NULL,
     PRIMARY KEY (tenant_id, record_type, term, record_id)
 );
-CREATE INDEX search_terms_record ON search_terms (tenant_id, record_type, record_id);
 
 ALTER TABLE search_terms ENABLE ROW LEVEL SECURITY;
 ALTER TABLE search_terms FORCE ROW LEVEL SECURITY;
@@ -38,19 +37,25 @@ BEGIN
 END
 $$;
 
+-- A record's words are found again from its old `search` value, through
+-- the primary key: no second index to keep up on every insert.
 CREATE FUNCTION search_terms_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM search_terms s USING old_rows o
-     WHERE s.tenant_id = o.tenant_id AND s.record_type = TG_ARGV[0] AND s.record_id = o.id;
+    DELETE FROM search_terms s
+     USING (SELECT o.tenant_id, o.id, t FROM old_rows o, unnest(tsvector_to_array(o.search)) AS t) x
+     WHERE s.tenant_id = x.tenant_id AND s.record_type = TG_ARGV[0] AND s.term = x.t AND s.record_id = x.id;
     RETURN NULL;
 END
 $$;
 
 CREATE FUNCTION search_terms_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM search_terms s USING old_rows o, new_rows n
-     WHERE n.tenant_id = o.tenant_id AND n.id = o.id AND n.search IS DISTINCT FROM o.search
-       AND s.tenant_id = o.tenant_id AND s.record_type = TG_ARGV[0] AND s.record_id = o.id;
+    DELETE FROM search_terms s
+     USING (SELECT o.tenant_id, o.id, t
+              FROM old_rows o JOIN new_rows n ON n.tenant_id = o.tenant_id AND n.id = o.id,
+                   unnest(tsvector_to_array(o.search)) AS t
+             WHERE n.search IS DISTINCT FROM o.search) x
+     WHERE s.tenant_id = x.tenant_id AND s.record_type = TG_ARGV[0] AND s.term = x.t AND s.record_id = x.id;
     INSERT INTO search_terms (tenant_id, record_type, term, record_id)
     SELECT n.tenant_id, TG_ARGV[0], t, n.id
       FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
