@@ -347,7 +347,10 @@ impl TenantTx {
 
     async fn plan_cache_mode(&mut self, mode: &'static str) -> DbResult<()> {
         match &mut self.tx {
-            Tx::Pg(tx) => tx.batch(&format!("SET LOCAL plan_cache_mode = {mode}")).await,
+            Tx::Pg(tx) => {
+                tx.batch(&format!("SET LOCAL plan_cache_mode = {mode}"))
+                    .await
+            }
             Tx::Sqlite(_) => Ok(()),
         }
     }
