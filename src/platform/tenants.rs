@@ -386,6 +386,21 @@ async fn set_status(
     Ok(detail)
 }
 
+/// A tenant's audit log, newest first; an unknown tenant is 404, not an
+/// empty log.
+pub async fn audit_log(
+    store: &Store,
+    id: TenantId,
+    page: PageRequest,
+) -> ApiResult<Page<audit::AuditEntry>> {
+    let mut tx = store.platform(Access::Read).await?;
+    let mut scope = tx.for_tenant(id);
+    tenancy::current(&mut scope).await?;
+    let entries = audit::list(&mut scope, page).await?;
+    tx.commit().await?;
+    Ok(entries)
+}
+
 pub async fn suspend(
     store: &Store,
     id: TenantId,

@@ -176,7 +176,7 @@ async fn license_headers(
 async fn not_found(uri: axum::http::Uri) -> Response {
     use axum::response::IntoResponse;
     if pages::is_page_path(uri.path()) {
-        pages::layout_error(&ApiError::not_found())
+        pages::error_page(&ApiError::not_found())
     } else {
         ApiError::new(ErrorCode::NotFound, "no such endpoint").into_response()
     }

@@ -10,7 +10,6 @@ use crate::pagination::PageParams;
 use crate::platform::tenants::{
     self, AdminUpdateTenant, Deletion, TenantDetail, TenantFilter, TenantSummary,
 };
-use crate::store::Access;
 use crate::web::extract::{Json, JsonOrEmpty, PathId, Query};
 use crate::web::AppState;
 use axum::extract::State;
@@ -239,13 +238,9 @@ pub async fn tenant_audit_log(
     Query(page): Query<PageParams>,
 ) -> ApiResult<ListEnvelope<AuditEntry>> {
     let page = page.validate()?;
-    let mut tx = state.store.platform(Access::Read).await?;
-    let mut scope = tx.for_tenant(TenantId(id));
-    // An unknown tenant is 404, not an empty log.
-    crate::tenancy::current(&mut scope).await?;
-    let entries = audit::list(&mut scope, page).await?;
-    tx.commit().await?;
-    Ok(entries.into())
+    Ok(tenants::audit_log(&state.store, TenantId(id), page)
+        .await?
+        .into())
 }
 
 #[utoipa::path(get, path = "/api/audit-log", tag = "tenants", security(("bearer" = [])),

@@ -123,12 +123,16 @@ pub async fn login(
 #[derive(Debug, Default, Deserialize)]
 pub struct Empty {}
 
-pub async fn logout(State(state): State<AppState>, f: AdminForm<Empty>) -> PageResult {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    f: AdminForm<Empty>,
+) -> PageResult {
     sessions::end_admin(&state.store, f.page.sid).await?;
     let mut r = see_other("/admin/login");
     r.headers_mut().append(
         header::SET_COOKIE,
-        session_cookie(&state, &HeaderMap::new(), true, None),
+        session_cookie(&state, &headers, true, None),
     );
     Ok(r)
 }
@@ -207,19 +211,15 @@ pub async fn tenants(
 
 pub async fn tenant(State(state): State<AppState>, p: AdminPage, PathId(id): PathId) -> PageResult {
     let d = tenants::detail(&state.store, TenantId(id), state.clock.now()).await?;
-    let log = {
-        let mut tx = state.store.platform(crate::store::Access::Read).await?;
-        let mut scope = tx.for_tenant(TenantId(id));
-        let mut e = crate::error::FieldErrors::default();
-        let page_req = crate::pagination::PageParams {
-            limit: Some("20".into()),
-            cursor: None,
-        }
-        .parse(&mut e);
-        let entries = crate::audit::list(&mut scope, page_req).await?;
-        tx.commit().await?;
-        entries.items
-    };
+    let mut e = crate::error::FieldErrors::default();
+    let first_page = crate::pagination::PageParams {
+        limit: Some("20".into()),
+        cursor: None,
+    }
+    .parse(&mut e);
+    let log = tenants::audit_log(&state.store, TenantId(id), first_page)
+        .await?
+        .items;
     let plans: Vec<(String, String)> = crate::domain::PlanCode::ALL
         .iter()
         .map(|p| (p.as_str().to_owned(), p.as_str().to_owned()))

@@ -23,17 +23,17 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use uuid::Uuid;
 
-/// Blank is none.
-fn given(v: &Option<String>) -> Option<String> {
-    v.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
-/// The default pipeline, else the first.
-fn default_pipeline(all: &[PipelineView]) -> Option<&PipelineView> {
-    all.iter().find(|p| p.is_default).or_else(|| all.first())
+/// The pipeline a page asked for (`?pipeline_id=`), else the default, else
+/// the first.
+pub fn chosen_pipeline<'a>(
+    all: &'a [PipelineView],
+    asked: Option<&str>,
+) -> Option<&'a PipelineView> {
+    asked
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .and_then(|id| all.iter().find(|p| p.id == id))
+        .or_else(|| all.iter().find(|p| p.is_default))
+        .or_else(|| all.first())
 }
 
 // ---------------------------------------------------------------------------
@@ -43,7 +43,7 @@ pub async fn dashboard(State(state): State<AppState>, p: UserPage) -> PageResult
     let UserPage { mut s, ctx } = p;
     let now = state.clock.now();
     let all = pipelines::list(&mut s.tx).await?;
-    let pipeline = default_pipeline(&all).cloned();
+    let pipeline = chosen_pipeline(&all, None).cloned();
     let report = match &pipeline {
         Some(p) => Some(reports::pipeline(&mut s.tx, Some(p.id)).await?),
         None => None,
@@ -114,11 +114,11 @@ pub async fn dashboard(State(state): State<AppState>, p: UserPage) -> PageResult
         div.columns {
             section.card {
                 h2 { "Today" }
-                (activity_list(&ctx, &today.items, "Nothing due today."))
+                (activity_list(&ctx, &today.items, "Nothing due today.", "/dashboard"))
             }
             section.card {
                 h2 { "My open tasks" }
-                (activity_list(&ctx, &open_tasks.items, "No open tasks — well done."))
+                (activity_list(&ctx, &open_tasks.items, "No open tasks — well done.", "/dashboard"))
             }
         }
     };
@@ -128,7 +128,8 @@ pub async fn dashboard(State(state): State<AppState>, p: UserPage) -> PageResult
     ))
 }
 
-fn activity_list(ctx: &super::Ctx, items: &[ActivityView], empty: &str) -> Markup {
+/// Activities with their "Mark done" buttons, which return to `back`.
+pub fn activity_list(ctx: &super::Ctx, items: &[ActivityView], empty: &str, back: &str) -> Markup {
     html! {
         @if items.is_empty() { p.muted { (empty) } }
         ul.activities {
@@ -141,6 +142,7 @@ fn activity_list(ctx: &super::Ctx, items: &[ActivityView], empty: &str) -> Marku
                     @if !a.done {
                         form.inline method="post" action=(format!("/activities/{}/done", a.id)) {
                             (ctx.csrf_field())
+                            input type="hidden" name="back" value=(back);
                             button.small type="submit" { "Mark done" }
                         }
                     }
@@ -187,14 +189,7 @@ const CARDS_PER_STAGE: &str = "50";
 pub async fn board(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
     let UserPage { mut s, ctx } = p;
     let all = pipelines::list(&mut s.tx).await?;
-    let chosen = q
-        .pipeline_id
-        .as_deref()
-        .and_then(|id| Uuid::parse_str(id).ok())
-        .and_then(|id| all.iter().find(|p| p.id == id))
-        .or_else(|| default_pipeline(&all))
-        .cloned();
-    let Some(pipeline) = chosen else {
+    let Some(pipeline) = chosen_pipeline(&all, q.pipeline_id.as_deref()).cloned() else {
         return Err(ApiError::not_found().into());
     };
     let report = reports::pipeline(&mut s.tx, Some(pipeline.id)).await?;
@@ -254,7 +249,6 @@ pub async fn board(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
                                 div.amount { (money(d.amount, &d.currency)) }
                                 form.move method="post" action=(format!("/deals/{}/move", d.id)) {
                                     (ctx.csrf_field())
-                                    input type="hidden" name="pipeline_id" value=(pipeline.id);
                                     label.sr-only for=(format!("move-{}", d.id)) { "Move " (d.title) " to stage" }
                                     select id=(format!("move-{}", d.id)) name="stage_id" {
                                         @for (value, text) in &stage_options {
@@ -279,7 +273,6 @@ pub async fn board(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
 #[derive(Debug, Deserialize)]
 pub struct MoveForm {
     stage_id: Option<String>,
-    pipeline_id: Option<String>,
 }
 
 /// Moves a deal to a stage: from the board's drag and drop (answered with
@@ -323,10 +316,7 @@ pub async fn move_deal(
             Ok(see_other(&format!("/deals?pipeline_id={}", d.pipeline_id)))
         }
         (Err(e), true) => Ok(e.into_response()),
-        (Err(e), false) => {
-            let _ = form.pipeline_id;
-            Err(e.into())
-        }
+        (Err(e), false) => Err(e.into()),
     }
 }
 
@@ -385,13 +375,7 @@ pub async fn new_deal(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
     let UserPage { mut s, ctx } = p;
     let all = pipelines::list(&mut s.tx).await?;
     s.tx.commit().await?;
-    let chosen = q
-        .pipeline_id
-        .as_deref()
-        .and_then(|id| Uuid::parse_str(id).ok())
-        .and_then(|id| all.iter().find(|p| p.id == id))
-        .or_else(|| default_pipeline(&all))
-        .ok_or_else(ApiError::not_found)?;
+    let chosen = chosen_pipeline(&all, q.pipeline_id.as_deref()).ok_or_else(ApiError::not_found)?;
     Ok(layout::respond(
         StatusCode::OK,
         deal_form_page(&ctx, chosen, &DealForm::default(), &Errors::new()),
@@ -406,8 +390,8 @@ pub async fn create_deal(State(state): State<AppState>, f: UserForm<DealForm>) -
         None => return Err(ApiError::not_found().into()),
     };
     let mut e = FieldErrors::default();
-    let amount =
-        given(&form.amount).and_then(|a| e.check("amount", super::records::parse_amount(&a)));
+    let amount = layout::given(&form.amount)
+        .and_then(|a| e.check("amount", super::records::parse_amount(&a)));
     let stage = form.stage_id.as_deref().and_then(|id| {
         e.check(
             "stage_id",
@@ -421,7 +405,7 @@ pub async fn create_deal(State(state): State<AppState>, f: UserForm<DealForm>) -
                 pipeline_id: Some(pipeline.id),
                 stage_id: stage,
                 amount,
-                currency: given(&form.currency),
+                currency: layout::given(&form.currency),
                 ..Default::default()
             };
             deals::create(&mut s.tx, &s.user, input, state.clock.now()).await
@@ -536,7 +520,8 @@ pub async fn add_item(
         )
     });
     let mut number = |name: &str, v: &Option<String>| {
-        given(v).and_then(|v| e.check(name, v.parse::<i64>().map_err(|_| "must be a whole number")))
+        layout::given(v)
+            .and_then(|v| e.check(name, v.parse::<i64>().map_err(|_| "must be a whole number")))
     };
     let quantity = number("quantity", &form.quantity);
     let discount = number("discount_percent", &form.discount_percent);

@@ -29,9 +29,34 @@ fn person(first: &str, last: Option<&str>) -> String {
     }
 }
 
-/// The service calls every record kind makes the same way.
+/// The service calls every record kind makes the same way. Updates name
+/// the user who made them (for the timeline), except products'.
 macro_rules! services {
     ($module:ident, $filter:ident, $view:ty, $input:ty) => {
+        services!(@common $module, $filter, $view, $input);
+        async fn update(
+            tx: &mut TenantTx,
+            user: &SessionUser,
+            id: Uuid,
+            input: $input,
+            now: DateTime<Utc>,
+        ) -> ApiResult<$view> {
+            $module::update(tx, user.id.0, id, input, now).await
+        }
+    };
+    ($module:ident, $filter:ident, $view:ty, $input:ty, without_user) => {
+        services!(@common $module, $filter, $view, $input);
+        async fn update(
+            tx: &mut TenantTx,
+            _user: &SessionUser,
+            id: Uuid,
+            input: $input,
+            now: DateTime<Utc>,
+        ) -> ApiResult<$view> {
+            $module::update(tx, id, input, now).await
+        }
+    };
+    (@common $module:ident, $filter:ident, $view:ty, $input:ty) => {
         async fn list(
             tx: &mut TenantTx,
             q: Option<String>,
@@ -69,6 +94,7 @@ impl Record for Contacts {
     const NAV: Nav = Nav::Contacts;
     const TIMELINE: Option<RecordKind> = Some(RecordKind::Contact);
     const SEARCH_HINT: &'static str = "Search by name, e-mail or phone";
+    const CSV: bool = true;
     type View = ContactView;
     type Input = ContactInput;
 
@@ -94,16 +120,6 @@ impl Record for Contacts {
         person(&v.first_name, v.last_name.as_deref())
     }
     services!(contacts, ContactFilter, ContactView, ContactInput);
-
-    async fn update(
-        tx: &mut TenantTx,
-        user: &SessionUser,
-        id: Uuid,
-        input: ContactInput,
-        now: DateTime<Utc>,
-    ) -> ApiResult<ContactView> {
-        contacts::update(tx, user.id.0, id, input, now).await
-    }
 }
 
 pub struct Companies;
@@ -147,16 +163,6 @@ impl Record for Companies {
         v.name.clone()
     }
     services!(companies, CompanyFilter, CompanyView, CompanyInput);
-
-    async fn update(
-        tx: &mut TenantTx,
-        user: &SessionUser,
-        id: Uuid,
-        input: CompanyInput,
-        now: DateTime<Utc>,
-    ) -> ApiResult<CompanyView> {
-        companies::update(tx, user.id.0, id, input, now).await
-    }
 }
 
 pub struct Leads;
@@ -168,6 +174,7 @@ impl Record for Leads {
     const NAV: Nav = Nav::Leads;
     const TIMELINE: Option<RecordKind> = Some(RecordKind::Lead);
     const SEARCH_HINT: &'static str = "Search by name, e-mail or company";
+    const CSV: bool = true;
     type View = LeadView;
     type Input = LeadInput;
 
@@ -216,16 +223,6 @@ impl Record for Leads {
         }
     }
     services!(leads, LeadFilter, LeadView, LeadInput);
-
-    async fn update(
-        tx: &mut TenantTx,
-        user: &SessionUser,
-        id: Uuid,
-        input: LeadInput,
-        now: DateTime<Utc>,
-    ) -> ApiResult<LeadView> {
-        leads::update(tx, user.id.0, id, input, now).await
-    }
 }
 
 /// Converts a lead (into a contact, its company, and a deal when asked) and
@@ -288,17 +285,13 @@ impl Record for Products {
     fn title(v: &ProductView) -> String {
         v.name.clone()
     }
-    services!(products, ProductFilter, ProductView, ProductInput);
-
-    async fn update(
-        tx: &mut TenantTx,
-        _user: &SessionUser,
-        id: Uuid,
-        input: ProductInput,
-        now: DateTime<Utc>,
-    ) -> ApiResult<ProductView> {
-        products::update(tx, id, input, now).await
-    }
+    services!(
+        products,
+        ProductFilter,
+        ProductView,
+        ProductInput,
+        without_user
+    );
 }
 
 macro_rules! timelined {

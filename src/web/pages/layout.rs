@@ -497,6 +497,14 @@ pub fn bar_chart(title: &str, rows: &[(String, i64, &str)]) -> Markup {
     }
 }
 
+/// A form field's text; blank is none.
+pub fn given(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
 /// A colour as `#rrggbb`, the only form put into a style rule.
 pub fn is_color(c: &str) -> bool {
     c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())

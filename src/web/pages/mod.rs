@@ -26,19 +26,14 @@ use crate::web::api::{route, Route};
 use crate::web::extract::{read_bytes, slug_from_host};
 use crate::web::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-pub use layout::Ctx;
-
-/// An error as a page (for the router's fallback).
-pub fn layout_error(e: &ApiError) -> Response {
-    layout::error_page(e)
-}
+pub use layout::{error_page, Ctx};
 
 /// The tenant user's session cookie.
 pub const SESSION_COOKIE: &str = "trasealla_session";
@@ -329,40 +324,20 @@ pub struct UserPage {
     pub ctx: Ctx,
 }
 
-async fn user_session(parts: &mut Parts, state: &AppState) -> PageResult<TenantSession> {
-    let next = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
-    let login = || PageError::Login {
-        admin: false,
-        next: next.clone(),
-    };
-    let Some(claims) = cookie_claims(state, &parts.headers, false) else {
-        return Err(login());
-    };
-    let auth = TenantAuth::from_claims(claims, parts, state).await?;
-    let s = match auth.begin(state).await {
-        Ok(s) => s,
-        Err(e) if e.code == ErrorCode::Unauthorized => return Err(login()),
-        Err(e) => return Err(e.into()),
-    };
-    // A session belongs to its tenant's host.
-    if let Some(slug) = host_slug(state, &parts.headers) {
-        if slug != s.tenant.slug {
-            return Err(login());
-        }
-    }
-    Ok(s)
-}
-
 impl FromRequestParts<AppState> for UserPage {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> PageResult<Self> {
-        let s = user_session(parts, state).await?;
-        let ctx = Ctx::for_user(state, &s);
+        // A signed-out visitor comes back here after logging in.
+        let here = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        let (s, ctx) = Pending::check(parts, state, here)
+            .await?
+            .begin(state)
+            .await?;
         Ok(UserPage { s, ctx })
     }
 }
@@ -374,6 +349,11 @@ pub struct UserForm<T> {
     pub s: TenantSession,
     pub ctx: Ctx,
     pub form: T,
+}
+
+/// A form whose anti-forgery token is missing or wrong.
+fn expired_form() -> ApiError {
+    ApiError::forbidden("the form has expired; reload the page and try again")
 }
 
 /// The body of a form post as `T`, after the `_csrf` field (or the
@@ -398,16 +378,15 @@ async fn read_form<T: DeserializeOwned>(
             .map(|(_, v)| v.clone())
     });
     if sent.as_deref() != Some(expected) {
-        return Err(ApiError::forbidden(
-            "the form has expired; reload the page and try again",
-        ));
+        return Err(expired_form());
     }
     serde_urlencoded::from_bytes(&bytes)
         .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("the form is malformed: {e}")))
 }
 
-/// A form post's session, checked before its body is read; the
-/// transaction begins after.
+/// A session, checked from its cookie before any body is read; the
+/// transaction begins after (`begin`), and a signed-out visitor is sent to
+/// the login and then back to `back`.
 struct Pending {
     auth: TenantAuth,
     csrf: String,
@@ -416,17 +395,7 @@ struct Pending {
 }
 
 impl Pending {
-    async fn check(parts: &mut Parts, state: &AppState) -> PageResult<Pending> {
-        same_origin(&parts.headers)?;
-        let back = parts
-            .headers
-            .get(header::REFERER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|r| {
-                r.split_once("://")
-                    .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
-            })
-            .unwrap_or_default();
+    async fn check(parts: &mut Parts, state: &AppState, back: String) -> PageResult<Pending> {
         let Some(claims) = cookie_claims(state, &parts.headers, false) else {
             return Err(PageError::Login {
                 admin: false,
@@ -465,12 +434,28 @@ impl Pending {
     }
 }
 
+/// A form post's session: same origin only; a signed-out poster is sent
+/// back to the page the form was on.
+async fn form_session(parts: &mut Parts, state: &AppState) -> PageResult<Pending> {
+    same_origin(&parts.headers)?;
+    let back = parts
+        .headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| {
+            r.split_once("://")
+                .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
+        })
+        .unwrap_or_default();
+    Pending::check(parts, state, back).await
+}
+
 impl<T: DeserializeOwned + Send> FromRequest<AppState> for UserForm<T> {
     type Rejection = PageError;
 
     async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
         let (mut parts, body) = req.into_parts();
-        let pending = Pending::check(&mut parts, state).await?;
+        let pending = form_session(&mut parts, state).await?;
         let form = read_form(Request::from_parts(parts, body), state, &pending.csrf).await?;
         let (s, ctx) = pending.begin(state).await?;
         Ok(UserForm { s, ctx, form })
@@ -496,7 +481,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for PendingForm<T> {
 
     async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
         let (mut parts, body) = req.into_parts();
-        let pending = Pending::check(&mut parts, state).await?;
+        let pending = form_session(&mut parts, state).await?;
         let form = read_form(Request::from_parts(parts, body), state, &pending.csrf).await?;
         Ok(PendingForm { pending, form })
     }
@@ -516,14 +501,12 @@ impl FromRequest<AppState> for UserUpload {
 
     async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
         let (mut parts, body) = req.into_parts();
-        let pending = Pending::check(&mut parts, state).await?;
+        let pending = form_session(&mut parts, state).await?;
         let upload =
             crate::web::extract::CsvUpload::from_request(Request::from_parts(parts, body), state)
                 .await?;
         if upload.fields.get("_csrf") != Some(&pending.csrf) {
-            return Err(
-                ApiError::forbidden("the form has expired; reload the page and try again").into(),
-            );
+            return Err(expired_form().into());
         }
         let (s, ctx) = pending.begin(state).await?;
         Ok(UserUpload { s, ctx, upload })
@@ -597,14 +580,4 @@ impl FromRequestParts<AppState> for Visitor {
             signed_in: cookie_claims(state, &parts.headers, false).is_some(),
         })
     }
-}
-
-/// Whether a method changes state (pages only change state by POST).
-pub fn is_write(method: &Method) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD)
-}
-
-/// The status a page answers with for an error.
-pub fn status_of(e: &ApiError) -> StatusCode {
-    e.code.status()
 }

@@ -168,20 +168,7 @@ pub async fn tasks(p: UserPage, Query(q): Query<TasksQuery>) -> PageResult {
             a.button.secondary href="/activities" { "Calendar" }
         }
         section.card {
-            @if page_.items.is_empty() { p.muted { "No open tasks with a due date — well done." } }
-            ul.activities {
-                @for a in &page_.items {
-                    li {
-                        span.badge { (a.kind.as_str()) } " " strong { (a.subject) }
-                        @if let Some(d) = a.due_at { " " span.muted { "due " (ctx.when(&d)) } }
-                        form.inline method="post" action=(format!("/activities/{}/done", a.id)) {
-                            (ctx.csrf_field())
-                            input type="hidden" name="back" value="/activities/tasks";
-                            button.small type="submit" { "Mark done" }
-                        }
-                    }
-                }
-            }
+            (super::crm::activity_list(&ctx, &page_.items, "No open tasks with a due date — well done.", "/activities/tasks"))
         }
         nav.pager { @if let Some(c) = &page_.next_cursor { a rel="next" href=(format!("/activities/tasks?cursor={c}")) { "Next page »" } } }
     };
@@ -229,13 +216,7 @@ pub async fn reports(
             .unwrap_or_default()
     };
     let all = pipelines::list(&mut s.tx).await?;
-    let chosen = q
-        .pipeline_id
-        .as_deref()
-        .and_then(|id| uuid::Uuid::parse_str(id).ok())
-        .and_then(|id| all.iter().find(|p| p.id == id))
-        .or_else(|| all.iter().find(|p| p.is_default))
-        .or(all.first());
+    let chosen = super::crm::chosen_pipeline(&all, q.pipeline_id.as_deref());
     let pipeline = match chosen {
         Some(p) => Some(reports::pipeline(&mut s.tx, Some(p.id)).await?),
         None => None,

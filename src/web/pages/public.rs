@@ -10,7 +10,7 @@ use crate::domain::{Password, TenantId, UserId};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::licensing::Mode;
 use crate::tenancy::register::{self, RegisterRequest};
-use crate::web::extract::{read_bytes, ClientAddr};
+use crate::web::extract::ClientAddr;
 use crate::web::AppState;
 use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -66,34 +66,16 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for PublicForm<T> {
     async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
         let headers = req.headers().clone();
         super::same_origin(&headers)?;
-        let expected = super::cookie(&headers, FORM_COOKIE)
-            .unwrap_or_default()
-            .to_owned();
-        let bytes = read_bytes(req, state).await?;
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
-            .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the form could not be read"))?;
-        let sent = pairs
-            .iter()
-            .find(|(k, _)| k == "_csrf")
-            .map(|(_, v)| v.as_str());
-        if expected.len() != 32 || sent != Some(expected.as_str()) {
-            return Err(
-                ApiError::forbidden("the form has expired; reload the page and try again").into(),
-            );
-        }
-        let form = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-            ApiError::new(ErrorCode::BadRequest, format!("the form is malformed: {e}"))
-        })?;
+        // No cookie, no token: a form from nowhere (or a blocked cookie).
+        let Some(expected) = super::cookie(&headers, FORM_COOKIE)
+            .filter(|v| v.len() == 32)
+            .map(str::to_owned)
+        else {
+            return Err(super::expired_form().into());
+        };
+        let form = super::read_form(req, state, &expected).await?;
         Ok(PublicForm { form, headers })
     }
-}
-
-/// Blank text is no value.
-fn given(v: &Option<String>) -> Option<String> {
-    v.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 // ---------------------------------------------------------------------------
@@ -212,16 +194,16 @@ pub async fn register(
         return Err(ApiError::not_found().into());
     }
     let request = RegisterRequest {
-        company_name: given(&form.company_name),
-        email: given(&form.email),
+        company_name: layout::given(&form.company_name),
+        email: layout::given(&form.email),
         password: form
             .password
             .clone()
             .filter(|p| !p.is_empty())
             .map(Password::offered),
-        full_name: given(&form.full_name),
+        full_name: layout::given(&form.full_name),
         industry: None,
-        slug: given(&form.slug),
+        slug: layout::given(&form.slug),
     };
     let result = async {
         let input = request.validate()?;
@@ -452,9 +434,9 @@ pub async fn login(
     PublicForm { form, headers }: PublicForm<LoginForm>,
 ) -> PageResult {
     let slug = host_slug(&state, &headers);
-    let hint = slug.clone().or_else(|| given(&form.tenant));
+    let hint = slug.clone().or_else(|| layout::given(&form.tenant));
     let request = LoginRequest {
-        username: given(&form.username),
+        username: layout::given(&form.username),
         password: form
             .password
             .clone()

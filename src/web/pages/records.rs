@@ -86,6 +86,8 @@ pub trait Record: Send + Sync + 'static {
     /// Records with a timeline get notes and activities too.
     const TIMELINE: Option<RecordKind>;
     const SEARCH_HINT: &'static str;
+    /// Whether the kind has CSV import and export pages.
+    const CSV: bool = false;
 
     type View: Serialize + Send + Sync;
     type Input: DeserializeOwned + Send;
@@ -400,10 +402,9 @@ pub async fn list<R: Record>(p: UserPage, Query(q): Query<CrmListQuery>) -> Page
     ))
 }
 
-/// Contacts and leads have CSV export and import.
 fn export_link<R: Record>() -> Markup {
     html! {
-        @if matches!(R::PATH, "/contacts" | "/leads") {
+        @if R::CSV {
             a.button.secondary href=(format!("{}/import", R::PATH)) { "Import CSV" }
             a.button.secondary href=(format!("{}/export.csv", R::PATH)) download { "Export CSV" }
         }
