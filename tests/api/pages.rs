@@ -4,7 +4,8 @@
 //! route between tenants.
 
 use crate::both;
-use crate::support::{Resp, Tenant, TestApp, ADMIN_PASSWORD, ADMIN_USERNAME, PASSWORD};
+use crate::support::{Req, Resp, Tenant, TestApp, ADMIN_PASSWORD, ADMIN_USERNAME, PASSWORD};
+use hyper::Method;
 use serde_json::json;
 
 /// A browser: its cookies and the host it talks to.
@@ -57,28 +58,29 @@ impl<'a> Browser<'a> {
             .map(|(_, v)| v.clone())
     }
 
-    async fn get(&mut self, path: &str) -> Resp {
-        let r = self
-            .app
-            .get(path)
+    /// A request from this browser: its host and cookies.
+    fn req(&self, method: Method, path: &str) -> Req<'a> {
+        self.app
+            .req(method, path)
             .header("host", &self.host)
             .header("cookie", &self.cookie_header())
-            .send()
-            .await;
+    }
+
+    /// A form post from this browser, with extra headers.
+    fn form(&self, path: &str, body: String) -> Req<'a> {
+        self.req(Method::POST, path)
+            .raw("application/x-www-form-urlencoded", body.into_bytes())
+    }
+
+    async fn get(&mut self, path: &str) -> Resp {
+        let r = self.req(Method::GET, path).send().await;
         self.keep_cookies(&r);
         r
     }
 
     async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
         let body = serde_urlencoded::to_string(fields).unwrap();
-        let r = self
-            .app
-            .post(path)
-            .header("host", &self.host)
-            .header("cookie", &self.cookie_header())
-            .raw("application/x-www-form-urlencoded", body.into_bytes())
-            .send()
-            .await;
+        let r = self.form(path, body).send().await;
         self.keep_cookies(&r);
         r
     }
@@ -210,21 +212,17 @@ async fn sessions_live_in_cookies_and_end_on_logout(app: TestApp) {
     // Behind an HTTPS proxy the cookie is Secure.
     let mut proxied = Browser::new(&app);
     let page = proxied.get("/login").await;
-    let r = app
-        .post("/login")
-        .header("host", &proxied.host)
-        .header("cookie", &proxied.cookie_header())
-        .header("x-forwarded-proto", "https")
-        .raw(
-            "application/x-www-form-urlencoded",
+    let r = proxied
+        .form(
+            "/login",
             serde_urlencoded::to_string([
                 ("_csrf", csrf_of(&page.text).as_str()),
                 ("username", "cleo@cookiejar.example"),
                 ("password", "Long-enough-1"),
             ])
-            .unwrap()
-            .into_bytes(),
+            .unwrap(),
         )
+        .header("x-forwarded-proto", "https")
         .send()
         .await;
     assert_eq!(r.status, 303);
@@ -441,15 +439,9 @@ async fn forms_show_validation_and_write_through_the_services(app: TestApp) {
     let csrf = csrf_of(&board.text);
     // The board's drag and drop posts with fetch and reads JSON.
     let drag = |stage: String| {
-        app.post(&format!("/deals/{deal}/move"))
-            .header("host", &b.host)
-            .header("cookie", &b.cookie_header())
+        b.form(&format!("/deals/{deal}/move"), format!("stage_id={stage}"))
             .header("x-requested-with", "fetch")
             .header("x-csrf-token", &csrf)
-            .raw(
-                "application/x-www-form-urlencoded",
-                format!("stage_id={stage}").into_bytes(),
-            )
             .send()
     };
     let r = drag(stages[4].clone()).await;
@@ -473,15 +465,9 @@ async fn forms_show_validation_and_write_through_the_services(app: TestApp) {
     let r = b.post("/contacts/new", &[("first_name", "Forged")]).await;
     assert_eq!(r.status, 403);
     let token = csrf_of(&b.get("/contacts/new").await.text);
-    let r = app
-        .post("/contacts/new")
-        .header("host", &b.host)
-        .header("cookie", &b.cookie_header())
+    let r = b
+        .form("/contacts/new", format!("_csrf={token}&first_name=Evil"))
         .header("origin", "http://evil.example")
-        .raw(
-            "application/x-www-form-urlencoded",
-            format!("_csrf={token}&first_name=Evil").into_bytes(),
-        )
         .send()
         .await;
     assert_eq!(r.status, 403);
@@ -923,10 +909,7 @@ async fn upload(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"in.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
     ));
     let r = b
-        .app
-        .post(action)
-        .header("host", &b.host)
-        .header("cookie", &b.cookie_header())
+        .req(Method::POST, action)
         .raw(
             &format!("multipart/form-data; boundary={boundary}"),
             body.into_bytes(),
