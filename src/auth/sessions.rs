@@ -6,7 +6,7 @@
 use super::token::{Issued, PLATFORM_ADMIN_ROLE};
 use crate::domain::{AdminId, TenantId, UserId};
 use crate::error::ApiResult;
-use crate::store::{Access, Scoped, Store};
+use crate::store::{Access, One, Scoped, Store};
 use crate::web::AppState;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
@@ -24,21 +24,65 @@ pub async fn start_tenant(
     user: UserId,
     role: &str,
 ) -> ApiResult<Started> {
+    let mut tx = state.store.platform(Access::Write).await?;
+    let started = insert_tenant(state, &mut tx.for_tenant(tenant), tenant, user, role).await?;
+    tx.commit().await?;
+    Ok(started)
+}
+
+async fn insert_tenant(
+    state: &AppState,
+    scope: &mut impl Scoped,
+    tenant: TenantId,
+    user: UserId,
+    role: &str,
+) -> ApiResult<Started> {
     let now = state.clock.now();
     let sid = Uuid::now_v7();
     let expires = now + Duration::seconds(state.tokens.ttl_secs());
-    let mut tx = state.store.platform(Access::Write).await?;
-    tx.for_tenant(tenant)
+    scope
         .execute(
             "INSERT INTO sessions (tenant_id, id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
             &[&sid, &user, &now, &expires],
         )
         .await?;
-    tx.commit().await?;
     let token = state
         .tokens
         .issue_session(user.0, Some(tenant.0), role, sid, now)?;
     Ok(Started { sid, token })
+}
+
+/// Replaces the session `sid` by a new one, in one transaction, when it
+/// still exists and the tenant's slug is `slug` (the host it is handed to):
+/// a hand-off link works once, and only on its tenant's host.
+pub async fn hand_over(
+    state: &AppState,
+    tenant: TenantId,
+    sid: Uuid,
+    user: UserId,
+    role: &str,
+    slug: Option<&str>,
+) -> ApiResult<Option<Started>> {
+    let mut tx = state.store.platform(Access::Write).await?;
+    let mut scope = tx.for_tenant(tenant);
+    let own: Option<One<String>> = scope
+        .query_opt("SELECT slug FROM tenants WHERE id = $1", &[])
+        .await?;
+    if own.map(|o| o.0).as_deref() != slug {
+        return Ok(None);
+    }
+    let gone = scope
+        .execute(
+            "DELETE FROM sessions WHERE tenant_id = $1 AND id = $2 AND user_id = $3",
+            &[&sid, &user],
+        )
+        .await?;
+    if gone == 0 {
+        return Ok(None);
+    }
+    let started = insert_tenant(state, &mut scope, tenant, user, role).await?;
+    tx.commit().await?;
+    Ok(Some(started))
 }
 
 /// Starts a platform admin's session.

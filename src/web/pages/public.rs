@@ -339,23 +339,17 @@ pub async fn handoff(
     let (Some(tid), Some(sid), true) = (claims.tid, claims.sid, claims.handoff) else {
         return Err(expired());
     };
-    let tenant = TenantId(tid);
-    let mut tx = state.store.platform(crate::store::Access::Write).await?;
-    let mut scope = tx.for_tenant(tenant);
-    let slug: Option<crate::store::One<String>> =
-        crate::store::Scoped::query_opt(&mut scope, "SELECT slug FROM tenants WHERE id = $1", &[])
-            .await?;
-    let gone = crate::store::Scoped::execute(
-        &mut scope,
-        "DELETE FROM sessions WHERE tenant_id = $1 AND id = $2 AND user_id = $3",
-        &[&sid, &claims.sub],
+    let slug = host_slug(&state, &headers);
+    let started = sessions::hand_over(
+        &state,
+        TenantId(tid),
+        sid,
+        UserId(claims.sub),
+        &claims.role,
+        slug.as_deref(),
     )
-    .await?;
-    tx.commit().await?;
-    if gone == 0 || slug.map(|s| s.0) != host_slug(&state, &headers) {
-        return Err(expired());
-    }
-    let started = sessions::start_tenant(&state, tenant, UserId(claims.sub), &claims.role).await?;
+    .await?
+    .ok_or_else(expired)?;
     let mut r = see_other(&safe_next(q.next.as_deref(), "/dashboard"));
     r.headers_mut().append(
         header::SET_COOKIE,
