@@ -368,6 +368,26 @@ impl<K: Kind> Import<K> {
     }
 }
 
+/// Imports a spooled file of `K` into the tenant of `tx`, as one
+/// transaction: committed, or rolled back after a dry run (or an error).
+pub async fn import<K: Kind + Default>(
+    mut tx: crate::store::TenantTx,
+    user: &SessionUser,
+    on_duplicate: OnDuplicate,
+    dry_run: bool,
+    file: tokio::fs::File,
+    now: DateTime<Utc>,
+) -> ApiResult<ImportReport> {
+    tx.plan_each_time().await?;
+    let report = Import::new(K::default(), on_duplicate, dry_run)
+        .run(&mut tx, user, file, now)
+        .await?;
+    if !dry_run {
+        tx.commit().await?;
+    }
+    Ok(report)
+}
+
 /// Who holds an e-mail: a stored record, or a row of this batch.
 enum Holder {
     Stored(Uuid),

@@ -21,7 +21,7 @@ use crate::crm::products::{self, ItemInput, ItemView, ProductFilter, ProductInpu
 use crate::crm::reports::{self, MonthReport, PipelineReport, SourceReport, UserActivityReport};
 use crate::crm::search::SearchHit;
 use crate::crm::timeline::{self, RecordKind, TimelineEntry};
-use crate::crm::transfer::{self, Contacts, Import, ImportReport, Kind, Leads, OnDuplicate};
+use crate::crm::transfer::{self, Contacts, ImportReport, Kind, Leads, OnDuplicate};
 use crate::error::{ApiResult, FieldErrors};
 use crate::web::api::users::Deleted;
 use crate::web::extract::{CsvUpload, Json, JsonOrEmpty, PathId, PathIds, Query};
@@ -1277,7 +1277,7 @@ pub struct ImportQuery {
 }
 
 impl ImportQuery {
-    fn options(&self) -> ApiResult<(OnDuplicate, bool)> {
+    pub(crate) fn options(&self) -> ApiResult<(OnDuplicate, bool)> {
         let mut e = FieldErrors::default();
         let dry_run = match self.dry_run.as_deref() {
             None | Some("") | Some("false") => false,
@@ -1305,16 +1305,11 @@ impl ImportQuery {
 async fn import<K: Kind + Default>(
     state: AppState,
     q: ImportQuery,
-    WithBody(mut s, CsvUpload { file, .. }): WithBody<CsvUpload>,
+    WithBody(s, CsvUpload { file, .. }): WithBody<CsvUpload>,
 ) -> ApiResult<Envelope<ImportReport>> {
     let (on_duplicate, dry_run) = q.options()?;
-    s.tx.plan_each_time().await?;
-    let report = Import::new(K::default(), on_duplicate, dry_run)
-        .run(&mut s.tx, &s.user, file, state.clock.now())
-        .await?;
-    if !dry_run {
-        s.tx.commit().await?;
-    }
+    let now = state.clock.now();
+    let report = transfer::import::<K>(s.tx, &s.user, on_duplicate, dry_run, file, now).await?;
     Ok(ok(report))
 }
 

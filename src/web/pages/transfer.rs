@@ -4,7 +4,8 @@
 
 use super::layout::{self, page, Nav};
 use super::{PageResult, UserPage, UserUpload};
-use crate::crm::transfer::{self, CsvStream, Import, ImportReport, Kind, OnDuplicate};
+use crate::crm::transfer::{self, CsvStream, ImportReport, Kind};
+use crate::web::api::crm::ImportQuery;
 use crate::web::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -101,18 +102,17 @@ async fn first_rows(file: &mut tokio::fs::File, n: usize) -> Vec<Vec<String>> {
 }
 
 pub async fn import<K: Place>(State(state): State<AppState>, up: UserUpload) -> PageResult {
-    let UserUpload { mut s, ctx, upload } = up;
-    let dry_run = upload.fields.get("dry_run").map(String::as_str) == Some("true");
-    let on_duplicate = match upload.fields.get("on_duplicate").map(String::as_str) {
-        Some("update") => OnDuplicate::Update,
-        _ => OnDuplicate::Skip,
-    };
+    let UserUpload { s, ctx, upload } = up;
+    // The form's fields, read as the API reads its query.
+    let (on_duplicate, dry_run) = ImportQuery {
+        dry_run: upload.fields.get("dry_run").cloned(),
+        on_duplicate: upload.fields.get("on_duplicate").cloned(),
+    }
+    .options()?;
     let mut file = upload.file;
     let preview = first_rows(&mut file, 6).await;
-    s.tx.plan_each_time().await?;
-    let result = Import::new(K::default(), on_duplicate, dry_run)
-        .run(&mut s.tx, &s.user, file, state.clock.now())
-        .await;
+    let now = state.clock.now();
+    let result = transfer::import::<K>(s.tx, &s.user, on_duplicate, dry_run, file, now).await;
     let report = match result {
         Ok(r) => r,
         Err(e) => {
@@ -130,9 +130,6 @@ pub async fn import<K: Place>(State(state): State<AppState>, up: UserUpload) -> 
             })
         }
     };
-    if !dry_run {
-        s.tx.commit().await?;
-    }
     let body = html! {
         h1 { @if dry_run { "Checked: nothing written yet" } @else { "Imported" } }
         (summary(&report))
