@@ -1313,7 +1313,8 @@ async fn import<K: Kind + Default>(
     Ok(ok(report))
 }
 
-fn export<K: Kind + 'static>(s: TenantSession) -> axum::response::Response {
+/// The whole CSV export of `K`, streamed as a download, read in `tx`.
+pub(crate) fn export<K: Kind + 'static>(tx: crate::store::TenantTx) -> axum::response::Response {
     axum::response::Response::builder()
         .header(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
         .header(
@@ -1321,7 +1322,7 @@ fn export<K: Kind + 'static>(s: TenantSession) -> axum::response::Response {
             format!("attachment; filename=\"{}.csv\"", K::TABLE),
         )
         .body(axum::body::Body::from_stream(transfer::export_stream::<K>(
-            s.tx,
+            tx,
         )))
         .unwrap_or_default()
 }
@@ -1346,7 +1347,7 @@ pub async fn import_contacts(
 #[utoipa::path(get, path = "/api/contacts/export", tag = "crm", security(("bearer" = [])),
     responses((status = 200, description = "Every contact as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
 pub async fn export_contacts(s: TenantSession) -> axum::response::Response {
-    export::<Contacts>(s)
+    export::<Contacts>(s.tx)
 }
 
 #[utoipa::path(post, path = "/api/leads/import", tag = "crm", security(("bearer" = [])),
@@ -1369,5 +1370,5 @@ pub async fn import_leads(
 #[utoipa::path(get, path = "/api/leads/export", tag = "crm", security(("bearer" = [])),
     responses((status = 200, description = "Every lead as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
 pub async fn export_leads(s: TenantSession) -> axum::response::Response {
-    export::<Leads>(s)
+    export::<Leads>(s.tx)
 }

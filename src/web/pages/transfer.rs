@@ -8,8 +8,8 @@ use crate::crm::transfer::{self, CsvStream, ImportReport, Kind};
 use crate::web::api::crm::ImportQuery;
 use crate::web::AppState;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use maud::{html, Markup};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -33,17 +33,7 @@ impl Place for transfer::Leads {
 }
 
 pub async fn export<K: Place>(p: UserPage) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}.csv\"", K::TABLE),
-            ),
-        ],
-        axum::body::Body::from_stream(transfer::export_stream::<K>(p.s.tx)),
-    )
-        .into_response()
+    crate::web::api::crm::export::<K>(p.s.tx)
 }
 
 fn upload_form<K: Place>(ctx: &super::Ctx, dry_run: bool) -> Markup {
