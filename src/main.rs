@@ -220,7 +220,7 @@ async fn activate_offline(
         config.mode == trasealla::licensing::Mode::SelfHosted,
         "offline activation is for self-hosted servers: set TRASEALLA_MODE=self_hosted"
     );
-    let state = trasealla::AppState::start(config, Arc::new(SystemClock)).await?;
+    let state = trasealla::App::start(config, Arc::new(SystemClock)).await?;
     let request: trasealla::licensing::vendor::ActivateRequest =
         serde_json::from_value(serde_json::json!({
             "certificate": certificate,

@@ -4,13 +4,13 @@
 //! are throttled per username and per client address.
 
 use super::{password, throttle, token::PLATFORM_ADMIN_ROLE};
+use crate::app::App;
 use crate::audit::{self, Actor, Event};
 use crate::domain::{AdminId, Password, TenantId, TenantStatus, UserId};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors};
 use crate::staff::{user_columns, UserView};
 use crate::store::{Access, DbResult, Dialect, FromRow, One, Row, Store};
 use crate::tenancy::{tenant_columns, TenantView};
-use crate::web::AppState;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -121,7 +121,7 @@ fn invalid_credentials() -> ApiError {
 /// Where the name matches several accounts, the password decides: exactly
 /// one match logs in; several answer 409 `tenant_required`.
 pub async fn login(
-    state: &AppState,
+    state: &App,
     req: LoginRequest,
     hint: Option<String>,
     client: &str,

@@ -12,20 +12,19 @@ pub mod sessions;
 pub mod throttle;
 pub mod token;
 
+use crate::app::App;
 use crate::audit::{Actor, ActorKind};
 use crate::domain::{AdminId, Role, TenantId, TenantStatus, UserId};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::store::{Access, DbResult, FromRow, Row, TenantTx};
-use crate::web::extract::ClientAddr;
-use crate::web::{AppState, RequestTenant};
-use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts, Method};
+use crate::store::{Access, DbResult, FromRow, Held, Row, TxSlot};
 use chrono::{DateTime, Utc};
 use token::{Claims, PLATFORM_ADMIN_ROLE};
 
 /// A tenant user's request: the tenant-scoped transaction and who they are.
 pub struct TenantSession {
-    pub tx: TenantTx,
+    /// The tenant transaction, owned by the request's [`TxSlot`]: committed
+    /// when the handler succeeds, rolled back otherwise.
+    pub tx: Held,
     pub user: SessionUser,
     /// The tenant, as read when the transaction began.
     pub tenant: Standing,
@@ -160,48 +159,37 @@ pub struct TenantAuth {
     access: Access,
     client_addr: String,
     sid: Option<uuid::Uuid>,
-}
-
-impl FromRequestParts<AppState> for TenantAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let claims = bearer_claims(parts, state)?;
-        TenantAuth::from_claims(claims, parts, state).await
-    }
+    slot: TxSlot,
 }
 
 impl TenantAuth {
     /// The tenant caller of verified `claims` (from a bearer token or a
-    /// session cookie).
-    pub async fn from_claims(
+    /// session cookie), for a request that reads or writes; its transaction
+    /// will live in `slot`, whose owner ends it.
+    pub fn new(
         claims: Claims,
-        parts: &mut Parts,
-        state: &AppState,
+        access: Access,
+        client_addr: String,
+        slot: TxSlot,
     ) -> ApiResult<Self> {
         let Some(tid) = claims.tid else {
             return Err(ApiError::forbidden(
                 "platform administrators cannot use tenant endpoints",
             ));
         };
-        let tenant = TenantId(tid);
-        if let Some(slot) = parts.extensions.get::<RequestTenant>() {
-            slot.set(tenant);
-        }
-        let access = if matches!(parts.method, Method::GET | Method::HEAD) {
-            Access::Read
-        } else {
-            Access::Write
-        };
-        let ClientAddr(client_addr) = ClientAddr::from_request_parts(parts, state).await?;
         Ok(TenantAuth {
-            tenant,
+            tenant: TenantId(tid),
             user: UserId(claims.sub),
             role_claim: claims.role,
             access,
             client_addr,
             sid: claims.sid,
+            slot,
         })
+    }
+
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
     }
 
     /// What the token says of the role: a cheap early refusal before slow
@@ -214,9 +202,9 @@ impl TenantAuth {
         }
     }
 
-    /// Opens the tenant transaction, checking in the same round trip that the
-    /// tenant and the user may still act.
-    pub async fn begin(self, state: &AppState) -> ApiResult<TenantSession> {
+    /// Opens the tenant transaction in the request's slot, checking in the
+    /// same round trip that the tenant and the user may still act.
+    pub async fn begin(self, state: &App) -> ApiResult<TenantSession> {
         let now = state.clock.now();
         let (tx, row) = match self.sid {
             None => {
@@ -263,7 +251,7 @@ impl TenantAuth {
             state.licensing.check_write(now)?;
         }
         Ok(TenantSession {
-            tx,
+            tx: self.slot.hold(tx),
             user: SessionUser {
                 id: self.user,
                 tenant_id: self.tenant,
@@ -290,38 +278,6 @@ impl TenantAuth {
     }
 }
 
-impl FromRequestParts<AppState> for TenantSession {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        TenantAuth::from_request_parts(parts, state)
-            .await?
-            .begin(state)
-            .await
-    }
-}
-
-/// A tenant user's request with a body: the body (any body extractor, such
-/// as `Json<T>`) is read and checked first, and only then does the
-/// transaction begin, so a slow or stalled upload never holds a connection
-/// or a lock. The token is still checked before the body is read.
-pub struct WithBody<E>(pub TenantSession, pub E);
-
-impl<E> axum::extract::FromRequest<AppState> for WithBody<E>
-where
-    E: axum::extract::FromRequest<AppState, Rejection = ApiError> + Send,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &AppState) -> ApiResult<Self> {
-        let (mut parts, body) = req.into_parts();
-        let auth = TenantAuth::from_request_parts(&mut parts, state).await?;
-        let body = E::from_request(axum::extract::Request::from_parts(parts, body), state).await?;
-        let session = auth.begin(state).await?;
-        Ok(WithBody(session, body))
-    }
-}
-
 /// A platform admin's request.
 pub struct AdminSession {
     pub id: AdminId,
@@ -336,22 +292,9 @@ impl AdminSession {
     }
 }
 
-impl FromRequestParts<AppState> for AdminSession {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let claims = bearer_claims(parts, state)?;
-        AdminSession::from_claims(claims, parts, state).await
-    }
-}
-
 impl AdminSession {
     /// The platform admin of verified `claims` (bearer token or cookie).
-    pub async fn from_claims(
-        claims: Claims,
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> ApiResult<Self> {
+    pub async fn from_claims(claims: Claims, state: &App, client_addr: String) -> ApiResult<Self> {
         if claims.tid.is_some() || claims.role != PLATFORM_ADMIN_ROLE {
             return Err(ApiError::forbidden("this needs a platform administrator"));
         }
@@ -359,7 +302,6 @@ impl AdminSession {
         let username = login::active_admin_name(&state.store, id, claims.sid, state.clock.now())
             .await?
             .ok_or_else(|| ApiError::unauthorized("the session is no longer valid"))?;
-        let ClientAddr(client_addr) = ClientAddr::from_request_parts(parts, state).await?;
         Ok(AdminSession {
             id,
             username,
@@ -374,44 +316,9 @@ pub enum AnySession {
     Admin(AdminSession),
 }
 
-impl FromRequestParts<AppState> for AnySession {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let claims = bearer_claims(parts, state)?;
-        if claims.tid.is_some() {
-            TenantSession::from_request_parts(parts, state)
-                .await
-                .map(|s| AnySession::Tenant(Box::new(s)))
-        } else {
-            AdminSession::from_request_parts(parts, state)
-                .await
-                .map(AnySession::Admin)
-        }
-    }
-}
-
-fn bearer_claims(parts: &Parts, state: &AppState) -> ApiResult<Claims> {
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("an Authorization: Bearer token is required"))?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .ok_or_else(|| {
-            ApiError::unauthorized("the Authorization header must be: Bearer <token>")
-        })?;
-    session_claims(state, token)
-}
-
 /// The claims of a session token (bearer or cookie); a hand-off token is
 /// not a session.
-pub fn session_claims(state: &AppState, token: &str) -> ApiResult<Claims> {
+pub fn session_claims(state: &App, token: &str) -> ApiResult<Claims> {
     let claims = state.tokens.verify(token, state.clock.now())?;
     if claims.handoff {
         return Err(ApiError::unauthorized(

@@ -4,10 +4,10 @@
 //! (and any copy of it) stops working on every server at once.
 
 use super::token::{Issued, PLATFORM_ADMIN_ROLE};
+use crate::app::App;
 use crate::domain::{AdminId, TenantId, UserId};
 use crate::error::ApiResult;
 use crate::store::{Access, One, Scoped, Store};
-use crate::web::AppState;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -19,7 +19,7 @@ pub struct Started {
 
 /// Starts a tenant user's session.
 pub async fn start_tenant(
-    state: &AppState,
+    state: &App,
     tenant: TenantId,
     user: UserId,
     role: &str,
@@ -31,7 +31,7 @@ pub async fn start_tenant(
 }
 
 async fn insert_tenant(
-    state: &AppState,
+    state: &App,
     scope: &mut impl Scoped,
     tenant: TenantId,
     user: UserId,
@@ -56,7 +56,7 @@ async fn insert_tenant(
 /// still exists and the tenant's slug is `slug` (the host it is handed to):
 /// a hand-off link works once, and only on its tenant's host.
 pub async fn hand_over(
-    state: &AppState,
+    state: &App,
     tenant: TenantId,
     sid: Uuid,
     user: UserId,
@@ -86,7 +86,7 @@ pub async fn hand_over(
 }
 
 /// Starts a platform admin's session.
-pub async fn start_admin(state: &AppState, admin: AdminId) -> ApiResult<Started> {
+pub async fn start_admin(state: &App, admin: AdminId) -> ApiResult<Started> {
     let now = state.clock.now();
     let sid = Uuid::now_v7();
     let expires = now + Duration::seconds(state.tokens.ttl_secs());

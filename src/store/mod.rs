@@ -11,6 +11,7 @@
 //! take it from anywhere else. Platform-level work (registration, the tenants
 //! table, login look-ups) uses a [`PlatformTx`], a different type on purpose.
 
+mod held;
 mod migrate;
 pub mod postgres;
 pub mod scope;
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 use std::fmt;
 use std::future::Future;
 
+pub use held::{Held, TxSlot};
 pub use migrate::Migration;
 
 /// The PostgreSQL migrations this binary carries (test harnesses key their

@@ -1,8 +1,8 @@
 //! Extractors that answer bad input in the API's error envelope: JSON bodies,
 //! query strings, path ids, the client address and the tenant hint.
 
+use crate::app::App;
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors};
-use crate::web::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -223,10 +223,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PathIds {
 /// X-Forwarded-For hop when the server is configured to trust its proxy.
 pub struct ClientAddr(pub String);
 
-impl FromRequestParts<AppState> for ClientAddr {
+impl FromRequestParts<App> for ClientAddr {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> ApiResult<Self> {
         if state.config.trust_proxy {
             let forwarded = parts
                 .headers
@@ -252,10 +252,10 @@ impl FromRequestParts<AppState> for ClientAddr {
 /// `<slug>.<base domain>`.
 pub struct TenantHint(pub Option<String>);
 
-impl FromRequestParts<AppState> for TenantHint {
+impl FromRequestParts<App> for TenantHint {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> ApiResult<Self> {
         let header = parts
             .headers
             .get("x-tenant")

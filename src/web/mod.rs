@@ -4,14 +4,15 @@
 pub mod api;
 pub mod extract;
 pub mod pages;
+pub mod session;
 
-use crate::auth::token::TokenKeys;
-use crate::clock::{SharedClock, SystemClock};
+use crate::app::App;
+use crate::clock::SystemClock;
 use crate::config::{redact_url, Config};
 use crate::domain::TenantId;
 use crate::error::{ApiError, ErrorCode};
-use crate::licensing::{Licensing, Mode};
-use crate::store::Store;
+use crate::licensing::Mode;
+use crate::store::TxSlot;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -22,87 +23,6 @@ use std::time::Instant;
 
 /// JSON bodies larger than this are refused with 413.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
-
-/// Everything a handler needs, cloned into each request.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub config: Arc<Config>,
-    pub clock: SharedClock,
-    pub tokens: Arc<TokenKeys>,
-    pub licensing: Arc<Licensing>,
-}
-
-impl AppState {
-    /// Connects, migrates and prepares the platform: what `serve` does before
-    /// it listens. Tests call it with a manual clock.
-    pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<AppState> {
-        let store = Store::connect(&config.database_url).await?;
-        let applied = store.migrate().await?;
-        if !applied.is_empty() {
-            tracing::info!(migrations = ?applied, "applied migrations");
-        }
-        let secret =
-            crate::platform::jwt_secret(&store, config.jwt_secret.as_deref(), clock.now()).await?;
-        if let (Some(user), Some(pass)) = (
-            config.platform_admin_username.as_deref(),
-            config.platform_admin_password.as_deref(),
-        ) {
-            match crate::platform::create_admin(&store, user, pass, clock.now()).await? {
-                crate::platform::Created::New(_) => {
-                    tracing::info!(username = user, "created platform admin")
-                }
-                crate::platform::Created::AlreadyExists => tracing::info!(
-                    username = user,
-                    "platform admin exists; its password was left unchanged"
-                ),
-            }
-        }
-        let tokens = Arc::new(TokenKeys::new(&secret, config.token_ttl_secs));
-        let licensing = Arc::new(licensing(&store, &config, clock.now()).await?);
-        crate::licensing::installation::check(&store, &licensing, false, clock.now())
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message))?;
-        Ok(AppState {
-            store,
-            config: Arc::new(config),
-            clock,
-            tokens,
-            licensing,
-        })
-    }
-}
-
-/// Licensing set-up from the configuration: the signing key (vendor), the
-/// public key certificates are checked with (configured, else the signing
-/// key's own, else the one built in), the licence server, the instance id.
-async fn licensing(
-    store: &Store,
-    config: &Config,
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<Licensing> {
-    use crate::licensing::cert;
-    let signing = config
-        .license_signing_key
-        .as_deref()
-        .map(cert::load_signing_key)
-        .transpose()?;
-    let public = match (&config.license_public_key, &signing) {
-        (Some(p), _) => cert::load_public_key(p)?,
-        (None, Some(s)) => s.verifying_key(),
-        (None, None) => cert::load_public_key(cert::EMBEDDED_PUBLIC_KEY)?,
-    };
-    let instance_id = crate::platform::instance_id(store, now).await?;
-    let tls = crate::licensing::client::tls_config(config.license_server_ca.as_deref())?;
-    Ok(Licensing::new(
-        config.mode,
-        signing,
-        public,
-        config.license_server.clone(),
-        tls,
-        instance_id,
-    ))
-}
 
 /// The tenant a request acted for, filled in by authentication and read by
 /// the request log.
@@ -138,11 +58,37 @@ async fn log_request(mut req: Request, next: Next) -> Response {
     response
 }
 
+/// The request's transaction: handlers borrow it (see [`session`]); here,
+/// once the handler has answered, it is committed when the answer is a
+/// success (2xx or a redirect) and rolled back otherwise. This is the one
+/// place that commits a request's work, so a handler cannot forget to, nor
+/// commit half of a change it then refuses.
+async fn transaction(mut req: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    let slot = TxSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let page = pages::is_page_path(req.uri().path());
+    let response = next.run(req).await;
+    let status = response.status();
+    let succeeded = status.is_success() || status.is_redirection();
+    match slot.finish(succeeded).await {
+        Ok(()) => response,
+        Err(e) => {
+            let e = ApiError::from(e);
+            if page {
+                pages::error_page(&e)
+            } else {
+                e.into_response()
+            }
+        }
+    }
+}
+
 /// In self-hosted mode, every response says when the licence is not
 /// plainly valid (`X-License-Status: grace|expired|revoked|invalid`, with
 /// `X-License-Grace-Ends` during the grace period).
 async fn license_headers(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<App>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -190,7 +136,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// The whole application.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: App) -> Router {
     let mut app = api::router()
         .merge(pages::router(&state))
         .fallback(not_found)
@@ -202,7 +148,8 @@ pub fn router(state: AppState) -> Router {
             license_headers,
         ));
     }
-    app.layer(middleware::from_fn(log_request))
+    app.layer(middleware::from_fn(transaction))
+        .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
 
@@ -223,7 +170,7 @@ pub fn init_logging(format: &str) {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     tracing::info!(database = %redact_url(&config.database_url), "starting");
-    let state = AppState::start(config, Arc::new(SystemClock)).await?;
+    let state = App::start(config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -244,7 +191,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Self-hosted: re-verifies the installed licence daily and, with a licence
 /// server configured, picks up a revocation.
-async fn check_license_daily(state: AppState) {
+async fn check_license_daily(state: App) {
     if state.licensing.mode != Mode::SelfHosted {
         return;
     }
@@ -263,7 +210,7 @@ async fn check_license_daily(state: AppState) {
 /// Hourly, purges tenants cancelled longer ago than the retention period,
 /// and removes expired browser sessions.
 /// Purging is idempotent, so several servers may run this at once.
-async fn purge_cancelled_tenants(state: AppState) {
+async fn purge_cancelled_tenants(state: App) {
     let retention = chrono::Duration::days(i64::from(state.config.purge_after_days));
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {

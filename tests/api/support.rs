@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 use trasealla::clock::ManualClock;
-use trasealla::{AppState, Config};
+use trasealla::{App, Config};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -73,7 +73,7 @@ pub const ADMIN_PASSWORD: &str = "VendorPass123";
 
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub state: AppState,
+    pub state: App,
     pub clock: ManualClock,
     db: TestDb,
     server: tokio::task::JoinHandle<()>,
@@ -119,7 +119,7 @@ impl TestApp {
         config.platform_admin_password = Some(ADMIN_PASSWORD.into());
         configure(&mut config);
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap());
-        let state = AppState::start(config, Arc::new(clock.clone()))
+        let state = App::start(config, Arc::new(clock.clone()))
             .await
             .expect("app starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

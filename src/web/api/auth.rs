@@ -1,6 +1,7 @@
 //! Login and the caller's own identity.
 
 use super::{ok, Envelope, ErrorEnvelope};
+use crate::app::App;
 use crate::auth::login::{self, AdminView, LoggedIn, LoginRequest};
 use crate::auth::token::PLATFORM_ADMIN_ROLE;
 use crate::auth::AnySession;
@@ -9,7 +10,7 @@ use crate::error::ApiResult;
 use crate::staff::{self, UserView};
 use crate::tenancy::{self, TenantView};
 use crate::web::extract::{ClientAddr, Json, TenantHint};
-use crate::web::{AppState, RequestTenant};
+use crate::web::RequestTenant;
 use axum::extract::State;
 use axum::Extension;
 use serde::Serialize;
@@ -47,7 +48,7 @@ pub struct LoginResponse {
         (status = 429, description = "`rate_limited`, with Retry-After", body = ErrorEnvelope),
     ))]
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ClientAddr(client): ClientAddr,
     TenantHint(hint): TenantHint,
     log: Option<Extension<RequestTenant>>,
@@ -99,16 +100,12 @@ pub struct MeResponse {
         (status = 401, description = "`unauthorized`", body = ErrorEnvelope),
         (status = 403, description = "`tenant_suspended`", body = ErrorEnvelope),
     ))]
-pub async fn me(
-    State(state): State<AppState>,
-    session: AnySession,
-) -> ApiResult<Envelope<MeResponse>> {
+pub async fn me(State(state): State<App>, session: AnySession) -> ApiResult<Envelope<MeResponse>> {
     match session {
         AnySession::Tenant(s) => {
             let mut s = *s;
             let user = staff::get(&mut s.tx, s.user.id).await?;
             let tenant = tenancy::current(&mut s.tx).await?;
-            s.tx.commit().await?;
             Ok(ok(MeResponse {
                 user: Principal::User(user),
                 tenant: Some(tenant),

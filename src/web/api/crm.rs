@@ -4,7 +4,8 @@
 //! only; another tenant's ids answer 404, another tenant's references 422.
 
 use super::{ok, Created, Envelope, ErrorEnvelope, ListEnvelope};
-use crate::auth::{TenantSession, WithBody};
+use crate::app::App;
+use crate::auth::TenantSession;
 use crate::crm::activities::{self, ActivityFilter, ActivityInput, ActivityType, ActivityView};
 use crate::crm::companies::{self, CompanyFilter, CompanyInput, CompanyView};
 use crate::crm::contacts::{self, ContactFilter, ContactInput, ContactView};
@@ -25,7 +26,7 @@ use crate::crm::transfer::{self, Contacts, ImportReport, Kind, Leads, OnDuplicat
 use crate::error::{ApiResult, FieldErrors};
 use crate::web::api::users::Deleted;
 use crate::web::extract::{CsvUpload, Json, JsonOrEmpty, PathId, PathIds, Query};
-use crate::web::AppState;
+use crate::web::session::WithBody;
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -105,7 +106,6 @@ pub async fn list_contacts(
         company_id: p.company_id,
     };
     let page = contacts::list(&mut s.tx, &filter, &p.req).await?;
-    s.tx.commit().await?;
     Ok(page.into())
 }
 
@@ -116,11 +116,10 @@ pub async fn list_contacts(
         (status = 422, description = "`validation_failed`, also for a company_id or owner_id that is not the tenant's", body = ErrorEnvelope),
     ))]
 pub async fn create_contact(
-    State(state): State<AppState>,
+    State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<ContactInput>>,
 ) -> ApiResult<Created<ContactView>> {
     let c = contacts::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(Created(c))
 }
 
@@ -135,7 +134,6 @@ pub async fn get_contact(
     PathId(id): PathId,
 ) -> ApiResult<Envelope<ContactView>> {
     let c = contacts::get(&mut s.tx, id).await?;
-    s.tx.commit().await?;
     Ok(ok(c))
 }
 
@@ -148,12 +146,11 @@ pub async fn get_contact(
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
 pub async fn update_contact(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<ContactInput>>,
 ) -> ApiResult<Envelope<ContactView>> {
     let c = contacts::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ok(c))
 }
 
@@ -169,7 +166,6 @@ pub async fn delete_contact(
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
     contacts::delete(&mut s.tx, &s.user, id).await?;
-    s.tx.commit().await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -189,7 +185,6 @@ pub async fn list_companies(
         owner_id: p.owner_id,
     };
     let page = companies::list(&mut s.tx, &filter, &p.req).await?;
-    s.tx.commit().await?;
     Ok(page.into())
 }
 
@@ -200,11 +195,10 @@ pub async fn list_companies(
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
 pub async fn create_company(
-    State(state): State<AppState>,
+    State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<CompanyInput>>,
 ) -> ApiResult<Created<CompanyView>> {
     let c = companies::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(Created(c))
 }
 
@@ -219,7 +213,6 @@ pub async fn get_company(
     PathId(id): PathId,
 ) -> ApiResult<Envelope<CompanyView>> {
     let c = companies::get(&mut s.tx, id).await?;
-    s.tx.commit().await?;
     Ok(ok(c))
 }
 
@@ -232,12 +225,11 @@ pub async fn get_company(
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
 pub async fn update_company(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<CompanyInput>>,
 ) -> ApiResult<Envelope<CompanyView>> {
     let c = companies::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ok(c))
 }
 
@@ -253,7 +245,6 @@ pub async fn delete_company(
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
     companies::delete(&mut s.tx, &s.user, id).await?;
-    s.tx.commit().await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -264,7 +255,6 @@ pub async fn delete_company(
     responses((status = 200, description = "Every pipeline with its stages, in order (one page)", body = ListEnvelope<PipelineView>)))]
 pub async fn list_pipelines(mut s: TenantSession) -> ApiResult<ListEnvelope<PipelineView>> {
     let all = pipelines::list(&mut s.tx).await?;
-    s.tx.commit().await?;
     Ok(ListEnvelope {
         success: true,
         data: all,
@@ -281,12 +271,11 @@ pub async fn list_pipelines(mut s: TenantSession) -> ApiResult<ListEnvelope<Pipe
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
 pub async fn create_pipeline(
-    State(state): State<AppState>,
+    State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<CreatePipeline>>,
 ) -> ApiResult<Created<PipelineView>> {
     pipelines::ensure_can_configure(&s.user)?;
     let p = pipelines::create(&mut s.tx, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(Created(p))
 }
 
@@ -301,7 +290,6 @@ pub async fn get_pipeline(
     PathId(id): PathId,
 ) -> ApiResult<Envelope<PipelineView>> {
     let p = pipelines::get(&mut s.tx, id).await?;
-    s.tx.commit().await?;
     Ok(ok(p))
 }
 
@@ -314,13 +302,12 @@ pub async fn get_pipeline(
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
     ))]
 pub async fn update_pipeline(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<UpdatePipeline>>,
 ) -> ApiResult<Envelope<PipelineView>> {
     pipelines::ensure_can_configure(&s.user)?;
     let p = pipelines::update(&mut s.tx, id, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ok(p))
 }
 
@@ -337,7 +324,6 @@ pub async fn delete_pipeline(
 ) -> ApiResult<Envelope<Deleted>> {
     pipelines::ensure_can_configure(&s.user)?;
     pipelines::delete(&mut s.tx, id).await?;
-    s.tx.commit().await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -352,7 +338,6 @@ pub async fn list_stages(
     PathId(id): PathId,
 ) -> ApiResult<ListEnvelope<StageView>> {
     let p = pipelines::get(&mut s.tx, id).await?;
-    s.tx.commit().await?;
     Ok(ListEnvelope {
         success: true,
         data: p.stages,
@@ -369,13 +354,12 @@ pub async fn list_stages(
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
 pub async fn add_stage(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<StageInput>>,
 ) -> ApiResult<Created<PipelineView>> {
     pipelines::ensure_can_configure(&s.user)?;
     let p = pipelines::add_stage(&mut s.tx, id, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(Created(p))
 }
 
@@ -387,13 +371,12 @@ pub async fn add_stage(
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
     ))]
 pub async fn update_stage(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathIds(id, stage): PathIds,
     WithBody(mut s, Json(input)): WithBody<Json<UpdateStage>>,
 ) -> ApiResult<Envelope<PipelineView>> {
     pipelines::ensure_can_configure(&s.user)?;
     let p = pipelines::update_stage(&mut s.tx, id, stage, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ok(p))
 }
 
@@ -410,7 +393,6 @@ pub async fn delete_stage(
 ) -> ApiResult<Envelope<PipelineView>> {
     pipelines::ensure_can_configure(&s.user)?;
     let p = pipelines::delete_stage(&mut s.tx, id, stage).await?;
-    s.tx.commit().await?;
     Ok(ok(p))
 }
 
@@ -423,13 +405,12 @@ pub async fn delete_stage(
         (status = 422, description = "`validation_failed`: not every stage exactly once", body = ErrorEnvelope),
     ))]
 pub async fn reorder_stages(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<Reorder>>,
 ) -> ApiResult<Envelope<PipelineView>> {
     pipelines::ensure_can_configure(&s.user)?;
     let p = pipelines::reorder(&mut s.tx, id, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ok(p))
 }
 
@@ -495,7 +476,6 @@ pub async fn list_deals(
     }
     e.finish()?;
     let page = deals::list(&mut s.tx, &filter, &req).await?;
-    s.tx.commit().await?;
     Ok(page.into())
 }
 
@@ -506,11 +486,10 @@ pub async fn list_deals(
         (status = 422, description = "`validation_failed`, also for a stage of another pipeline or a reference that is not the tenant's", body = ErrorEnvelope),
     ))]
 pub async fn create_deal(
-    State(state): State<AppState>,
+    State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<DealInput>>,
 ) -> ApiResult<Created<DealView>> {
     let d = deals::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(Created(d))
 }
 
@@ -522,7 +501,6 @@ pub async fn create_deal(
     ))]
 pub async fn get_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<DealView>> {
     let d = deals::get(&mut s.tx, id).await?;
-    s.tx.commit().await?;
     Ok(ok(d))
 }
 
@@ -535,12 +513,11 @@ pub async fn get_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Env
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
 pub async fn update_deal(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<DealInput>>,
 ) -> ApiResult<Envelope<DealView>> {
     let d = deals::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ok(d))
 }
 
@@ -553,7 +530,6 @@ pub async fn update_deal(
     ))]
 pub async fn delete_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
     deals::delete(&mut s.tx, &s.user, id).await?;
-    s.tx.commit().await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -602,7 +578,6 @@ pub async fn list_leads(
     };
     e.finish()?;
     let page = leads::list(&mut s.tx, &filter, &req).await?;
-    s.tx.commit().await?;
     Ok(page.into())
 }
 
@@ -610,11 +585,10 @@ pub async fn list_leads(
     request_body = LeadInput,
     responses((status = 201, description = "Created", body = Envelope<LeadView>)))]
 pub async fn create_lead(
-    State(state): State<AppState>,
+    State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<LeadInput>>,
 ) -> ApiResult<Created<LeadView>> {
     let l = leads::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(Created(l))
 }
 
@@ -623,7 +597,6 @@ pub async fn create_lead(
     responses((status = 200, description = "The lead", body = Envelope<LeadView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn get_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<LeadView>> {
     let l = leads::get(&mut s.tx, id).await?;
-    s.tx.commit().await?;
     Ok(ok(l))
 }
 
@@ -632,12 +605,11 @@ pub async fn get_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Env
     request_body = LeadInput,
     responses((status = 200, description = "Changed", body = Envelope<LeadView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn update_lead(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<LeadInput>>,
 ) -> ApiResult<Envelope<LeadView>> {
     let l = leads::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ok(l))
 }
 
@@ -646,7 +618,6 @@ pub async fn update_lead(
     responses((status = 200, description = "Deleted", body = Envelope<Deleted>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn delete_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
     leads::delete(&mut s.tx, &s.user, id).await?;
-    s.tx.commit().await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -659,12 +630,11 @@ pub async fn delete_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<
         (status = 409, description = "`conflict`: already converted", body = ErrorEnvelope),
     ))]
 pub async fn convert_lead(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     WithBody(mut s, JsonOrEmpty(req)): WithBody<JsonOrEmpty<ConvertRequest>>,
 ) -> ApiResult<Envelope<Conversion>> {
     let c = leads::convert(&mut s.tx, &s.user, id, req, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ok(c))
 }
 
@@ -758,7 +728,6 @@ pub async fn list_activities(
     };
     e.finish()?;
     let page = activities::list(&mut s.tx, &filter, &req).await?;
-    s.tx.commit().await?;
     Ok(page.into())
 }
 
@@ -766,11 +735,10 @@ pub async fn list_activities(
     request_body = ActivityInput,
     responses((status = 201, description = "Created", body = Envelope<ActivityView>)))]
 pub async fn create_activity(
-    State(state): State<AppState>,
+    State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<ActivityInput>>,
 ) -> ApiResult<Created<ActivityView>> {
     let a = activities::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(Created(a))
 }
 
@@ -782,7 +750,6 @@ pub async fn get_activity(
     PathId(id): PathId,
 ) -> ApiResult<Envelope<ActivityView>> {
     let a = activities::get(&mut s.tx, id).await?;
-    s.tx.commit().await?;
     Ok(ok(a))
 }
 
@@ -791,12 +758,11 @@ pub async fn get_activity(
     request_body = ActivityInput,
     responses((status = 200, description = "Changed (`done: true` marks it done)", body = Envelope<ActivityView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn update_activity(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<ActivityInput>>,
 ) -> ApiResult<Envelope<ActivityView>> {
     let a = activities::update(&mut s.tx, id, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ok(a))
 }
 
@@ -808,7 +774,6 @@ pub async fn delete_activity(
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
     activities::delete(&mut s.tx, &s.user, id).await?;
-    s.tx.commit().await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -852,7 +817,6 @@ pub async fn list_notes(
     };
     e.finish()?;
     let page = notes::list(&mut s.tx, &filter, &req).await?;
-    s.tx.commit().await?;
     Ok(page.into())
 }
 
@@ -860,11 +824,10 @@ pub async fn list_notes(
     request_body = NoteInput,
     responses((status = 201, description = "Created", body = Envelope<NoteView>)))]
 pub async fn create_note(
-    State(state): State<AppState>,
+    State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<NoteInput>>,
 ) -> ApiResult<Created<NoteView>> {
     let n = notes::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(Created(n))
 }
 
@@ -873,7 +836,6 @@ pub async fn create_note(
     responses((status = 200, description = "The note", body = Envelope<NoteView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn get_note(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<NoteView>> {
     let n = notes::get(&mut s.tx, id).await?;
-    s.tx.commit().await?;
     Ok(ok(n))
 }
 
@@ -882,12 +844,11 @@ pub async fn get_note(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Env
     request_body = NoteChange,
     responses((status = 200, description = "Changed", body = Envelope<NoteView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn update_note(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<NoteChange>>,
 ) -> ApiResult<Envelope<NoteView>> {
     let n = notes::update(&mut s.tx, id, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ok(n))
 }
 
@@ -896,7 +857,6 @@ pub async fn update_note(
     responses((status = 200, description = "Deleted", body = Envelope<Deleted>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn delete_note(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
     notes::delete(&mut s.tx, &s.user, id).await?;
-    s.tx.commit().await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -943,7 +903,6 @@ pub async fn list_products(
         });
     e.finish()?;
     let page = products::list(&mut s.tx, &ProductFilter { q: q.q, active }, &req).await?;
-    s.tx.commit().await?;
     Ok(page.into())
 }
 
@@ -951,11 +910,10 @@ pub async fn list_products(
     request_body = ProductInput,
     responses((status = 201, description = "Created", body = Envelope<ProductView>), (status = 409, description = "`conflict`: the SKU is taken", body = ErrorEnvelope)))]
 pub async fn create_product(
-    State(state): State<AppState>,
+    State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<ProductInput>>,
 ) -> ApiResult<Created<ProductView>> {
     let p = products::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(Created(p))
 }
 
@@ -967,7 +925,6 @@ pub async fn get_product(
     PathId(id): PathId,
 ) -> ApiResult<Envelope<ProductView>> {
     let p = products::get(&mut s.tx, id).await?;
-    s.tx.commit().await?;
     Ok(ok(p))
 }
 
@@ -976,12 +933,11 @@ pub async fn get_product(
     request_body = ProductInput,
     responses((status = 200, description = "Changed", body = Envelope<ProductView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn update_product(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<ProductInput>>,
 ) -> ApiResult<Envelope<ProductView>> {
     let p = products::update(&mut s.tx, id, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ok(p))
 }
 
@@ -993,7 +949,6 @@ pub async fn delete_product(
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
     products::delete(&mut s.tx, &s.user, id).await?;
-    s.tx.commit().await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -1005,7 +960,6 @@ pub async fn list_items(
     PathId(id): PathId,
 ) -> ApiResult<ListEnvelope<ItemView>> {
     let all = products::items(&mut s.tx, id).await?;
-    s.tx.commit().await?;
     Ok(ListEnvelope {
         success: true,
         data: all,
@@ -1018,12 +972,11 @@ pub async fn list_items(
     request_body = ItemInput,
     responses((status = 201, description = "Added; the deal's amount is now the items' sum. Answers every item", body = ListEnvelope<ItemView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn add_item(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<ItemInput>>,
 ) -> ApiResult<(axum::http::StatusCode, ListEnvelope<ItemView>)> {
     let all = products::add_item(&mut s.tx, id, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok((
         axum::http::StatusCode::CREATED,
         ListEnvelope {
@@ -1039,12 +992,11 @@ pub async fn add_item(
     request_body = ItemInput,
     responses((status = 200, description = "Changed; every item", body = ListEnvelope<ItemView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn update_item(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathIds(id, item): PathIds,
     WithBody(mut s, Json(input)): WithBody<Json<ItemInput>>,
 ) -> ApiResult<ListEnvelope<ItemView>> {
     let all = products::update_item(&mut s.tx, id, item, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ListEnvelope {
         success: true,
         data: all,
@@ -1056,12 +1008,11 @@ pub async fn update_item(
     params(("id" = Uuid, Path, description = "Deal id"), ("item_id" = Uuid, Path, description = "Item id")),
     responses((status = 200, description = "Removed; the remaining items", body = ListEnvelope<ItemView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn delete_item(
-    State(state): State<AppState>,
+    State(state): State<App>,
     mut s: TenantSession,
     PathIds(id, item): PathIds,
 ) -> ApiResult<ListEnvelope<ItemView>> {
     let all = products::delete_item(&mut s.tx, id, item, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ListEnvelope {
         success: true,
         data: all,
@@ -1088,7 +1039,6 @@ async fn timeline_of(
     let before = timeline::parse_cursor(&mut e, page.cursor.as_deref());
     e.finish()?;
     let t = timeline::timeline(&mut s.tx, kind, id, limit, before).await?;
-    s.tx.commit().await?;
     Ok(t.into())
 }
 
@@ -1175,7 +1125,6 @@ pub async fn pipeline_report(
     let pipeline = uuid_param(&mut e, "pipeline_id", q.pipeline_id);
     e.finish()?;
     let r = reports::pipeline(&mut s.tx, pipeline).await?;
-    s.tx.commit().await?;
     Ok(ok(r))
 }
 
@@ -1183,13 +1132,12 @@ pub async fn pipeline_report(
     params(PeriodQuery),
     responses((status = 200, description = "Won deals and their value per month (UTC)", body = Envelope<Vec<MonthReport>>)))]
 pub async fn sales_report(
-    State(state): State<AppState>,
+    State(state): State<App>,
     mut s: TenantSession,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Envelope<Vec<MonthReport>>> {
     let (from, to) = q.parse(state.clock.now())?;
     let r = reports::sales(&mut s.tx, from, to).await?;
-    s.tx.commit().await?;
     Ok(ok(r))
 }
 
@@ -1197,13 +1145,12 @@ pub async fn sales_report(
     params(PeriodQuery),
     responses((status = 200, description = "Done and open activities per assignee", body = Envelope<Vec<UserActivityReport>>)))]
 pub async fn activities_report(
-    State(state): State<AppState>,
+    State(state): State<App>,
     mut s: TenantSession,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Envelope<Vec<UserActivityReport>>> {
     let (from, to) = q.parse(state.clock.now())?;
     let r = reports::activities(&mut s.tx, from, to).await?;
-    s.tx.commit().await?;
     Ok(ok(r))
 }
 
@@ -1211,13 +1158,12 @@ pub async fn activities_report(
     params(PeriodQuery),
     responses((status = 200, description = "Leads and their conversion rate per source", body = Envelope<Vec<SourceReport>>)))]
 pub async fn leads_report(
-    State(state): State<AppState>,
+    State(state): State<App>,
     mut s: TenantSession,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Envelope<Vec<SourceReport>>> {
     let (from, to) = q.parse(state.clock.now())?;
     let r = reports::leads(&mut s.tx, from, to).await?;
-    s.tx.commit().await?;
     Ok(ok(r))
 }
 
@@ -1259,7 +1205,6 @@ pub async fn search(
     s.tx.plan_once().await?;
     let hits =
         crate::crm::search::search(&mut s.tx, text.as_deref().unwrap_or_default(), limit).await?;
-    s.tx.commit().await?;
     Ok(ok(hits))
 }
 
@@ -1303,13 +1248,14 @@ impl ImportQuery {
 /// An import of `K`: the file is already spooled; the whole import runs in
 /// one transaction, rolled back after a dry run.
 async fn import<K: Kind + Default>(
-    state: AppState,
+    state: App,
     q: ImportQuery,
     WithBody(s, CsvUpload { file, .. }): WithBody<CsvUpload>,
 ) -> ApiResult<Envelope<ImportReport>> {
     let (on_duplicate, dry_run) = q.options()?;
     let now = state.clock.now();
-    let report = transfer::import::<K>(s.tx, &s.user, on_duplicate, dry_run, file, now).await?;
+    let report =
+        transfer::import::<K>(s.tx.take(), &s.user, on_duplicate, dry_run, file, now).await?;
     Ok(ok(report))
 }
 
@@ -1337,7 +1283,7 @@ pub(crate) fn export<K: Kind + 'static>(tx: crate::store::TenantTx) -> axum::res
         (status = 415, description = "`unsupported_media_type`: send text/csv or multipart/form-data", body = ErrorEnvelope),
     ))]
 pub async fn import_contacts(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Query(q): Query<ImportQuery>,
     body: WithBody<CsvUpload>,
 ) -> ApiResult<Envelope<ImportReport>> {
@@ -1347,7 +1293,7 @@ pub async fn import_contacts(
 #[utoipa::path(get, path = "/api/contacts/export", tag = "crm", security(("bearer" = [])),
     responses((status = 200, description = "Every contact as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
 pub async fn export_contacts(s: TenantSession) -> axum::response::Response {
-    export::<Contacts>(s.tx)
+    export::<Contacts>(s.tx.take())
 }
 
 #[utoipa::path(post, path = "/api/leads/import", tag = "crm", security(("bearer" = [])),
@@ -1360,7 +1306,7 @@ pub async fn export_contacts(s: TenantSession) -> axum::response::Response {
         (status = 415, description = "`unsupported_media_type`: send text/csv or multipart/form-data", body = ErrorEnvelope),
     ))]
 pub async fn import_leads(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Query(q): Query<ImportQuery>,
     body: WithBody<CsvUpload>,
 ) -> ApiResult<Envelope<ImportReport>> {
@@ -1370,5 +1316,5 @@ pub async fn import_leads(
 #[utoipa::path(get, path = "/api/leads/export", tag = "crm", security(("bearer" = [])),
     responses((status = 200, description = "Every lead as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
 pub async fn export_leads(s: TenantSession) -> axum::response::Response {
-    export::<Leads>(s.tx)
+    export::<Leads>(s.tx.take())
 }

@@ -1,6 +1,6 @@
 //! `GET /healthz`: 200 when the database answers, 503 when it does not.
 
-use crate::web::AppState;
+use crate::app::App;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -18,7 +18,7 @@ pub struct Health {
         (status = 200, description = "The server and its database answer", body = Health),
         (status = 503, description = "The database does not answer", body = Health),
     ))]
-pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+pub async fn healthz(State(state): State<App>) -> (StatusCode, Json<Health>) {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, Json(Health { status: "ok" })),
         Err(e) => {

@@ -4,6 +4,7 @@
 
 use super::tenants::RegisterResponse;
 use super::{ok, Created, Envelope, ErrorEnvelope, ListEnvelope};
+use crate::app::App;
 use crate::auth::AdminSession;
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors};
 use crate::licensing::vendor::{
@@ -12,7 +13,6 @@ use crate::licensing::vendor::{
 use crate::licensing::{installation, Mode};
 use crate::pagination::PageParams;
 use crate::web::extract::{ClientAddr, Json, PathId, Query};
-use crate::web::AppState;
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 /// minute (they are where keys would be guessed).
 const PUBLIC_PER_MINUTE: i64 = 30;
 
-async fn throttle(state: &AppState, client: &str) -> ApiResult<()> {
+async fn throttle(state: &App, client: &str) -> ApiResult<()> {
     crate::ratelimit::hit(
         &state.store,
         &format!("license:{client}"),
@@ -32,7 +32,7 @@ async fn throttle(state: &AppState, client: &str) -> ApiResult<()> {
     .await
 }
 
-fn vendor_only(state: &AppState) -> ApiResult<()> {
+fn vendor_only(state: &App) -> ApiResult<()> {
     if state.licensing.mode == Mode::SelfHosted {
         Err(ApiError::not_found())
     } else {
@@ -49,7 +49,7 @@ fn vendor_only(state: &AppState) -> ApiResult<()> {
         (status = 503, description = "No signing key configured (TRASEALLA_LICENSE_SIGNING_KEY)", body = ErrorEnvelope),
     ))]
 pub async fn generate(
-    State(state): State<AppState>,
+    State(state): State<App>,
     admin: AdminSession,
     Json(req): Json<GenerateRequest>,
 ) -> ApiResult<Created<Issued>> {
@@ -89,7 +89,7 @@ pub struct LicenseListQuery {
         (status = 403, description = "`forbidden`: platform admins only", body = ErrorEnvelope),
     ))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     _admin: AdminSession,
     Query(q): Query<LicenseListQuery>,
 ) -> ApiResult<ListEnvelope<LicenseSummary>> {
@@ -123,7 +123,7 @@ pub async fn list(
         (status = 409, description = "`conflict`: already revoked", body = ErrorEnvelope),
     ))]
 pub async fn revoke(
-    State(state): State<AppState>,
+    State(state): State<App>,
     admin: AdminSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<LicenseSummary>> {
@@ -153,7 +153,7 @@ pub struct ValidateRequest {
         (status = 429, description = "`rate_limited`", body = ErrorEnvelope),
     ))]
 pub async fn validate(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ClientAddr(client): ClientAddr,
     Json(req): Json<ValidateRequest>,
 ) -> ApiResult<Envelope<Validation>> {
@@ -191,7 +191,7 @@ pub struct ClaimRequest {
         (status = 429, description = "`rate_limited`", body = ErrorEnvelope),
     ))]
 pub async fn claim(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ClientAddr(client): ClientAddr,
     Json(req): Json<ClaimRequest>,
 ) -> ApiResult<Envelope<Claimed>> {
@@ -224,7 +224,7 @@ pub async fn claim(
         (status = 503, description = "Self-hosted, key given: the licence server cannot be reached (activate with the certificate)", body = ErrorEnvelope),
     ))]
 pub async fn activate(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ClientAddr(client): ClientAddr,
     Json(req): Json<ActivateRequest>,
 ) -> ApiResult<Created<RegisterResponse>> {

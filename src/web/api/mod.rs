@@ -12,7 +12,7 @@ pub mod platform;
 pub mod tenants;
 pub mod users;
 
-use crate::web::AppState;
+use crate::app::App;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, MethodRouter};
@@ -98,7 +98,7 @@ pub struct ErrorBody {
 pub struct Route {
     pub method: Method,
     pub path: &'static str,
-    pub handler: MethodRouter<AppState>,
+    pub handler: MethodRouter<App>,
 }
 
 macro_rules! route {
@@ -214,7 +214,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// A router of `routes`.
-pub fn router_of(routes: Vec<Route>) -> Router<AppState> {
+pub fn router_of(routes: Vec<Route>) -> Router<App> {
     let mut router = Router::new();
     for r in routes {
         router = router.route(r.path, r.handler);
@@ -222,7 +222,7 @@ pub fn router_of(routes: Vec<Route>) -> Router<AppState> {
     router
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<App> {
     router_of(routes())
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", ApiDoc::openapi()))
 }

@@ -2,6 +2,7 @@
 //! here takes an [`AdminSession`]: no token is 401, any other token 403.
 
 use super::{ok, Envelope, ErrorEnvelope, ListEnvelope};
+use crate::app::App;
 use crate::audit::{self, AuditEntry};
 use crate::auth::{AdminSession, TenantSession};
 use crate::domain::{PlanCode, TenantId, TenantStatus};
@@ -11,7 +12,6 @@ use crate::platform::tenants::{
     self, AdminUpdateTenant, Deletion, TenantDetail, TenantFilter, TenantSummary,
 };
 use crate::web::extract::{Json, JsonOrEmpty, PathId, Query};
-use crate::web::AppState;
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -76,7 +76,7 @@ impl TenantListQuery {
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     _admin: AdminSession,
     Query(q): Query<TenantListQuery>,
 ) -> ApiResult<ListEnvelope<TenantSummary>> {
@@ -92,7 +92,7 @@ pub async fn list(
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
     ))]
 pub async fn get(
-    State(state): State<AppState>,
+    State(state): State<App>,
     _admin: AdminSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<TenantDetail>> {
@@ -115,7 +115,7 @@ pub async fn get(
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
 pub async fn update(
-    State(state): State<AppState>,
+    State(state): State<App>,
     admin: AdminSession,
     PathId(id): PathId,
     Json(req): Json<AdminUpdateTenant>,
@@ -147,7 +147,7 @@ pub struct SuspendRequest {
         (status = 409, description = "`conflict`: already suspended, or cancelled", body = ErrorEnvelope),
     ))]
 pub async fn suspend(
-    State(state): State<AppState>,
+    State(state): State<App>,
     admin: AdminSession,
     PathId(id): PathId,
     JsonOrEmpty(req): JsonOrEmpty<SuspendRequest>,
@@ -177,7 +177,7 @@ pub async fn suspend(
         (status = 409, description = "`conflict`: not suspended, or cancelled", body = ErrorEnvelope),
     ))]
 pub async fn activate(
-    State(state): State<AppState>,
+    State(state): State<App>,
     admin: AdminSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<TenantDetail>> {
@@ -206,7 +206,7 @@ pub struct DeleteQuery {
         (status = 409, description = "`conflict`: already cancelled (use ?purge=true)", body = ErrorEnvelope),
     ))]
 pub async fn delete(
-    State(state): State<AppState>,
+    State(state): State<App>,
     admin: AdminSession,
     PathId(id): PathId,
     Query(q): Query<DeleteQuery>,
@@ -232,7 +232,7 @@ pub async fn delete(
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
     ))]
 pub async fn tenant_audit_log(
-    State(state): State<AppState>,
+    State(state): State<App>,
     _admin: AdminSession,
     PathId(id): PathId,
     Query(page): Query<PageParams>,
@@ -256,6 +256,5 @@ pub async fn own_audit_log(
     s.require_admin()?;
     let page = page.validate()?;
     let entries = audit::list(&mut s.tx, page).await?;
-    s.tx.commit().await?;
     Ok(entries.into())
 }

@@ -2,7 +2,8 @@
 //! and usage.
 
 use super::{ok, Created, Envelope, ErrorEnvelope};
-use crate::auth::{TenantSession, WithBody};
+use crate::app::App;
+use crate::auth::TenantSession;
 use crate::domain::TenantId;
 use crate::error::{ApiError, ApiResult};
 use crate::licensing::Mode;
@@ -10,7 +11,8 @@ use crate::staff::UserView;
 use crate::tenancy::register::{self, Availability, RegisterRequest};
 use crate::tenancy::{self, SubscriptionView, TenantView, UpdateTenant, UsageView};
 use crate::web::extract::{Json, Query};
-use crate::web::{AppState, RequestTenant};
+use crate::web::session::WithBody;
+use crate::web::RequestTenant;
 use axum::extract::State;
 use axum::Extension;
 use serde::{Deserialize, Serialize};
@@ -36,7 +38,7 @@ pub struct RegisterResponse {
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
 pub async fn register(
-    State(state): State<AppState>,
+    State(state): State<App>,
     log: Option<Extension<RequestTenant>>,
     Json(req): Json<RegisterRequest>,
 ) -> ApiResult<Created<RegisterResponse>> {
@@ -54,7 +56,7 @@ pub async fn register(
 
 impl RegisterResponse {
     /// The response to a new tenant's owner: logged in at once.
-    pub fn new(state: &AppState, r: register::Registered) -> ApiResult<RegisterResponse> {
+    pub fn new(state: &App, r: register::Registered) -> ApiResult<RegisterResponse> {
         let issued = state.tokens.issue(
             r.user.id,
             Some(r.tenant.id),
@@ -85,7 +87,7 @@ pub struct AvailabilityQuery {
     params(AvailabilityQuery),
     responses((status = 200, description = "Availability of what was asked", body = Envelope<Availability>)))]
 pub async fn check_availability(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Query(q): Query<AvailabilityQuery>,
 ) -> ApiResult<Envelope<Availability>> {
     let a =
@@ -101,7 +103,6 @@ pub async fn check_availability(
     ))]
 pub async fn current(mut s: TenantSession) -> ApiResult<Envelope<TenantView>> {
     let t = tenancy::current(&mut s.tx).await?;
-    s.tx.commit().await?;
     Ok(ok(t))
 }
 
@@ -114,25 +115,23 @@ pub async fn current(mut s: TenantSession) -> ApiResult<Envelope<TenantView>> {
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
 pub async fn update_current(
-    State(state): State<AppState>,
+    State(state): State<App>,
     WithBody(mut s, Json(req)): WithBody<Json<UpdateTenant>>,
 ) -> ApiResult<Envelope<TenantView>> {
     s.require_admin()?;
     let actor = s.user.actor();
     let t = tenancy::update_current(&mut s.tx, &actor, req, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ok(t))
 }
 
 #[utoipa::path(get, path = "/api/tenants/subscription", tag = "tenants", security(("bearer" = [])),
     responses((status = 200, description = "Plan, limits and trial state", body = Envelope<SubscriptionView>)))]
 pub async fn subscription(
-    State(state): State<AppState>,
+    State(state): State<App>,
     mut s: TenantSession,
 ) -> ApiResult<Envelope<SubscriptionView>> {
     let now = state.clock.now();
     let mut v = tenancy::subscription(&mut s.tx, now).await?;
-    s.tx.commit().await?;
     v.license = state.licensing.info(now);
     Ok(ok(v))
 }
@@ -141,6 +140,5 @@ pub async fn subscription(
     responses((status = 200, description = "Usage against the plan", body = Envelope<UsageView>)))]
 pub async fn usage(mut s: TenantSession) -> ApiResult<Envelope<UsageView>> {
     let v = tenancy::usage(&mut s.tx).await?;
-    s.tx.commit().await?;
     Ok(ok(v))
 }

@@ -2,6 +2,7 @@
 //! creating, changing and deleting need the admin role.
 
 use super::{ok, Created, Envelope, ErrorEnvelope, ListEnvelope};
+use crate::app::App;
 use crate::auth::password;
 use crate::auth::{TenantAuth, TenantSession};
 use crate::domain::{Role, UserId};
@@ -9,7 +10,6 @@ use crate::error::{ApiResult, FieldErrors};
 use crate::pagination::PageParams;
 use crate::staff::{self, CreateUserRequest, UpdateUserRequest, UserView};
 use crate::web::extract::{Json, PathId, Query};
-use crate::web::AppState;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -50,7 +50,6 @@ pub async fn list(
     });
     errors.finish()?;
     let users = staff::list(&mut s.tx, page, role).await?;
-    s.tx.commit().await?;
     Ok(users.into())
 }
 
@@ -64,7 +63,7 @@ pub async fn list(
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<App>,
     auth: TenantAuth,
     Json(req): Json<CreateUserRequest>,
 ) -> ApiResult<Created<UserView>> {
@@ -75,7 +74,6 @@ pub async fn create(
     s.require_admin()?;
     let actor = s.user.actor();
     let user = staff::create(&mut s.tx, &actor, input, &hash, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(Created(user))
 }
 
@@ -87,7 +85,6 @@ pub async fn create(
     ))]
 pub async fn get(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<UserView>> {
     let user = staff::get(&mut s.tx, UserId(id)).await?;
-    s.tx.commit().await?;
     Ok(ok(user))
 }
 
@@ -103,7 +100,7 @@ pub async fn get(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
 pub async fn update(
-    State(state): State<AppState>,
+    State(state): State<App>,
     auth: TenantAuth,
     PathId(id): PathId,
     Json(req): Json<UpdateUserRequest>,
@@ -126,7 +123,6 @@ pub async fn update(
         state.clock.now(),
     )
     .await?;
-    s.tx.commit().await?;
     Ok(ok(user))
 }
 
@@ -145,13 +141,12 @@ pub struct Deleted {
         (status = 409, description = "`conflict`: the owner cannot be deleted", body = ErrorEnvelope),
     ))]
 pub async fn delete(
-    State(state): State<AppState>,
+    State(state): State<App>,
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
     s.require_admin()?;
     let actor = s.user.actor();
     staff::delete(&mut s.tx, &actor, UserId(id), state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(ok(Deleted { id, deleted: true }))
 }

@@ -4,6 +4,7 @@
 use super::layout::{self, field_errors, form_alert, page, select, Ctx, Errors, Field, Nav};
 use super::public::PublicForm;
 use super::{safe_next, see_other, session_cookie, AdminForm, AdminPage, PageResult};
+use crate::app::App;
 use crate::auth::login::{self, LoggedIn, LoginRequest};
 use crate::auth::sessions;
 use crate::domain::{Password, TenantId, TenantStatus};
@@ -11,7 +12,6 @@ use crate::error::{ApiError, ErrorCode};
 use crate::platform::tenants;
 use crate::web::api::platform::TenantListQuery;
 use crate::web::extract::{ClientAddr, PathId};
-use crate::web::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use maud::{html, Markup};
@@ -51,7 +51,7 @@ fn login_page(f: &LoginForm, errors: &Errors, csrf: &str) -> Markup {
 }
 
 pub async fn login_form(
-    State(state): State<AppState>,
+    State(state): State<App>,
     headers: HeaderMap,
     Query(q): Query<NextQuery>,
 ) -> axum::response::Response {
@@ -68,7 +68,7 @@ pub async fn login_form(
 }
 
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ClientAddr(client): ClientAddr,
     PublicForm { form, headers }: PublicForm<LoginForm>,
 ) -> PageResult {
@@ -124,7 +124,7 @@ pub async fn login(
 pub struct Empty {}
 
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<App>,
     headers: HeaderMap,
     f: AdminForm<Empty>,
 ) -> PageResult {
@@ -142,7 +142,7 @@ fn status_badge(s: TenantStatus) -> Markup {
 }
 
 pub async fn tenants(
-    State(state): State<AppState>,
+    State(state): State<App>,
     p: AdminPage,
     Query(q): Query<TenantListQuery>,
 ) -> PageResult {
@@ -209,7 +209,7 @@ pub async fn tenants(
     ))
 }
 
-pub async fn tenant(State(state): State<AppState>, p: AdminPage, PathId(id): PathId) -> PageResult {
+pub async fn tenant(State(state): State<App>, p: AdminPage, PathId(id): PathId) -> PageResult {
     let d = tenants::detail(&state.store, TenantId(id), state.clock.now()).await?;
     let mut e = crate::error::FieldErrors::default();
     let first_page = crate::pagination::PageParams {
@@ -325,7 +325,7 @@ fn audit_table(entries: &[crate::audit::AuditEntry]) -> Markup {
 }
 
 pub async fn change_plan(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     f: AdminForm<HashMap<String, String>>,
 ) -> PageResult {
@@ -349,7 +349,7 @@ pub async fn change_plan(
 }
 
 pub async fn delete(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     f: AdminForm<HashMap<String, String>>,
 ) -> PageResult {
@@ -455,7 +455,7 @@ fn licenses_page(
 }
 
 async fn license_list(
-    state: &AppState,
+    state: &App,
     cursor: Option<String>,
 ) -> Result<crate::pagination::Page<crate::licensing::vendor::LicenseSummary>, ApiError> {
     let mut e = crate::error::FieldErrors::default();
@@ -469,7 +469,7 @@ async fn license_list(
 }
 
 pub async fn licenses(
-    State(state): State<AppState>,
+    State(state): State<App>,
     p: AdminPage,
     Query(q): Query<LicenseQuery>,
 ) -> PageResult {
@@ -482,7 +482,7 @@ pub async fn licenses(
 }
 
 pub async fn generate_license(
-    State(state): State<AppState>,
+    State(state): State<App>,
     f: AdminForm<HashMap<String, String>>,
 ) -> PageResult {
     let actor = f.page.admin.actor();
@@ -542,7 +542,7 @@ pub async fn generate_license(
 }
 
 pub async fn revoke_license(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     f: AdminForm<Empty>,
 ) -> PageResult {
@@ -557,7 +557,7 @@ pub struct ReasonForm {
 }
 
 pub async fn suspend(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     f: AdminForm<ReasonForm>,
 ) -> PageResult {
@@ -574,7 +574,7 @@ pub async fn suspend(
 }
 
 pub async fn activate(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     f: AdminForm<Empty>,
 ) -> PageResult {

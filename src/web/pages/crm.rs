@@ -5,6 +5,7 @@ use super::layout::{
     self, form_alert, form_failure, json_data, money, page, select, Errors, Field, Nav,
 };
 use super::{see_other, PageError, PageResult, UserForm, UserPage};
+use crate::app::App;
 use crate::crm::activities::{self, ActivityFilter, ActivityInput, ActivityView};
 use crate::crm::deals::{self, DealFilter, DealInput, DealView};
 use crate::crm::listing::ListRequest;
@@ -14,7 +15,6 @@ use crate::crm::timeline::{self, RecordKind};
 use crate::domain::StageKind;
 use crate::error::{ApiError, FieldErrors};
 use crate::web::extract::PathId;
-use crate::web::AppState;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -39,7 +39,7 @@ pub fn chosen_pipeline<'a>(
 // ---------------------------------------------------------------------------
 // Dashboard.
 
-pub async fn dashboard(State(state): State<AppState>, p: UserPage) -> PageResult {
+pub async fn dashboard(State(state): State<App>, p: UserPage) -> PageResult {
     let UserPage { mut s, ctx } = p;
     let now = state.clock.now();
     let all = pipelines::list(&mut s.tx).await?;
@@ -73,7 +73,6 @@ pub async fn dashboard(State(state): State<AppState>, p: UserPage) -> PageResult
         &req,
     )
     .await?;
-    s.tx.commit().await?;
 
     let mut open_value: std::collections::BTreeMap<String, i64> = Default::default();
     let mut open_count = 0;
@@ -153,7 +152,7 @@ pub fn activity_list(ctx: &super::Ctx, items: &[ActivityView], empty: &str, back
 }
 
 pub async fn activity_done(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     f: UserForm<Back>,
 ) -> PageResult {
@@ -163,7 +162,6 @@ pub async fn activity_done(
         ..Default::default()
     };
     activities::update(&mut s.tx, id, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(see_other(&super::safe_next(
         f.form.back.as_deref(),
         "/dashboard",
@@ -205,7 +203,6 @@ pub async fn board(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
         };
         columns.push(deals::list(&mut s.tx, &f, &req).await?.items);
     }
-    s.tx.commit().await?;
     let stage_options: Vec<(String, String)> = pipeline
         .stages
         .iter()
@@ -278,7 +275,7 @@ pub struct MoveForm {
 /// Moves a deal to a stage: from the board's drag and drop (answered with
 /// JSON) or its Move menu (answered with the board again).
 pub async fn move_deal(
-    State(state): State<AppState>,
+    State(state): State<App>,
     headers: HeaderMap,
     PathId(id): PathId,
     f: UserForm<MoveForm>,
@@ -304,17 +301,11 @@ pub async fn move_deal(
         Err(e) => Err(e),
     };
     match (result, fetch) {
-        (Ok(d), true) => {
-            s.tx.commit().await?;
-            Ok(axum::Json(
-                serde_json::json!({"id": d.id, "stage_id": d.stage_id, "status": d.status}),
-            )
-            .into_response())
-        }
-        (Ok(d), false) => {
-            s.tx.commit().await?;
-            Ok(see_other(&format!("/deals?pipeline_id={}", d.pipeline_id)))
-        }
+        (Ok(d), true) => Ok(axum::Json(
+            serde_json::json!({"id": d.id, "stage_id": d.stage_id, "status": d.status}),
+        )
+        .into_response()),
+        (Ok(d), false) => Ok(see_other(&format!("/deals?pipeline_id={}", d.pipeline_id))),
         (Err(e), true) => Ok(e.into_response()),
         (Err(e), false) => Err(e.into()),
     }
@@ -374,7 +365,6 @@ fn deal_form_page(
 pub async fn new_deal(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
     let UserPage { mut s, ctx } = p;
     let all = pipelines::list(&mut s.tx).await?;
-    s.tx.commit().await?;
     let chosen = chosen_pipeline(&all, q.pipeline_id.as_deref()).ok_or_else(ApiError::not_found)?;
     Ok(layout::respond(
         StatusCode::OK,
@@ -382,7 +372,7 @@ pub async fn new_deal(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
     ))
 }
 
-pub async fn create_deal(State(state): State<AppState>, f: UserForm<DealForm>) -> PageResult {
+pub async fn create_deal(State(state): State<App>, f: UserForm<DealForm>) -> PageResult {
     let UserForm { mut s, ctx, form } = f;
     let pipeline_id = Uuid::parse_str(form.pipeline_id.as_deref().unwrap_or_default()).ok();
     let pipeline = match pipeline_id {
@@ -413,10 +403,7 @@ pub async fn create_deal(State(state): State<AppState>, f: UserForm<DealForm>) -
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => {
-            s.tx.commit().await?;
-            Ok(see_other(&format!("/deals?pipeline_id={}", pipeline.id)))
-        }
+        Ok(_) => Ok(see_other(&format!("/deals?pipeline_id={}", pipeline.id))),
         Err(e) => form_failure(e, |errors| deal_form_page(&ctx, &pipeline, &form, errors)),
     }
 }
@@ -439,7 +426,6 @@ pub async fn deal(p: UserPage, PathId(id): PathId) -> PageResult {
     )
     .await?;
     let entries = timeline::timeline(&mut s.tx, RecordKind::Deal, id, 50, None).await?;
-    s.tx.commit().await?;
     let stage = pipeline.stages.iter().find(|s| s.id == d.stage_id);
     let back = format!("/deals/{id}");
     let body = html! {
@@ -507,7 +493,7 @@ pub struct ItemForm {
 }
 
 pub async fn add_item(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     f: UserForm<ItemForm>,
 ) -> PageResult {
@@ -533,6 +519,5 @@ pub async fn add_item(
         ..Default::default()
     };
     crate::crm::products::add_item(&mut s.tx, id, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(see_other(&format!("/deals/{id}")))
 }

@@ -4,6 +4,7 @@
 use super::layout::Nav;
 use super::records::{required, spec, Kind, Record, Spec, Timelined};
 use super::{see_other, Ctx, PageResult, UserForm};
+use crate::app::App;
 use crate::auth::SessionUser;
 use crate::crm::companies::{self, CompanyFilter, CompanyInput, CompanyView};
 use crate::crm::contacts::{self, ContactFilter, ContactInput, ContactView};
@@ -15,7 +16,6 @@ use crate::error::ApiResult;
 use crate::pagination::Page;
 use crate::store::TenantTx;
 use crate::web::extract::PathId;
-use crate::web::AppState;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
@@ -228,7 +228,7 @@ impl Record for Leads {
 /// Converts a lead (into a contact, its company, and a deal when asked) and
 /// opens the new contact.
 pub async fn convert_lead(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     f: UserForm<HashMap<String, String>>,
 ) -> PageResult {
@@ -238,7 +238,6 @@ pub async fn convert_lead(
         ..Default::default()
     };
     let done = leads::convert(&mut s.tx, &s.user, id, request, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(see_other(&format!("/contacts/{}", done.contact.id)))
 }
 

@@ -2,10 +2,10 @@
 //! error pages, and form fields that show the API's validation messages.
 
 use super::assets;
+use crate::app::App;
 use crate::auth::TenantSession;
 use crate::domain::{Role, TenantStatus};
 use crate::error::{ApiError, ErrorCode};
-use crate::web::AppState;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -45,7 +45,7 @@ impl Ctx {
         }
     }
 
-    pub fn for_user(state: &AppState, s: &TenantSession) -> Ctx {
+    pub fn for_user(state: &App, s: &TenantSession) -> Ctx {
         let now = state.clock.now();
         let trial = s.tenant.status == TenantStatus::Trial;
         let left = s
@@ -84,7 +84,7 @@ impl Ctx {
         }
     }
 
-    pub fn for_admin(state: &AppState, username: &str, sid: Uuid) -> Ctx {
+    pub fn for_admin(state: &App, username: &str, sid: Uuid) -> Ctx {
         Ctx {
             csrf: state.tokens.csrf_token(sid),
             tz: chrono_tz::UTC,

@@ -19,12 +19,12 @@ mod records;
 mod settings;
 mod transfer;
 
+use crate::app::App;
 use crate::auth::token::Claims;
 use crate::auth::{session_claims, AdminSession, TenantAuth, TenantSession};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::web::api::{route, Route};
 use crate::web::extract::{read_bytes, slug_from_host};
-use crate::web::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -124,7 +124,7 @@ pub fn routes() -> Vec<Route> {
     all
 }
 
-pub fn router(state: &AppState) -> Router<AppState> {
+pub fn router(state: &App) -> Router<App> {
     // Forms may lead on to the tenants' sub-domains (the sign-in hand-off).
     let base = state.config.base_domain.trim().trim_start_matches('.');
     let csp = format!(
@@ -250,7 +250,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Whether the browser reached us over HTTPS (as a trusted proxy says).
-fn is_https(state: &AppState, headers: &HeaderMap) -> bool {
+fn is_https(state: &App, headers: &HeaderMap) -> bool {
     state.config.trust_proxy
         && headers
             .get("x-forwarded-proto")
@@ -260,7 +260,7 @@ fn is_https(state: &AppState, headers: &HeaderMap) -> bool {
 
 /// `Set-Cookie` for a session token (`None` clears the cookie).
 pub fn session_cookie(
-    state: &AppState,
+    state: &App,
     headers: &HeaderMap,
     admin: bool,
     token: Option<(&str, i64)>,
@@ -285,7 +285,7 @@ pub fn session_cookie(
 }
 
 /// The claims of the session cookie, if it holds a live session token.
-fn cookie_claims(state: &AppState, headers: &HeaderMap, admin: bool) -> Option<Claims> {
+fn cookie_claims(state: &App, headers: &HeaderMap, admin: bool) -> Option<Claims> {
     let name = if admin { ADMIN_COOKIE } else { SESSION_COOKIE };
     let claims = session_claims(state, cookie(headers, name)?).ok()?;
     claims.sid?;
@@ -293,7 +293,7 @@ fn cookie_claims(state: &AppState, headers: &HeaderMap, admin: bool) -> Option<C
 }
 
 /// The host's tenant slug, when the page is served on `<slug>.<base>`.
-pub fn host_slug(state: &AppState, headers: &HeaderMap) -> Option<String> {
+pub fn host_slug(state: &App, headers: &HeaderMap) -> Option<String> {
     let host = headers.get(header::HOST)?.to_str().ok()?;
     slug_from_host(host, &state.config.base_domain)
 }
@@ -324,10 +324,10 @@ pub struct UserPage {
     pub ctx: Ctx,
 }
 
-impl FromRequestParts<AppState> for UserPage {
+impl FromRequestParts<App> for UserPage {
     type Rejection = PageError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> PageResult<Self> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> PageResult<Self> {
         // A signed-out visitor comes back here after logging in.
         let here = parts
             .uri
@@ -358,11 +358,7 @@ fn expired_form() -> ApiError {
 
 /// The body of a form post as `T`, after the `_csrf` field (or the
 /// `X-CSRF-Token` header) is checked against `expected`.
-async fn read_form<T: DeserializeOwned>(
-    req: Request,
-    state: &AppState,
-    expected: &str,
-) -> ApiResult<T> {
+async fn read_form<T: DeserializeOwned>(req: Request, state: &App, expected: &str) -> ApiResult<T> {
     let header_token = req
         .headers()
         .get("x-csrf-token")
@@ -395,7 +391,7 @@ struct Pending {
 }
 
 impl Pending {
-    async fn check(parts: &mut Parts, state: &AppState, back: String) -> PageResult<Pending> {
+    async fn check(parts: &mut Parts, state: &App, back: String) -> PageResult<Pending> {
         let Some(claims) = cookie_claims(state, &parts.headers, false) else {
             return Err(PageError::Login {
                 admin: false,
@@ -403,7 +399,7 @@ impl Pending {
             });
         };
         let csrf = state.tokens.csrf_token(claims.sid.unwrap_or_default());
-        let auth = TenantAuth::from_claims(claims, parts, state).await?;
+        let auth = crate::web::session::tenant_auth(claims, parts, state).await?;
         Ok(Pending {
             auth,
             csrf,
@@ -412,7 +408,7 @@ impl Pending {
         })
     }
 
-    async fn begin(self, state: &AppState) -> PageResult<(TenantSession, Ctx)> {
+    async fn begin(self, state: &App) -> PageResult<(TenantSession, Ctx)> {
         let login = || PageError::Login {
             admin: false,
             next: self.back.clone(),
@@ -436,7 +432,7 @@ impl Pending {
 
 /// A form post's session: same origin only; a signed-out poster is sent
 /// back to the page the form was on.
-async fn form_session(parts: &mut Parts, state: &AppState) -> PageResult<Pending> {
+async fn form_session(parts: &mut Parts, state: &App) -> PageResult<Pending> {
     same_origin(&parts.headers)?;
     let back = parts
         .headers
@@ -450,10 +446,10 @@ async fn form_session(parts: &mut Parts, state: &AppState) -> PageResult<Pending
     Pending::check(parts, state, back).await
 }
 
-impl<T: DeserializeOwned + Send> FromRequest<AppState> for UserForm<T> {
+impl<T: DeserializeOwned + Send> FromRequest<App> for UserForm<T> {
     type Rejection = PageError;
 
-    async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
+    async fn from_request(req: Request, state: &App) -> PageResult<Self> {
         let (mut parts, body) = req.into_parts();
         let pending = form_session(&mut parts, state).await?;
         let form = read_form(Request::from_parts(parts, body), state, &pending.csrf).await?;
@@ -470,16 +466,16 @@ pub struct PendingForm<T> {
 }
 
 impl<T> PendingForm<T> {
-    pub async fn begin(self, state: &AppState) -> PageResult<(TenantSession, Ctx, T)> {
+    pub async fn begin(self, state: &App) -> PageResult<(TenantSession, Ctx, T)> {
         let (s, ctx) = self.pending.begin(state).await?;
         Ok((s, ctx, self.form))
     }
 }
 
-impl<T: DeserializeOwned + Send> FromRequest<AppState> for PendingForm<T> {
+impl<T: DeserializeOwned + Send> FromRequest<App> for PendingForm<T> {
     type Rejection = PageError;
 
-    async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
+    async fn from_request(req: Request, state: &App) -> PageResult<Self> {
         let (mut parts, body) = req.into_parts();
         let pending = form_session(&mut parts, state).await?;
         let form = read_form(Request::from_parts(parts, body), state, &pending.csrf).await?;
@@ -496,10 +492,10 @@ pub struct UserUpload {
     pub upload: crate::web::extract::CsvUpload,
 }
 
-impl FromRequest<AppState> for UserUpload {
+impl FromRequest<App> for UserUpload {
     type Rejection = PageError;
 
-    async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
+    async fn from_request(req: Request, state: &App) -> PageResult<Self> {
         let (mut parts, body) = req.into_parts();
         let pending = form_session(&mut parts, state).await?;
         let upload =
@@ -520,7 +516,7 @@ pub struct AdminPage {
     pub ctx: Ctx,
 }
 
-async fn admin_session(parts: &mut Parts, state: &AppState) -> PageResult<AdminPage> {
+async fn admin_session(parts: &mut Parts, state: &App) -> PageResult<AdminPage> {
     let next = parts.uri.path().to_owned();
     let login = || PageError::Login {
         admin: true,
@@ -530,7 +526,7 @@ async fn admin_session(parts: &mut Parts, state: &AppState) -> PageResult<AdminP
         return Err(login());
     };
     let sid = claims.sid.unwrap_or_default();
-    match AdminSession::from_claims(claims, parts, state).await {
+    match crate::web::session::admin_session(claims, parts, state).await {
         Ok(admin) => {
             let ctx = Ctx::for_admin(state, &admin.username, sid);
             Ok(AdminPage { admin, sid, ctx })
@@ -540,10 +536,10 @@ async fn admin_session(parts: &mut Parts, state: &AppState) -> PageResult<AdminP
     }
 }
 
-impl FromRequestParts<AppState> for AdminPage {
+impl FromRequestParts<App> for AdminPage {
     type Rejection = PageError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> PageResult<Self> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> PageResult<Self> {
         admin_session(parts, state).await
     }
 }
@@ -554,10 +550,10 @@ pub struct AdminForm<T> {
     pub form: T,
 }
 
-impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminForm<T> {
+impl<T: DeserializeOwned + Send> FromRequest<App> for AdminForm<T> {
     type Rejection = PageError;
 
-    async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
+    async fn from_request(req: Request, state: &App) -> PageResult<Self> {
         let (mut parts, body) = req.into_parts();
         same_origin(&parts.headers)?;
         let page = admin_session(&mut parts, state).await?;
@@ -572,10 +568,10 @@ pub struct Visitor {
     pub signed_in: bool,
 }
 
-impl FromRequestParts<AppState> for Visitor {
+impl FromRequestParts<App> for Visitor {
     type Rejection = PageError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> PageResult<Self> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> PageResult<Self> {
         Ok(Visitor {
             signed_in: cookie_claims(state, &parts.headers, false).is_some(),
         })

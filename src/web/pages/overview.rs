@@ -3,11 +3,11 @@
 
 use super::layout::{self, bar_chart, money, page, Nav};
 use super::{PageResult, UserPage};
+use crate::app::App;
 use crate::crm::activities::{self, ActivityFilter, ActivityView};
 use crate::crm::listing::ListRequest;
 use crate::crm::{pipelines, reports};
 use crate::error::FieldErrors;
-use crate::web::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use chrono::{Datelike, Duration, NaiveDate};
@@ -25,7 +25,7 @@ pub struct CalendarQuery {
 const CALENDAR_LIMIT: &str = "200";
 
 pub async fn calendar(
-    State(state): State<AppState>,
+    State(state): State<App>,
     p: UserPage,
     Query(q): Query<CalendarQuery>,
 ) -> PageResult {
@@ -65,7 +65,6 @@ pub async fn calendar(
         &req,
     )
     .await?;
-    s.tx.commit().await?;
     let on = |d: NaiveDate| -> Vec<&ActivityView> {
         page_
             .items
@@ -161,7 +160,6 @@ pub async fn tasks(p: UserPage, Query(q): Query<TasksQuery>) -> PageResult {
         &req,
     )
     .await?;
-    s.tx.commit().await?;
     let body = html! {
         div.titlebar {
             h1 { "My open tasks" }
@@ -186,7 +184,7 @@ pub struct ReportQuery {
 }
 
 pub async fn reports(
-    State(state): State<AppState>,
+    State(state): State<App>,
     p: UserPage,
     Query(q): Query<ReportQuery>,
 ) -> PageResult {
@@ -224,7 +222,6 @@ pub async fn reports(
     let sales = reports::sales(&mut s.tx, at(from), at(to)).await?;
     let work = reports::activities(&mut s.tx, at(from), at(to)).await?;
     let leads = reports::leads(&mut s.tx, at(from), at(to)).await?;
-    s.tx.commit().await?;
     let body = html! {
         h1 { "Reports" }
         form.filters method="get" action="/reports" {

@@ -4,6 +4,7 @@
 
 use super::layout::{self, field_errors, form_alert, is_form_error, page, Ctx, Errors, Field, Nav};
 use super::{host_slug, safe_next, see_other, session_cookie, PageError, PageResult, Visitor};
+use crate::app::App;
 use crate::auth::login::{self, LoggedIn, LoginRequest};
 use crate::auth::sessions;
 use crate::domain::{Password, TenantId, UserId};
@@ -11,7 +12,6 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::licensing::Mode;
 use crate::tenancy::register::{self, RegisterRequest};
 use crate::web::extract::ClientAddr;
-use crate::web::AppState;
 use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -24,7 +24,7 @@ use serde::Deserialize;
 const FORM_COOKIE: &str = "trasealla_form";
 
 /// A fresh anti-forgery value for an anonymous form, and its cookie.
-pub(super) fn form_token(state: &AppState, headers: &HeaderMap) -> (String, HeaderValue) {
+pub(super) fn form_token(state: &App, headers: &HeaderMap) -> (String, HeaderValue) {
     let existing = super::cookie(headers, FORM_COOKIE)
         .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()));
     let token = existing.map(str::to_owned).unwrap_or_else(|| {
@@ -60,10 +60,10 @@ pub struct PublicForm<T> {
     pub headers: HeaderMap,
 }
 
-impl<T: DeserializeOwned + Send> FromRequest<AppState> for PublicForm<T> {
+impl<T: DeserializeOwned + Send> FromRequest<App> for PublicForm<T> {
     type Rejection = PageError;
 
-    async fn from_request(req: Request, state: &AppState) -> PageResult<Self> {
+    async fn from_request(req: Request, state: &App) -> PageResult<Self> {
         let headers = req.headers().clone();
         super::same_origin(&headers)?;
         // No cookie, no token: a form from nowhere (or a blocked cookie).
@@ -81,11 +81,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for PublicForm<T> {
 // ---------------------------------------------------------------------------
 // Landing.
 
-pub async fn landing(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-) -> Response {
+pub async fn landing(State(state): State<App>, visitor: Visitor, headers: HeaderMap) -> Response {
     if visitor.signed_in {
         return see_other("/dashboard");
     }
@@ -169,7 +165,7 @@ fn register_page(f: &RegisterForm, errors: &Errors, csrf: &str, base: &str) -> M
     )
 }
 
-pub async fn register_form(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
+pub async fn register_form(State(state): State<App>, headers: HeaderMap) -> PageResult {
     if state.licensing.mode == Mode::SelfHosted {
         return Err(ApiError::not_found().into());
     }
@@ -187,7 +183,7 @@ pub async fn register_form(State(state): State<AppState>, headers: HeaderMap) ->
 }
 
 pub async fn register(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PublicForm { form, headers }: PublicForm<RegisterForm>,
 ) -> PageResult {
     if state.licensing.mode == Mode::SelfHosted {
@@ -259,7 +255,7 @@ pub async fn register(
 /// the bare base domain, a hand-off to the tenant's own sub-domain.
 #[allow(clippy::too_many_arguments)]
 fn signed_in(
-    state: &AppState,
+    state: &App,
     headers: &HeaderMap,
     started: sessions::Started,
     tenant: uuid::Uuid,
@@ -324,7 +320,7 @@ pub struct HandoffQuery {
 /// names a session, which is replaced by a new one (so the link works
 /// once) whose cookie is set on this host.
 pub async fn handoff(
-    State(state): State<AppState>,
+    State(state): State<App>,
     headers: HeaderMap,
     Query(q): Query<HandoffQuery>,
 ) -> PageResult {
@@ -405,7 +401,7 @@ fn login_page(f: &LoginForm, errors: &Errors, csrf: &str, on_subdomain: Option<&
 }
 
 pub async fn login_form(
-    State(state): State<AppState>,
+    State(state): State<App>,
     headers: HeaderMap,
     Query(q): Query<NextQuery>,
 ) -> Response {
@@ -423,7 +419,7 @@ pub async fn login_form(
 }
 
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ClientAddr(client): ClientAddr,
     PublicForm { form, headers }: PublicForm<LoginForm>,
 ) -> PageResult {
@@ -501,7 +497,7 @@ pub async fn login(
 /// Ends the session on the server (its row is deleted) and clears the
 /// cookie. It needs no tenant transaction, so it works for a suspended
 /// tenant or an ended trial too.
-pub async fn logout(State(state): State<AppState>, req: Request) -> PageResult {
+pub async fn logout(State(state): State<App>, req: Request) -> PageResult {
     let headers = req.headers().clone();
     super::same_origin(&headers)?;
     if let Some(claims) = super::cookie_claims(&state, &headers, false) {

@@ -7,6 +7,7 @@
 
 use super::layout::{self, form_alert, form_failure, money, page, Errors, Field, Nav};
 use super::{see_other, Ctx, PageResult, UserForm, UserPage};
+use crate::app::App;
 use crate::auth::SessionUser;
 use crate::crm::activities::{self, ActivityInput, ActivityType};
 use crate::crm::listing::ListRequest;
@@ -17,7 +18,6 @@ use crate::pagination::Page;
 use crate::store::TenantTx;
 use crate::web::api::crm::CrmListQuery;
 use crate::web::extract::PathId;
-use crate::web::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -322,7 +322,6 @@ pub async fn list<R: Record>(p: UserPage, Query(q): Query<CrmListQuery>) -> Page
     }
     .parse()?;
     let rows = R::list(&mut s.tx, parsed.q.clone(), &parsed.req).await?;
-    s.tx.commit().await?;
     let link = |sort: &str, cursor: Option<&str>| {
         let mut pairs = vec![("sort", sort.to_owned())];
         if !text.is_empty() {
@@ -427,25 +426,21 @@ fn cell(v: &Value) -> String {
 }
 
 pub async fn new_form<R: Record>(p: UserPage) -> PageResult {
-    let UserPage { s, ctx } = p;
-    s.tx.commit().await?;
+    let UserPage { ctx, .. } = p;
     Ok(layout::respond(
         StatusCode::OK,
         form_page::<R>(&ctx, &Value::Null, &Errors::new(), None),
     ))
 }
 
-pub async fn create<R: Record>(State(state): State<AppState>, f: UserForm<Form>) -> PageResult {
+pub async fn create<R: Record>(State(state): State<App>, f: UserForm<Form>) -> PageResult {
     let UserForm { mut s, ctx, form } = f;
     let result = match input_of::<R>(&form) {
         Ok(input) => R::create(&mut s.tx, &s.user, input, state.clock.now()).await,
         Err(e) => Err(e),
     };
     match result {
-        Ok(v) => {
-            s.tx.commit().await?;
-            Ok(see_other(&format!("{}/{}", R::PATH, R::id(&v))))
-        }
+        Ok(v) => Ok(see_other(&format!("{}/{}", R::PATH, R::id(&v)))),
         Err(e) => form_failure(e, |errors| {
             form_page::<R>(&ctx, &submitted(&form), errors, None)
         }),
@@ -476,7 +471,6 @@ fn submitted(form: &Form) -> Value {
 pub async fn edit_form<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult {
     let UserPage { mut s, ctx } = p;
     let v = R::get(&mut s.tx, id).await?;
-    s.tx.commit().await?;
     let json = serde_json::to_value(&v).unwrap_or_default();
     Ok(layout::respond(
         StatusCode::OK,
@@ -485,7 +479,7 @@ pub async fn edit_form<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult
 }
 
 pub async fn update<R: Record>(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     f: UserForm<Form>,
 ) -> PageResult {
@@ -495,10 +489,7 @@ pub async fn update<R: Record>(
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => {
-            s.tx.commit().await?;
-            Ok(see_other(&format!("{}/{id}", R::PATH)))
-        }
+        Ok(_) => Ok(see_other(&format!("{}/{id}", R::PATH))),
         Err(e) => form_failure(e, |errors| {
             form_page::<R>(&ctx, &submitted(&form), errors, Some(id))
         }),
@@ -508,7 +499,6 @@ pub async fn update<R: Record>(
 pub async fn delete<R: Record>(PathId(id): PathId, f: UserForm<Form>) -> PageResult {
     let UserForm { mut s, .. } = f;
     R::delete(&mut s.tx, &s.user, id).await?;
-    s.tx.commit().await?;
     Ok(see_other(R::PATH))
 }
 
@@ -519,7 +509,6 @@ pub async fn show<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult {
         Some(kind) => Some(timeline::timeline(&mut s.tx, kind, id, 50, None).await?),
         None => None,
     };
-    s.tx.commit().await?;
     let json = serde_json::to_value(&v).unwrap_or_default();
     let name = R::title(&v);
     let here = format!("{}/{id}", R::PATH);
@@ -670,7 +659,7 @@ pub trait Timelined: Send + Sync + 'static {
 }
 
 pub async fn add_note<R: Timelined>(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     f: UserForm<Form>,
 ) -> PageResult {
@@ -685,12 +674,11 @@ pub async fn add_note<R: Timelined>(
         ..Default::default()
     };
     notes::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(see_other(&format!("{}/{id}", R::PATH)))
 }
 
 pub async fn add_activity<R: Timelined>(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     f: UserForm<Form>,
 ) -> PageResult {
@@ -722,7 +710,6 @@ pub async fn add_activity<R: Timelined>(
         ..Default::default()
     };
     activities::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(see_other(&format!("{}/{id}", R::PATH)))
 }
 

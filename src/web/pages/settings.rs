@@ -6,15 +6,14 @@ use super::layout::{
     self, field_errors, form_alert, form_failure, money, page, select, Errors, Field, Nav,
 };
 use super::{see_other, Ctx, PageResult, PendingForm, UserForm, UserPage};
+use crate::app::App;
 use crate::auth::password;
 use crate::domain::{Password, Role, UserId};
 use crate::error::{ApiError, FieldErrors};
 use crate::pagination::PageParams;
 use crate::staff::{self, CreateUserRequest, UpdateUserRequest};
-use crate::store::{DbResult, FromRow, Row};
 use crate::tenancy::{self, TenantView, UpdateTenant};
 use crate::web::extract::PathId;
-use crate::web::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use maud::{html, Markup};
@@ -124,7 +123,6 @@ pub async fn company(p: UserPage) -> PageResult {
     let UserPage { mut s, ctx } = p;
     admin_only(&s)?;
     let t = tenancy::current(&mut s.tx).await?;
-    s.tx.commit().await?;
     let branding = s.tenant.has_feature(BRANDING);
     Ok(layout::respond(
         StatusCode::OK,
@@ -132,7 +130,7 @@ pub async fn company(p: UserPage) -> PageResult {
     ))
 }
 
-pub async fn save_company(State(state): State<AppState>, f: UserForm<Form>) -> PageResult {
+pub async fn save_company(State(state): State<App>, f: UserForm<Form>) -> PageResult {
     let UserForm { mut s, ctx, form } = f;
     admin_only(&s)?;
     let current = tenancy::current(&mut s.tx).await?;
@@ -173,10 +171,7 @@ pub async fn save_company(State(state): State<AppState>, f: UserForm<Form>) -> P
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => {
-            s.tx.commit().await?;
-            Ok(see_other("/settings"))
-        }
+        Ok(_) => Ok(see_other("/settings")),
         Err(e) => form_failure(e, |errors| {
             company_page(&ctx, &current, branding, &form, errors)
         }),
@@ -285,11 +280,10 @@ pub async fn users(p: UserPage, Query(q): Query<CursorQuery>) -> PageResult {
     let UserPage { mut s, ctx } = p;
     admin_only(&s)?;
     let markup = users_page(&mut s, &ctx, &Form::new(), &Errors::new(), q.cursor).await?;
-    s.tx.commit().await?;
     Ok(layout::respond(StatusCode::OK, markup))
 }
 
-pub async fn add_user(State(state): State<AppState>, f: PendingForm<Form>) -> PageResult {
+pub async fn add_user(State(state): State<App>, f: PendingForm<Form>) -> PageResult {
     let form = &f.form;
     let request = CreateUserRequest {
         email: form.get("email").cloned(),
@@ -319,10 +313,7 @@ pub async fn add_user(State(state): State<AppState>, f: PendingForm<Form>) -> Pa
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => {
-            s.tx.commit().await?;
-            Ok(see_other("/settings/users"))
-        }
+        Ok(_) => Ok(see_other("/settings/users")),
         Err(e)
             if layout::is_form_error(&e) || e.code == crate::error::ErrorCode::PlanLimitReached =>
         {
@@ -334,7 +325,7 @@ pub async fn add_user(State(state): State<AppState>, f: PendingForm<Form>) -> Pa
 }
 
 pub async fn change_user(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     f: UserForm<Form>,
 ) -> PageResult {
@@ -355,58 +346,26 @@ pub async fn change_user(
         state.clock.now(),
     )
     .await?;
-    s.tx.commit().await?;
     Ok(see_other("/settings/users"))
 }
 
 pub async fn delete_user(
-    State(state): State<AppState>,
+    State(state): State<App>,
     PathId(id): PathId,
     f: UserForm<Form>,
 ) -> PageResult {
     let UserForm { mut s, .. } = f;
     admin_only(&s)?;
     staff::delete(&mut s.tx, &s.user.actor(), UserId(id), state.clock.now()).await?;
-    s.tx.commit().await?;
     Ok(see_other("/settings/users"))
 }
 
 // ---------------------------------------------------------------------------
 // Subscription and plans.
 
-struct PlanRow {
-    code: String,
-    name: String,
-    max_users: Option<i64>,
-    price_cents: i64,
-    currency: String,
-    features: serde_json::Value,
-}
-
-impl FromRow for PlanRow {
-    fn from_row(r: &Row<'_>) -> DbResult<Self> {
-        Ok(PlanRow {
-            code: r.get("code")?,
-            name: r.get("name")?,
-            max_users: r.get("max_users")?,
-            price_cents: r.get("price_cents")?,
-            currency: r.get("currency")?,
-            features: r.get("features")?,
-        })
-    }
-}
-
 /// The plan catalogue (global, read outside the tenant's scope).
-async fn catalogue(state: &AppState, current: Option<&str>) -> Result<Markup, ApiError> {
-    let mut tx = state.store.platform(crate::store::Access::Read).await?;
-    let plans: Vec<PlanRow> = tx
-        .query(
-            "SELECT code, name, max_users, price_cents, currency, features FROM plans
-              WHERE code <> 'trial' ORDER BY position",
-            &[],
-        )
-        .await?;
-    tx.commit().await?;
+async fn catalogue(state: &App, current: Option<&str>) -> Result<Markup, ApiError> {
+    let plans = tenancy::paid_plans(&state.store).await?;
     Ok(html! {
         p.muted { "Online payment arrives with billing; until then, your account manager switches plans for you." }
         div.plans {
@@ -422,9 +381,8 @@ async fn catalogue(state: &AppState, current: Option<&str>) -> Result<Markup, Ap
     })
 }
 
-pub async fn upgrade(State(state): State<AppState>, p: UserPage) -> PageResult {
-    let UserPage { s, ctx } = p;
-    s.tx.commit().await?;
+pub async fn upgrade(State(state): State<App>, p: UserPage) -> PageResult {
+    let UserPage { ctx, .. } = p;
     let plans = catalogue(&state, None).await?;
     let body = html! { h1 { "Plans" } (plans) };
     Ok(layout::respond(
@@ -433,11 +391,10 @@ pub async fn upgrade(State(state): State<AppState>, p: UserPage) -> PageResult {
     ))
 }
 
-pub async fn subscription(State(state): State<AppState>, p: UserPage) -> PageResult {
+pub async fn subscription(State(state): State<App>, p: UserPage) -> PageResult {
     let UserPage { mut s, ctx } = p;
     admin_only(&s)?;
     let sub = tenancy::subscription(&mut s.tx, state.clock.now()).await?;
-    s.tx.commit().await?;
     let plans = catalogue(&state, Some(sub.plan.as_str())).await?;
     let body = html! {
         h1 { "Settings" }
@@ -476,7 +433,6 @@ pub async fn audit(p: UserPage, Query(q): Query<CursorQuery>) -> PageResult {
     .parse(&mut e);
     e.finish()?;
     let entries = crate::audit::list(&mut s.tx, page_req).await?;
-    s.tx.commit().await?;
     let body = html! {
         h1 { "Settings" }
         (tabs("/settings/audit"))

@@ -4,9 +4,9 @@
 
 use super::layout::{self, page, Nav};
 use super::{PageResult, UserPage, UserUpload};
+use crate::app::App;
 use crate::crm::transfer::{self, CsvStream, ImportReport, Kind};
 use crate::web::api::crm::ImportQuery;
-use crate::web::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -33,7 +33,7 @@ impl Place for transfer::Leads {
 }
 
 pub async fn export<K: Place>(p: UserPage) -> Response {
-    crate::web::api::crm::export::<K>(p.s.tx)
+    crate::web::api::crm::export::<K>(p.s.tx.take())
 }
 
 fn upload_form<K: Place>(ctx: &super::Ctx, dry_run: bool) -> Markup {
@@ -60,8 +60,7 @@ fn upload_form<K: Place>(ctx: &super::Ctx, dry_run: bool) -> Markup {
 }
 
 pub async fn import_form<K: Place>(p: UserPage) -> PageResult {
-    let UserPage { s, ctx } = p;
-    s.tx.commit().await?;
+    let UserPage { ctx, .. } = p;
     let body = html! {
         h1 { "Import " (K::PLURAL) }
         p.muted {
@@ -91,7 +90,7 @@ async fn first_rows(file: &mut tokio::fs::File, n: usize) -> Vec<Vec<String>> {
     rows
 }
 
-pub async fn import<K: Place>(State(state): State<AppState>, up: UserUpload) -> PageResult {
+pub async fn import<K: Place>(State(state): State<App>, up: UserUpload) -> PageResult {
     let UserUpload { s, ctx, upload } = up;
     // The form's fields, read as the API reads its query.
     let (on_duplicate, dry_run) = ImportQuery {
@@ -102,7 +101,8 @@ pub async fn import<K: Place>(State(state): State<AppState>, up: UserUpload) -> 
     let mut file = upload.file;
     let preview = first_rows(&mut file, 6).await;
     let now = state.clock.now();
-    let result = transfer::import::<K>(s.tx, &s.user, on_duplicate, dry_run, file, now).await;
+    let result =
+        transfer::import::<K>(s.tx.take(), &s.user, on_duplicate, dry_run, file, now).await;
     let report = match result {
         Ok(r) => r,
         Err(e) => {

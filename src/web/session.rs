@@ -1,0 +1,138 @@
+//! Who is calling, read from the request: the bearer token (or, for pages,
+//! the session cookie) turned into the handle the caller may use. The
+//! checks themselves live in `auth`; this module only reads HTTP.
+
+use crate::app::App;
+use crate::auth::token::Claims;
+use crate::auth::{session_claims, AdminSession, AnySession, TenantAuth, TenantSession};
+use crate::error::{ApiError, ApiResult};
+use crate::store::Access;
+use crate::store::TxSlot;
+use crate::web::extract::ClientAddr;
+use crate::web::RequestTenant;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts, Method};
+
+/// Reads write or read access from the method: GET and HEAD only read.
+fn access_of(parts: &Parts) -> Access {
+    if matches!(parts.method, Method::GET | Method::HEAD) {
+        Access::Read
+    } else {
+        Access::Write
+    }
+}
+
+/// The tenant caller of verified `claims`, noted for the request log.
+pub async fn tenant_auth(claims: Claims, parts: &mut Parts, app: &App) -> ApiResult<TenantAuth> {
+    let ClientAddr(client_addr) = ClientAddr::from_request_parts(parts, app).await?;
+    let auth = TenantAuth::new(claims, access_of(parts), client_addr, slot(parts))?;
+    if let Some(slot) = parts.extensions.get::<RequestTenant>() {
+        slot.set(auth.tenant());
+    }
+    Ok(auth)
+}
+
+/// The request's transaction slot, which commits the tenant transaction
+/// when the handler succeeds. Every route runs inside
+/// [`super::transaction`], which puts one there; without it (a bug), the
+/// transaction is never committed.
+fn slot(parts: &Parts) -> TxSlot {
+    parts
+        .extensions
+        .get::<TxSlot>()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The platform admin of verified `claims`.
+pub async fn admin_session(
+    claims: Claims,
+    parts: &mut Parts,
+    app: &App,
+) -> ApiResult<AdminSession> {
+    let ClientAddr(client_addr) = ClientAddr::from_request_parts(parts, app).await?;
+    AdminSession::from_claims(claims, app, client_addr).await
+}
+
+impl FromRequestParts<App> for TenantAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> ApiResult<Self> {
+        let claims = bearer_claims(parts, app)?;
+        tenant_auth(claims, parts, app).await
+    }
+}
+
+impl FromRequestParts<App> for TenantSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> ApiResult<Self> {
+        let auth = TenantAuth::from_request_parts(parts, app).await?;
+        auth.begin(app).await
+    }
+}
+
+/// A tenant user's request with a body: the body (any body extractor, such
+/// as `Json<T>`) is read and checked first, and only then does the
+/// transaction begin, so a slow or stalled upload never holds a connection
+/// or a lock. The token is still checked before the body is read.
+pub struct WithBody<E>(pub TenantSession, pub E);
+
+impl<E> FromRequest<App> for WithBody<E>
+where
+    E: FromRequest<App, Rejection = ApiError> + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, app: &App) -> ApiResult<Self> {
+        let (mut parts, body) = req.into_parts();
+        let auth = TenantAuth::from_request_parts(&mut parts, app).await?;
+        let body = E::from_request(Request::from_parts(parts, body), app).await?;
+        Ok(WithBody(auth.begin(app).await?, body))
+    }
+}
+
+impl FromRequestParts<App> for AdminSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> ApiResult<Self> {
+        let claims = bearer_claims(parts, app)?;
+        admin_session(claims, parts, app).await
+    }
+}
+
+impl FromRequestParts<App> for AnySession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> ApiResult<Self> {
+        let claims = bearer_claims(parts, app)?;
+        if claims.tid.is_some() {
+            let auth = tenant_auth(claims, parts, app).await?;
+            auth.begin(app)
+                .await
+                .map(|s| AnySession::Tenant(Box::new(s)))
+        } else {
+            admin_session(claims, parts, app)
+                .await
+                .map(AnySession::Admin)
+        }
+    }
+}
+
+fn bearer_claims(parts: &Parts, app: &App) -> ApiResult<Claims> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("an Authorization: Bearer token is required"))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be: Bearer <token>")
+        })?;
+    session_claims(app, token)
+}
