@@ -2,7 +2,8 @@
 //! roles, deactivate, delete. The owner can be neither demoted, deactivated
 //! nor deleted, so a tenant always keeps an admin.
 
-use crate::audit::{self, Actor, Event};
+use crate::audit::{self, Event};
+use crate::auth::TenantAdmin;
 use crate::domain::{Email, Password, Role, UserId};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors};
 use crate::pagination::{Page, PageRequest};
@@ -243,7 +244,7 @@ fn email_taken() -> ApiError {
 /// transaction began, so no lock is held while hashing.
 pub async fn create(
     tx: &mut impl Scoped,
-    actor: &Actor,
+    admin: &TenantAdmin<'_>,
     input: NewUser,
     password_hash: &str,
     now: DateTime<Utc>,
@@ -288,7 +289,7 @@ pub async fn create(
         })?;
     audit::record(
         tx,
-        actor,
+        &admin.actor(),
         Event::new("user.created")
             .target("user", user.id)
             .after(serde_json::json!({
@@ -346,7 +347,7 @@ impl UpdateUserRequest {
 
 pub async fn update(
     tx: &mut impl Scoped,
-    actor: &Actor,
+    admin: &TenantAdmin<'_>,
     id: UserId,
     changes: UserChanges,
     password_hash: Option<String>,
@@ -399,7 +400,7 @@ pub async fn update(
         })?
         .ok_or_else(ApiError::not_found)?;
     for event in user_events(&current, &user, password_changed) {
-        audit::record(tx, actor, event, now).await?;
+        audit::record(tx, &admin.actor(), event, now).await?;
     }
     Ok(user)
 }
@@ -437,7 +438,7 @@ fn user_events<'a>(before: &UserView, after: &UserView, password_changed: bool) 
 
 pub async fn delete(
     tx: &mut impl Scoped,
-    actor: &Actor,
+    admin: &TenantAdmin<'_>,
     id: UserId,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
@@ -453,7 +454,7 @@ pub async fn delete(
     }
     audit::record(
         tx,
-        actor,
+        &admin.actor(),
         Event::new("user.deleted").target("user", id).change(
             serde_json::json!({ "email": current.email, "role": current.role }),
             (),

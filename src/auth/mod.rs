@@ -8,9 +8,12 @@
 
 pub mod login;
 pub mod password;
+pub mod roles;
 pub mod sessions;
 pub mod throttle;
 pub mod token;
+
+pub use roles::{Manager, TenantAdmin};
 
 use crate::app::App;
 use crate::audit::{Actor, ActorKind};
@@ -50,17 +53,6 @@ impl SessionUser {
             id: Some(self.id.0),
             name: Some(self.username.clone()),
             client_addr: Some(self.client_addr.clone()),
-        }
-    }
-}
-
-impl TenantSession {
-    /// Refuses callers who are not tenant admins.
-    pub fn require_admin(&self) -> ApiResult<()> {
-        if self.user.role == Role::Admin {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("this needs the admin role"))
         }
     }
 }

@@ -2,8 +2,8 @@
 //! "Sales" pipeline; admins and managers shape more (Support, Projects…).
 //! A stage's kind (open, won, lost) is what its deals' status says.
 
-use crate::auth::SessionUser;
-use crate::domain::{Role, StageKind};
+use crate::auth::Manager;
+use crate::domain::StageKind;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::store::{DbResult, FromRow, One, Row, Scoped};
 use chrono::{DateTime, Utc};
@@ -71,16 +71,6 @@ impl FromRow for PipelineView {
             created_at: r.get("created_at")?,
             updated_at: r.get("updated_at")?,
         })
-    }
-}
-
-/// Pipeline configuration is for admins and managers.
-pub fn ensure_can_configure(user: &SessionUser) -> ApiResult<()> {
-    match user.role {
-        Role::Admin | Role::Manager => Ok(()),
-        Role::User => Err(ApiError::forbidden(
-            "only admins and managers change pipelines",
-        )),
     }
 }
 
@@ -207,6 +197,15 @@ fn name_taken() -> ApiError {
 
 pub async fn create(
     tx: &mut impl Scoped,
+    _by: &Manager<'_>,
+    input: CreatePipeline,
+    now: DateTime<Utc>,
+) -> ApiResult<PipelineView> {
+    insert(tx, input, now).await
+}
+
+async fn insert(
+    tx: &mut impl Scoped,
     input: CreatePipeline,
     now: DateTime<Utc>,
 ) -> ApiResult<PipelineView> {
@@ -275,7 +274,7 @@ pub async fn create(
 
 /// The default pipeline a new tenant starts with.
 pub async fn create_default(tx: &mut impl Scoped, now: DateTime<Utc>) -> ApiResult<PipelineView> {
-    create(
+    insert(
         tx,
         CreatePipeline {
             name: Some("Sales".to_owned()),
@@ -299,6 +298,7 @@ pub struct UpdatePipeline {
 
 pub async fn update(
     tx: &mut impl Scoped,
+    _by: &Manager<'_>,
     id: Uuid,
     input: UpdatePipeline,
     now: DateTime<Utc>,
@@ -360,7 +360,7 @@ async fn deal_count(tx: &mut impl Scoped, pipeline: Uuid, stage: Option<Uuid>) -
     Ok(n)
 }
 
-pub async fn delete(tx: &mut impl Scoped, id: Uuid) -> ApiResult<()> {
+pub async fn delete(tx: &mut impl Scoped, _by: &Manager<'_>, id: Uuid) -> ApiResult<()> {
     let p = get(tx, id).await?;
     if p.is_default {
         return Err(ApiError::conflict(
@@ -383,6 +383,7 @@ pub async fn delete(tx: &mut impl Scoped, id: Uuid) -> ApiResult<()> {
 
 pub async fn add_stage(
     tx: &mut impl Scoped,
+    _by: &Manager<'_>,
     pipeline: Uuid,
     input: StageInput,
     now: DateTime<Utc>,
@@ -414,6 +415,7 @@ pub struct UpdateStage {
 
 pub async fn update_stage(
     tx: &mut impl Scoped,
+    _by: &Manager<'_>,
     pipeline: Uuid,
     stage: Uuid,
     input: UpdateStage,
@@ -446,6 +448,7 @@ pub async fn update_stage(
 
 pub async fn delete_stage(
     tx: &mut impl Scoped,
+    _by: &Manager<'_>,
     pipeline: Uuid,
     stage: Uuid,
 ) -> ApiResult<PipelineView> {
@@ -480,6 +483,7 @@ pub struct Reorder {
 
 pub async fn reorder(
     tx: &mut impl Scoped,
+    _by: &Manager<'_>,
     pipeline: Uuid,
     input: Reorder,
     now: DateTime<Utc>,

@@ -4,8 +4,8 @@
 
 pub mod register;
 
-use crate::audit::{self, Actor, Event};
-use crate::auth::trial_expired;
+use crate::audit::{self, Event};
+use crate::auth::{trial_expired, TenantAdmin};
 use crate::domain::{PlanCode, SubscriptionStatus, TenantStatus, Timezone};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::store::{Access, DbResult, FromRow, Row, Scoped, Store};
@@ -127,7 +127,7 @@ pub fn valid_url(s: &str) -> bool {
 
 pub async fn update_current(
     tx: &mut impl Scoped,
-    actor: &Actor,
+    admin: &TenantAdmin<'_>,
     input: UpdateTenant,
     now: DateTime<Utc>,
 ) -> ApiResult<TenantView> {
@@ -187,7 +187,7 @@ pub async fn update_current(
         .ok_or_else(ApiError::not_found)?;
     audit::record(
         tx,
-        actor,
+        &admin.actor(),
         Event::new("tenant.settings_changed")
             .target("tenant", after.id)
             .change(settings_snapshot(&before), settings_snapshot(&after)),

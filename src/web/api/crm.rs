@@ -274,8 +274,8 @@ pub async fn create_pipeline(
     State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<CreatePipeline>>,
 ) -> ApiResult<Created<PipelineView>> {
-    pipelines::ensure_can_configure(&s.user)?;
-    let p = pipelines::create(&mut s.tx, input, state.clock.now()).await?;
+    let by = s.user.manager("change pipelines")?;
+    let p = pipelines::create(&mut s.tx, &by, input, state.clock.now()).await?;
     Ok(Created(p))
 }
 
@@ -306,8 +306,8 @@ pub async fn update_pipeline(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<UpdatePipeline>>,
 ) -> ApiResult<Envelope<PipelineView>> {
-    pipelines::ensure_can_configure(&s.user)?;
-    let p = pipelines::update(&mut s.tx, id, input, state.clock.now()).await?;
+    let by = s.user.manager("change pipelines")?;
+    let p = pipelines::update(&mut s.tx, &by, id, input, state.clock.now()).await?;
     Ok(ok(p))
 }
 
@@ -322,8 +322,8 @@ pub async fn delete_pipeline(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
-    pipelines::ensure_can_configure(&s.user)?;
-    pipelines::delete(&mut s.tx, id).await?;
+    let by = s.user.manager("change pipelines")?;
+    pipelines::delete(&mut s.tx, &by, id).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -358,8 +358,8 @@ pub async fn add_stage(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<StageInput>>,
 ) -> ApiResult<Created<PipelineView>> {
-    pipelines::ensure_can_configure(&s.user)?;
-    let p = pipelines::add_stage(&mut s.tx, id, input, state.clock.now()).await?;
+    let by = s.user.manager("change pipelines")?;
+    let p = pipelines::add_stage(&mut s.tx, &by, id, input, state.clock.now()).await?;
     Ok(Created(p))
 }
 
@@ -375,8 +375,8 @@ pub async fn update_stage(
     PathIds(id, stage): PathIds,
     WithBody(mut s, Json(input)): WithBody<Json<UpdateStage>>,
 ) -> ApiResult<Envelope<PipelineView>> {
-    pipelines::ensure_can_configure(&s.user)?;
-    let p = pipelines::update_stage(&mut s.tx, id, stage, input, state.clock.now()).await?;
+    let by = s.user.manager("change pipelines")?;
+    let p = pipelines::update_stage(&mut s.tx, &by, id, stage, input, state.clock.now()).await?;
     Ok(ok(p))
 }
 
@@ -391,8 +391,8 @@ pub async fn delete_stage(
     mut s: TenantSession,
     PathIds(id, stage): PathIds,
 ) -> ApiResult<Envelope<PipelineView>> {
-    pipelines::ensure_can_configure(&s.user)?;
-    let p = pipelines::delete_stage(&mut s.tx, id, stage).await?;
+    let by = s.user.manager("change pipelines")?;
+    let p = pipelines::delete_stage(&mut s.tx, &by, id, stage).await?;
     Ok(ok(p))
 }
 
@@ -409,8 +409,8 @@ pub async fn reorder_stages(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<Reorder>>,
 ) -> ApiResult<Envelope<PipelineView>> {
-    pipelines::ensure_can_configure(&s.user)?;
-    let p = pipelines::reorder(&mut s.tx, id, input, state.clock.now()).await?;
+    let by = s.user.manager("change pipelines")?;
+    let p = pipelines::reorder(&mut s.tx, &by, id, input, state.clock.now()).await?;
     Ok(ok(p))
 }
 

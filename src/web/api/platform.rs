@@ -253,8 +253,8 @@ pub async fn own_audit_log(
     mut s: TenantSession,
     Query(page): Query<PageParams>,
 ) -> ApiResult<ListEnvelope<AuditEntry>> {
-    s.require_admin()?;
+    let admin = s.user.admin()?;
     let page = page.validate()?;
-    let entries = audit::list(&mut s.tx, page).await?;
+    let entries = audit::own_log(&mut s.tx, &admin, page).await?;
     Ok(entries.into())
 }

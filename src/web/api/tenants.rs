@@ -118,9 +118,8 @@ pub async fn update_current(
     State(state): State<App>,
     WithBody(mut s, Json(req)): WithBody<Json<UpdateTenant>>,
 ) -> ApiResult<Envelope<TenantView>> {
-    s.require_admin()?;
-    let actor = s.user.actor();
-    let t = tenancy::update_current(&mut s.tx, &actor, req, state.clock.now()).await?;
+    let admin = s.user.admin()?;
+    let t = tenancy::update_current(&mut s.tx, &admin, req, state.clock.now()).await?;
     Ok(ok(t))
 }
 

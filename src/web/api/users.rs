@@ -71,9 +71,8 @@ pub async fn create(
     let input = req.validate()?;
     let hash = password::hash(&input.password).await?;
     let mut s = auth.begin(&state).await?;
-    s.require_admin()?;
-    let actor = s.user.actor();
-    let user = staff::create(&mut s.tx, &actor, input, &hash, state.clock.now()).await?;
+    let admin = s.user.admin()?;
+    let user = staff::create(&mut s.tx, &admin, input, &hash, state.clock.now()).await?;
     Ok(Created(user))
 }
 
@@ -112,11 +111,10 @@ pub async fn update(
         None => None,
     };
     let mut s = auth.begin(&state).await?;
-    s.require_admin()?;
-    let actor = s.user.actor();
+    let admin = s.user.admin()?;
     let user = staff::update(
         &mut s.tx,
-        &actor,
+        &admin,
         UserId(id),
         changes,
         hash,
@@ -145,8 +143,7 @@ pub async fn delete(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
-    s.require_admin()?;
-    let actor = s.user.actor();
-    staff::delete(&mut s.tx, &actor, UserId(id), state.clock.now()).await?;
+    let admin = s.user.admin()?;
+    staff::delete(&mut s.tx, &admin, UserId(id), state.clock.now()).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }

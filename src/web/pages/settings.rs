@@ -34,10 +34,6 @@ fn tabs(current: &str) -> Markup {
     }
 }
 
-fn admin_only(p: &super::TenantSession) -> Result<(), ApiError> {
-    p.require_admin()
-}
-
 /// Common IANA zones offered while typing (any valid zone is accepted).
 const ZONES: &[&str] = &[
     "UTC",
@@ -121,7 +117,7 @@ fn company_page(
 
 pub async fn company(p: UserPage) -> PageResult {
     let UserPage { mut s, ctx } = p;
-    admin_only(&s)?;
+    s.user.admin()?;
     let t = tenancy::current(&mut s.tx).await?;
     let branding = s.tenant.has_feature(BRANDING);
     Ok(layout::respond(
@@ -132,7 +128,7 @@ pub async fn company(p: UserPage) -> PageResult {
 
 pub async fn save_company(State(state): State<App>, f: UserForm<Form>) -> PageResult {
     let UserForm { mut s, ctx, form } = f;
-    admin_only(&s)?;
+    s.user.admin()?;
     let current = tenancy::current(&mut s.tx).await?;
     let branding = s.tenant.has_feature(BRANDING);
     let opt = |k: &str| {
@@ -166,7 +162,8 @@ pub async fn save_company(State(state): State<App>, f: UserForm<Form>) -> PageRe
     }
     let result = match e.finish() {
         Ok(()) => {
-            tenancy::update_current(&mut s.tx, &s.user.actor(), input, state.clock.now()).await
+            let admin = s.user.admin()?;
+            tenancy::update_current(&mut s.tx, &admin, input, state.clock.now()).await
         }
         Err(e) => Err(e),
     };
@@ -278,7 +275,7 @@ pub struct CursorQuery {
 
 pub async fn users(p: UserPage, Query(q): Query<CursorQuery>) -> PageResult {
     let UserPage { mut s, ctx } = p;
-    admin_only(&s)?;
+    s.user.admin()?;
     let markup = users_page(&mut s, &ctx, &Form::new(), &Errors::new(), q.cursor).await?;
     Ok(layout::respond(StatusCode::OK, markup))
 }
@@ -305,10 +302,10 @@ pub async fn add_user(State(state): State<App>, f: PendingForm<Form>) -> PageRes
         Err(e) => Err(e),
     };
     let (mut s, ctx, form) = f.begin(&state).await?;
-    admin_only(&s)?;
+    let admin = s.user.admin()?;
     let result = match checked {
         Ok((input, hash)) => {
-            staff::create(&mut s.tx, &s.user.actor(), input, &hash, state.clock.now()).await
+            staff::create(&mut s.tx, &admin, input, &hash, state.clock.now()).await
         }
         Err(e) => Err(e),
     };
@@ -330,7 +327,7 @@ pub async fn change_user(
     f: UserForm<Form>,
 ) -> PageResult {
     let UserForm { mut s, form, .. } = f;
-    admin_only(&s)?;
+    let admin = s.user.admin()?;
     let request = UpdateUserRequest {
         role: form.get("role").and_then(|r| r.parse().ok()),
         is_active: form.get("is_active").map(|v| v == "true"),
@@ -339,7 +336,7 @@ pub async fn change_user(
     let changes = request.validate()?;
     staff::update(
         &mut s.tx,
-        &s.user.actor(),
+        &admin,
         UserId(id),
         changes,
         None,
@@ -355,8 +352,8 @@ pub async fn delete_user(
     f: UserForm<Form>,
 ) -> PageResult {
     let UserForm { mut s, .. } = f;
-    admin_only(&s)?;
-    staff::delete(&mut s.tx, &s.user.actor(), UserId(id), state.clock.now()).await?;
+    let admin = s.user.admin()?;
+    staff::delete(&mut s.tx, &admin, UserId(id), state.clock.now()).await?;
     Ok(see_other("/settings/users"))
 }
 
@@ -393,7 +390,7 @@ pub async fn upgrade(State(state): State<App>, p: UserPage) -> PageResult {
 
 pub async fn subscription(State(state): State<App>, p: UserPage) -> PageResult {
     let UserPage { mut s, ctx } = p;
-    admin_only(&s)?;
+    s.user.admin()?;
     let sub = tenancy::subscription(&mut s.tx, state.clock.now()).await?;
     let plans = catalogue(&state, Some(sub.plan.as_str())).await?;
     let body = html! {
@@ -424,7 +421,7 @@ pub async fn subscription(State(state): State<App>, p: UserPage) -> PageResult {
 
 pub async fn audit(p: UserPage, Query(q): Query<CursorQuery>) -> PageResult {
     let UserPage { mut s, ctx } = p;
-    admin_only(&s)?;
+    let admin = s.user.admin()?;
     let mut e = FieldErrors::default();
     let page_req = PageParams {
         limit: Some("50".into()),
@@ -432,7 +429,7 @@ pub async fn audit(p: UserPage, Query(q): Query<CursorQuery>) -> PageResult {
     }
     .parse(&mut e);
     e.finish()?;
-    let entries = crate::audit::list(&mut s.tx, page_req).await?;
+    let entries = crate::audit::own_log(&mut s.tx, &admin, page_req).await?;
     let body = html! {
         h1 { "Settings" }
         (tabs("/settings/audit"))
