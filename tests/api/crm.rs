@@ -276,7 +276,8 @@ async fn company_lists_sort_by_update_and_search_domains(app: TestApp) {
         .bearer(&t.token)
         .json(json!({"industry": "Retail"}))
         .send()
-        .await;
+        .await
+        .ok("update Alpha so it sorts first by update");
     let (by_update, _) = app.names(&t.token, "/api/companies?sort=-updated_at").await;
     assert_eq!(by_update, vec!["Alpha", "Beta"]);
     let (found, _) = app.names(&t.token, "/api/companies?q=ALPHA.EX").await;
@@ -387,6 +388,7 @@ async fn contacts_and_companies_stay_in_their_tenant(app: TestApp) {
         .bearer(&a.token)
         .send()
         .await
+        .ok("read A's contact before B's attempts")
         .body,
         app.get(&format!(
             "/api/companies/{}",
@@ -395,6 +397,7 @@ async fn contacts_and_companies_stay_in_their_tenant(app: TestApp) {
         .bearer(&a.token)
         .send()
         .await
+        .ok("read A's company before B's attempts")
         .body,
     );
 
@@ -457,7 +460,13 @@ async fn contacts_and_companies_stay_in_their_tenant(app: TestApp) {
     assert!(r.body["error"]["details"]["fields"]["owner_id"].is_string());
     let (bob, _) = app.names(&b.token, "/api/contacts").await;
     assert_eq!(bob.len(), 1);
-    let b_contact = app.get("/api/contacts").bearer(&b.token).send().await.body["data"][0]["id"]
+    let b_contact = app
+        .get("/api/contacts")
+        .bearer(&b.token)
+        .send()
+        .await
+        .ok("list B's contacts")
+        .body["data"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -533,7 +542,14 @@ async fn deals_move_through_stages_and_take_their_status(app: TestApp) {
     let deal = app
         .new_record(&t.token, "deals", json!({"title": "Seaside villa", "amount": 45_000_000, "currency": "eur", "contact_id": contact["id"], "expected_close_date": "2026-06-30"}))
         .await;
-    let sales = app.get("/api/pipelines").bearer(&t.token).send().await.body["data"][0].clone();
+    let sales = app
+        .get("/api/pipelines")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("list the pipelines")
+        .body["data"][0]
+        .clone();
     let stage = |name: &str| -> String {
         sales["stages"]
             .as_array()
@@ -750,7 +766,8 @@ async fn pipelines_and_stages_are_configured_by_managers(app: TestApp) {
     app.delete(&format!("/api/deals/{}", deal["id"].as_str().unwrap()))
         .bearer(&t.token)
         .send()
-        .await;
+        .await
+        .ok("delete the pipeline's only deal");
     let r = app
         .patch(&format!("/api/pipelines/{pid}"))
         .bearer(&t.token)
@@ -790,8 +807,14 @@ async fn pipelines_and_deals_stay_in_their_tenant(app: TestApp) {
             json!({"title": "A's deal", "contact_id": a_contact["id"]}),
         )
         .await;
-    let a_pipeline =
-        app.get("/api/pipelines").bearer(&a.token).send().await.body["data"][0].clone();
+    let a_pipeline = app
+        .get("/api/pipelines")
+        .bearer(&a.token)
+        .send()
+        .await
+        .ok("list A's pipelines")
+        .body["data"][0]
+        .clone();
     let a_pid = a_pipeline["id"].as_str().unwrap();
     let a_stage = a_pipeline["stages"][1]["id"].as_str().unwrap();
     let before = app
@@ -799,12 +822,14 @@ async fn pipelines_and_deals_stay_in_their_tenant(app: TestApp) {
         .bearer(&a.token)
         .send()
         .await
+        .ok("read A's pipeline before B's attempts")
         .body;
     let deal_before = app
         .get(&format!("/api/deals/{}", a_deal["id"].as_str().unwrap()))
         .bearer(&a.token)
         .send()
         .await
+        .ok("read A's deal before B's attempts")
         .body;
 
     let r = app.get("/api/pipelines").bearer(&b.token).send().await;
@@ -1156,7 +1181,8 @@ async fn notes_belong_to_exactly_one_record_and_go_with_it(app: TestApp) {
     ))
     .bearer(&t.token)
     .send()
-    .await;
+    .await
+    .ok("delete the note's contact");
     assert_eq!(
         app.get(&path).bearer(&t.token).send().await.status,
         404,
@@ -1277,6 +1303,7 @@ async fn record_bodies(app: &TestApp, token: &str, ids: &[(&str, &Value)]) -> Ve
                 .bearer(token)
                 .send()
                 .await
+                .ok(&format!("read the {kind} record"))
                 .body,
         );
     }
@@ -1351,7 +1378,12 @@ async fn deal_amounts_follow_their_line_items(app: TestApp) {
         .await;
     assert_eq!(r.status, 422, "the amount follows the items");
 
-    let list = app.get(&items).bearer(&t.token).send().await;
+    let list = app
+        .get(&items)
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("list the deal's items");
     let travel_id = list.body["data"][1]["id"].as_str().unwrap().to_owned();
     let r = app
         .patch(&format!("{items}/{travel_id}"))
@@ -1376,7 +1408,8 @@ async fn deal_amounts_follow_their_line_items(app: TestApp) {
     ))
     .bearer(&t.token)
     .send()
-    .await;
+    .await
+    .ok("delete the sold product");
     let list = app.get(&items).bearer(&t.token).send().await;
     assert!(list.body["data"][0]["product_id"].is_null());
     assert_eq!(list.body["data"][0]["name"], "Consulting day");
@@ -1408,9 +1441,16 @@ async fn products_and_line_items_stay_in_their_tenant(app: TestApp) {
         .bearer(&a.token)
         .json(json!({"product_id": product["id"]}))
         .send()
-        .await;
+        .await
+        .created("add a line item to A's deal");
     let item = r.body["data"][0]["id"].as_str().unwrap().to_owned();
-    let before = app.get(&items).bearer(&a.token).send().await.body;
+    let before = app
+        .get(&items)
+        .bearer(&a.token)
+        .send()
+        .await
+        .ok("read A's line items before B's attempts")
+        .body;
 
     let b_deal = app
         .new_record(&b.token, "deals", json!({"title": "B's deal"}))
@@ -1488,7 +1528,8 @@ async fn a_record_timeline_shows_notes_activities_and_changes_newest_first(app: 
         .bearer(&a.token)
         .json(json!({"title": "Head of purchasing", "phone": "+1 555"}))
         .send()
-        .await;
+        .await
+        .ok("change the contact's title and phone");
     app.advance(chrono::Duration::minutes(1));
     app.new_record(
         &a.token,
@@ -1501,7 +1542,8 @@ async fn a_record_timeline_shows_notes_activities_and_changes_newest_first(app: 
         .bearer(&a.token)
         .json(json!({"title": "Head of purchasing"}))
         .send()
-        .await;
+        .await
+        .ok("send the contact's title again, unchanged");
 
     let r = app
         .get(&format!("{path}/timeline"))
@@ -1551,14 +1593,20 @@ async fn a_record_timeline_shows_notes_activities_and_changes_newest_first(app: 
     let deal = app
         .new_record(&a.token, "deals", json!({"title": "Moves"}))
         .await;
-    let won = app.get("/api/pipelines").bearer(&a.token).send().await.body["data"][0]["stages"][4]
-        ["id"]
+    let won = app
+        .get("/api/pipelines")
+        .bearer(&a.token)
+        .send()
+        .await
+        .ok("list the pipelines")
+        .body["data"][0]["stages"][4]["id"]
         .clone();
     app.patch(&format!("/api/deals/{}", deal["id"].as_str().unwrap()))
         .bearer(&a.token)
         .json(json!({"stage_id": won}))
         .send()
-        .await;
+        .await
+        .ok("move the deal to Won");
     let r = app
         .get(&format!(
             "/api/deals/{}/timeline",
@@ -1599,7 +1647,14 @@ async fn basic_reports_add_up(app: TestApp) {
     let t = app.register("Report Co").await;
     let b = app.register("Other Report Co").await;
     let (agent_id, agent) = app.add_user(&t, "agent@report.example", "user").await;
-    let sales = app.get("/api/pipelines").bearer(&t.token).send().await.body["data"][0].clone();
+    let sales = app
+        .get("/api/pipelines")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("list the pipelines")
+        .body["data"][0]
+        .clone();
     let stage = |i: usize| sales["stages"][i]["id"].clone();
     app.new_record(&t.token, "deals", json!({"title": "A", "amount": 1000}))
         .await;
@@ -1699,7 +1754,8 @@ async fn basic_reports_add_up(app: TestApp) {
     ))
     .bearer(&t.token)
     .send()
-    .await;
+    .await
+    .ok("convert the first web lead");
     let r = app.get("/api/reports/leads").bearer(&t.token).send().await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
@@ -1812,7 +1868,8 @@ async fn search_finds_records_of_the_callers_tenant_only(app: TestApp) {
         .bearer(&a.token)
         .json(json!({"last_name": "King"}))
         .send()
-        .await;
+        .await
+        .ok("rename Ada Lovelace to Ada King");
     let after_edit = find("ada%20love", &a.token).await;
     let titles: Vec<&str> = after_edit.body["data"]
         .as_array()
@@ -1831,7 +1888,8 @@ async fn search_finds_records_of_the_callers_tenant_only(app: TestApp) {
     app.delete(&format!("/api/contacts/{}", ada["id"].as_str().unwrap()))
         .bearer(&a.token)
         .send()
-        .await;
+        .await
+        .ok("delete Ada King");
     assert!(find("king", &a.token).await.body["data"]
         .as_array()
         .unwrap()

@@ -129,7 +129,8 @@ async fn another_tenants_user_ids_answer_not_found(app: TestApp) {
         .get(&format!("/api/users/{a_staff}"))
         .bearer(&a.token)
         .send()
-        .await;
+        .await
+        .ok("read A's staff member before B's attempts");
 
     for id in [&a_staff, &a.owner_id] {
         let path = format!("/api/users/{id}");
@@ -229,7 +230,8 @@ async fn writes_land_in_the_callers_tenant_only(app: TestApp) {
         .get("/api/tenants/current")
         .bearer(&a.token)
         .send()
-        .await;
+        .await
+        .ok("read tenant A before B's writes");
 
     let r = app
         .patch("/api/tenants/current")

@@ -209,7 +209,8 @@ async fn validation_answers_every_code(backend: Backend, keys: Keys) {
     ))
     .bearer(&admin)
     .send()
-    .await;
+    .await
+    .ok("revoke the licence to validate as revoked");
     let key = |d: &Value| d["license_key"].as_str().unwrap().to_owned();
 
     let r = v.validate(&key(&good), Some(10)).await;
@@ -326,7 +327,8 @@ async fn unusable_keys_do_not_activate(backend: Backend, keys: Keys) {
     ))
     .bearer(&admin)
     .send()
-    .await;
+    .await
+    .ok("revoke the licence to activate as revoked");
     v.advance(Duration::days(2));
     let unknown = trasealla::licensing::key::LicenseKey::generate(
         trasealla::licensing::key::LicenseType::Professional,
@@ -472,7 +474,10 @@ async fn a_self_hosted_tenant_stops_at_max_users(backend: Backend, keys: Keys) {
         .issue(json!({"license_type": "starter", "max_users": 2}))
         .await;
     let sh = self_hosted(backend, &keys, None).await;
-    let r = sh.activate(json!({"certificate": d["certificate"]})).await;
+    let r = sh
+        .activate(json!({"certificate": d["certificate"]}))
+        .await
+        .created("activate the two-user licence offline");
     let token = r.body["data"]["token"].as_str().unwrap().to_owned();
     assert_eq!(
         sh.create_user(&token, "two@customer.example").await.status,
@@ -545,7 +550,8 @@ async fn the_periodic_check_picks_up_a_revocation(backend: Backend, keys: Keys) 
     ))
     .bearer(&admin)
     .send()
-    .await;
+    .await
+    .ok("revoke the activated licence at the vendor");
 
     let write = || {
         sh.patch("/api/tenants/current")
@@ -661,18 +667,19 @@ async fn vendor_and_self_hosted_servers_as_separate_processes() {
         ("TRASEALLA_PLATFORM_ADMIN_USERNAME", "vendor-ops".into()),
         ("TRASEALLA_PLATFORM_ADMIN_PASSWORD", "VendorOps123".into()),
     ]);
-    let (_, login) = vendor
+    let login = vendor
         .send(
             "POST",
             "/api/auth/login",
             Some(json!({"username": "vendor-ops", "password": "VendorOps123"})),
             None,
         )
-        .await;
-    let admin = login["data"]["token"].as_str().unwrap().to_owned();
+        .await
+        .ok("log in to the vendor process as its admin");
+    let admin = login.body["data"]["token"].as_str().unwrap().to_owned();
     let mut issued = Vec::new();
     for _ in 0..2 {
-        let (status, body) = vendor
+        let r = vendor
             .send(
                 "POST",
                 "/api/tenants/licenses/generate",
@@ -682,8 +689,8 @@ async fn vendor_and_self_hosted_servers_as_separate_processes() {
                 Some(&admin),
             )
             .await;
-        assert_eq!(status, 201, "{body}");
-        issued.push(body["data"].clone());
+        assert_eq!(r.status, 201, "{}", r.body);
+        issued.push(r.body["data"].clone());
     }
 
     let online = self_hosted_at(

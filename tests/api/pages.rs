@@ -211,7 +211,7 @@ async fn sessions_live_in_cookies_and_end_on_logout(app: TestApp) {
 
     // Behind an HTTPS proxy the cookie is Secure.
     let mut proxied = Browser::new(&app);
-    let page = proxied.get("/login").await;
+    let page = proxied.get("/login").await.ok("open the login page");
     let r = proxied
         .form(
             "/login",
@@ -435,7 +435,7 @@ async fn forms_show_validation_and_write_through_the_services(app: TestApp) {
         )
         .await;
     assert_eq!(r.status, 303);
-    let board = b.get("/deals").await;
+    let board = b.get("/deals").await.ok("open the deals board");
     let csrf = csrf_of(&board.text);
     // The board's drag and drop posts with fetch and reads JSON.
     let drag = |stage: String| {
@@ -464,7 +464,12 @@ async fn forms_show_validation_and_write_through_the_services(app: TestApp) {
     let before = app.count("contacts").await;
     let r = b.post("/contacts/new", &[("first_name", "Forged")]).await;
     assert_eq!(r.status, 403);
-    let token = csrf_of(&b.get("/contacts/new").await.text);
+    let token = csrf_of(
+        &b.get("/contacts/new")
+            .await
+            .ok("open the new contact form")
+            .text,
+    );
     let r = b
         .form("/contacts/new", format!("_csrf={token}&first_name=Evil"))
         .header("origin", "http://evil.example")
@@ -624,7 +629,12 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
         json!({"first_name": "Secret", "email": "secret@a.example"}),
     )
     .await;
-    let pipelines = app.get("/api/pipelines").bearer(&a.token).send().await;
+    let pipelines = app
+        .get("/api/pipelines")
+        .bearer(&a.token)
+        .send()
+        .await
+        .ok("list A's pipelines");
     let pipeline = pipelines.body["data"][0]["id"].as_str().unwrap().to_owned();
     let stage = pipelines.body["data"][0]["stages"][1]["id"]
         .as_str()
@@ -662,7 +672,14 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
     let snapshot = |path: String| {
         let token = a.token.clone();
         let app = &app;
-        async move { app.get(&path).bearer(&token).send().await.text }
+        async move {
+            app.get(&path)
+                .bearer(&token)
+                .send()
+                .await
+                .ok(&format!("snapshot A's {path}"))
+                .text
+        }
     };
     let state_of_a = || async {
         let mut all = Vec::new();
@@ -687,7 +704,7 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
     let before = state_of_a().await;
 
     let mut b = signed_in(&app, &b_t).await;
-    let csrf = csrf_of(&b.get("/dashboard").await.text);
+    let csrf = csrf_of(&b.get("/dashboard").await.ok("open B's dashboard").text);
     for path in [
         format!("/contacts/{contact}"),
         format!("/contacts/{contact}/edit"),
@@ -1046,7 +1063,12 @@ async fn record_pages_serve_companies_leads_products_and_deals(app: TestApp) {
         )
         .await;
     assert_eq!(r.status, 409, "the SKU is taken: {}", r.text);
-    let deals = app.get("/api/deals").bearer(&t.token).send().await;
+    let deals = app
+        .get("/api/deals")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("list the deals");
     let deal = deals.body["data"][0]["id"].as_str().unwrap().to_owned();
     let here = format!("/deals/{deal}");
     let r = b
@@ -1134,7 +1156,12 @@ async fn calendar_tasks_and_reports(app: TestApp) {
         "due today, on the dashboard"
     );
 
-    let pipelines = app.get("/api/pipelines").bearer(&t.token).send().await;
+    let pipelines = app
+        .get("/api/pipelines")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("list the pipelines");
     let pipeline = pipelines.body["data"][0]["id"].as_str().unwrap().to_owned();
     let won = pipelines.body["data"][0]["stages"][4]["id"]
         .as_str()
@@ -1335,7 +1362,12 @@ async fn settings_users_branding_and_audit(app: TestApp) {
         .await;
     assert_eq!(r.status, 402);
     assert!(r.text.contains("The limit is reached"), "{}", r.text);
-    let list = app.get("/api/users").bearer(&t.token).send().await;
+    let list = app
+        .get("/api/users")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("list the users");
     let staff = list.body["data"]
         .as_array()
         .unwrap()
@@ -1541,6 +1573,7 @@ async fn the_admin_manages_plans_deletion_and_licences(app: TestApp) {
             .bearer(&app.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await)
             .send()
             .await
+            .ok("list the licences")
             .body["data"][0]["id"]
             .as_str()
             .unwrap()

@@ -94,11 +94,13 @@ async fn tenants_list_filters_and_pages(app: TestApp) {
         .bearer(&admin)
         .json(json!({"plan": "professional"}))
         .send()
-        .await;
+        .await
+        .ok("move Beta to the professional plan");
     app.post(&format!("/api/tenants/{}/suspend", c.id))
         .bearer(&admin)
         .send()
-        .await;
+        .await
+        .ok("suspend Gamma");
 
     let ids = |r: &crate::support::Resp| -> Vec<String> {
         r.body["data"]
@@ -280,7 +282,8 @@ async fn a_downgrade_below_active_users_needs_force(app: TestApp) {
         .bearer(&admin)
         .json(json!({"plan": "professional"}))
         .send()
-        .await;
+        .await
+        .ok("move the tenant to the professional plan");
     for i in 0..5 {
         app.add_user(&t, &format!("member{i}@big.example"), "user")
             .await;
@@ -515,7 +518,8 @@ async fn purge_now_leaves_no_row_of_the_tenant_in_any_table(app: TestApp) {
         .bearer(&doomed.token)
         .json(json!({"name": "Doomed Inc"}))
         .send()
-        .await;
+        .await
+        .ok("rename the doomed tenant");
     let before = rows_of(&app, &doomed).await;
     assert!(
         before.iter().filter(|(_, n)| *n > 0).count() >= 4,
@@ -551,27 +555,32 @@ async fn the_audit_log_records_who_did_what(app: TestApp) {
         .bearer(&t.token)
         .json(json!({"role": "manager"}))
         .send()
-        .await;
+        .await
+        .ok("make the staff member a manager");
     app.patch(&format!("/api/users/{staff_id}"))
         .bearer(&t.token)
         .json(json!({"is_active": false}))
         .send()
-        .await;
+        .await
+        .ok("deactivate the staff member");
     app.patch("/api/tenants/current")
         .bearer(&t.token)
         .json(json!({"timezone": "Europe/Paris"}))
         .send()
-        .await;
+        .await
+        .ok("change the tenant's time zone");
     let admin = app.admin().await;
     app.post(&format!("/api/tenants/{}/suspend", t.id))
         .bearer(&admin)
         .json(json!({"reason": "audit test"}))
         .send()
-        .await;
+        .await
+        .ok("suspend the tenant");
     app.post(&format!("/api/tenants/{}/activate", t.id))
         .bearer(&admin)
         .send()
-        .await;
+        .await
+        .ok("reactivate the tenant");
 
     let r = app.get("/api/audit-log").bearer(&t.token).send().await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -650,7 +659,8 @@ async fn a_login_lockout_is_audited(app: TestApp) {
         app.post("/api/auth/login")
             .json(json!({"username": t.email, "password": "wrong-guess"}))
             .send()
-            .await;
+            .await
+            .expect(401, "a failed login towards the lockout");
     }
     let r = app.get("/api/audit-log").bearer(&t.token).send().await;
     let locked: Vec<&Value> = r.body["data"]

@@ -304,6 +304,31 @@ impl Resp {
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
+
+    /// Asserts the status of a set-up step, naming the step, and hands the
+    /// response on, so a broken set-up fails where it happens:
+    /// `app.delete(&path).bearer(&t).send().await.expect(200, "delete the deal");`
+    #[track_caller]
+    pub fn expect(self, status: u16, step: &str) -> Resp {
+        assert_eq!(
+            self.status, status,
+            "set-up step failed: {step}: {}",
+            self.text
+        );
+        self
+    }
+
+    /// [`Resp::expect`] 200: a read or a change.
+    #[track_caller]
+    pub fn ok(self, step: &str) -> Resp {
+        self.expect(200, step)
+    }
+
+    /// [`Resp::expect`] 201: a create.
+    #[track_caller]
+    pub fn created(self, step: &str) -> Resp {
+        self.expect(201, step)
+    }
 }
 
 impl Req<'_> {
@@ -611,7 +636,7 @@ impl Process {
         path: &str,
         body: Option<Value>,
         token: Option<&str>,
-    ) -> (u16, Value) {
+    ) -> Resp {
         let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
             .await
             .unwrap();
@@ -635,8 +660,14 @@ impl Process {
             .await
             .unwrap();
         let status = res.status().as_u16();
+        let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+        Resp {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or_default(),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 }
 

@@ -97,27 +97,32 @@ async fn the_server_logs_requests_without_secrets_and_stops_on_sigterm() {
         ("TRASEALLA_PLATFORM_ADMIN_USERNAME", "root-admin".into()),
         ("TRASEALLA_PLATFORM_ADMIN_PASSWORD", "AdminSecret999".into()),
     ]);
-    let (_, reg) = server
+    let reg = server
         .send(
             "POST",
             "/api/tenants/register",
             Some(json!({"company_name": "Log Co", "email": "log@log.example", "password": PASSWORD, "full_name": "Log"})),
             None,
         )
-        .await;
+        .await
+        .created("register Log Co")
+        .body;
     let token = reg["data"]["token"].as_str().unwrap().to_owned();
     let tenant_id = reg["data"]["tenant"]["id"].as_str().unwrap().to_owned();
     let login = json!({"username": "log", "password": PASSWORD});
     server
         .send("POST", "/api/auth/login", Some(login), None)
-        .await;
+        .await
+        .ok("log in as the tenant owner");
     let admin = json!({"username": "root-admin", "password": "AdminSecret999"});
     server
         .send("POST", "/api/auth/login", Some(admin), None)
-        .await;
+        .await
+        .ok("log in as the platform admin");
     server
         .send("GET", "/api/tenants/current", None, Some(&token))
-        .await;
+        .await
+        .ok("read the current tenant");
 
     let (exit, lines) = server.stop();
     assert!(exit.success(), "exit status {exit:?}");
