@@ -109,7 +109,7 @@ const COVERED: &[(&str, &str)] = &[
 #[test]
 fn every_route_has_an_isolation_case() {
     for r in trasealla::web::api::routes() {
-        let key = (r.method.as_str(), r.path);
+        let key = (r.method.as_str(), r.path.as_str());
         assert!(
             COVERED.contains(&key)
                 || NOT_TENANT_SCOPED.contains(&key)

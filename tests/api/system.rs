@@ -44,7 +44,7 @@ async fn the_openapi_description_and_docs_are_served(app: TestApp) {
     for route in trasealla::web::api::routes() {
         let method = route.method.as_str().to_lowercase();
         assert!(
-            r.body["paths"][route.path][&method].is_object(),
+            r.body["paths"][route.path.as_str()][&method].is_object(),
             "{method} {} undocumented",
             route.path
         );

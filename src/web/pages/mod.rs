@@ -23,7 +23,6 @@ use crate::app::App;
 use crate::auth::token::Claims;
 use crate::auth::{session_claims, AdminSession, TenantAuth, TenantSession};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::web::api::{route, Route};
 use crate::web::extract::{read_bytes, slug_from_host};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method};
@@ -39,6 +38,33 @@ pub use layout::{error_page, Ctx};
 pub const SESSION_COOKIE: &str = "trasealla_session";
 /// The platform admin's session cookie (sent to `/admin` only).
 pub const ADMIN_COOKIE: &str = "trasealla_admin";
+
+/// One mounted route: method, path (axum syntax, which is also OpenAPI's) and
+/// handler.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub handler: axum::routing::MethodRouter<App>,
+}
+
+macro_rules! route {
+    ($method:ident $path:expr => $handler:expr) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            handler: route!(@fn $method)($handler),
+        }
+    };
+    (@fn GET) => { get };
+    (@fn POST) => { post };
+}
+
+/// A router of `routes`.
+fn router_of(routes: Vec<Route>) -> axum::Router<App> {
+    routes.into_iter().fold(axum::Router::new(), |r, route| {
+        r.route(route.path, route.handler)
+    })
+}
 
 /// The pages of a record kind: list, new, detail, edit, delete, and for
 /// records with a timeline, notes and activities.
@@ -134,9 +160,9 @@ pub fn router(state: &App) -> Router<App> {
     );
     let csp = HeaderValue::from_str(&csp)
         .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'none'"));
-    crate::web::api::router_of(routes()).layer(axum::middleware::map_response(
-        move |r: Response| page_headers(r, csp.clone()),
-    ))
+    router_of(routes()).layer(axum::middleware::map_response(move |r: Response| {
+        page_headers(r, csp.clone())
+    }))
 }
 
 /// Headers of every page: no framing by other sites, no referrer beyond
