@@ -58,6 +58,8 @@ macro_rules! text_enum {
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The texts of [`Self::ALL`], as the API sends and takes them.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
 
             pub fn as_str(&self) -> &'static str {
                 match self { $($name::$variant => $text),+ }

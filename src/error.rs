@@ -194,17 +194,20 @@ impl FieldErrors {
         v
     }
 
-    /// A text field of at most `max` characters, trimmed; empty is an error.
+    /// A text field of at most `max` characters as sent, kept trimmed;
+    /// blank is an error. [`crate::contract::text`] describes it.
     pub fn text(&mut self, field: &str, v: Option<String>, max: usize) -> Option<String> {
-        let v = v?.trim().to_owned();
+        let v = v?;
+        if v.chars().count() > max {
+            self.add(field, format!("must be at most {max} characters long"));
+            return None;
+        }
+        let v = v.trim();
         if v.is_empty() {
             self.add(field, "must not be empty");
             None
-        } else if v.chars().count() > max {
-            self.add(field, format!("must be at most {max} characters long"));
-            None
         } else {
-            Some(v)
+            Some(v.to_owned())
         }
     }
 

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod contract;
 pub mod crm;
 pub mod domain;
 pub mod error;

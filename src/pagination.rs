@@ -10,12 +10,18 @@ use uuid::Uuid;
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 
+/// What `?cursor=` accepts: the last row's id as 32 lowercase hex digits
+/// (empty: the first page). Any such text is a place in the list.
+pub const CURSOR_PATTERN: &str = "^([0-9a-f]{32})?$";
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page size, 1–200 (default 50).
+    #[param(schema_with = crate::contract::page_limit)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(schema_with = crate::contract::page_cursor)]
     pub cursor: Option<String>,
 }
 
@@ -59,12 +65,14 @@ impl PageParams {
 }
 
 fn decode_cursor(c: &str) -> Option<Uuid> {
-    let bytes = hex::decode(c).ok()?;
-    Uuid::from_slice(&bytes).ok()
+    if c.len() != 32 || !c.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    Uuid::try_parse(c).ok()
 }
 
 fn encode_cursor(id: Uuid) -> String {
-    hex::encode(id.as_bytes())
+    id.simple().to_string()
 }
 
 /// One page of rows and the cursor for the next, if there is one.

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// The most characters `full_name` takes (validation and description).
+pub(crate) const FULL_NAME_MAX: usize = 255;
+
 macro_rules! user_columns {
     () => {
         "id, tenant_id, email, username, full_name, role, is_owner, is_active, last_login_at, created_at, updated_at"
@@ -127,6 +130,7 @@ pub async fn get(tx: &mut impl Scoped, id: UserId) -> ApiResult<UserView> {
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     pub email: Option<String>,
+    #[schema(schema_with = crate::contract::text_or_null::<{ FULL_NAME_MAX }>)]
     pub full_name: Option<String>,
     /// At least 8 characters.
     #[schema(value_type = Option<String>)]
@@ -151,7 +155,7 @@ impl CreateUserRequest {
         let email = e.required("email", self.email);
         let email = email.and_then(|v| e.check("email", Email::parse(&v)));
         let full_name = e.required("full_name", self.full_name);
-        let full_name = e.text("full_name", full_name, 255);
+        let full_name = e.text("full_name", full_name, FULL_NAME_MAX);
         let password = e.required("password", self.password);
         let password =
             password.and_then(|p| e.check("password", Password::new_secret(p.expose().to_owned())));
@@ -307,6 +311,7 @@ pub async fn create(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    #[schema(schema_with = crate::contract::text_or_null::<{ FULL_NAME_MAX }>)]
     pub full_name: Option<String>,
     pub role: Option<Role>,
     pub is_active: Option<bool>,
@@ -327,7 +332,7 @@ pub struct UserChanges {
 impl UpdateUserRequest {
     pub fn validate(self) -> ApiResult<UserChanges> {
         let mut e = FieldErrors::default();
-        let full_name = e.text("full_name", self.full_name, 255);
+        let full_name = e.text("full_name", self.full_name, FULL_NAME_MAX);
         let username = self
             .username
             .and_then(|u| e.check("username", parse_username(&u)));

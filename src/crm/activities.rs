@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// The most characters `subject` takes (validation and description).
+pub(crate) const SUBJECT_MAX: usize = 255;
+
 crate::domain::text_enum!(
     /// What kind of activity.
     ActivityType { Call = "call", Meeting = "meeting", Task = "task", Email = "email", Deadline = "deadline" }
@@ -102,6 +105,7 @@ pub struct ActivityInput {
     /// `call`, `meeting`, `task` (default), `email` or `deadline`.
     #[serde(rename = "type")]
     pub kind: Option<ActivityType>,
+    #[schema(schema_with = crate::contract::text_or_null::<{ SUBJECT_MAX }>)]
     pub subject: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
@@ -144,7 +148,7 @@ async fn validate(
     } else {
         input.subject.clone()
     };
-    let subject = e.text("subject", subject, 255);
+    let subject = e.text("subject", subject, SUBJECT_MAX);
     let notes = clearable(&mut e, "notes", input.notes.clone(), 10_000);
     if let Some(Some(d)) = input.duration_minutes {
         if !(0..=10_080).contains(&d) {

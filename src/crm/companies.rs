@@ -12,6 +12,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// The most characters `domain` takes (validation and description).
+pub(crate) const DOMAIN_MAX: usize = 255;
+/// The most characters `industry` takes (validation and description).
+pub(crate) const INDUSTRY_MAX: usize = 100;
+/// The most characters `name` takes (validation and description).
+pub(crate) const NAME_MAX: usize = 255;
+/// The most characters `phone` takes (validation and description).
+pub(crate) const PHONE_MAX: usize = 50;
+/// The most characters `website` takes (validation and description).
+pub(crate) const WEBSITE_MAX: usize = 500;
+
 macro_rules! company_columns {
     () => {
         "c.id, c.name, c.domain, c.industry, c.phone, c.website, c.address, c.owner_id,
@@ -95,20 +106,21 @@ listing::keyed!(CompanyView);
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompanyInput {
+    #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
     pub name: Option<String>,
     /// A domain name such as `example.com`.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ DOMAIN_MAX }>)]
     pub domain: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ INDUSTRY_MAX }>)]
     pub industry: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ PHONE_MAX }>)]
     pub phone: Option<Option<String>>,
     /// An http:// or https:// URL.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ WEBSITE_MAX }>)]
     pub website: Option<Option<String>>,
     /// Replaces the whole address.
     pub address: Option<Address>,
@@ -144,17 +156,17 @@ async fn validate(tx: &mut impl Scoped, input: CompanyInput, creating: bool) -> 
     } else {
         input.name
     };
-    let name = e.text("name", name, 255);
-    let domain = clearable(&mut e, "domain", input.domain, 255)
+    let name = e.text("name", name, NAME_MAX);
+    let domain = clearable(&mut e, "domain", input.domain, DOMAIN_MAX)
         .map(|d| d.map(|d| d.trim_end_matches('.').to_lowercase()));
     if let Some(Some(d)) = &domain {
         if !valid_domain(d) {
             e.add("domain", "is not a domain name such as example.com");
         }
     }
-    let industry = clearable(&mut e, "industry", input.industry, 100);
-    let phone = clearable(&mut e, "phone", input.phone, 50);
-    let website = clearable(&mut e, "website", input.website, 500);
+    let industry = clearable(&mut e, "industry", input.industry, INDUSTRY_MAX);
+    let phone = clearable(&mut e, "phone", input.phone, PHONE_MAX);
+    let website = clearable(&mut e, "website", input.website, WEBSITE_MAX);
     if let Some(Some(w)) = &website {
         if !valid_url(w) {
             e.add("website", "must be an http:// or https:// URL");

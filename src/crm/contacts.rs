@@ -13,6 +13,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// The most characters `first_name` takes (validation and description).
+pub(crate) const FIRST_NAME_MAX: usize = 100;
+/// The most characters `last_name` takes (validation and description).
+pub(crate) const LAST_NAME_MAX: usize = 100;
+/// The most characters `phone` takes (validation and description).
+pub(crate) const PHONE_MAX: usize = 50;
+/// The most characters `source` takes (validation and description).
+pub(crate) const SOURCE_MAX: usize = 100;
+/// The most characters `title` takes (validation and description).
+pub(crate) const TITLE_MAX: usize = 100;
+
 macro_rules! contact_columns {
     () => {
         "c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company_id, c.tags, c.source,
@@ -68,18 +79,19 @@ listing::keyed!(ContactView);
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
+    #[schema(schema_with = crate::contract::text_or_null::<{ FIRST_NAME_MAX }>)]
     pub first_name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ LAST_NAME_MAX }>)]
     pub last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ PHONE_MAX }>)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ TITLE_MAX }>)]
     pub title: Option<Option<String>>,
     /// A company of the same tenant.
     #[serde(default, deserialize_with = "nullable")]
@@ -87,7 +99,7 @@ pub struct ContactInput {
     pub company_id: Option<Option<Uuid>>,
     pub tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ SOURCE_MAX }>)]
     pub source: Option<Option<String>>,
     /// A user of the same tenant; default: the creator.
     pub owner_id: Option<Uuid>,
@@ -113,8 +125,8 @@ async fn validate(tx: &mut impl Scoped, input: ContactInput, creating: bool) -> 
     } else {
         input.first_name
     };
-    let first_name = e.text("first_name", first_name, 100);
-    let last_name = clearable(&mut e, "last_name", input.last_name, 100);
+    let first_name = e.text("first_name", first_name, FIRST_NAME_MAX);
+    let last_name = clearable(&mut e, "last_name", input.last_name, LAST_NAME_MAX);
     let email = match input.email {
         Some(Some(s)) if !s.trim().is_empty() => e
             .check("email", Email::parse(&s))
@@ -122,9 +134,9 @@ async fn validate(tx: &mut impl Scoped, input: ContactInput, creating: bool) -> 
         Some(_) => Some(None),
         None => None,
     };
-    let phone = clearable(&mut e, "phone", input.phone, 50);
-    let title = clearable(&mut e, "title", input.title, 100);
-    let source = clearable(&mut e, "source", input.source, 100);
+    let phone = clearable(&mut e, "phone", input.phone, PHONE_MAX);
+    let title = clearable(&mut e, "title", input.title, TITLE_MAX);
+    let source = clearable(&mut e, "source", input.source, SOURCE_MAX);
     let tags = input.tags.and_then(|t| parse_tags(&mut e, t));
     check_reference(
         tx,

@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// The most characters `lost_reason` takes (validation and description).
+pub(crate) const LOST_REASON_MAX: usize = 500;
+/// The most characters `title` takes (validation and description).
+pub(crate) const TITLE_MAX: usize = 255;
+
 macro_rules! deal_columns {
     () => {
         "d.id, d.title, d.pipeline_id, d.stage_id, d.status, d.amount, d.currency, d.expected_close_date,
@@ -79,6 +84,7 @@ listing::keyed!(DealView);
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DealInput {
+    #[schema(schema_with = crate::contract::text_or_null::<{ TITLE_MAX }>)]
     pub title: Option<String>,
     /// Default: the tenant's default pipeline (or the stage's pipeline).
     pub pipeline_id: Option<Uuid>,
@@ -99,7 +105,7 @@ pub struct DealInput {
     #[schema(value_type = Option<Uuid>)]
     pub company_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ LOST_REASON_MAX }>)]
     pub lost_reason: Option<Option<String>>,
     pub owner_id: Option<Uuid>,
 }
@@ -264,14 +270,19 @@ pub async fn create(
 ) -> ApiResult<DealView> {
     let mut e = FieldErrors::default();
     let title = e.required("title", input.title.clone());
-    let title = e.text("title", title, 255);
+    let title = e.text("title", title, TITLE_MAX);
     let amount = input.amount.unwrap_or(0);
     if amount < 0 {
         e.add("amount", "must not be negative");
     }
     let currency = parse_currency(&mut e, input.currency.clone()).unwrap_or_else(|| "USD".into());
     check_close_date(&mut e, &input);
-    let lost_reason = clearable(&mut e, "lost_reason", input.lost_reason.clone(), 500);
+    let lost_reason = clearable(
+        &mut e,
+        "lost_reason",
+        input.lost_reason.clone(),
+        LOST_REASON_MAX,
+    );
     check_links(tx, &mut e, &input).await?;
     let placement = place(tx, &mut e, input.pipeline_id, input.stage_id).await?;
     e.finish()?;
@@ -315,7 +326,7 @@ pub async fn update(
 ) -> ApiResult<DealView> {
     let current = get(tx, id).await?;
     let mut e = FieldErrors::default();
-    let title = e.text("title", input.title.clone(), 255);
+    let title = e.text("title", input.title.clone(), TITLE_MAX);
     if input.amount.is_some_and(|a| a < 0) {
         e.add("amount", "must not be negative");
     }
@@ -329,7 +340,12 @@ pub async fn update(
             "follows the deal's line items; change those instead",
         );
     }
-    let lost_reason = clearable(&mut e, "lost_reason", input.lost_reason.clone(), 500);
+    let lost_reason = clearable(
+        &mut e,
+        "lost_reason",
+        input.lost_reason.clone(),
+        LOST_REASON_MAX,
+    );
     check_links(tx, &mut e, &input).await?;
     let placement = if input.pipeline_id.is_some() || input.stage_id.is_some() {
         // A new pipeline without a stage lands on that pipeline's first open

@@ -18,6 +18,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// The most characters `company_name` takes (validation and description).
+pub(crate) const COMPANY_NAME_MAX: usize = 255;
+/// The most characters `first_name` takes (validation and description).
+pub(crate) const FIRST_NAME_MAX: usize = 100;
+/// The most characters `last_name` takes (validation and description).
+pub(crate) const LAST_NAME_MAX: usize = 100;
+/// The most characters `phone` takes (validation and description).
+pub(crate) const PHONE_MAX: usize = 50;
+/// The most characters `source` takes (validation and description).
+pub(crate) const SOURCE_MAX: usize = 100;
+
 crate::domain::text_enum!(
     /// Where a lead stands.
     LeadStatus { New = "new", Contacted = "contacted", Qualified = "qualified", Unqualified = "unqualified", Converted = "converted" }
@@ -89,21 +100,22 @@ listing::keyed!(LeadView);
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeadInput {
+    #[schema(schema_with = crate::contract::text_or_null::<{ FIRST_NAME_MAX }>)]
     pub first_name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ LAST_NAME_MAX }>)]
     pub last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ PHONE_MAX }>)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ COMPANY_NAME_MAX }>)]
     pub company_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ SOURCE_MAX }>)]
     pub source: Option<Option<String>>,
     /// `new` (default), `contacted`, `qualified` or `unqualified`;
     /// `converted` only by conversion.
@@ -134,8 +146,8 @@ async fn validate(tx: &mut impl Scoped, input: &LeadInput, creating: bool) -> Ap
     } else {
         input.first_name.clone()
     };
-    let first_name = e.text("first_name", first_name, 100);
-    let last_name = clearable(&mut e, "last_name", input.last_name.clone(), 100);
+    let first_name = e.text("first_name", first_name, FIRST_NAME_MAX);
+    let last_name = clearable(&mut e, "last_name", input.last_name.clone(), LAST_NAME_MAX);
     let email = match input.email.clone() {
         Some(Some(s)) if !s.trim().is_empty() => e
             .check("email", Email::parse(&s))
@@ -143,9 +155,14 @@ async fn validate(tx: &mut impl Scoped, input: &LeadInput, creating: bool) -> Ap
         Some(_) => Some(None),
         None => None,
     };
-    let phone = clearable(&mut e, "phone", input.phone.clone(), 50);
-    let company_name = clearable(&mut e, "company_name", input.company_name.clone(), 255);
-    let source = clearable(&mut e, "source", input.source.clone(), 100);
+    let phone = clearable(&mut e, "phone", input.phone.clone(), PHONE_MAX);
+    let company_name = clearable(
+        &mut e,
+        "company_name",
+        input.company_name.clone(),
+        COMPANY_NAME_MAX,
+    );
+    let source = clearable(&mut e, "source", input.source.clone(), SOURCE_MAX);
     if input.status == Some(LeadStatus::Converted) {
         e.add(
             "status",

@@ -29,15 +29,6 @@ impl SortField {
             SortField::DueAt => "due_at",
         }
     }
-
-    fn code(self) -> &'static str {
-        match self {
-            SortField::CreatedAt => "created_at",
-            SortField::UpdatedAt => "updated_at",
-            SortField::Name => "name",
-            SortField::DueAt => "due_at",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,10 +41,7 @@ impl Sort {
     /// `name`, `created_at`, `updated_at`, each optionally prefixed by `-`
     /// for descending; default `-created_at` (newest first).
     pub fn parse(text: Option<&str>) -> Result<Sort, &'static str> {
-        let text = text
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .unwrap_or("-created_at");
+        let text = text.filter(|t| !t.is_empty()).unwrap_or("-created_at");
         let (descending, name) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, text),
@@ -101,36 +89,112 @@ impl Bind for Param {
     }
 }
 
-/// Where the previous page ended.
+/// Where the previous page ended: the last row's place in every order a
+/// list can have (its times, name and id), so any cursor serves any sort.
+/// The text form is plain: `created.updated.due.name.id`, times in
+/// microseconds since 1970 (clamped to the years the API keeps), the name
+/// as hex of its UTF-8 and the id as 32 hex digits. Every text matching
+/// [`CURSOR_PATTERN`] is a place in the list, so the pattern is the whole
+/// rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cursor {
-    field: SortField,
-    value: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    due_at: Option<DateTime<Utc>>,
+    name: String,
     id: Uuid,
 }
 
+/// What `?cursor=` of a CRM list accepts (empty: the first page).
+pub const CURSOR_PATTERN: &str =
+    r"^([0-9]{1,18}\.[0-9]{1,18}\.[0-9]{0,18}\.([0-9a-f]{2})*\.[0-9a-f]{32})?$";
+
+/// `?sort=` of the CRM lists (empty: `-created_at`).
+pub const SORT_PATTERN: &str = r"^(-?(name|created_at|updated_at))?$";
+/// `?sort=` of activities.
+pub const SORT_WITH_DUE_PATTERN: &str = r"^(-?(name|created_at|updated_at|due_at))?$";
+/// `?sort=` of notes.
+pub const SORT_BY_TIME_PATTERN: &str = r"^(-?(created_at|updated_at))?$";
+
+/// 9999-12-31T23:59:59.999999Z, the last time the API keeps.
+const MAX_MICROS: i64 = 253_402_300_799_999_999;
+
+fn micros(t: &DateTime<Utc>) -> String {
+    t.timestamp_micros().clamp(0, MAX_MICROS).to_string()
+}
+
+fn from_micros(s: &str) -> Option<DateTime<Utc>> {
+    let n: i64 = s.parse().ok()?;
+    DateTime::from_timestamp_micros(n.clamp(0, MAX_MICROS))
+}
+
 impl Cursor {
-    /// A value this server could have written: a time in range for time
-    /// sorts, text without NUL for names.
-    fn value_is_valid(&self) -> bool {
-        match self.field {
-            SortField::Name => !self.value.contains('\0'),
-            _ => DateTime::parse_from_rfc3339(&self.value)
-                .map(|t| crate::domain::check_time(&t.with_timezone(&Utc)).is_ok())
-                .unwrap_or(false),
+    fn of<T: Keyed>(row: &T) -> Cursor {
+        Cursor {
+            created_at: row.created_at(),
+            updated_at: row.updated_at(),
+            due_at: row.due_at(),
+            name: row.sort_name().to_owned(),
+            id: row.id(),
         }
     }
 
     fn encode(&self) -> String {
-        let json = serde_json::json!([self.field.code(), self.value, self.id]);
-        hex::encode(json.to_string())
+        format!(
+            "{}.{}.{}.{}.{}",
+            micros(&self.created_at),
+            micros(&self.updated_at),
+            self.due_at.as_ref().map(micros).unwrap_or_default(),
+            hex::encode(self.name.as_bytes()),
+            self.id.simple()
+        )
     }
 
     fn decode(text: &str) -> Option<Cursor> {
-        let bytes = hex::decode(text).ok()?;
-        let (field, value, id): (String, String, Uuid) = serde_json::from_slice(&bytes).ok()?;
-        let field = Sort::parse(Some(&field)).ok()?.field;
-        Some(Cursor { field, value, id })
+        let parts: Vec<&str> = text.split('.').collect();
+        let [created, updated, due, name, id] = parts[..] else {
+            return None;
+        };
+        let digits = |s: &str, min: usize| {
+            (min..=18).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        let lower_hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !digits(created, 1)
+            || !digits(updated, 1)
+            || !digits(due, 0)
+            || !lower_hex(name)
+            || !lower_hex(id)
+            || id.len() != 32
+        {
+            return None;
+        }
+        let name = hex::decode(name).ok()?;
+        Some(Cursor {
+            created_at: from_micros(created)?,
+            updated_at: from_micros(updated)?,
+            due_at: if due.is_empty() {
+                None
+            } else {
+                Some(from_micros(due)?)
+            },
+            // Any bytes are a place in the order of names; NUL is the one
+            // character no name holds.
+            name: String::from_utf8_lossy(&name).replace('\0', ""),
+            id: Uuid::try_parse(id).ok()?,
+        })
+    }
+
+    /// This place's value in the order of `field`: a row without a due
+    /// time sorts after every due time.
+    fn value(&self, field: SortField) -> Param {
+        match field {
+            SortField::CreatedAt => Param::Time(self.created_at),
+            SortField::UpdatedAt => Param::Time(self.updated_at),
+            SortField::Name => Param::Text(self.name.clone()),
+            SortField::DueAt => Param::Time(self.due_at.unwrap_or_else(|| {
+                DateTime::from_timestamp_micros(MAX_MICROS).unwrap_or_default()
+            })),
+        }
     }
 }
 
@@ -178,15 +242,7 @@ impl ListRequest {
         let cursor = cursor
             .filter(|c| !c.is_empty())
             .and_then(|c| match Cursor::decode(c) {
-                Some(c) if c.field == sort.field && c.value_is_valid() => Some(c),
-                Some(c) if c.field == sort.field => {
-                    errors.add("cursor", "is not a cursor this server issued");
-                    None
-                }
-                Some(_) => {
-                    errors.add("cursor", "belongs to a list sorted another way");
-                    None
-                }
+                Some(c) => Some(c),
                 None => {
                     errors.add("cursor", "is not a cursor this server issued");
                     None
@@ -210,8 +266,10 @@ impl ListRequest {
                 descending: true,
             },
             cursor: before.map(|(at, id)| Cursor {
-                field: SortField::CreatedAt,
-                value: crate::store::sqlite_time(&at),
+                created_at: at,
+                updated_at: at,
+                due_at: None,
+                name: String::new(),
                 id,
             }),
         }
@@ -312,14 +370,7 @@ impl Select {
             self.sql.push_str(&format!(" AND {a}.due_at IS NOT NULL"));
         }
         if let Some(c) = &req.cursor {
-            let value = match req.sort.field {
-                SortField::Name => Param::Text(c.value.clone()),
-                // Checked when the cursor was parsed.
-                _ => match DateTime::parse_from_rfc3339(&c.value) {
-                    Ok(t) => Param::Time(t.with_timezone(&Utc)),
-                    Err(_) => Param::Time(Utc::now()),
-                },
-            };
+            let value = c.value(req.sort.field);
             let v = self.bind(value);
             let id = self.bind(Param::Uuid(c.id));
             let op = if req.sort.descending { "<" } else { ">" };
@@ -372,23 +423,7 @@ pub trait Keyed {
 pub fn finish<T: Keyed>(req: &ListRequest, mut rows: Vec<T>) -> Page<T> {
     let more = rows.len() as i64 > req.limit;
     rows.truncate(req.limit as usize);
-    let next_cursor = rows.last().filter(|_| more).map(|r| {
-        let value = match req.sort.field {
-            SortField::CreatedAt => crate::store::sqlite_time(&r.created_at()),
-            SortField::UpdatedAt => crate::store::sqlite_time(&r.updated_at()),
-            SortField::Name => r.sort_name().to_owned(),
-            SortField::DueAt => r
-                .due_at()
-                .map(|t| crate::store::sqlite_time(&t))
-                .unwrap_or_default(),
-        };
-        Cursor {
-            field: req.sort.field,
-            value,
-            id: r.id(),
-        }
-        .encode()
-    });
+    let next_cursor = rows.last().filter(|_| more).map(|r| Cursor::of(r).encode());
     crate::pagination::Page {
         items: rows,
         next_cursor,
@@ -428,22 +463,38 @@ mod tests {
     }
 
     #[test]
-    fn cursors_round_trip() {
+    fn cursors_round_trip_and_match_their_pattern() {
+        let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
         let c = Cursor {
-            field: SortField::Name,
-            value: "ada lovelace".into(),
+            created_at: at,
+            updated_at: at,
+            due_at: Some(at),
+            name: "ada lovelace".into(),
             id: Uuid::now_v7(),
         };
-        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        let text = c.encode();
+        assert_eq!(Cursor::decode(&text), Some(c.clone()));
+        let re = regex::Regex::new(CURSOR_PATTERN).unwrap();
+        assert!(re.is_match(&text), "{text}");
+        let no_due = Cursor { due_at: None, ..c };
+        assert!(re.is_match(&no_due.encode()));
+        assert_eq!(Cursor::decode(&no_due.encode()), Some(no_due));
         assert_eq!(Cursor::decode("00"), None);
+        // Anything the pattern allows is a place: out-of-range times clamp,
+        // bytes that are not UTF-8 still order.
+        let odd = format!("999999999999999999.0..ff00.{}", "a".repeat(32));
+        assert!(re.is_match(&odd));
+        assert!(Cursor::decode(&odd).is_some());
     }
 
     #[test]
     fn pages_add_keyset_order_and_limit() {
         let mut errors = FieldErrors::default();
         let c = Cursor {
-            field: SortField::Name,
-            value: "m".into(),
+            created_at: DateTime::UNIX_EPOCH,
+            updated_at: DateTime::UNIX_EPOCH,
+            due_at: None,
+            name: "m".into(),
             id: Uuid::nil(),
         }
         .encode();

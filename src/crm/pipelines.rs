@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// The most characters `name` takes (validation and description).
+pub(crate) const NAME_MAX: usize = 100;
+
 /// The stages a new pipeline gets unless it is given its own.
 pub const DEFAULT_STAGES: &[(&str, i64, StageKind)] = &[
     ("New", 10, StageKind::Open),
@@ -130,6 +133,7 @@ pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<PipelineView> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageInput {
+    #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
     pub name: Option<String>,
     /// 0–100; default by kind (open 10, won 100, lost 0).
     pub probability: Option<i64>,
@@ -183,6 +187,7 @@ async fn insert_stage(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePipeline {
+    #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
     pub name: Option<String>,
     /// Default: New, Qualified, Proposal, Negotiation, Won, Lost.
     pub stages: Option<Vec<StageInput>>,
@@ -211,7 +216,7 @@ async fn insert(
 ) -> ApiResult<PipelineView> {
     let mut e = FieldErrors::default();
     let name = e.required("name", input.name);
-    let name = e.text("name", name, 100);
+    let name = e.text("name", name, NAME_MAX);
     let stages: Vec<NewStage> = match input.stages {
         Some(stages) => {
             if stages.is_empty() || stages.len() > MAX_STAGES {
@@ -290,6 +295,7 @@ pub async fn create_default(tx: &mut impl Scoped, now: DateTime<Utc>) -> ApiResu
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePipeline {
+    #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
     pub name: Option<String>,
     /// `true` makes it the default (the previous default stops being one).
     pub is_default: Option<bool>,
@@ -304,7 +310,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> ApiResult<PipelineView> {
     let mut e = FieldErrors::default();
-    let name = e.text("name", input.name, 100);
+    let name = e.text("name", input.name, NAME_MAX);
     if input.is_default == Some(false) {
         e.add("is_default", "make another pipeline the default instead");
     }
@@ -407,6 +413,7 @@ pub async fn add_stage(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateStage {
+    #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
     pub name: Option<String>,
     pub probability: Option<i64>,
     /// Changing the kind changes the status of the stage's deals.
@@ -422,7 +429,7 @@ pub async fn update_stage(
     now: DateTime<Utc>,
 ) -> ApiResult<PipelineView> {
     let mut e = FieldErrors::default();
-    let name = e.text("name", input.name, 100);
+    let name = e.text("name", input.name, NAME_MAX);
     if input.probability.is_some_and(|p| !(0..=100).contains(&p)) {
         e.add("probability", "must be from 0 to 100");
     }

@@ -13,6 +13,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// The most characters `description` takes (validation and description).
+pub(crate) const DESCRIPTION_MAX: usize = 5000;
+/// The most characters `name` takes (validation and description).
+pub(crate) const NAME_MAX: usize = 255;
+/// The most characters `sku` takes (validation and description).
+pub(crate) const SKU_MAX: usize = 100;
+
 macro_rules! product_columns {
     () => {
         "p.id, p.name, p.sku, p.description, p.price, p.currency, p.active, p.owner_id, p.created_by,
@@ -64,12 +71,13 @@ listing::keyed!(ProductView);
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
+    #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ SKU_MAX }>)]
     pub sku: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ DESCRIPTION_MAX }>)]
     pub description: Option<Option<String>>,
     /// Minor units, 0 or more.
     pub price: Option<i64>,
@@ -119,9 +127,9 @@ pub async fn create(
 ) -> ApiResult<ProductView> {
     let mut e = FieldErrors::default();
     let name = e.required("name", input.name);
-    let name = e.text("name", name, 255);
-    let sku = clearable(&mut e, "sku", input.sku, 100);
-    let description = clearable(&mut e, "description", input.description, 5000);
+    let name = e.text("name", name, NAME_MAX);
+    let sku = clearable(&mut e, "sku", input.sku, SKU_MAX);
+    let description = clearable(&mut e, "description", input.description, DESCRIPTION_MAX);
     let price = input.price.unwrap_or(0);
     if price < 0 {
         e.add("price", "must not be negative");
@@ -167,9 +175,9 @@ pub async fn update(
 ) -> ApiResult<ProductView> {
     get(tx, id).await?;
     let mut e = FieldErrors::default();
-    let name = e.text("name", input.name, 255);
-    let sku = clearable(&mut e, "sku", input.sku, 100);
-    let description = clearable(&mut e, "description", input.description, 5000);
+    let name = e.text("name", input.name, NAME_MAX);
+    let sku = clearable(&mut e, "sku", input.sku, SKU_MAX);
+    let description = clearable(&mut e, "description", input.description, DESCRIPTION_MAX);
     if input.price.is_some_and(|p| p < 0) {
         e.add("price", "must not be negative");
     }
@@ -297,6 +305,7 @@ pub struct ItemInput {
     /// A product of the same tenant, in the deal's currency; its name and
     /// price are the defaults.
     pub product_id: Option<Uuid>,
+    #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
     pub name: Option<String>,
     /// 1 to 1,000,000; default 1.
     pub quantity: Option<i64>,
@@ -356,7 +365,7 @@ pub async fn add_item(
 ) -> ApiResult<Vec<ItemView>> {
     let d = super::deals::get(tx, deal).await?;
     let mut e = FieldErrors::default();
-    let name = e.text("name", input.name, 255);
+    let name = e.text("name", input.name, NAME_MAX);
     check_item_numbers(
         &mut e,
         input.quantity,
@@ -428,7 +437,7 @@ pub async fn update_item(
         return Err(ApiError::not_found());
     }
     let mut e = FieldErrors::default();
-    let name = e.text("name", input.name, 255);
+    let name = e.text("name", input.name, NAME_MAX);
     check_item_numbers(
         &mut e,
         input.quantity,

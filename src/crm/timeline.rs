@@ -123,16 +123,48 @@ impl TimelineEntry {
     }
 }
 
+/// What `?cursor=` of a timeline accepts: the last entry's time in
+/// microseconds since 1970 (clamped to the years the API keeps) and its id
+/// as 32 hex digits (empty: the newest entries). Any such text is a place.
+pub const CURSOR_PATTERN: &str = r"^([0-9]{1,18}\.[0-9a-f]{32})?$";
+
+/// 9999-12-31T23:59:59.999999Z, the last time the API keeps.
+const MAX_MICROS: i64 = 253_402_300_799_999_999;
+
+/// A timeline's query (the handler reads it as [`crate::pagination::PageParams`]).
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TimelineParams {
+    /// Page size, 1–200 (default 50).
+    #[param(schema_with = crate::contract::page_limit)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(schema_with = cursor_schema)]
+    pub cursor: Option<String>,
+}
+
+fn cursor_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(CURSOR_PATTERN))
+        .build()
+}
+
 /// Decodes a timeline cursor: (time, id) of the last entry seen.
 pub fn parse_cursor(
     errors: &mut FieldErrors,
     cursor: Option<&str>,
 ) -> Option<(DateTime<Utc>, Uuid)> {
     let c = cursor.filter(|c| !c.is_empty())?;
-    let decoded = hex::decode(c)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<(DateTime<Utc>, Uuid)>(&b).ok())
-        .filter(|(t, _)| crate::domain::check_time(t).is_ok());
+    let decoded = c.split_once('.').and_then(|(micros, id)| {
+        let digits = (1..=18).contains(&micros.len()) && micros.bytes().all(|b| b.is_ascii_digit());
+        let hex = id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !digits || !hex {
+            return None;
+        }
+        let at = DateTime::from_timestamp_micros(micros.parse::<i64>().ok()?.clamp(0, MAX_MICROS))?;
+        Some((at, Uuid::try_parse(id).ok()?))
+    });
     if decoded.is_none() {
         errors.add("cursor", "is not a cursor this server issued");
     }
@@ -140,7 +172,11 @@ pub fn parse_cursor(
 }
 
 fn encode_cursor(key: (DateTime<Utc>, Uuid)) -> String {
-    hex::encode(serde_json::json!([key.0, key.1]).to_string())
+    format!(
+        "{}.{}",
+        key.0.timestamp_micros().clamp(0, MAX_MICROS),
+        key.1.simple()
+    )
 }
 
 /// The timeline of one record (which must exist in the caller's tenant).

@@ -19,6 +19,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// The most characters `name` takes (validation and description).
+pub(crate) const NAME_MAX: usize = 255;
+
 /// One row of the tenants table as platform staff see it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TenantSummary {
@@ -145,6 +148,7 @@ pub struct AdminUpdateTenant {
     /// A plan change re-derives max_users and features from the catalogue
     /// unless `max_users` is given.
     pub plan: Option<PlanCode>,
+    #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
     pub name: Option<String>,
     /// A positive number, or `null` for unlimited.
     #[serde(default, deserialize_with = "tenancy::nullable")]
@@ -212,7 +216,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> ApiResult<TenantDetail> {
     let mut errors = FieldErrors::default();
-    let name = errors.text("name", input.name, 255);
+    let name = errors.text("name", input.name, NAME_MAX);
     if let Some(Some(n)) = input.max_users {
         if n < 1 {
             errors.add("max_users", "must be at least 1, or null for unlimited");

@@ -14,6 +14,15 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// The most characters `industry` takes (validation and description).
+pub(crate) const INDUSTRY_MAX: usize = 100;
+/// The most characters `logo_url` takes (validation and description).
+pub(crate) const LOGO_URL_MAX: usize = 500;
+/// The most characters `name` takes (validation and description).
+pub(crate) const NAME_MAX: usize = 255;
+/// The most characters `phone` takes (validation and description).
+pub(crate) const PHONE_MAX: usize = 50;
+
 /// The columns of [`TenantView`], in one place for every query that reads it.
 macro_rules! tenant_columns {
     () => {
@@ -87,17 +96,18 @@ where
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
+    #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
     pub name: Option<String>,
     /// IANA time-zone name, e.g. `America/New_York`.
     pub timezone: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ PHONE_MAX }>)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ INDUSTRY_MAX }>)]
     pub industry: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable::<{ LOGO_URL_MAX }>)]
     pub logo_url: Option<Option<String>>,
     /// Replaces the settings object (at most 16 KiB).
     #[schema(value_type = Option<Object>)]
@@ -132,13 +142,13 @@ pub async fn update_current(
     now: DateTime<Utc>,
 ) -> ApiResult<TenantView> {
     let mut errors = FieldErrors::default();
-    let name = errors.text("name", input.name, 255);
+    let name = errors.text("name", input.name, NAME_MAX);
     let timezone = input
         .timezone
         .and_then(|t| errors.check("timezone", Timezone::parse(t.trim())));
-    let phone = clearable(&mut errors, "phone", input.phone, 50);
-    let industry = clearable(&mut errors, "industry", input.industry, 100);
-    let logo_url = clearable(&mut errors, "logo_url", input.logo_url, 500);
+    let phone = clearable(&mut errors, "phone", input.phone, PHONE_MAX);
+    let industry = clearable(&mut errors, "industry", input.industry, INDUSTRY_MAX);
+    let logo_url = clearable(&mut errors, "logo_url", input.logo_url, LOGO_URL_MAX);
     if let Some(Some(url)) = &logo_url {
         if !valid_url(url) {
             errors.add("logo_url", "must be an http:// or https:// URL");

@@ -14,6 +14,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The most characters `company_name` takes (validation and description).
+pub(crate) const COMPANY_NAME_MAX: usize = 255;
+/// The most characters `full_name` takes (validation and description).
+pub(crate) const FULL_NAME_MAX: usize = 255;
+/// The most characters `industry` takes (validation and description).
+pub(crate) const INDUSTRY_MAX: usize = 100;
+
 pub const TRIAL_DAYS: i64 = 14;
 
 /// `POST /api/tenants/register`.
@@ -21,6 +28,7 @@ pub const TRIAL_DAYS: i64 = 14;
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     #[schema(example = "ABC Corporation")]
+    #[schema(schema_with = crate::contract::text_or_null::<{ COMPANY_NAME_MAX }>)]
     pub company_name: Option<String>,
     #[schema(example = "admin@abc-corporation.example")]
     pub email: Option<String>,
@@ -28,7 +36,9 @@ pub struct RegisterRequest {
     #[schema(value_type = Option<String>, example = "SecurePass123")]
     pub password: Option<Password>,
     #[schema(example = "John Doe")]
+    #[schema(schema_with = crate::contract::text_or_null::<{ FULL_NAME_MAX }>)]
     pub full_name: Option<String>,
+    #[schema(schema_with = crate::contract::text_or_null::<{ INDUSTRY_MAX }>)]
     pub industry: Option<String>,
     /// The sub-domain to use; derived from the company name when absent.
     pub slug: Option<String>,
@@ -48,17 +58,17 @@ impl RegisterRequest {
     pub fn validate(self) -> ApiResult<Registration> {
         let mut e = FieldErrors::default();
         let company_name = e.required("company_name", self.company_name);
-        let company_name = e.text("company_name", company_name, 255);
+        let company_name = e.text("company_name", company_name, COMPANY_NAME_MAX);
         let email = e.required("email", self.email);
         let email = email.and_then(|v| e.check("email", Email::parse(&v)));
         let password = e.required("password", self.password);
         let password =
             password.and_then(|p| e.check("password", Password::new_secret(p.expose().to_owned())));
         let full_name = e.required("full_name", self.full_name);
-        let full_name = e.text("full_name", full_name, 255);
+        let full_name = e.text("full_name", full_name, FULL_NAME_MAX);
         let industry = match self.industry {
             Some(s) if s.trim().is_empty() => None,
-            other => e.text("industry", other, 100),
+            other => e.text("industry", other, INDUSTRY_MAX),
         };
         let slug = self
             .slug

@@ -85,6 +85,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         };
         return Err(ApiError::field(&field, "must not contain NUL characters"));
     }
+    let mut value = value;
+    whole_numbers(&mut value);
     let result: Result<T, _> = serde_path_to_error::deserialize(value);
     let err = match result {
         Ok(v) => return Ok(v),
@@ -105,6 +107,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         fields.add(&path, message.to_owned());
     }
     Err(fields.into_error())
+}
+
+/// JSON has one number type: `3.0` is the integer 3 (JSON Schema says so
+/// too), so a whole number written with a fraction is taken as an integer.
+fn whole_numbers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64() {
+                // Exactly representable whole numbers only (|f| < 2^53).
+                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                    *v = Value::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
 }
 
 /// Where in `v` a string or key holds NUL, as a dotted path.

@@ -16,11 +16,14 @@ use axum::Extension;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// A tenant user or a platform admin.
+/// A tenant user (`"kind": "user"`) or a platform admin
+/// (`"kind": "platform_admin"`): `kind` tells which, so exactly one branch
+/// of the description matches.
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Principal {
     User(UserView),
+    #[serde(rename = "platform_admin")]
     Admin(AdminView),
 }
 

@@ -32,29 +32,55 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+/// The longest `?q=` of the contact and company lists, and of search.
+const Q_MAX: usize = 200;
+/// The most hits a search answers.
+const SEARCH_MAX_LIMIT: i64 = 50;
+/// What `?on_duplicate=` of an import takes.
+const ON_DUPLICATE: &[&str] = &["skip", "update"];
+
+fn on_duplicate() -> utoipa::openapi::schema::Object {
+    crate::contract::query_one_of(ON_DUPLICATE)
+}
+
+fn search_text() -> utoipa::openapi::schema::Object {
+    crate::contract::text::<Q_MAX>()
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CrmListQuery {
     /// Text search (name, e-mail, phone; domain for companies).
+    #[param(schema_with = crate::contract::query_text::<{ Q_MAX }>)]
     pub q: Option<String>,
     /// Only records owned by this user.
+    #[param(schema_with = crate::contract::query_uuid)]
     pub owner_id: Option<String>,
     /// Contacts only: only contacts of this company.
+    #[param(schema_with = crate::contract::query_uuid)]
     pub company_id: Option<String>,
     /// `name`, `created_at` or `updated_at`; `-` in front for descending.
     /// Default `-created_at`.
+    #[param(schema_with = crate::contract::crm_sort)]
     pub sort: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(schema_with = crate::contract::page_limit)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(schema_with = crate::contract::crm_cursor)]
     pub cursor: Option<String>,
 }
 
 /// An id given as a filter: malformed is 422 (unlike a path id, a query
 /// parameter is input to validate).
 fn uuid_param(errors: &mut FieldErrors, field: &str, v: Option<String>) -> Option<Uuid> {
-    v.filter(|s| !s.is_empty())
-        .and_then(|s| errors.check(field, Uuid::parse_str(s.trim()).map_err(|_| "is not an id")))
+    v.filter(|s| !s.is_empty()).and_then(|s| {
+        // The hyphenated form only, as the description says (`format: uuid`).
+        let id = Some(&s)
+            .filter(|s| s.len() == 36)
+            .and_then(|s| Uuid::try_parse(s).ok());
+        errors.check(field, id.ok_or("is not an id"))
+    })
 }
 
 /// A list query, validated.
@@ -76,8 +102,8 @@ impl CrmListQuery {
         );
         let owner = uuid_param(&mut e, "owner_id", self.owner_id);
         let company = uuid_param(&mut e, "company_id", self.company_id);
-        if self.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
-            e.add("q", "must be at most 200 characters long");
+        if self.q.as_ref().is_some_and(|q| q.chars().count() > Q_MAX) {
+            e.add("q", format!("must be at most {Q_MAX} characters long"));
         }
         e.finish()?;
         Ok(Parsed {
@@ -421,20 +447,30 @@ pub async fn reorder_stages(
 #[into_params(parameter_in = Query)]
 pub struct DealListQuery {
     /// Text search in the title.
+    #[param(schema_with = crate::contract::query_any)]
     pub q: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub owner_id: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub pipeline_id: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub stage_id: Option<String>,
     /// `open`, `won` or `lost`.
+    #[param(schema_with = crate::contract::deal_statuses)]
     pub status: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub company_id: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub contact_id: Option<String>,
     /// `name` (title), `created_at` or `updated_at`; `-` in front for
     /// descending. Default `-created_at`.
+    #[param(schema_with = crate::contract::crm_sort)]
     pub sort: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(schema_with = crate::contract::page_limit)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(schema_with = crate::contract::crm_cursor)]
     pub cursor: Option<String>,
 }
 
@@ -540,13 +576,19 @@ pub async fn delete_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<
 #[into_params(parameter_in = Query)]
 pub struct LeadListQuery {
     /// Text search (name, e-mail, company name).
+    #[param(schema_with = crate::contract::query_any)]
     pub q: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub owner_id: Option<String>,
     /// `new`, `contacted`, `qualified`, `unqualified` or `converted`.
+    #[param(schema_with = crate::contract::lead_statuses)]
     pub status: Option<String>,
     /// `name`, `created_at` or `updated_at`; `-` in front for descending.
+    #[param(schema_with = crate::contract::crm_sort)]
     pub sort: Option<String>,
+    #[param(schema_with = crate::contract::page_limit)]
     pub limit: Option<String>,
+    #[param(schema_with = crate::contract::crm_cursor)]
     pub cursor: Option<String>,
 }
 
@@ -642,27 +684,41 @@ pub async fn convert_lead(
 #[into_params(parameter_in = Query)]
 pub struct ActivityListQuery {
     /// Text search in the subject.
+    #[param(schema_with = crate::contract::query_any)]
     pub q: Option<String>,
     /// Due at or after this time (RFC 3339).
+    #[param(schema_with = crate::contract::query_time)]
     pub from: Option<String>,
     /// Due before this time (RFC 3339).
+    #[param(schema_with = crate::contract::query_time)]
     pub to: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub assigned_to: Option<String>,
     /// `true` or `false`.
+    #[param(schema_with = crate::contract::query_bool)]
     pub done: Option<String>,
     /// `call`, `meeting`, `task`, `email` or `deadline`.
     #[param(rename = "type")]
     #[serde(rename = "type")]
+    #[param(schema_with = crate::contract::activity_types)]
     pub kind: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub owner_id: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub contact_id: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub company_id: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub lead_id: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub deal_id: Option<String>,
     /// `due_at`, `name` (subject), `created_at` or `updated_at`; `-` in front
     /// for descending. Default `-created_at`; a calendar uses `due_at`.
+    #[param(schema_with = crate::contract::activity_sort)]
     pub sort: Option<String>,
+    #[param(schema_with = crate::contract::page_limit)]
     pub limit: Option<String>,
+    #[param(schema_with = crate::contract::crm_cursor)]
     pub cursor: Option<String>,
 }
 
@@ -674,7 +730,7 @@ fn time_param(
     v.filter(|s| !s.is_empty()).and_then(|s| {
         e.check(
             field,
-            chrono::DateTime::parse_from_rfc3339(s.trim())
+            chrono::DateTime::parse_from_rfc3339(&s)
                 .map(|t| t.with_timezone(&chrono::Utc))
                 .map_err(|_| "is not an RFC 3339 time such as 2026-03-01T09:00:00Z"),
         )
@@ -780,14 +836,22 @@ pub async fn delete_activity(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct NoteListQuery {
+    #[param(schema_with = crate::contract::query_uuid)]
     pub contact_id: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub company_id: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub lead_id: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub deal_id: Option<String>,
+    #[param(schema_with = crate::contract::query_uuid)]
     pub owner_id: Option<String>,
     /// `created_at` or `updated_at`; `-` in front for descending (default).
+    #[param(schema_with = crate::contract::note_sort)]
     pub sort: Option<String>,
+    #[param(schema_with = crate::contract::page_limit)]
     pub limit: Option<String>,
+    #[param(schema_with = crate::contract::crm_cursor)]
     pub cursor: Option<String>,
 }
 
@@ -867,12 +931,17 @@ pub async fn delete_note(mut s: TenantSession, PathId(id): PathId) -> ApiResult<
 #[into_params(parameter_in = Query)]
 pub struct ProductListQuery {
     /// Text search (name, SKU).
+    #[param(schema_with = crate::contract::query_any)]
     pub q: Option<String>,
     /// `true` or `false`.
+    #[param(schema_with = crate::contract::query_bool)]
     pub active: Option<String>,
     /// `name`, `created_at` or `updated_at`; `-` in front for descending.
+    #[param(schema_with = crate::contract::crm_sort)]
     pub sort: Option<String>,
+    #[param(schema_with = crate::contract::page_limit)]
     pub limit: Option<String>,
+    #[param(schema_with = crate::contract::crm_cursor)]
     pub cursor: Option<String>,
 }
 
@@ -1045,7 +1114,7 @@ async fn timeline_of(
 macro_rules! timeline_route {
     ($name:ident, $path:literal, $kind:ident, $what:literal) => {
         #[utoipa::path(get, path = $path, tag = "crm", security(("bearer" = [])),
-            params(("id" = Uuid, Path, description = $what), crate::pagination::PageParams),
+            params(("id" = Uuid, Path, description = $what), crate::crm::timeline::TimelineParams),
             responses(
                 (status = 200, description = "Notes, activities and field changes, newest first", body = ListEnvelope<TimelineEntry>),
                 (status = 404, description = "`not_found`", body = ErrorEnvelope),
@@ -1082,6 +1151,7 @@ timeline_route!(deal_timeline, "/api/deals/{id}/timeline", Deal, "Deal id");
 #[into_params(parameter_in = Query)]
 pub struct PipelineReportQuery {
     /// Default: the default pipeline.
+    #[param(schema_with = crate::contract::query_uuid)]
     pub pipeline_id: Option<String>,
 }
 
@@ -1089,8 +1159,10 @@ pub struct PipelineReportQuery {
 #[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// Start (RFC 3339), inclusive; default 30 days before `to`.
+    #[param(schema_with = crate::contract::query_time)]
     pub from: Option<String>,
     /// End (RFC 3339), exclusive; default now.
+    #[param(schema_with = crate::contract::query_time)]
     pub to: Option<String>,
 }
 
@@ -1174,8 +1246,10 @@ pub async fn leads_report(
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Words to find (each as a prefix; all must match).
+    #[param(schema_with = search_text, required = true)]
     pub q: Option<String>,
     /// 1–50 (default 20).
+    #[param(schema_with = crate::contract::limit::<{ SEARCH_MAX_LIMIT }>)]
     pub limit: Option<String>,
 }
 
@@ -1188,15 +1262,18 @@ pub async fn search(
 ) -> ApiResult<Envelope<Vec<SearchHit>>> {
     let mut e = FieldErrors::default();
     let text = e.required("q", q.q.filter(|t| !t.trim().is_empty()));
-    if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
-        e.add("q", "must be at most 200 characters long");
+    if text.as_ref().is_some_and(|t| t.chars().count() > Q_MAX) {
+        e.add("q", format!("must be at most {Q_MAX} characters long"));
     }
     let limit = match q.limit.as_deref() {
         None | Some("") => 20,
         Some(l) => match l.parse::<i64>() {
-            Ok(n) if (1..=50).contains(&n) => n,
+            Ok(n) if (1..=SEARCH_MAX_LIMIT).contains(&n) => n,
             _ => {
-                e.add("limit", "must be a whole number from 1 to 50");
+                e.add(
+                    "limit",
+                    format!("must be a whole number from 1 to {SEARCH_MAX_LIMIT}"),
+                );
                 20
             }
         },
@@ -1215,9 +1292,11 @@ pub async fn search(
 #[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// `true`: check and count everything, write nothing.
+    #[param(schema_with = crate::contract::query_bool)]
     pub dry_run: Option<String>,
     /// `skip` (default) or `update`: what to do with a row whose e-mail
     /// belongs to a contact already.
+    #[param(schema_with = on_duplicate)]
     pub on_duplicate: Option<String>,
 }
 

@@ -71,14 +71,21 @@ pub async fn generate(
     Ok(Created(issued))
 }
 
+fn license_statuses() -> utoipa::openapi::schema::Object {
+    crate::contract::query_one_of(vendor::STATUSES)
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LicenseListQuery {
     /// `available`, `activated`, `expired` or `revoked`.
+    #[param(schema_with = license_statuses)]
     pub status: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(schema_with = crate::contract::page_limit)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(schema_with = crate::contract::page_cursor)]
     pub cursor: Option<String>,
 }
 

@@ -188,7 +188,9 @@ pub fn router() -> Router<App> {
 /// The description as served: the paths the router collected, with what
 /// every operation may answer and its operation id.
 pub fn describe(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    RequestBodies.modify(&mut openapi);
     CommonResponses.modify(&mut openapi);
+    CreatedLinks.modify(&mut openapi);
     openapi
 }
 
@@ -270,15 +272,7 @@ impl Modify for CommonResponses {
             ];
             for (method, op) in ops {
                 let Some(op) = op.as_mut() else { continue };
-                let id: String = format!("{method}{path}")
-                    .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                    .collect::<String>()
-                    .split('_')
-                    .filter(|p| !p.is_empty())
-                    .collect::<Vec<_>>()
-                    .join("_");
-                op.operation_id = Some(id);
+                op.operation_id = Some(operation_id(method, path));
                 let responses = &mut op.responses.responses;
                 let mut add = |code: &str, what: &str| {
                     responses
@@ -306,6 +300,167 @@ impl Modify for CommonResponses {
                 }
                 add("500", "`internal`");
                 add("503", "`service_unavailable`: the database does not answer");
+            }
+        }
+    }
+}
+
+/// Fields a create (POST) needs of a body type it shares with the update
+/// (PATCH), where every field is optional: the services' `required` checks.
+const REQUIRED_TO_CREATE: &[(&str, &[&str])] = &[
+    ("ActivityInput", &["subject"]),
+    ("CompanyInput", &["name"]),
+    ("ContactInput", &["first_name"]),
+    ("DealInput", &["title"]),
+    ("LeadInput", &["first_name"]),
+    ("ProductInput", &["name"]),
+];
+
+/// Request bodies as the server reads them: a POST of a shared input type
+/// gets its own `<Type>Create` schema listing what a create requires (and
+/// not taking `null` there); an optional body (`JsonOrEmpty`) is the object
+/// or nothing, not `null`.
+struct RequestBodies;
+
+impl Modify for RequestBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{Schema, SchemaType, Type};
+        use utoipa::openapi::{Ref, RefOr};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, required) in REQUIRED_TO_CREATE {
+            let Some(RefOr::T(Schema::Object(base))) = components.schemas.get(*name) else {
+                panic!("{name} is not an object schema");
+            };
+            let mut create = base.clone();
+            for field in *required {
+                let Some(RefOr::T(Schema::Object(prop))) = create.properties.get_mut(*field) else {
+                    panic!("{name}.{field} is not an inline property");
+                };
+                prop.schema_type = SchemaType::Type(Type::String);
+                create.required.push((*field).to_owned());
+            }
+            components
+                .schemas
+                .insert(format!("{name}Create"), Schema::Object(create).into());
+        }
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.post, &mut item.patch].into_iter().flatten() {
+                let Some(body) = op.request_body.as_mut() else {
+                    continue;
+                };
+                for content in body.content.values_mut() {
+                    // `Option<T>` bodies: oneOf [null, T] → T, not required.
+                    if let Some(RefOr::T(Schema::OneOf(one))) = &content.schema {
+                        if let Some(only) = one.items.iter().find(|i| {
+                            !matches!(i, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null))
+                        }) {
+                            content.schema = Some(only.clone());
+                        }
+                    }
+                }
+            }
+            if let Some(op) = item.post.as_mut() {
+                let Some(body) = op.request_body.as_mut() else {
+                    continue;
+                };
+                for content in body.content.values_mut() {
+                    if let Some(RefOr::Ref(r)) = &content.schema {
+                        let name = r.ref_location.trim_start_matches("#/components/schemas/");
+                        if REQUIRED_TO_CREATE.iter().any(|(n, _)| *n == name) {
+                            content.schema =
+                                Some(RefOr::Ref(Ref::from_schema_name(format!("{name}Create"))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The operation id of `method path`: `get_api_contacts_id`.
+fn operation_id(method: &str, path: &str) -> String {
+    format!("{method}{path}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>()
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// The path parameters of an OpenAPI path: `{id}`, `{item_id}`.
+fn path_params(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .collect()
+}
+
+/// OpenAPI `links` on every 201 of a POST that creates a resource: to each
+/// operation under `<created path>/{param}` whose one new parameter is the
+/// created resource's `id` (get, update, delete, and the record's own
+/// sub-resources), the other parameters taken from the create's request.
+struct CreatedLinks;
+
+impl Modify for CreatedLinks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::link::LinkBuilder;
+        let mut targets: Vec<(String, String)> = Vec::new();
+        for (path, item) in &openapi.paths.paths {
+            for (method, op) in [
+                ("get", &item.get),
+                ("post", &item.post),
+                ("patch", &item.patch),
+                ("delete", &item.delete),
+            ] {
+                if op.is_some() {
+                    targets.push((method.to_owned(), path.clone()));
+                }
+            }
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let Some(op) = item.post.as_mut() else {
+                continue;
+            };
+            let Some(utoipa::openapi::RefOr::T(created)) = op.responses.responses.get_mut("201")
+            else {
+                continue;
+            };
+            let own = path_params(path);
+            for (method, target) in &targets {
+                let Some(rest) = target.strip_prefix(path.as_str()) else {
+                    continue;
+                };
+                let Some(first) = rest
+                    .strip_prefix("/{")
+                    .and_then(|r| r.split_once('}'))
+                    .map(|(name, _)| name)
+                else {
+                    continue;
+                };
+                let new: Vec<&str> = path_params(target)
+                    .into_iter()
+                    .filter(|p| !own.contains(p))
+                    .collect();
+                if new != [first] {
+                    continue;
+                }
+                let mut link = LinkBuilder::new().parameter(first, "$response.body#/data/id");
+                for p in &own {
+                    link = link.parameter(*p, format!("$request.path.{p}"));
+                }
+                let mut link = link.build();
+                // utoipa 5 writes `Link::operation_id` as `operation_id`;
+                // OpenAPI spells it `operationId`.
+                let mut spelled = utoipa::openapi::extensions::Extensions::default();
+                spelled.insert(
+                    "operationId".to_owned(),
+                    operation_id(method, target).into(),
+                );
+                link.extensions = Some(spelled);
+                created
+                    .links
+                    .insert(operation_id(method, target), link.into());
             }
         }
     }
@@ -353,6 +508,139 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// Every value of a JSON document, with its JSON pointer.
+    fn walk<'a>(
+        v: &'a serde_json::Value,
+        at: String,
+        out: &mut Vec<(String, &'a serde_json::Value)>,
+    ) {
+        out.push((at.clone(), v));
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    walk(x, format!("{at}/{k}"), out);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(x, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn ids_are_uuids_and_patterns_compile() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let mut all = Vec::new();
+        walk(&doc, String::new(), &mut all);
+        for (at, v) in all {
+            // A schema property named `id` or `…_id` that is a string is a UUID.
+            if let Some(props) = v.get("properties").and_then(|p| p.as_object()) {
+                for (name, prop) in props {
+                    let is_id = name == "id" || name.ends_with("_id");
+                    let types = prop.get("type");
+                    let stringy = types == Some(&serde_json::json!("string"))
+                        || types == Some(&serde_json::json!(["string", "null"]));
+                    // Not record ids: an installation's own name, and the
+                    // audit log's free-form target.
+                    let exempt = ["instance_id", "target_id"].contains(&name.as_str());
+                    if is_id && stringy && !exempt {
+                        assert_eq!(prop["format"], "uuid", "{at}/properties/{name}");
+                    }
+                }
+            }
+            if let Some(p) = v.get("pattern").and_then(|p| p.as_str()) {
+                regex::Regex::new(p).unwrap_or_else(|e| panic!("{at}: {p}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn created_resources_link_to_their_operations() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let ids: std::collections::HashSet<String> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values())
+            .map(|op| op["operationId"].as_str().unwrap().to_owned())
+            .collect();
+        for path in [
+            "/api/companies",
+            "/api/contacts",
+            "/api/deals",
+            "/api/leads",
+            "/api/activities",
+            "/api/notes",
+            "/api/products",
+            "/api/pipelines",
+            "/api/users",
+        ] {
+            let links = doc["paths"][path]["post"]["responses"]["201"]["links"]
+                .as_object()
+                .unwrap_or_else(|| panic!("POST {path}: no links"));
+            for verb in ["get", "patch", "delete"] {
+                let target = format!("{verb}{}_id", path.replace('/', "_"));
+                let link = &links[&target];
+                assert_eq!(link["operationId"], target.as_str(), "POST {path}");
+                assert!(ids.contains(&target), "{target}");
+                assert_eq!(link["parameters"]["id"], "$response.body#/data/id");
+            }
+        }
+    }
+
+    #[test]
+    fn creates_require_what_the_services_require() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        for (name, required) in REQUIRED_TO_CREATE {
+            let create = &doc["components"]["schemas"][format!("{name}Create")];
+            for field in *required {
+                assert!(
+                    create["required"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|r| r == field),
+                    "{name}Create.{field}"
+                );
+            }
+        }
+        // The Principal is one of two kinds, told apart by `kind`.
+        let principal = &doc["components"]["schemas"]["Principal"]["oneOf"];
+        let kinds: Vec<&serde_json::Value> = principal
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| &b["allOf"][1]["properties"]["kind"]["enum"][0])
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                &serde_json::json!("user"),
+                &serde_json::json!("platform_admin")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_description_has_no_route_that_is_not_mounted() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let mounted: Vec<(String, String)> = routes()
+            .iter()
+            .map(|r| (r.method.as_str().to_lowercase(), r.path.to_owned()))
+            .collect();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                assert!(
+                    mounted.contains(&(method.clone(), path.clone())),
+                    "documented but not mounted: {method} {path}"
+                );
             }
         }
     }

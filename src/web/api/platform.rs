@@ -20,14 +20,19 @@ use utoipa::{IntoParams, ToSchema};
 #[into_params(parameter_in = Query)]
 pub struct TenantListQuery {
     /// `active`, `trial`, `suspended` or `cancelled`.
+    #[param(schema_with = crate::contract::tenant_statuses)]
     pub status: Option<String>,
     /// `trial`, `starter`, `professional` or `enterprise`.
+    #[param(schema_with = crate::contract::plan_codes)]
     pub plan: Option<String>,
     /// Name, slug or e-mail contains (case-insensitive).
+    #[param(schema_with = crate::contract::query_any)]
     pub q: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(schema_with = crate::contract::page_limit)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(schema_with = crate::contract::page_cursor)]
     pub cursor: Option<String>,
 }
 

@@ -78,8 +78,10 @@ impl RegisterResponse {
 #[into_params(parameter_in = Query)]
 pub struct AvailabilityQuery {
     /// A slug to check.
+    #[param(schema_with = crate::contract::query_any)]
     pub slug: Option<String>,
     /// An e-mail address to check.
+    #[param(schema_with = crate::contract::query_any)]
     pub email: Option<String>,
 }
 

@@ -18,10 +18,13 @@ use utoipa::{IntoParams, ToSchema};
 #[into_params(parameter_in = Query)]
 pub struct ListUsersQuery {
     /// Page size, 1–200 (default 50).
+    #[param(schema_with = crate::contract::page_limit)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(schema_with = crate::contract::page_cursor)]
     pub cursor: Option<String>,
     /// Only users of this role.
+    #[param(schema_with = crate::contract::roles)]
     pub role: Option<String>,
 }
 
