@@ -1188,7 +1188,10 @@ impl PeriodQuery {
 
 #[utoipa::path(get, path = "/api/reports/pipeline", tag = "reports", security(("bearer" = [])),
     params(PipelineReportQuery),
-    responses((status = 200, description = "Deals and their value per stage (per currency)", body = Envelope<PipelineReport>)))]
+    responses(
+        (status = 200, description = "Deals and their value per stage (per currency)", body = Envelope<PipelineReport>),
+        (status = 404, description = "`not_found`: no pipeline of that id", body = ErrorEnvelope),
+    ))]
 pub async fn pipeline_report(
     mut s: TenantSession,
     Query(q): Query<PipelineReportQuery>,
