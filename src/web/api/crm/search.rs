@@ -1,0 +1,46 @@
+//! Search across record types over HTTP.
+
+use super::*;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// Words to find (each as a prefix; all must match).
+    #[param(schema_with = search_text, required = true)]
+    pub q: Option<String>,
+    /// 1–50 (default 20).
+    #[param(schema_with = crate::contract::limit::<{ SEARCH_MAX_LIMIT }>)]
+    pub limit: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/search", tag = "crm", security(("bearer" = [])),
+    params(SearchQuery),
+    responses((status = 200, description = "Contacts, companies, leads and deals, best matches first", body = Envelope<Vec<SearchHit>>)))]
+pub async fn search(
+    mut s: TenantSession,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Envelope<Vec<SearchHit>>> {
+    let mut e = FieldErrors::default();
+    let text = e.required("q", q.q.filter(|t| !t.trim().is_empty()));
+    if text.as_ref().is_some_and(|t| t.chars().count() > Q_MAX) {
+        e.add("q", format!("must be at most {Q_MAX} characters long"));
+    }
+    let limit = match q.limit.as_deref() {
+        None | Some("") => 20,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=SEARCH_MAX_LIMIT).contains(&n) => n,
+            _ => {
+                e.add(
+                    "limit",
+                    format!("must be a whole number from 1 to {SEARCH_MAX_LIMIT}"),
+                );
+                20
+            }
+        },
+    };
+    e.finish()?;
+    s.tx.plan_once().await?;
+    let hits =
+        crate::crm::search::search(&mut s.tx, text.as_deref().unwrap_or_default(), limit).await?;
+    Ok(ok(hits))
+}

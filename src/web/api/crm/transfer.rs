@@ -1,0 +1,113 @@
+//! CSV import and export over HTTP.
+
+use super::*;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// `true`: check and count everything, write nothing.
+    #[param(schema_with = crate::contract::query_bool)]
+    pub dry_run: Option<String>,
+    /// `skip` (default) or `update`: what to do with a row whose e-mail
+    /// belongs to a contact already.
+    #[param(schema_with = on_duplicate)]
+    pub on_duplicate: Option<String>,
+}
+
+impl ImportQuery {
+    pub(crate) fn options(&self) -> ApiResult<(OnDuplicate, bool)> {
+        let mut e = FieldErrors::default();
+        let dry_run = match self.dry_run.as_deref() {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                e.add("dry_run", "must be true or false");
+                false
+            }
+        };
+        let on_duplicate = match self.on_duplicate.as_deref() {
+            None | Some("") | Some("skip") => OnDuplicate::Skip,
+            Some("update") => OnDuplicate::Update,
+            Some(_) => {
+                e.add("on_duplicate", "must be skip or update");
+                OnDuplicate::Skip
+            }
+        };
+        e.finish()?;
+        Ok((on_duplicate, dry_run))
+    }
+}
+
+/// An import of `K`: the file is already spooled; the whole import runs in
+/// one transaction, rolled back after a dry run.
+async fn import<K: Kind + Default>(
+    state: App,
+    q: ImportQuery,
+    WithBody(s, CsvUpload { file, .. }): WithBody<CsvUpload>,
+) -> ApiResult<Envelope<ImportReport>> {
+    let (on_duplicate, dry_run) = q.options()?;
+    let now = state.clock.now();
+    let report =
+        crm::transfer::import::<K>(s.tx.take(), &s.user, on_duplicate, dry_run, file, now).await?;
+    Ok(ok(report))
+}
+
+/// The whole CSV export of `K`, streamed as a download, read in `tx`.
+pub(crate) fn export<K: Kind + 'static>(tx: crate::store::TenantTx) -> axum::response::Response {
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
+        .header(
+            axum::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}.csv\"", K::TABLE),
+        )
+        .body(axum::body::Body::from_stream(
+            crm::transfer::export_stream::<K>(tx),
+        ))
+        .unwrap_or_default()
+}
+
+#[utoipa::path(post, path = "/api/contacts/import", tag = "crm", security(("bearer" = [])),
+    params(ImportQuery),
+    request_body(description = "A CSV file (up to 50 MiB), as the body or as the `file` part of a form, whose first row names the columns: first_name (required), last_name, email, phone, title, company, tags (separated by ;), source",
+        content((String = "text/csv"), (String = "multipart/form-data"))),
+    responses(
+        (status = 200, description = "What was imported, updated and skipped, and each bad row's error", body = Envelope<ImportReport>),
+        (status = 413, description = "`payload_too_large`: over 50 MiB", body = ErrorEnvelope),
+        (status = 415, description = "`unsupported_media_type`: send text/csv or multipart/form-data", body = ErrorEnvelope),
+    ))]
+pub async fn import_contacts(
+    State(state): State<App>,
+    Query(q): Query<ImportQuery>,
+    body: WithBody<CsvUpload>,
+) -> ApiResult<Envelope<ImportReport>> {
+    import::<Contacts>(state, q, body).await
+}
+
+#[utoipa::path(get, path = "/api/contacts/export", tag = "crm", security(("bearer" = [])),
+    responses((status = 200, description = "Every contact as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
+pub async fn export_contacts(s: TenantSession) -> axum::response::Response {
+    export::<Contacts>(s.tx.take())
+}
+
+#[utoipa::path(post, path = "/api/leads/import", tag = "crm", security(("bearer" = [])),
+    params(ImportQuery),
+    request_body(description = "A CSV file (up to 50 MiB), as the body or as the `file` part of a form, whose first row names the columns: first_name (required), last_name, email, phone, company_name, source, status, estimated_value (minor units), currency",
+        content((String = "text/csv"), (String = "multipart/form-data"))),
+    responses(
+        (status = 200, description = "What was imported, updated and skipped, and each bad row's error", body = Envelope<ImportReport>),
+        (status = 413, description = "`payload_too_large`: over 50 MiB", body = ErrorEnvelope),
+        (status = 415, description = "`unsupported_media_type`: send text/csv or multipart/form-data", body = ErrorEnvelope),
+    ))]
+pub async fn import_leads(
+    State(state): State<App>,
+    Query(q): Query<ImportQuery>,
+    body: WithBody<CsvUpload>,
+) -> ApiResult<Envelope<ImportReport>> {
+    import::<Leads>(state, q, body).await
+}
+
+#[utoipa::path(get, path = "/api/leads/export", tag = "crm", security(("bearer" = [])),
+    responses((status = 200, description = "Every lead as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
+pub async fn export_leads(s: TenantSession) -> axum::response::Response {
+    export::<Leads>(s.tx.take())
+}
