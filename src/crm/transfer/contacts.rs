@@ -1,11 +1,12 @@
 //! The contacts of a CSV file: their columns, checks, writes and export.
 
 use super::csv::csv_line;
-use super::{first_cursor, insert_rows, Cursor, Kind, RowCheck};
+use super::{first_cursor, Cursor, Kind, RowCheck};
 use crate::auth::SessionUser;
-use crate::crm::contacts;
-use crate::error::ApiResult;
-use crate::store::{Bind, DbResult, FromRow, One, Row, Scoped};
+use crate::crm::companies::{self, CompanyInput};
+use crate::crm::contacts::{self, ContactInput};
+use crate::error::{ApiResult, FieldErrors};
+use crate::store::{DbResult, FromRow, One, Row, Scoped};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -13,21 +14,18 @@ use uuid::Uuid;
 /// Company names remembered by a contact import before the memory is reset.
 const COMPANY_CACHE: usize = 10_000;
 
-/// A contact file: a company is named, and found (or made) by that name.
+/// A contact file: a company is named, and found (or made, as the API
+/// makes companies) by that name.
 #[derive(Default)]
 pub struct Contacts {
     companies: HashMap<String, Uuid>,
 }
 
+/// A contact row whose fields passed the API's rules, and the company it
+/// names.
 pub struct ContactRow {
-    first_name: String,
-    last_name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    title: Option<String>,
+    contact: contacts::Checked,
     company: Option<String>,
-    tags: Vec<String>,
-    source: Option<String>,
 }
 
 impl Contacts {
@@ -36,13 +34,12 @@ impl Contacts {
         &mut self,
         tx: &mut impl Scoped,
         user: &SessionUser,
-        name: Option<&str>,
+        name: &str,
         now: DateTime<Utc>,
-    ) -> ApiResult<Option<Uuid>> {
-        let Some(name) = name else { return Ok(None) };
+    ) -> ApiResult<Uuid> {
         let key = name.to_lowercase();
         if let Some(id) = self.companies.get(&key) {
-            return Ok(Some(*id));
+            return Ok(*id);
         }
         let found: Option<One<Uuid>> = tx
             .query_opt(
@@ -53,21 +50,24 @@ impl Contacts {
         let id = match found {
             Some(One(id)) => id,
             None => {
-                let id = Uuid::now_v7();
-                tx.execute(
-                    "INSERT INTO companies (tenant_id, id, name, owner_id, created_by, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $4, $5, $5)",
-                    &[&id, &name, &user.id.0, &now],
-                )
-                .await?;
-                id
+                companies::create(tx, user, company_input(name), now)
+                    .await?
+                    .id
             }
         };
         if self.companies.len() >= COMPANY_CACHE {
             self.companies.clear();
         }
         self.companies.insert(key, id);
-        Ok(Some(id))
+        Ok(id)
+    }
+}
+
+/// What the API is asked to make a company of that name.
+fn company_input(name: &str) -> CompanyInput {
+    CompanyInput {
+        name: Some(name.to_owned()),
+        ..Default::default()
     }
 }
 
@@ -98,113 +98,95 @@ impl Kind for Contacts {
         })
     }
 
-    type Row = ContactRow;
+    fn column_of(field: &str) -> &str {
+        match field {
+            "company_id" => "company",
+            other => other,
+        }
+    }
 
-    fn validate(c: &mut RowCheck<'_>) -> Option<ContactRow> {
-        let first_name = c.required(0, 100);
-        let last_name = c.text(1, 100);
-        let email = c.email(2);
-        let phone = c.text(3, 50);
-        let title = c.text(4, 100);
-        let company = c.text(5, 255);
-        let tags_text = c.text(6, 2600);
-        let source = c.text(7, 100);
-        let mut tags: Vec<String> = Vec::new();
-        for t in tags_text.iter().flat_map(|t| t.split(';')) {
-            let t = t.trim();
-            if t.is_empty() {
-                continue;
-            }
-            if t.chars().count() > 50 {
-                c.fail(6, "each tag must have at most 50 characters");
-            } else if !tags.iter().any(|x| x == t) {
-                tags.push(t.to_owned());
+    type Row = ContactRow;
+    type Valid = contacts::Valid;
+
+    fn read(c: &mut RowCheck<'_>) -> Option<ContactRow> {
+        // The cells as `POST /api/contacts` would get them: an empty cell is
+        // a field left out, tags are separated by `;`.
+        let input = ContactInput {
+            first_name: c.text(0),
+            last_name: c.text(1).map(Some),
+            email: c.text(2).map(Some),
+            phone: c.text(3).map(Some),
+            title: c.text(4).map(Some),
+            tags: c.text(6).map(|t| t.split(';').map(str::to_owned).collect()),
+            source: c.text(7).map(Some),
+            ..Default::default()
+        };
+        let company = c.text(5);
+        if let Some(name) = &company {
+            if let Err(e) = company_input(name).check(true) {
+                c.fields(&e, |_| "company");
             }
         }
-        if tags.len() > 50 {
-            c.fail(6, "at most 50 tags");
+        match input.check(true) {
+            Ok(contact) => c.ok().then_some(ContactRow { contact, company }),
+            Err(e) => {
+                c.fields(&e, Self::column_of);
+                None
+            }
         }
-        Some(ContactRow {
-            first_name: first_name?,
-            last_name,
-            email,
-            phone,
-            title,
-            company,
-            tags,
-            source,
-        })
     }
 
     fn email(row: &ContactRow) -> Option<&str> {
-        row.email.as_deref()
+        row.contact.email()
     }
 
-    async fn insert<S: Scoped>(
+    async fn validate<S: Scoped>(
         &mut self,
         tx: &mut S,
         user: &SessionUser,
-        rows: &[(Uuid, ContactRow)],
+        rows: Vec<ContactRow>,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Result<Vec<contacts::Valid>, Vec<(ContactRow, FieldErrors)>>> {
+        let mut checked = Vec::with_capacity(rows.len());
+        let mut names = Vec::with_capacity(rows.len());
+        for ContactRow {
+            mut contact,
+            company,
+        } in rows
+        {
+            if let Some(name) = &company {
+                contact.set_company(self.company_id(tx, user, name, now).await?);
+            }
+            checked.push(contact);
+            names.push(company);
+        }
+        Ok(contacts::validate_many(tx, checked)
+            .await?
+            .map_err(|refused| {
+                refused
+                    .into_iter()
+                    .zip(names)
+                    .map(|((contact, e), company)| (ContactRow { contact, company }, e))
+                    .collect()
+            }))
+    }
+
+    async fn create<S: Scoped>(
+        tx: &mut S,
+        user: &SessionUser,
+        rows: Vec<(Uuid, contacts::Valid)>,
         now: DateTime<Utc>,
     ) -> ApiResult<()> {
-        let mut prepared = Vec::with_capacity(rows.len());
-        for (id, c) in rows {
-            let company = self.company_id(tx, user, c.company.as_deref(), now).await?;
-            prepared.push((id, c, company, serde_json::json!(c.tags)));
-        }
-        insert_rows(
-            tx,
-            "INSERT INTO contacts (tenant_id, created_by, owner_id, created_at, updated_at, id, first_name,
-                                   last_name, email, phone, title, company_id, tags, source)",
-            &[&user.id.0, &now],
-            &prepared,
-            |(id, c, company, tags), b| {
-                b.extend_from_slice(&[
-                    *id as &dyn Bind,
-                    &c.first_name,
-                    &c.last_name,
-                    &c.email,
-                    &c.phone,
-                    &c.title,
-                    company,
-                    tags,
-                    &c.source,
-                ])
-            },
-            |p| format!("($1, $2, $2, $3, $3, {})", p.join(", ")),
-        )
-        .await
+        contacts::create_many(tx, user, rows, now).await
     }
 
     async fn update<S: Scoped>(
-        &mut self,
         tx: &mut S,
         user: &SessionUser,
-        id: Uuid,
-        c: &ContactRow,
+        rows: Vec<(Uuid, contacts::Valid)>,
         now: DateTime<Utc>,
     ) -> ApiResult<()> {
-        let company = self.company_id(tx, user, c.company.as_deref(), now).await?;
-        tx.execute(
-            "UPDATE contacts SET first_name = $3, last_name = COALESCE($4, last_name), phone = COALESCE($5, phone),
-                    title = COALESCE($6, title), company_id = COALESCE($7, company_id),
-                    tags = CASE WHEN $8 THEN $9 ELSE tags END, source = COALESCE($10, source), updated_at = $11
-              WHERE tenant_id = $1 AND id = $2",
-            &[
-                &id,
-                &c.first_name,
-                &c.last_name,
-                &c.phone,
-                &c.title,
-                &company,
-                &!c.tags.is_empty(),
-                &serde_json::json!(c.tags),
-                &c.source,
-                &now,
-            ],
-        )
-        .await?;
-        Ok(())
+        contacts::update_many(tx, user.id.0, rows, now).await
     }
 
     async fn export_page<S: Scoped>(

@@ -1,11 +1,11 @@
 //! The leads of a CSV file: their columns, checks, writes and export.
 
 use super::csv::csv_line;
-use super::{first_cursor, insert_rows, Cursor, Kind, RowCheck};
+use super::{first_cursor, Cursor, Kind, RowCheck};
 use crate::auth::SessionUser;
-use crate::crm::leads::LeadStatus;
-use crate::error::ApiResult;
-use crate::store::{Bind, DbResult, FromRow, Row, Scoped};
+use crate::crm::leads::{self, LeadInput, LeadStatus, StatusRule};
+use crate::error::{ApiResult, FieldErrors};
+use crate::store::{DbResult, FromRow, Row, Scoped};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -13,18 +13,6 @@ use uuid::Uuid;
 /// converted in another CRM stays converted here, with no contact linked).
 #[derive(Default)]
 pub struct Leads;
-
-pub struct LeadRow {
-    first_name: String,
-    last_name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    company_name: Option<String>,
-    source: Option<String>,
-    status: Option<LeadStatus>,
-    estimated_value: Option<i64>,
-    currency: Option<String>,
-}
 
 impl Kind for Leads {
     const TABLE: &'static str = "leads";
@@ -55,16 +43,13 @@ impl Kind for Leads {
         })
     }
 
-    type Row = LeadRow;
+    type Row = leads::Checked;
+    type Valid = leads::Valid;
 
-    fn validate(c: &mut RowCheck<'_>) -> Option<LeadRow> {
-        let first_name = c.required(0, 100);
-        let last_name = c.text(1, 100);
-        let email = c.email(2);
-        let phone = c.text(3, 50);
-        let company_name = c.text(4, 255);
-        let source = c.text(5, 100);
-        let status = c.text(6, 20).and_then(|s| {
+    fn read(c: &mut RowCheck<'_>) -> Option<leads::Checked> {
+        // The cells as `POST /api/leads` would get them (an empty cell is a
+        // field left out), except that a lead may come in converted.
+        let status = c.text(6).and_then(|s| {
             let parsed = s.to_ascii_lowercase().parse::<LeadStatus>().ok();
             if parsed.is_none() {
                 c.fail(
@@ -74,118 +59,64 @@ impl Kind for Leads {
             }
             parsed
         });
-        let estimated_value = c.text(7, 19).and_then(|v| match v.parse::<i64>() {
-            Ok(n) if n >= 0 => Some(n),
-            _ => {
-                c.fail(
-                    7,
-                    "must be a whole number of minor units (cents), 0 or more",
-                );
-                None
+        let estimated_value = c.text(7).and_then(|v| {
+            let parsed = v.parse::<i64>().ok();
+            if parsed.is_none() {
+                c.fail(7, "must be a whole number of minor units (cents)");
             }
+            parsed
         });
-        let currency = c.text(8, 3).and_then(|v| {
-            let v = v.to_ascii_uppercase();
-            if v.len() == 3 && v.bytes().all(|b| b.is_ascii_uppercase()) {
-                Some(v)
-            } else {
-                c.fail(8, "must be a three-letter ISO 4217 code such as USD");
-                None
-            }
-        });
-        Some(LeadRow {
-            first_name: first_name?,
-            last_name,
-            email,
-            phone,
-            company_name,
-            source,
+        let input = LeadInput {
+            first_name: c.text(0),
+            last_name: c.text(1).map(Some),
+            email: c.text(2).map(Some),
+            phone: c.text(3).map(Some),
+            company_name: c.text(4).map(Some),
+            source: c.text(5).map(Some),
             status,
-            estimated_value,
-            currency,
-        })
+            estimated_value: estimated_value.map(Some),
+            currency: c.text(8),
+            ..Default::default()
+        };
+        match input.check(true, StatusRule::Import) {
+            Ok(lead) => c.ok().then_some(lead),
+            Err(e) => {
+                c.fields(&e, Self::column_of);
+                None
+            }
+        }
     }
 
-    fn email(row: &LeadRow) -> Option<&str> {
-        row.email.as_deref()
+    fn email(row: &leads::Checked) -> Option<&str> {
+        row.email()
     }
 
-    async fn insert<S: Scoped>(
-        &mut self,
-        tx: &mut S,
-        user: &SessionUser,
-        rows: &[(Uuid, LeadRow)],
-        now: DateTime<Utc>,
-    ) -> ApiResult<()> {
-        let prepared: Vec<_> = rows
-            .iter()
-            .map(|(id, l)| {
-                let status = l.status.unwrap_or(LeadStatus::New);
-                let converted_at = (status == LeadStatus::Converted).then_some(now);
-                let currency = l.currency.clone().unwrap_or_else(|| "USD".into());
-                (id, l, status, converted_at, currency)
-            })
-            .collect();
-        insert_rows(
-            tx,
-            "INSERT INTO leads (tenant_id, created_by, owner_id, created_at, updated_at, id, first_name,
-                                last_name, email, phone, company_name, source, status, estimated_value,
-                                currency, converted_at)",
-            &[&user.id.0, &now],
-            &prepared,
-            |(id, l, status, converted_at, currency), b| {
-                b.extend_from_slice(&[
-                    *id as &dyn Bind,
-                    &l.first_name,
-                    &l.last_name,
-                    &l.email,
-                    &l.phone,
-                    &l.company_name,
-                    &l.source,
-                    status,
-                    &l.estimated_value,
-                    currency,
-                    converted_at,
-                ])
-            },
-            |p| format!("($1, $2, $2, $3, $3, {})", p.join(", ")),
-        )
-        .await
-    }
-
-    async fn update<S: Scoped>(
+    async fn validate<S: Scoped>(
         &mut self,
         tx: &mut S,
         _user: &SessionUser,
-        id: Uuid,
-        l: &LeadRow,
+        rows: Vec<leads::Checked>,
+        _now: DateTime<Utc>,
+    ) -> ApiResult<Result<Vec<leads::Valid>, Vec<(leads::Checked, FieldErrors)>>> {
+        leads::validate_many(tx, rows).await
+    }
+
+    async fn create<S: Scoped>(
+        tx: &mut S,
+        user: &SessionUser,
+        rows: Vec<(Uuid, leads::Valid)>,
         now: DateTime<Utc>,
     ) -> ApiResult<()> {
-        // A converted lead keeps its status; one marked converted by the
-        // file gets its conversion time.
-        tx.execute(
-            "UPDATE leads SET first_name = $3, last_name = COALESCE($4, last_name), phone = COALESCE($5, phone),
-                    company_name = COALESCE($6, company_name), source = COALESCE($7, source),
-                    status = CASE WHEN status = 'converted' THEN status ELSE COALESCE($8, status) END,
-                    converted_at = CASE WHEN $8 = 'converted' THEN COALESCE(converted_at, $11) ELSE converted_at END,
-                    estimated_value = COALESCE($9, estimated_value), currency = COALESCE($10, currency),
-                    updated_at = $11
-              WHERE tenant_id = $1 AND id = $2",
-            &[
-                &id,
-                &l.first_name,
-                &l.last_name,
-                &l.phone,
-                &l.company_name,
-                &l.source,
-                &l.status,
-                &l.estimated_value,
-                &l.currency,
-                &now,
-            ],
-        )
-        .await?;
-        Ok(())
+        leads::create_many(tx, user, rows, now).await
+    }
+
+    async fn update<S: Scoped>(
+        tx: &mut S,
+        user: &SessionUser,
+        rows: Vec<(Uuid, leads::Valid)>,
+        now: DateTime<Utc>,
+    ) -> ApiResult<()> {
+        leads::update_many(tx, user.id.0, rows, now).await
     }
 
     async fn export_page<S: Scoped>(

@@ -1,12 +1,16 @@
 //! CSV import and export of contacts and leads. An upload is first spooled
 //! to an anonymous temporary file (so a slow client never holds a
 //! transaction, and memory stays flat whatever the size); the import then
-//! reads it with csv-core, maps headers by their common names, validates
-//! row by row (a bad row is reported and skipped, never half written),
-//! settles duplicates by e-mail against what the tenant holds, rows written
-//! earlier in the same file included, and inserts in batches inside one
-//! transaction. Exports stream the same columns back, so an export imports
-//! unchanged. What differs between contacts and leads is a [`Kind`].
+//! reads it with csv-core (`csv.rs`), maps headers by their common names,
+//! turns each row into the API's own input and checks it by the API's own
+//! rules (a bad row is reported and skipped, never half written), settles
+//! duplicates by e-mail against what the tenant holds, rows written earlier
+//! in the same file included, and writes in batches inside one transaction
+//! through the same service functions as the API (`create_many` and
+//! `update_many` of [`crate::crm::contacts`] and [`crate::crm::leads`]), so
+//! an update lands on the record's timeline as a PATCH does. Exports stream
+//! the same columns back, so an export imports unchanged. What differs
+//! between contacts and leads is a [`Kind`] (`contacts.rs`, `leads.rs`).
 
 mod contacts;
 mod csv;
@@ -17,9 +21,8 @@ pub use self::csv::{csv_line, CsvStream};
 pub use self::leads::Leads;
 
 use crate::auth::SessionUser;
-use crate::domain::Email;
-use crate::error::{ApiError, ApiResult};
-use crate::store::{Bind, DbResult, Dialect, FromRow, Row, Scoped, TextList};
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::store::{DbResult, Dialect, FromRow, Row, Scoped, TextList};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -50,7 +53,9 @@ fn header_key(header: &str) -> String {
 /// Where an export page ends: the last row's (created_at, id).
 pub type Cursor = (DateTime<Utc>, Uuid);
 
-/// What a CSV import and export of one record type needs to know.
+/// What a CSV import and export of one record type needs to know. A row
+/// becomes the API's own input, checked by the API's own rules, and is
+/// written by the same service functions as the API's requests.
 pub trait Kind: Send {
     /// The table, also the export's file name.
     const TABLE: &'static str;
@@ -59,29 +64,49 @@ pub trait Kind: Send {
     /// What a header names, by its common spellings, as an index of
     /// `COLUMNS`.
     fn column(key: &str) -> Option<usize>;
+    /// The column of the file an error on the API's `field` names.
+    fn column_of(field: &str) -> &str {
+        field
+    }
 
-    /// A row that passed validation.
+    /// A row whose fields passed the API's rules.
     type Row: Send + Sync;
-    fn validate(check: &mut RowCheck<'_>) -> Option<Self::Row>;
+    /// A row that passed every rule of the API, references included.
+    type Valid: Send + Sync;
+
+    /// Reads a data row into the API's input and checks its fields as the
+    /// API does; `None` when it has errors (they are reported).
+    fn read(check: &mut RowCheck<'_>) -> Option<Self::Row>;
+    /// The e-mail of a row (lowercased), by which duplicates are found.
     fn email(row: &Self::Row) -> Option<&str>;
 
-    /// Inserts new rows (with their fresh ids) in one statement.
-    fn insert<S: Scoped>(
+    /// Checks the references of rows about to be written, as the API does.
+    /// All valid: the rows to write; otherwise each row back with its
+    /// errors (empty for the good ones).
+    #[allow(clippy::type_complexity)]
+    fn validate<S: Scoped>(
         &mut self,
         tx: &mut S,
         user: &SessionUser,
-        rows: &[(Uuid, Self::Row)],
+        rows: Vec<Self::Row>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = ApiResult<Result<Vec<Self::Valid>, Vec<(Self::Row, FieldErrors)>>>> + Send;
+
+    /// Creates records with these ids, as the API's create does.
+    fn create<S: Scoped>(
+        tx: &mut S,
+        user: &SessionUser,
+        rows: Vec<(Uuid, Self::Valid)>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = ApiResult<()>> + Send;
 
-    /// Writes a row over the record `id` with the same e-mail; empty cells
-    /// keep what the record has.
+    /// Changes the records of these ids, in order, as the API's update
+    /// does (empty cells leave a field), each change on the record's
+    /// timeline.
     fn update<S: Scoped>(
-        &mut self,
         tx: &mut S,
         user: &SessionUser,
-        id: Uuid,
-        row: &Self::Row,
+        rows: Vec<(Uuid, Self::Valid)>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = ApiResult<()>> + Send;
 
@@ -144,65 +169,57 @@ impl ImportReport {
     }
 }
 
-/// One data row being validated: its cells by column, and where its errors
-/// go. A row with any error is skipped whole.
+/// One data row being read: its cells by column, and its errors. A row
+/// with any error is skipped whole.
 pub struct RowCheck<'a> {
     columns: &'static [&'static str],
     values: &'a [String],
     map: &'a [Option<usize>],
-    row: u64,
-    report: &'a mut ImportReport,
-    ok: bool,
+    /// (column index, field, message); the index orders a row's errors.
+    errors: Vec<(usize, String, String)>,
 }
 
 impl RowCheck<'_> {
     /// Records an error on `column` and fails the row.
     pub fn fail(&mut self, column: usize, message: impl Into<String>) {
-        self.report.error(self.row, self.columns[column], message);
-        self.ok = false;
+        self.errors
+            .push((column, self.columns[column].to_owned(), message.into()));
+    }
+
+    /// Records the API's errors, each on the column `column_of` names for
+    /// its field (unless that column failed already, as a cell).
+    pub fn fields<'f>(&mut self, errors: &'f FieldErrors, column_of: impl Fn(&'f str) -> &'f str) {
+        for (field, message) in errors.iter() {
+            let name = column_of(field);
+            let column = self
+                .columns
+                .iter()
+                .position(|c| *c == name)
+                .unwrap_or(usize::MAX);
+            if column == usize::MAX || !self.errors.iter().any(|e| e.0 == column) {
+                self.errors
+                    .push((column, name.to_owned(), message.to_owned()));
+            }
+        }
     }
 
     /// Whether the row has no error so far.
     pub fn ok(&self) -> bool {
-        self.ok
+        self.errors.is_empty()
     }
 
     /// The trimmed cell of `column`; `None` when absent or blank, or (with
-    /// an error) longer than `max` characters or holding NUL.
-    pub fn text(&mut self, column: usize, max: usize) -> Option<String> {
+    /// the error the API gives it in JSON) holding NUL.
+    pub fn text(&mut self, column: usize) -> Option<String> {
         let value = self.map[column]
             .and_then(|i| self.values.get(i))
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())?;
-        if value.chars().count() > max || value.contains('\0') {
-            self.fail(
-                column,
-                format!("must be at most {max} characters, without NUL"),
-            );
+        if value.contains('\0') {
+            self.fail(column, "must not contain NUL characters");
             return None;
         }
         Some(value.to_owned())
-    }
-
-    /// A cell that must be there.
-    pub fn required(&mut self, column: usize, max: usize) -> Option<String> {
-        let ok = self.ok;
-        let value = self.text(column, max);
-        if value.is_none() && self.ok == ok {
-            self.fail(column, "is required");
-        }
-        value
-    }
-
-    /// An e-mail address, stored lowercased.
-    pub fn email(&mut self, column: usize) -> Option<String> {
-        match Email::parse(&self.text(column, 254)?) {
-            Ok(e) => Some(e.as_str().to_owned()),
-            Err(m) => {
-                self.fail(column, m);
-                None
-            }
-        }
     }
 }
 
@@ -304,12 +321,15 @@ impl<K: Kind> Import<K> {
             columns: K::COLUMNS,
             values: &values,
             map,
-            row: self.row,
-            report: &mut self.report,
-            ok: true,
+            errors: Vec::new(),
         };
-        let row = K::validate(&mut check);
-        if let (Some(row), true) = (row, check.ok) {
+        let row = K::read(&mut check);
+        let mut errors = check.errors;
+        errors.sort_by_key(|e| e.0);
+        for (_, field, message) in errors {
+            self.report.error(self.row, &field, message);
+        }
+        if let Some(row) = row {
             self.batch.push((self.row, row));
             if self.batch.len() >= BATCH {
                 self.flush(tx, user, now).await?;
@@ -320,7 +340,8 @@ impl<K: Kind> Import<K> {
 
     /// Writes the pending batch, in file order: a row whose e-mail the
     /// tenant already has (an earlier row of this file included) is
-    /// skipped, or with `update` written over that record.
+    /// skipped, or with `update` written over that record as the API's
+    /// update does; the others are created as the API creates.
     async fn flush(
         &mut self,
         tx: &mut impl Scoped,
@@ -330,46 +351,83 @@ impl<K: Kind> Import<K> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.batch);
-        let mut emails: Vec<String> = batch
+        let mut rows = std::mem::take(&mut self.batch);
+        let mut emails: Vec<String> = rows
             .iter()
             .filter_map(|(_, r)| K::email(r).map(str::to_owned))
             .collect();
         emails.sort_unstable();
         emails.dedup();
-        let mut existing = existing_emails(tx, K::TABLE, emails).await?;
-        let mut inserts: Vec<(Uuid, K::Row)> = Vec::with_capacity(batch.len());
-        for (_, row) in batch {
-            let Some(email) = K::email(&row) else {
-                inserts.push((Uuid::now_v7(), row));
-                continue;
-            };
-            match existing.get(email) {
-                Some(Holder::Stored(id)) => match self.on_duplicate {
-                    OnDuplicate::Skip => self.report.skipped += 1,
-                    OnDuplicate::Update => {
-                        let id = *id;
-                        self.kind.update(tx, user, id, &row, now).await?;
-                        self.report.updated += 1;
+        let stored = existing_emails(tx, K::TABLE, emails).await?;
+        loop {
+            // Where each row goes: a new record, the record holding its
+            // e-mail (stored, or made by an earlier row), or nowhere.
+            let mut made: HashMap<String, Uuid> = HashMap::new();
+            let mut skipped = Vec::new();
+            let mut numbers = Vec::with_capacity(rows.len());
+            let mut targets = Vec::with_capacity(rows.len());
+            let mut written = Vec::with_capacity(rows.len());
+            for (n, row) in rows {
+                let email = K::email(&row);
+                let holder = email.and_then(|e| stored.get(e).or_else(|| made.get(e)).copied());
+                let target = match (holder, self.on_duplicate) {
+                    (Some(_), OnDuplicate::Skip) => {
+                        skipped.push((n, row));
+                        continue;
                     }
-                },
-                Some(Holder::Pending(i)) => match self.on_duplicate {
-                    OnDuplicate::Skip => self.report.skipped += 1,
-                    OnDuplicate::Update => {
-                        inserts[*i].1 = row;
-                        self.report.updated += 1;
+                    (Some(id), OnDuplicate::Update) => Target::Update(id),
+                    (None, _) => {
+                        let id = Uuid::now_v7();
+                        if let Some(e) = email {
+                            made.insert(e.to_owned(), id);
+                        }
+                        Target::Create(id)
                     }
-                },
-                None => {
-                    existing.insert(email.to_owned(), Holder::Pending(inserts.len()));
-                    inserts.push((Uuid::now_v7(), row));
+                };
+                numbers.push(n);
+                targets.push(target);
+                written.push(row);
+            }
+            match self.kind.validate(tx, user, written, now).await? {
+                Ok(valid) => {
+                    let (mut creates, mut updates) = (Vec::new(), Vec::new());
+                    for (target, row) in targets.into_iter().zip(valid) {
+                        match target {
+                            Target::Create(id) => creates.push((id, row)),
+                            Target::Update(id) => updates.push((id, row)),
+                        }
+                    }
+                    self.report.imported += creates.len() as u64;
+                    self.report.updated += updates.len() as u64;
+                    self.report.skipped += skipped.len() as u64;
+                    K::create(tx, user, creates, now).await?;
+                    K::update(tx, user, updates, now).await?;
+                    return Ok(());
+                }
+                Err(refused) => {
+                    // A reference the API refuses: those rows are
+                    // reported, and the others settled again without them.
+                    rows = skipped;
+                    for (n, (row, errors)) in numbers.into_iter().zip(refused) {
+                        if errors.is_empty() {
+                            rows.push((n, row));
+                        } else {
+                            for (field, message) in errors.iter() {
+                                self.report.error(n, K::column_of(field), message);
+                            }
+                        }
+                    }
+                    rows.sort_by_key(|(n, _)| *n);
                 }
             }
         }
-        self.kind.insert(tx, user, &inserts, now).await?;
-        self.report.imported += inserts.len() as u64;
-        Ok(())
     }
+}
+
+/// Where a row of a batch goes.
+enum Target {
+    Create(Uuid),
+    Update(Uuid),
 }
 
 /// Imports a spooled file of `K` into the tenant of `tx`, as one
@@ -392,12 +450,6 @@ pub async fn import<K: Kind + Default>(
     Ok(report)
 }
 
-/// Who holds an e-mail: a stored record, or a row of this batch.
-enum Holder {
-    Stored(Uuid),
-    Pending(usize),
-}
-
 struct EmailRow(String, Uuid);
 
 impl FromRow for EmailRow {
@@ -412,7 +464,7 @@ async fn existing_emails(
     tx: &mut impl Scoped,
     table: &str,
     emails: Vec<String>,
-) -> ApiResult<HashMap<String, Holder>> {
+) -> ApiResult<HashMap<String, Uuid>> {
     if emails.is_empty() {
         return Ok(HashMap::new());
     }
@@ -430,44 +482,14 @@ async fn existing_emails(
     let rows: Vec<EmailRow> = tx.query(&sql, &[&TextList(emails)]).await?;
     // No ORDER BY: it tempts the planner into walking the primary key.
     // The oldest record of an e-mail is the one with the smallest id.
-    let mut out: HashMap<String, Holder> = HashMap::new();
+    let mut out: HashMap<String, Uuid> = HashMap::new();
     for EmailRow(email, id) in rows {
-        let oldest = out.entry(email).or_insert(Holder::Stored(id));
-        if let Holder::Stored(o) = oldest {
-            if id < *o {
-                *o = id;
-            }
+        let oldest = out.entry(email).or_insert(id);
+        if id < *oldest {
+            *oldest = id;
         }
     }
     Ok(out)
-}
-
-/// One multi-row INSERT: `prefix` names the columns, `fixed` are bound as
-/// $2.. for every row, `per_row` binds each row's values after them.
-async fn insert_rows<'a, T>(
-    tx: &mut impl Scoped,
-    prefix: &str,
-    fixed: &[&'a dyn Bind],
-    rows: &'a [T],
-    per_row: impl Fn(&'a T, &mut Vec<&'a dyn Bind>),
-    row_sql: impl Fn(&[String]) -> String,
-) -> ApiResult<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut binds: Vec<&dyn Bind> = fixed.to_vec();
-    let mut values = Vec::with_capacity(rows.len());
-    for row in rows {
-        let start = binds.len();
-        per_row(row, &mut binds);
-        let p: Vec<String> = (start..binds.len())
-            .map(|k| format!("${}", k + 2))
-            .collect();
-        values.push(row_sql(&p));
-    }
-    let sql = format!("{prefix} VALUES {}", values.join(", "));
-    tx.execute(&sql, &binds).await?;
-    Ok(())
 }
 
 /// Before every real time, and written the same way by both databases.
