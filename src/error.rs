@@ -215,6 +215,13 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Each bad field with its message.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .map(|(field, message)| (field.as_str(), message.as_str().unwrap_or_default()))
+    }
+
     pub fn into_error(self) -> ApiError {
         let names: Vec<&str> = self.0.keys().map(String::as_str).collect();
         let message = format!("invalid input: {}", names.join(", "));

@@ -149,33 +149,52 @@ fn valid_domain(d: &str) -> bool {
         })
 }
 
+impl CompanyInput {
+    /// The API's rules for each field, without the database (the owner is
+    /// checked when the company is written): each bad field's message.
+    pub fn check(self, creating: bool) -> Result<(), FieldErrors> {
+        let mut e = FieldErrors::default();
+        check_fields(&mut e, self, creating);
+        if e.is_empty() {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+}
+
 async fn validate(tx: &mut impl Scoped, input: CompanyInput, creating: bool) -> ApiResult<Changes> {
     let mut e = FieldErrors::default();
+    let c = check_fields(&mut e, input, creating);
+    check_reference(tx, &mut e, "owner_id", Table::Users, c.owner_id).await?;
+    e.finish()?;
+    Ok(c)
+}
+
+fn check_fields(e: &mut FieldErrors, input: CompanyInput, creating: bool) -> Changes {
     let name = if creating {
         e.required("name", input.name)
     } else {
         input.name
     };
     let name = e.text("name", name, NAME_MAX);
-    let domain = clearable(&mut e, "domain", input.domain, DOMAIN_MAX)
+    let domain = clearable(e, "domain", input.domain, DOMAIN_MAX)
         .map(|d| d.map(|d| d.trim_end_matches('.').to_lowercase()));
     if let Some(Some(d)) = &domain {
         if !valid_domain(d) {
             e.add("domain", "is not a domain name such as example.com");
         }
     }
-    let industry = clearable(&mut e, "industry", input.industry, INDUSTRY_MAX);
-    let phone = clearable(&mut e, "phone", input.phone, PHONE_MAX);
-    let website = clearable(&mut e, "website", input.website, WEBSITE_MAX);
+    let industry = clearable(e, "industry", input.industry, INDUSTRY_MAX);
+    let phone = clearable(e, "phone", input.phone, PHONE_MAX);
+    let website = clearable(e, "website", input.website, WEBSITE_MAX);
     if let Some(Some(w)) = &website {
         if !valid_url(w) {
             e.add("website", "must be an http:// or https:// URL");
         }
     }
-    let address = input.address.map(|a| a.validate(&mut e));
-    check_reference(tx, &mut e, "owner_id", Table::Users, input.owner_id).await?;
-    e.finish()?;
-    Ok(Changes {
+    let address = input.address.map(|a| a.validate(e));
+    Changes {
         name,
         domain,
         industry,
@@ -183,7 +202,7 @@ async fn validate(tx: &mut impl Scoped, input: CompanyInput, creating: bool) -> 
         website,
         address,
         owner_id: input.owner_id,
-    })
+    }
 }
 
 #[derive(Debug, Default)]

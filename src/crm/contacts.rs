@@ -1,15 +1,17 @@
 //! Contacts: the people a tenant deals with.
 
 use super::listing::{self, ListRequest, Param, Select};
-use super::{check_reference, ensure_can_delete, parse_tags, Table};
+use super::timeline::RecordKind;
+use super::{ensure_can_delete, parse_tags, Table};
 use crate::auth::SessionUser;
 use crate::domain::Email;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
-use crate::store::{DbResult, FromRow, Row, Scoped};
+use crate::store::{Bind, DbResult, FromRow, Row, Scoped};
 use crate::tenancy::{clearable, nullable};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -105,8 +107,10 @@ pub struct ContactInput {
     pub owner_id: Option<Uuid>,
 }
 
-/// Validated changes: `None` leaves a field, `Some(None)` clears it.
-struct Changes {
+/// Changes that passed the API's rules for each field
+/// ([`ContactInput::check`]): `None` leaves a field, `Some(None)` clears
+/// it. Their references are checked by [`validate_many`].
+pub struct Checked {
     first_name: Option<String>,
     last_name: Option<Option<String>>,
     email: Option<Option<String>>,
@@ -118,15 +122,53 @@ struct Changes {
     owner_id: Option<Uuid>,
 }
 
-async fn validate(tx: &mut impl Scoped, input: ContactInput, creating: bool) -> ApiResult<Changes> {
-    let mut e = FieldErrors::default();
+impl Checked {
+    /// The e-mail it sets (lowercased).
+    pub fn email(&self) -> Option<&str> {
+        self.email.as_ref()?.as_deref()
+    }
+
+    /// Sets the company, which [`validate_many`] checks with the other
+    /// references.
+    pub fn set_company(&mut self, id: Uuid) {
+        self.company_id = Some(Some(id));
+    }
+}
+
+/// Changes that passed every rule of the API, references included: what
+/// [`create_many`] and [`update_many`] write.
+pub struct Valid(Checked);
+
+impl Valid {
+    /// The e-mail it sets (lowercased).
+    pub fn email(&self) -> Option<&str> {
+        self.0.email()
+    }
+}
+
+impl ContactInput {
+    /// The API's rules for each field, without the database: the changes,
+    /// or each bad field's message. `creating`: a new contact's required
+    /// fields must be there.
+    pub fn check(self, creating: bool) -> Result<Checked, FieldErrors> {
+        let mut e = FieldErrors::default();
+        let c = check_fields(&mut e, self, creating);
+        if e.is_empty() {
+            Ok(c)
+        } else {
+            Err(e)
+        }
+    }
+}
+
+fn check_fields(e: &mut FieldErrors, input: ContactInput, creating: bool) -> Checked {
     let first_name = if creating {
         e.required("first_name", input.first_name)
     } else {
         input.first_name
     };
     let first_name = e.text("first_name", first_name, FIRST_NAME_MAX);
-    let last_name = clearable(&mut e, "last_name", input.last_name, LAST_NAME_MAX);
+    let last_name = clearable(e, "last_name", input.last_name, LAST_NAME_MAX);
     let email = match input.email {
         Some(Some(s)) if !s.trim().is_empty() => e
             .check("email", Email::parse(&s))
@@ -134,21 +176,11 @@ async fn validate(tx: &mut impl Scoped, input: ContactInput, creating: bool) -> 
         Some(_) => Some(None),
         None => None,
     };
-    let phone = clearable(&mut e, "phone", input.phone, PHONE_MAX);
-    let title = clearable(&mut e, "title", input.title, TITLE_MAX);
-    let source = clearable(&mut e, "source", input.source, SOURCE_MAX);
-    let tags = input.tags.and_then(|t| parse_tags(&mut e, t));
-    check_reference(
-        tx,
-        &mut e,
-        "company_id",
-        Table::Companies,
-        input.company_id.flatten(),
-    )
-    .await?;
-    check_reference(tx, &mut e, "owner_id", Table::Users, input.owner_id).await?;
-    e.finish()?;
-    Ok(Changes {
+    let phone = clearable(e, "phone", input.phone, PHONE_MAX);
+    let title = clearable(e, "title", input.title, TITLE_MAX);
+    let source = clearable(e, "source", input.source, SOURCE_MAX);
+    let tags = input.tags.and_then(|t| parse_tags(e, t));
+    Checked {
         first_name,
         last_name,
         email,
@@ -158,7 +190,46 @@ async fn validate(tx: &mut impl Scoped, input: ContactInput, creating: bool) -> 
         tags,
         source,
         owner_id: input.owner_id,
-    })
+    }
+}
+
+/// The references of many checked changes, one query per table; each
+/// record's errors are added to its entry of `errors`.
+async fn check_references(
+    tx: &mut impl Scoped,
+    items: &[Checked],
+    errors: &mut [FieldErrors],
+) -> ApiResult<()> {
+    let companies: Vec<Option<Uuid>> = items.iter().map(|c| c.company_id.flatten()).collect();
+    super::check_references(tx, errors, "company_id", Table::Companies, &companies).await?;
+    let owners: Vec<Option<Uuid>> = items.iter().map(|c| c.owner_id).collect();
+    super::check_references(tx, errors, "owner_id", Table::Users, &owners).await
+}
+
+/// The API's validation of one input: its fields, then its references;
+/// every bad field is named in the one 422.
+async fn validate(tx: &mut impl Scoped, input: ContactInput, creating: bool) -> ApiResult<Valid> {
+    let mut e = FieldErrors::default();
+    let c = check_fields(&mut e, input, creating);
+    check_references(tx, std::slice::from_ref(&c), std::slice::from_mut(&mut e)).await?;
+    e.finish()?;
+    Ok(Valid(c))
+}
+
+/// Checks the references of many checked changes at once. All valid: the
+/// changes to write; otherwise each one back with its errors (empty for
+/// the good ones).
+pub async fn validate_many(
+    tx: &mut impl Scoped,
+    items: Vec<Checked>,
+) -> ApiResult<Result<Vec<Valid>, Vec<(Checked, FieldErrors)>>> {
+    let mut errors: Vec<FieldErrors> = items.iter().map(|_| FieldErrors::default()).collect();
+    check_references(tx, &items, &mut errors).await?;
+    if errors.iter().all(FieldErrors::is_empty) {
+        Ok(Ok(items.into_iter().map(Valid).collect()))
+    } else {
+        Ok(Err(items.into_iter().zip(errors).collect()))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -215,27 +286,88 @@ pub async fn create(
 ) -> ApiResult<ContactView> {
     let c = validate(tx, input, true).await?;
     let id = Uuid::now_v7();
-    tx.execute(
-        "INSERT INTO contacts (tenant_id, id, first_name, last_name, email, phone, title, company_id,
-                               tags, source, owner_id, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
-        &[
-            &id,
-            &c.first_name,
-            &c.last_name.flatten(),
-            &c.email.flatten(),
-            &c.phone.flatten(),
-            &c.title.flatten(),
-            &c.company_id.flatten(),
-            &serde_json::json!(c.tags.unwrap_or_default()),
-            &c.source.flatten(),
-            &c.owner_id.unwrap_or(user.id.0),
-            &user.id.0,
-            &now,
-        ],
-    )
-    .await?;
+    create_many(tx, user, vec![(id, c)], now).await?;
     get(tx, id).await
+}
+
+/// Inserts new contacts (each with its id) in one statement: what
+/// [`create`] does for one. Each needs its first name (checked as
+/// `creating`).
+pub async fn create_many(
+    tx: &mut impl Scoped,
+    user: &SessionUser,
+    rows: Vec<(Uuid, Valid)>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    struct New {
+        id: Uuid,
+        first_name: String,
+        last_name: Option<String>,
+        email: Option<String>,
+        phone: Option<String>,
+        title: Option<String>,
+        company_id: Option<Uuid>,
+        tags: serde_json::Value,
+        source: Option<String>,
+        owner_id: Uuid,
+    }
+    let mut new = Vec::with_capacity(rows.len());
+    for (id, Valid(c)) in rows {
+        new.push(New {
+            id,
+            first_name: c
+                .first_name
+                .ok_or_else(|| ApiError::field("first_name", "is required"))?,
+            last_name: c.last_name.flatten(),
+            email: c.email.flatten(),
+            phone: c.phone.flatten(),
+            title: c.title.flatten(),
+            company_id: c.company_id.flatten(),
+            tags: serde_json::json!(c.tags.unwrap_or_default()),
+            source: c.source.flatten(),
+            owner_id: c.owner_id.unwrap_or(user.id.0),
+        });
+    }
+    super::insert_rows(
+        tx,
+        "INSERT INTO contacts (tenant_id, created_by, created_at, updated_at, id, first_name, last_name,
+                               email, phone, title, company_id, tags, source, owner_id)",
+        &[&user.id.0, &now],
+        &new,
+        |c, b| {
+            b.extend_from_slice(&[
+                &c.id as &dyn Bind,
+                &c.first_name,
+                &c.last_name,
+                &c.email,
+                &c.phone,
+                &c.title,
+                &c.company_id,
+                &c.tags,
+                &c.source,
+                &c.owner_id,
+            ])
+        },
+        |p| format!("($1, $2, $3, $3, {})", p.join(", ")),
+    )
+    .await
+}
+
+/// The contacts of `ids` (those of the caller's tenant), in no order.
+async fn get_many(tx: &mut impl Scoped, ids: &[Uuid]) -> ApiResult<Vec<ContactView>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts c WHERE c.tenant_id = $1 AND c.id IN ({})"
+        ),
+        super::placeholders(2, ids.len())
+    );
+    let binds: Vec<&dyn Bind> = ids.iter().map(|id| id as &dyn Bind).collect();
+    Ok(tx.query(&sql, &binds).await?)
 }
 
 pub async fn update(
@@ -247,52 +379,88 @@ pub async fn update(
 ) -> ApiResult<ContactView> {
     let before = get(tx, id).await?;
     let c = validate(tx, input, false).await?;
-    tx.execute(
-        "UPDATE contacts SET
-            first_name = COALESCE($3, first_name),
-            last_name = CASE WHEN $4 THEN $5 ELSE last_name END,
-            email = CASE WHEN $6 THEN $7 ELSE email END,
-            phone = CASE WHEN $8 THEN $9 ELSE phone END,
-            title = CASE WHEN $10 THEN $11 ELSE title END,
-            company_id = CASE WHEN $12 THEN $13 ELSE company_id END,
-            tags = COALESCE($14, tags),
-            source = CASE WHEN $15 THEN $16 ELSE source END,
-            owner_id = COALESCE($17, owner_id),
-            updated_at = $18
-          WHERE tenant_id = $1 AND id = $2",
-        &[
-            &id,
-            &c.first_name,
-            &c.last_name.is_some(),
-            &c.last_name.flatten(),
-            &c.email.is_some(),
-            &c.email.flatten(),
-            &c.phone.is_some(),
-            &c.phone.flatten(),
-            &c.title.is_some(),
-            &c.title.flatten(),
-            &c.company_id.is_some(),
-            &c.company_id.flatten(),
-            &c.tags.map(|t| serde_json::json!(t)),
-            &c.source.is_some(),
-            &c.source.flatten(),
-            &c.owner_id,
-            &now,
-        ],
-    )
-    .await?;
-    let after = get(tx, id).await?;
-    super::timeline::record_change(
-        tx,
-        super::timeline::RecordKind::Contact,
-        id,
-        &before,
-        &after,
-        by,
-        now,
-    )
-    .await?;
-    Ok(after)
+    let mut after = write_updates(tx, by, vec![before], vec![(id, c)], now).await?;
+    after.remove(&id).ok_or_else(ApiError::not_found)
+}
+
+/// Writes changes over existing contacts, as [`update`] does for one: each
+/// record's change lands on its timeline. A record named twice is changed
+/// twice, in order. A record missing from the tenant is 404.
+pub async fn update_many(
+    tx: &mut impl Scoped,
+    by: Uuid,
+    rows: Vec<(Uuid, Valid)>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let mut ids: Vec<Uuid> = rows.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let before = get_many(tx, &ids).await?;
+    if before.len() != ids.len() {
+        return Err(ApiError::not_found());
+    }
+    write_updates(tx, by, before, rows, now).await?;
+    Ok(())
+}
+
+/// The one way contacts are changed: each change written, the records read
+/// back, and what changed recorded for their timelines. `before` holds the
+/// current view of every record named; the views after are returned.
+async fn write_updates(
+    tx: &mut impl Scoped,
+    by: Uuid,
+    before: Vec<ContactView>,
+    rows: Vec<(Uuid, Valid)>,
+    now: DateTime<Utc>,
+) -> ApiResult<HashMap<Uuid, ContactView>> {
+    let mut current: HashMap<Uuid, ContactView> = before.into_iter().map(|v| (v.id, v)).collect();
+    for round in super::rounds(rows) {
+        let ids: Vec<Uuid> = round.iter().map(|(id, _)| *id).collect();
+        for (id, Valid(c)) in round {
+            tx.execute(
+                "UPDATE contacts SET
+                    first_name = COALESCE($3, first_name),
+                    last_name = CASE WHEN $4 THEN $5 ELSE last_name END,
+                    email = CASE WHEN $6 THEN $7 ELSE email END,
+                    phone = CASE WHEN $8 THEN $9 ELSE phone END,
+                    title = CASE WHEN $10 THEN $11 ELSE title END,
+                    company_id = CASE WHEN $12 THEN $13 ELSE company_id END,
+                    tags = COALESCE($14, tags),
+                    source = CASE WHEN $15 THEN $16 ELSE source END,
+                    owner_id = COALESCE($17, owner_id),
+                    updated_at = $18
+                  WHERE tenant_id = $1 AND id = $2",
+                &[
+                    &id,
+                    &c.first_name,
+                    &c.last_name.is_some(),
+                    &c.last_name.flatten(),
+                    &c.email.is_some(),
+                    &c.email.flatten(),
+                    &c.phone.is_some(),
+                    &c.phone.flatten(),
+                    &c.title.is_some(),
+                    &c.title.flatten(),
+                    &c.company_id.is_some(),
+                    &c.company_id.flatten(),
+                    &c.tags.map(|t| serde_json::json!(t)),
+                    &c.source.is_some(),
+                    &c.source.flatten(),
+                    &c.owner_id,
+                    &now,
+                ],
+            )
+            .await?;
+        }
+        let after = get_many(tx, &ids).await?;
+        let changed: Vec<(Uuid, &ContactView, &ContactView)> = after
+            .iter()
+            .filter_map(|a| current.get(&a.id).map(|b| (a.id, b, a)))
+            .collect();
+        super::timeline::record_changes(tx, RecordKind::Contact, &changed, by, now).await?;
+        current.extend(after.into_iter().map(|v| (v.id, v)));
+    }
+    Ok(current)
 }
 
 pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {

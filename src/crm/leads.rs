@@ -6,15 +6,17 @@ use super::companies::{self, CompanyInput, CompanyView};
 use super::contacts::{self, ContactInput, ContactView};
 use super::deals::{self, DealInput, DealView};
 use super::listing::{self, ListRequest, Param, Select};
-use super::{check_reference, ensure_can_delete, Table};
+use super::timeline::RecordKind;
+use super::{ensure_can_delete, Table};
 use crate::auth::SessionUser;
 use crate::domain::Email;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
-use crate::store::{DbResult, FromRow, Row, Scoped};
+use crate::store::{Bind, DbResult, FromRow, Row, Scoped};
 use crate::tenancy::{clearable, nullable};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -129,41 +131,93 @@ pub struct LeadInput {
     pub owner_id: Option<Uuid>,
 }
 
-struct Changes {
+/// Who may mark a lead converted, and what an update does to a converted
+/// lead's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusRule {
+    /// The API: only conversion (`POST /api/leads/{id}/convert`) marks a
+    /// lead converted, and changing a converted lead's status is 409.
+    Api,
+    /// A CSV import: a lead converted in another CRM stays converted (from
+    /// now, with no contact linked), and a converted lead keeps its status
+    /// when a row updates it.
+    Import,
+}
+
+/// Changes that passed the API's rules for each field
+/// ([`LeadInput::check`]): `None` leaves a field, `Some(None)` clears it.
+/// Their references are checked by [`validate_many`].
+pub struct Checked {
     first_name: Option<String>,
     last_name: Option<Option<String>>,
     email: Option<Option<String>>,
     phone: Option<Option<String>>,
     company_name: Option<Option<String>>,
     source: Option<Option<String>>,
+    status: Option<LeadStatus>,
+    estimated_value: Option<Option<i64>>,
     currency: Option<String>,
+    owner_id: Option<Uuid>,
+    rule: StatusRule,
 }
 
-async fn validate(tx: &mut impl Scoped, input: &LeadInput, creating: bool) -> ApiResult<Changes> {
-    let mut e = FieldErrors::default();
+impl Checked {
+    /// The e-mail it sets (lowercased).
+    pub fn email(&self) -> Option<&str> {
+        self.email.as_ref()?.as_deref()
+    }
+}
+
+/// Changes that passed every rule of the API, references included: what
+/// [`create_many`] and [`update_many`] write.
+pub struct Valid(Checked);
+
+impl Valid {
+    /// The e-mail it sets (lowercased).
+    pub fn email(&self) -> Option<&str> {
+        self.0.email()
+    }
+}
+
+impl LeadInput {
+    /// The API's rules for each field, without the database: the changes,
+    /// or each bad field's message. `creating`: a new lead's required
+    /// fields must be there.
+    pub fn check(self, creating: bool, rule: StatusRule) -> Result<Checked, FieldErrors> {
+        let mut e = FieldErrors::default();
+        let c = check_fields(&mut e, self, creating, rule);
+        if e.is_empty() {
+            Ok(c)
+        } else {
+            Err(e)
+        }
+    }
+}
+
+fn check_fields(
+    e: &mut FieldErrors,
+    input: LeadInput,
+    creating: bool,
+    rule: StatusRule,
+) -> Checked {
     let first_name = if creating {
-        e.required("first_name", input.first_name.clone())
+        e.required("first_name", input.first_name)
     } else {
-        input.first_name.clone()
+        input.first_name
     };
     let first_name = e.text("first_name", first_name, FIRST_NAME_MAX);
-    let last_name = clearable(&mut e, "last_name", input.last_name.clone(), LAST_NAME_MAX);
-    let email = match input.email.clone() {
+    let last_name = clearable(e, "last_name", input.last_name, LAST_NAME_MAX);
+    let email = match input.email {
         Some(Some(s)) if !s.trim().is_empty() => e
             .check("email", Email::parse(&s))
             .map(|m| Some(m.as_str().to_owned())),
         Some(_) => Some(None),
         None => None,
     };
-    let phone = clearable(&mut e, "phone", input.phone.clone(), PHONE_MAX);
-    let company_name = clearable(
-        &mut e,
-        "company_name",
-        input.company_name.clone(),
-        COMPANY_NAME_MAX,
-    );
-    let source = clearable(&mut e, "source", input.source.clone(), SOURCE_MAX);
-    if input.status == Some(LeadStatus::Converted) {
+    let phone = clearable(e, "phone", input.phone, PHONE_MAX);
+    let company_name = clearable(e, "company_name", input.company_name, COMPANY_NAME_MAX);
+    let source = clearable(e, "source", input.source, SOURCE_MAX);
+    if input.status == Some(LeadStatus::Converted) && rule == StatusRule::Api {
         e.add(
             "status",
             "a lead is converted with POST /api/leads/{id}/convert",
@@ -174,7 +228,7 @@ async fn validate(tx: &mut impl Scoped, input: &LeadInput, creating: bool) -> Ap
             e.add("estimated_value", "must not be negative");
         }
     }
-    let currency = input.currency.clone().and_then(|c| {
+    let currency = input.currency.and_then(|c| {
         let c = c.trim().to_ascii_uppercase();
         if c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) {
             Some(c)
@@ -186,17 +240,56 @@ async fn validate(tx: &mut impl Scoped, input: &LeadInput, creating: bool) -> Ap
             None
         }
     });
-    check_reference(tx, &mut e, "owner_id", Table::Users, input.owner_id).await?;
-    e.finish()?;
-    Ok(Changes {
+    Checked {
         first_name,
         last_name,
         email,
         phone,
         company_name,
         source,
+        status: input.status,
+        estimated_value: input.estimated_value,
         currency,
-    })
+        owner_id: input.owner_id,
+        rule,
+    }
+}
+
+/// The references of many checked changes, one query per table; each
+/// record's errors are added to its entry of `errors`.
+async fn check_references(
+    tx: &mut impl Scoped,
+    items: &[Checked],
+    errors: &mut [FieldErrors],
+) -> ApiResult<()> {
+    let owners: Vec<Option<Uuid>> = items.iter().map(|c| c.owner_id).collect();
+    super::check_references(tx, errors, "owner_id", Table::Users, &owners).await
+}
+
+/// The API's validation of one input: its fields, then its references;
+/// every bad field is named in the one 422.
+async fn validate(tx: &mut impl Scoped, input: LeadInput, creating: bool) -> ApiResult<Valid> {
+    let mut e = FieldErrors::default();
+    let c = check_fields(&mut e, input, creating, StatusRule::Api);
+    check_references(tx, std::slice::from_ref(&c), std::slice::from_mut(&mut e)).await?;
+    e.finish()?;
+    Ok(Valid(c))
+}
+
+/// Checks the references of many checked changes at once. All valid: the
+/// changes to write; otherwise each one back with its errors (empty for
+/// the good ones).
+pub async fn validate_many(
+    tx: &mut impl Scoped,
+    items: Vec<Checked>,
+) -> ApiResult<Result<Vec<Valid>, Vec<(Checked, FieldErrors)>>> {
+    let mut errors: Vec<FieldErrors> = items.iter().map(|_| FieldErrors::default()).collect();
+    check_references(tx, &items, &mut errors).await?;
+    if errors.iter().all(FieldErrors::is_empty) {
+        Ok(Ok(items.into_iter().map(Valid).collect()))
+    } else {
+        Ok(Err(items.into_iter().zip(errors).collect()))
+    }
 }
 
 pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<LeadView> {
@@ -218,30 +311,98 @@ pub async fn create(
     input: LeadInput,
     now: DateTime<Utc>,
 ) -> ApiResult<LeadView> {
-    let c = validate(tx, &input, true).await?;
+    let c = validate(tx, input, true).await?;
     let id = Uuid::now_v7();
-    tx.execute(
-        "INSERT INTO leads (tenant_id, id, first_name, last_name, email, phone, company_name, source,
-                            status, estimated_value, currency, owner_id, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
-        &[
-            &id,
-            &c.first_name,
-            &c.last_name.flatten(),
-            &c.email.flatten(),
-            &c.phone.flatten(),
-            &c.company_name.flatten(),
-            &c.source.flatten(),
-            &input.status.unwrap_or(LeadStatus::New),
-            &input.estimated_value.flatten(),
-            &c.currency.unwrap_or_else(|| "USD".into()),
-            &input.owner_id.unwrap_or(user.id.0),
-            &user.id.0,
-            &now,
-        ],
-    )
-    .await?;
+    create_many(tx, user, vec![(id, c)], now).await?;
     get(tx, id).await
+}
+
+/// Inserts new leads (each with its id) in one statement: what [`create`]
+/// does for one. Each needs its first name (checked as `creating`); one
+/// marked converted (by an import) is converted from `now`.
+pub async fn create_many(
+    tx: &mut impl Scoped,
+    user: &SessionUser,
+    rows: Vec<(Uuid, Valid)>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    struct New {
+        id: Uuid,
+        first_name: String,
+        last_name: Option<String>,
+        email: Option<String>,
+        phone: Option<String>,
+        company_name: Option<String>,
+        source: Option<String>,
+        status: LeadStatus,
+        estimated_value: Option<i64>,
+        currency: String,
+        owner_id: Uuid,
+        converted_at: Option<DateTime<Utc>>,
+    }
+    let mut new = Vec::with_capacity(rows.len());
+    for (id, Valid(c)) in rows {
+        let status = c.status.unwrap_or(LeadStatus::New);
+        new.push(New {
+            id,
+            first_name: c
+                .first_name
+                .ok_or_else(|| ApiError::field("first_name", "is required"))?,
+            last_name: c.last_name.flatten(),
+            email: c.email.flatten(),
+            phone: c.phone.flatten(),
+            company_name: c.company_name.flatten(),
+            source: c.source.flatten(),
+            status,
+            estimated_value: c.estimated_value.flatten(),
+            currency: c.currency.unwrap_or_else(|| "USD".into()),
+            owner_id: c.owner_id.unwrap_or(user.id.0),
+            converted_at: (status == LeadStatus::Converted).then_some(now),
+        });
+    }
+    super::insert_rows(
+        tx,
+        "INSERT INTO leads (tenant_id, created_by, created_at, updated_at, id, first_name, last_name, email,
+                            phone, company_name, source, status, estimated_value, currency, owner_id,
+                            converted_at)",
+        &[&user.id.0, &now],
+        &new,
+        |l, b| {
+            b.extend_from_slice(&[
+                &l.id as &dyn Bind,
+                &l.first_name,
+                &l.last_name,
+                &l.email,
+                &l.phone,
+                &l.company_name,
+                &l.source,
+                &l.status,
+                &l.estimated_value,
+                &l.currency,
+                &l.owner_id,
+                &l.converted_at,
+            ])
+        },
+        |p| format!("($1, $2, $3, $3, {})", p.join(", ")),
+    )
+    .await
+}
+
+/// The leads of `ids` (those of the caller's tenant), in no order.
+async fn get_many(tx: &mut impl Scoped, ids: &[Uuid]) -> ApiResult<Vec<LeadView>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        concat!(
+            "SELECT ",
+            lead_columns!(),
+            " FROM leads l WHERE l.tenant_id = $1 AND l.id IN ({})"
+        ),
+        super::placeholders(2, ids.len())
+    );
+    let binds: Vec<&dyn Bind> = ids.iter().map(|id| id as &dyn Bind).collect();
+    Ok(tx.query(&sql, &binds).await?)
 }
 
 pub async fn update(
@@ -252,60 +413,108 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> ApiResult<LeadView> {
     let current = get(tx, id).await?;
-    let c = validate(tx, &input, false).await?;
-    if current.status == LeadStatus::Converted && input.status.is_some() {
-        return Err(ApiError::conflict(
-            "the lead is converted; its status stays",
-        ));
+    let c = validate(tx, input, false).await?;
+    let mut after = write_updates(tx, by, vec![current], vec![(id, c)], now).await?;
+    after.remove(&id).ok_or_else(ApiError::not_found)
+}
+
+/// Writes changes over existing leads, as [`update`] does for one: each
+/// record's change lands on its timeline. A record named twice is changed
+/// twice, in order. A record missing from the tenant is 404.
+pub async fn update_many(
+    tx: &mut impl Scoped,
+    by: Uuid,
+    rows: Vec<(Uuid, Valid)>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let mut ids: Vec<Uuid> = rows.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let before = get_many(tx, &ids).await?;
+    if before.len() != ids.len() {
+        return Err(ApiError::not_found());
     }
-    tx.execute(
-        "UPDATE leads SET
-            first_name = COALESCE($3, first_name),
-            last_name = CASE WHEN $4 THEN $5 ELSE last_name END,
-            email = CASE WHEN $6 THEN $7 ELSE email END,
-            phone = CASE WHEN $8 THEN $9 ELSE phone END,
-            company_name = CASE WHEN $10 THEN $11 ELSE company_name END,
-            source = CASE WHEN $12 THEN $13 ELSE source END,
-            status = COALESCE($14, status),
-            estimated_value = CASE WHEN $15 THEN $16 ELSE estimated_value END,
-            currency = COALESCE($17, currency),
-            owner_id = COALESCE($18, owner_id),
-            updated_at = $19
-          WHERE tenant_id = $1 AND id = $2",
-        &[
-            &id,
-            &c.first_name,
-            &c.last_name.is_some(),
-            &c.last_name.flatten(),
-            &c.email.is_some(),
-            &c.email.flatten(),
-            &c.phone.is_some(),
-            &c.phone.flatten(),
-            &c.company_name.is_some(),
-            &c.company_name.flatten(),
-            &c.source.is_some(),
-            &c.source.flatten(),
-            &input.status,
-            &input.estimated_value.is_some(),
-            &input.estimated_value.flatten(),
-            &c.currency,
-            &input.owner_id,
-            &now,
-        ],
-    )
-    .await?;
-    let after = get(tx, id).await?;
-    super::timeline::record_change(
-        tx,
-        super::timeline::RecordKind::Lead,
-        id,
-        &current,
-        &after,
-        by,
-        now,
-    )
-    .await?;
-    Ok(after)
+    write_updates(tx, by, before, rows, now).await?;
+    Ok(())
+}
+
+/// The one way leads are changed: each change written, the records read
+/// back, and what changed recorded for their timelines. `before` holds the
+/// current view of every record named; the views after are returned. A
+/// converted lead's status stays (409 for the API, see [`StatusRule`]); a
+/// lead marked converted (by an import) is converted from `now`.
+async fn write_updates(
+    tx: &mut impl Scoped,
+    by: Uuid,
+    before: Vec<LeadView>,
+    rows: Vec<(Uuid, Valid)>,
+    now: DateTime<Utc>,
+) -> ApiResult<HashMap<Uuid, LeadView>> {
+    let mut current: HashMap<Uuid, LeadView> = before.into_iter().map(|v| (v.id, v)).collect();
+    for round in super::rounds(rows) {
+        let ids: Vec<Uuid> = round.iter().map(|(id, _)| *id).collect();
+        for (id, Valid(mut c)) in round {
+            let converted = current
+                .get(&id)
+                .is_some_and(|l| l.status == LeadStatus::Converted);
+            if converted && c.status.is_some() {
+                match c.rule {
+                    StatusRule::Api => {
+                        return Err(ApiError::conflict(
+                            "the lead is converted; its status stays",
+                        ))
+                    }
+                    StatusRule::Import => c.status = None,
+                }
+            }
+            tx.execute(
+                "UPDATE leads SET
+                    first_name = COALESCE($3, first_name),
+                    last_name = CASE WHEN $4 THEN $5 ELSE last_name END,
+                    email = CASE WHEN $6 THEN $7 ELSE email END,
+                    phone = CASE WHEN $8 THEN $9 ELSE phone END,
+                    company_name = CASE WHEN $10 THEN $11 ELSE company_name END,
+                    source = CASE WHEN $12 THEN $13 ELSE source END,
+                    status = COALESCE($14, status),
+                    converted_at = CASE WHEN $20 THEN COALESCE(converted_at, $19) ELSE converted_at END,
+                    estimated_value = CASE WHEN $15 THEN $16 ELSE estimated_value END,
+                    currency = COALESCE($17, currency),
+                    owner_id = COALESCE($18, owner_id),
+                    updated_at = $19
+                  WHERE tenant_id = $1 AND id = $2",
+                &[
+                    &id,
+                    &c.first_name,
+                    &c.last_name.is_some(),
+                    &c.last_name.flatten(),
+                    &c.email.is_some(),
+                    &c.email.flatten(),
+                    &c.phone.is_some(),
+                    &c.phone.flatten(),
+                    &c.company_name.is_some(),
+                    &c.company_name.flatten(),
+                    &c.source.is_some(),
+                    &c.source.flatten(),
+                    &c.status,
+                    &c.estimated_value.is_some(),
+                    &c.estimated_value.flatten(),
+                    &c.currency,
+                    &c.owner_id,
+                    &now,
+                    &(c.status == Some(LeadStatus::Converted)),
+                ],
+            )
+            .await?;
+        }
+        let after = get_many(tx, &ids).await?;
+        let changed: Vec<(Uuid, &LeadView, &LeadView)> = after
+            .iter()
+            .filter_map(|a| current.get(&a.id).map(|b| (a.id, b, a)))
+            .collect();
+        super::timeline::record_changes(tx, RecordKind::Lead, &changed, by, now).await?;
+        current.extend(after.into_iter().map(|v| (v.id, v)));
+    }
+    Ok(current)
 }
 
 pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {

@@ -20,7 +20,8 @@ pub mod transfer;
 use crate::auth::SessionUser;
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult, FieldErrors};
-use crate::store::{One, Scoped};
+use crate::store::{Bind, One, Scoped};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 /// Tables a record may point into (names used in SQL, never from input).
@@ -34,6 +35,16 @@ pub enum Table {
 }
 
 impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Users => "users",
+            Table::Companies => "companies",
+            Table::Contacts => "contacts",
+            Table::Leads => "leads",
+            Table::Deals => "deals",
+        }
+    }
+
     fn exists_sql(self) -> &'static str {
         match self {
             Table::Users => "SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2)",
@@ -61,10 +72,97 @@ pub async fn check_reference(
     if let Some(id) = id {
         let One(found): One<bool> = tx.query_one(table.exists_sql(), &[&id]).await?;
         if !found {
-            errors.add(field, "does not name a record of this company");
+            errors.add(field, NOT_IN_TENANT);
         }
     }
     Ok(())
+}
+
+/// What a reference to a missing record (or another tenant's) is told.
+const NOT_IN_TENANT: &str = "does not name a record of this company";
+
+/// [`check_reference`] for many records at once, in one query: `refs` holds
+/// each record's id in `table` (if it names one), `errors` each record's
+/// errors, where a reference that names no row of the caller's tenant is
+/// added under `field`.
+pub async fn check_references(
+    tx: &mut impl Scoped,
+    errors: &mut [FieldErrors],
+    field: &str,
+    table: Table,
+    refs: &[Option<Uuid>],
+) -> ApiResult<()> {
+    let mut ids: Vec<Uuid> = refs.iter().flatten().copied().collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let sql = format!(
+        "SELECT id FROM {} WHERE tenant_id = $1 AND id IN ({})",
+        table.name(),
+        placeholders(2, ids.len())
+    );
+    let binds: Vec<&dyn Bind> = ids.iter().map(|id| id as &dyn Bind).collect();
+    let found: Vec<One<Uuid>> = tx.query(&sql, &binds).await?;
+    let found: HashSet<Uuid> = found.into_iter().map(|One(id)| id).collect();
+    for (r, e) in refs.iter().zip(errors) {
+        if r.is_some_and(|id| !found.contains(&id)) {
+            e.add(field, NOT_IN_TENANT);
+        }
+    }
+    Ok(())
+}
+
+/// `$from, $from+1, …`: `n` parameters.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|k| format!("${k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One multi-row INSERT: `prefix` names the columns, `fixed` are bound as
+/// $2.. for every row, `per_row` binds each row's values after them, and
+/// `row_sql` makes a row's tuple from its parameters.
+pub(crate) async fn insert_rows<'a, T>(
+    tx: &mut impl Scoped,
+    prefix: &str,
+    fixed: &[&'a dyn Bind],
+    rows: &'a [T],
+    per_row: impl Fn(&'a T, &mut Vec<&'a dyn Bind>),
+    row_sql: impl Fn(&[String]) -> String,
+) -> ApiResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut binds: Vec<&dyn Bind> = fixed.to_vec();
+    let mut values = Vec::with_capacity(rows.len());
+    for row in rows {
+        let start = binds.len();
+        per_row(row, &mut binds);
+        let p: Vec<String> = (start..binds.len())
+            .map(|k| format!("${}", k + 2))
+            .collect();
+        values.push(row_sql(&p));
+    }
+    let sql = format!("{prefix} VALUES {}", values.join(", "));
+    tx.execute(&sql, &binds).await?;
+    Ok(())
+}
+
+/// Updates of many records split into rounds in which each record comes
+/// once; a record's updates keep their order, one per round.
+pub(crate) fn rounds<T>(mut rows: Vec<(Uuid, T)>) -> Vec<Vec<(Uuid, T)>> {
+    let mut out = Vec::new();
+    while !rows.is_empty() {
+        let mut seen = HashSet::new();
+        let (round, rest): (Vec<_>, Vec<_>) =
+            rows.into_iter().partition(|(id, _)| seen.insert(*id));
+        out.push(round);
+        rows = rest;
+    }
+    out
 }
 
 /// Admins and managers may delete any record; users only the ones they own.

@@ -5,7 +5,7 @@ use super::activities::{self, ActivityView};
 use super::notes::{self, NoteView};
 use crate::error::{ApiResult, FieldErrors};
 use crate::pagination::Page;
-use crate::store::{DbResult, FromRow, Row, Scoped};
+use crate::store::{Bind, DbResult, FromRow, Row, Scoped};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -56,10 +56,41 @@ pub async fn record_change<T: Serialize>(
     by: Uuid,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
+    record_changes(tx, kind, &[(id, before, after)], by, now).await
+}
+
+/// [`record_change`] for many records (`(id, before, after)`), in one
+/// statement.
+pub async fn record_changes<T: Serialize>(
+    tx: &mut impl Scoped,
+    kind: RecordKind,
+    records: &[(Uuid, &T, &T)],
+    by: Uuid,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let rows: Vec<(Uuid, Uuid, Value)> = records
+        .iter()
+        .filter_map(|(id, before, after)| {
+            changes(before, after).map(|c| (Uuid::now_v7(), *id, Value::Object(c)))
+        })
+        .collect();
+    super::insert_rows(
+        tx,
+        "INSERT INTO record_changes (tenant_id, record_type, changed_by, changed_at, id, record_id, changes)",
+        &[&kind.as_str(), &by, &now],
+        &rows,
+        |(change, id, c), b| b.extend_from_slice(&[change as &dyn Bind, id, c]),
+        |p| format!("($1, $2, $3, $4, {})", p.join(", ")),
+    )
+    .await
+}
+
+/// What changed between two views: `{"field": {"from", "to"}}`, or `None`.
+fn changes<T: Serialize>(before: &T, after: &T) -> Option<Map<String, Value>> {
     let (Ok(Value::Object(b)), Ok(Value::Object(a))) =
         (serde_json::to_value(before), serde_json::to_value(after))
     else {
-        return Ok(());
+        return None;
     };
     let mut changes = Map::new();
     for (field, new) in &a {
@@ -71,16 +102,7 @@ pub async fn record_change<T: Serialize>(
             changes.insert(field.clone(), serde_json::json!({ "from": old, "to": new }));
         }
     }
-    if changes.is_empty() {
-        return Ok(());
-    }
-    tx.execute(
-        "INSERT INTO record_changes (tenant_id, id, record_type, record_id, changes, changed_by, changed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[&Uuid::now_v7(), &kind.as_str(), &id, &Value::Object(changes), &by, &now],
-    )
-    .await?;
-    Ok(())
+    (!changes.is_empty()).then_some(changes)
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
