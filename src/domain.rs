@@ -47,6 +47,46 @@ id_type!(
     /// One of the vendor's platform administrators.
     AdminId
 );
+id_type!(
+    /// A company record of a tenant's CRM.
+    CompanyId
+);
+id_type!(
+    /// A contact.
+    ContactId
+);
+id_type!(
+    /// A lead.
+    LeadId
+);
+id_type!(
+    /// A sales pipeline.
+    PipelineId
+);
+id_type!(
+    /// A stage of a pipeline.
+    StageId
+);
+id_type!(
+    /// A deal.
+    DealId
+);
+id_type!(
+    /// A line item of a deal.
+    ItemId
+);
+id_type!(
+    /// A product of the catalogue.
+    ProductId
+);
+id_type!(
+    /// An activity (call, meeting, task…).
+    ActivityId
+);
+id_type!(
+    /// A note.
+    NoteId
+);
 
 /// Declares a closed set of names stored and sent as text.
 macro_rules! text_enum {

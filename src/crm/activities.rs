@@ -5,6 +5,7 @@
 use super::listing::{Keyed, ListRequest, Param, Select};
 use super::{check_reference, ensure_can_delete, Table};
 use crate::auth::SessionUser;
+use crate::domain::ActivityId;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{DbResult, FromRow, Row, Scoped};
@@ -189,7 +190,7 @@ async fn validate(
     Ok((subject, notes))
 }
 
-pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<ActivityView> {
+pub async fn get(tx: &mut impl Scoped, id: ActivityId) -> ApiResult<ActivityView> {
     tx.query_opt(
         concat!(
             "SELECT ",
@@ -236,12 +237,12 @@ pub async fn create(
         ],
     )
     .await?;
-    get(tx, id).await
+    get(tx, ActivityId(id)).await
 }
 
 pub async fn update(
     tx: &mut impl Scoped,
-    id: Uuid,
+    id: ActivityId,
     input: ActivityInput,
     now: DateTime<Utc>,
 ) -> ApiResult<ActivityView> {
@@ -300,7 +301,7 @@ pub async fn update(
     get(tx, id).await
 }
 
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {
+pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: ActivityId) -> ApiResult<()> {
     let current = get(tx, id).await?;
     ensure_can_delete(user, current.owner_id)?;
     tx.execute(

@@ -3,6 +3,7 @@
 use super::listing::{self, ListRequest, Param, Select};
 use super::{check_reference, ensure_can_delete, Table};
 use crate::auth::SessionUser;
+use crate::domain::{CompanyId, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{DbResult, FromRow, Row, Scoped};
@@ -231,7 +232,7 @@ pub async fn list(
     s.fetch(tx, req).await
 }
 
-pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<CompanyView> {
+pub async fn get(tx: &mut impl Scoped, id: CompanyId) -> ApiResult<CompanyView> {
     tx.query_opt(
         concat!(
             "SELECT ",
@@ -270,13 +271,13 @@ pub async fn create(
         ],
     )
     .await?;
-    get(tx, id).await
+    get(tx, CompanyId(id)).await
 }
 
 pub async fn update(
     tx: &mut impl Scoped,
-    by: Uuid,
-    id: Uuid,
+    by: UserId,
+    id: CompanyId,
     input: CompanyInput,
     now: DateTime<Utc>,
 ) -> ApiResult<CompanyView> {
@@ -314,10 +315,10 @@ pub async fn update(
     super::timeline::record_change(
         tx,
         super::timeline::RecordKind::Company,
-        id,
+        id.0,
         &before,
         &after,
-        by,
+        by.0,
         now,
     )
     .await?;
@@ -325,7 +326,7 @@ pub async fn update(
 }
 
 /// Deletes a company; its contacts stay, without a company.
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {
+pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: CompanyId) -> ApiResult<()> {
     let current = get(tx, id).await?;
     ensure_can_delete(user, current.owner_id)?;
     tx.execute(

@@ -4,7 +4,7 @@ use super::listing::{self, ListRequest, Param, Select};
 use super::timeline::RecordKind;
 use super::{ensure_can_delete, parse_tags, Table};
 use crate::auth::SessionUser;
-use crate::domain::Email;
+use crate::domain::{ContactId, Email, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{Bind, DbResult, FromRow, Row, Scoped};
@@ -265,7 +265,7 @@ pub async fn list(
     s.fetch(tx, req).await
 }
 
-pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<ContactView> {
+pub async fn get(tx: &mut impl Scoped, id: ContactId) -> ApiResult<ContactView> {
     tx.query_opt(
         concat!(
             "SELECT ",
@@ -287,7 +287,7 @@ pub async fn create(
     let c = validate(tx, input, true).await?;
     let id = Uuid::now_v7();
     create_many(tx, user, vec![(id, c)], now).await?;
-    get(tx, id).await
+    get(tx, ContactId(id)).await
 }
 
 /// Inserts new contacts (each with its id) in one statement: what
@@ -372,15 +372,15 @@ async fn get_many(tx: &mut impl Scoped, ids: &[Uuid]) -> ApiResult<Vec<ContactVi
 
 pub async fn update(
     tx: &mut impl Scoped,
-    by: Uuid,
-    id: Uuid,
+    by: UserId,
+    id: ContactId,
     input: ContactInput,
     now: DateTime<Utc>,
 ) -> ApiResult<ContactView> {
     let before = get(tx, id).await?;
     let c = validate(tx, input, false).await?;
-    let mut after = write_updates(tx, by, vec![before], vec![(id, c)], now).await?;
-    after.remove(&id).ok_or_else(ApiError::not_found)
+    let mut after = write_updates(tx, by.0, vec![before], vec![(id.0, c)], now).await?;
+    after.remove(&id.0).ok_or_else(ApiError::not_found)
 }
 
 /// Writes changes over existing contacts, as [`update`] does for one: each
@@ -388,7 +388,7 @@ pub async fn update(
 /// twice, in order. A record missing from the tenant is 404.
 pub async fn update_many(
     tx: &mut impl Scoped,
-    by: Uuid,
+    by: UserId,
     rows: Vec<(Uuid, Valid)>,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
@@ -399,7 +399,7 @@ pub async fn update_many(
     if before.len() != ids.len() {
         return Err(ApiError::not_found());
     }
-    write_updates(tx, by, before, rows, now).await?;
+    write_updates(tx, by.0, before, rows, now).await?;
     Ok(())
 }
 
@@ -463,7 +463,7 @@ async fn write_updates(
     Ok(current)
 }
 
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {
+pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: ContactId) -> ApiResult<()> {
     let current = get(tx, id).await?;
     ensure_can_delete(user, current.owner_id)?;
     tx.execute(

@@ -5,7 +5,7 @@
 use super::listing::{self, ListRequest, Param, Select};
 use super::{check_reference, ensure_can_delete, Table};
 use crate::auth::SessionUser;
-use crate::domain::StageKind;
+use crate::domain::{DealId, PipelineId, StageId, StageKind, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{DbResult, FromRow, Row, Scoped};
@@ -225,7 +225,7 @@ fn closed_at(
     }
 }
 
-pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<DealView> {
+pub async fn get(tx: &mut impl Scoped, id: DealId) -> ApiResult<DealView> {
     tx.query_opt(
         concat!(
             "SELECT ",
@@ -314,13 +314,13 @@ pub async fn create(
         ],
     )
     .await?;
-    get(tx, id).await
+    get(tx, DealId(id)).await
 }
 
 pub async fn update(
     tx: &mut impl Scoped,
-    by: Uuid,
-    id: Uuid,
+    by: UserId,
+    id: DealId,
     input: DealInput,
     now: DateTime<Utc>,
 ) -> ApiResult<DealView> {
@@ -409,10 +409,10 @@ pub async fn update(
     super::timeline::record_change(
         tx,
         super::timeline::RecordKind::Deal,
-        id,
+        id.0,
         &current,
         &after,
-        by,
+        by.0,
         now,
     )
     .await?;
@@ -422,8 +422,8 @@ pub async fn update(
 /// After a stage's kind changed: its deals' status follows.
 pub(crate) async fn restatus_stage(
     tx: &mut impl Scoped,
-    pipeline: Uuid,
-    stage: Uuid,
+    pipeline: PipelineId,
+    stage: StageId,
     kind: StageKind,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
@@ -437,7 +437,7 @@ pub(crate) async fn restatus_stage(
     Ok(())
 }
 
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {
+pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: DealId) -> ApiResult<()> {
     let current = get(tx, id).await?;
     ensure_can_delete(user, current.owner_id)?;
     tx.execute("DELETE FROM deals WHERE tenant_id = $1 AND id = $2", &[&id])

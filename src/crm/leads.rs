@@ -9,7 +9,7 @@ use super::listing::{self, ListRequest, Param, Select};
 use super::timeline::RecordKind;
 use super::{ensure_can_delete, Table};
 use crate::auth::SessionUser;
-use crate::domain::Email;
+use crate::domain::{Email, LeadId, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{Bind, DbResult, FromRow, Row, Scoped};
@@ -292,7 +292,7 @@ pub async fn validate_many(
     }
 }
 
-pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<LeadView> {
+pub async fn get(tx: &mut impl Scoped, id: LeadId) -> ApiResult<LeadView> {
     tx.query_opt(
         concat!(
             "SELECT ",
@@ -314,7 +314,7 @@ pub async fn create(
     let c = validate(tx, input, true).await?;
     let id = Uuid::now_v7();
     create_many(tx, user, vec![(id, c)], now).await?;
-    get(tx, id).await
+    get(tx, LeadId(id)).await
 }
 
 /// Inserts new leads (each with its id) in one statement: what [`create`]
@@ -407,15 +407,15 @@ async fn get_many(tx: &mut impl Scoped, ids: &[Uuid]) -> ApiResult<Vec<LeadView>
 
 pub async fn update(
     tx: &mut impl Scoped,
-    by: Uuid,
-    id: Uuid,
+    by: UserId,
+    id: LeadId,
     input: LeadInput,
     now: DateTime<Utc>,
 ) -> ApiResult<LeadView> {
     let current = get(tx, id).await?;
     let c = validate(tx, input, false).await?;
-    let mut after = write_updates(tx, by, vec![current], vec![(id, c)], now).await?;
-    after.remove(&id).ok_or_else(ApiError::not_found)
+    let mut after = write_updates(tx, by.0, vec![current], vec![(id.0, c)], now).await?;
+    after.remove(&id.0).ok_or_else(ApiError::not_found)
 }
 
 /// Writes changes over existing leads, as [`update`] does for one: each
@@ -423,7 +423,7 @@ pub async fn update(
 /// twice, in order. A record missing from the tenant is 404.
 pub async fn update_many(
     tx: &mut impl Scoped,
-    by: Uuid,
+    by: UserId,
     rows: Vec<(Uuid, Valid)>,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
@@ -434,7 +434,7 @@ pub async fn update_many(
     if before.len() != ids.len() {
         return Err(ApiError::not_found());
     }
-    write_updates(tx, by, before, rows, now).await?;
+    write_updates(tx, by.0, before, rows, now).await?;
     Ok(())
 }
 
@@ -517,7 +517,7 @@ async fn write_updates(
     Ok(current)
 }
 
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {
+pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: LeadId) -> ApiResult<()> {
     let current = get(tx, id).await?;
     ensure_can_delete(user, current.owner_id)?;
     tx.execute("DELETE FROM leads WHERE tenant_id = $1 AND id = $2", &[&id])
@@ -584,7 +584,7 @@ pub struct Conversion {
 pub async fn convert(
     tx: &mut impl Scoped,
     user: &SessionUser,
-    id: Uuid,
+    id: LeadId,
     req: ConvertRequest,
     now: DateTime<Utc>,
 ) -> ApiResult<Conversion> {

@@ -4,6 +4,7 @@
 use super::listing::{Keyed, ListRequest, Param, Select};
 use super::{check_reference, ensure_can_delete, Table};
 use crate::auth::SessionUser;
+use crate::domain::NoteId;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{DbResult, FromRow, Row, Scoped};
@@ -91,7 +92,7 @@ fn body(e: &mut FieldErrors, text: Option<String>) -> Option<String> {
     }
 }
 
-pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<NoteView> {
+pub async fn get(tx: &mut impl Scoped, id: NoteId) -> ApiResult<NoteView> {
     tx.query_opt(
         concat!(
             "SELECT ",
@@ -149,7 +150,7 @@ pub async fn create(
         ],
     )
     .await?;
-    get(tx, id).await
+    get(tx, NoteId(id)).await
 }
 
 /// `PATCH /api/notes/:id`: the text (a note stays with its record).
@@ -162,7 +163,7 @@ pub struct NoteChange {
 
 pub async fn update(
     tx: &mut impl Scoped,
-    id: Uuid,
+    id: NoteId,
     input: NoteChange,
     now: DateTime<Utc>,
 ) -> ApiResult<NoteView> {
@@ -180,7 +181,7 @@ pub async fn update(
     get(tx, id).await
 }
 
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {
+pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: NoteId) -> ApiResult<()> {
     let current = get(tx, id).await?;
     ensure_can_delete(user, current.owner_id)?;
     tx.execute("DELETE FROM notes WHERE tenant_id = $1 AND id = $2", &[&id])

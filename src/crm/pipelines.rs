@@ -3,7 +3,7 @@
 //! A stage's kind (open, won, lost) is what its deals' status says.
 
 use crate::auth::Manager;
-use crate::domain::StageKind;
+use crate::domain::{PipelineId, StageId, StageKind};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::store::{DbResult, FromRow, One, Row, Scoped};
 use chrono::{DateTime, Utc};
@@ -116,7 +116,7 @@ pub async fn list(tx: &mut impl Scoped) -> ApiResult<Vec<PipelineView>> {
     Ok(pipelines)
 }
 
-pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<PipelineView> {
+pub async fn get(tx: &mut impl Scoped, id: PipelineId) -> ApiResult<PipelineView> {
     let mut p: PipelineView = tx
         .query_opt(
             "SELECT id, name, position, is_default, created_at, updated_at FROM pipelines
@@ -125,7 +125,7 @@ pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<PipelineView> {
         )
         .await?
         .ok_or_else(ApiError::not_found)?;
-    p.stages = stages_of(tx, Some(id)).await?;
+    p.stages = stages_of(tx, Some(id.0)).await?;
     Ok(p)
 }
 
@@ -274,7 +274,7 @@ async fn insert(
     for (i, s) in stages.iter().enumerate() {
         insert_stage(tx, id, i as i64, s, now).await?;
     }
-    get(tx, id).await
+    get(tx, PipelineId(id)).await
 }
 
 /// The default pipeline a new tenant starts with.
@@ -305,7 +305,7 @@ pub struct UpdatePipeline {
 pub async fn update(
     tx: &mut impl Scoped,
     _by: &Manager<'_>,
-    id: Uuid,
+    id: PipelineId,
     input: UpdatePipeline,
     now: DateTime<Utc>,
 ) -> ApiResult<PipelineView> {
@@ -366,14 +366,14 @@ async fn deal_count(tx: &mut impl Scoped, pipeline: Uuid, stage: Option<Uuid>) -
     Ok(n)
 }
 
-pub async fn delete(tx: &mut impl Scoped, _by: &Manager<'_>, id: Uuid) -> ApiResult<()> {
+pub async fn delete(tx: &mut impl Scoped, _by: &Manager<'_>, id: PipelineId) -> ApiResult<()> {
     let p = get(tx, id).await?;
     if p.is_default {
         return Err(ApiError::conflict(
             "this is the default pipeline; make another one the default first",
         ));
     }
-    let deals = deal_count(tx, id, None).await?;
+    let deals = deal_count(tx, id.0, None).await?;
     if deals > 0 {
         return Err(ApiError::conflict(format!(
             "the pipeline has {deals} deals; move or delete them first"
@@ -390,7 +390,7 @@ pub async fn delete(tx: &mut impl Scoped, _by: &Manager<'_>, id: Uuid) -> ApiRes
 pub async fn add_stage(
     tx: &mut impl Scoped,
     _by: &Manager<'_>,
-    pipeline: Uuid,
+    pipeline: PipelineId,
     input: StageInput,
     now: DateTime<Utc>,
 ) -> ApiResult<PipelineView> {
@@ -405,7 +405,7 @@ pub async fn add_stage(
         return Err(ApiError::conflict("a pipeline has at most 30 stages"));
     }
     let position = p.stages.iter().map(|s| s.position + 1).max().unwrap_or(0);
-    insert_stage(tx, pipeline, position, &stage, now).await?;
+    insert_stage(tx, pipeline.0, position, &stage, now).await?;
     get(tx, pipeline).await
 }
 
@@ -423,8 +423,8 @@ pub struct UpdateStage {
 pub async fn update_stage(
     tx: &mut impl Scoped,
     _by: &Manager<'_>,
-    pipeline: Uuid,
-    stage: Uuid,
+    pipeline: PipelineId,
+    stage: StageId,
     input: UpdateStage,
     now: DateTime<Utc>,
 ) -> ApiResult<PipelineView> {
@@ -438,7 +438,7 @@ pub async fn update_stage(
     let current = p
         .stages
         .iter()
-        .find(|s| s.id == stage)
+        .find(|s| s.id == stage.0)
         .ok_or_else(ApiError::not_found)?;
     tx.execute(
         "UPDATE pipeline_stages SET name = COALESCE($4, name), probability = COALESCE($5, probability),
@@ -456,17 +456,17 @@ pub async fn update_stage(
 pub async fn delete_stage(
     tx: &mut impl Scoped,
     _by: &Manager<'_>,
-    pipeline: Uuid,
-    stage: Uuid,
+    pipeline: PipelineId,
+    stage: StageId,
 ) -> ApiResult<PipelineView> {
     let p = get(tx, pipeline).await?;
-    if !p.stages.iter().any(|s| s.id == stage) {
+    if !p.stages.iter().any(|s| s.id == stage.0) {
         return Err(ApiError::not_found());
     }
     if p.stages.len() == 1 {
         return Err(ApiError::conflict("a pipeline keeps at least one stage"));
     }
-    let deals = deal_count(tx, pipeline, Some(stage)).await?;
+    let deals = deal_count(tx, pipeline.0, Some(stage.0)).await?;
     if deals > 0 {
         return Err(ApiError::conflict(format!(
             "the stage has {deals} deals; move them to another stage first"
@@ -491,7 +491,7 @@ pub struct Reorder {
 pub async fn reorder(
     tx: &mut impl Scoped,
     _by: &Manager<'_>,
-    pipeline: Uuid,
+    pipeline: PipelineId,
     input: Reorder,
     now: DateTime<Utc>,
 ) -> ApiResult<PipelineView> {

@@ -4,6 +4,7 @@
 use super::listing::{self, ListRequest, Select};
 use super::{check_reference, ensure_can_delete, Table};
 use crate::auth::SessionUser;
+use crate::domain::{DealId, ItemId, ProductId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{DbResult, FromRow, One, Row, Scoped};
@@ -106,7 +107,7 @@ fn sku_taken() -> ApiError {
         .with_details(serde_json::json!({ "fields": { "sku": "is already in use" } }))
 }
 
-pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<ProductView> {
+pub async fn get(tx: &mut impl Scoped, id: ProductId) -> ApiResult<ProductView> {
     tx.query_opt(
         concat!(
             "SELECT ",
@@ -164,12 +165,12 @@ pub async fn create(
             e.into()
         }
     })?;
-    get(tx, id).await
+    get(tx, ProductId(id)).await
 }
 
 pub async fn update(
     tx: &mut impl Scoped,
-    id: Uuid,
+    id: ProductId,
     input: ProductInput,
     now: DateTime<Utc>,
 ) -> ApiResult<ProductView> {
@@ -217,7 +218,7 @@ pub async fn update(
 }
 
 /// Deletes a product; line items that used it keep their name and price.
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: Uuid) -> ApiResult<()> {
+pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: ProductId) -> ApiResult<()> {
     let current = get(tx, id).await?;
     ensure_can_delete(user, current.owner_id)?;
     tx.execute(
@@ -315,7 +316,7 @@ pub struct ItemInput {
     pub discount_percent: Option<i64>,
 }
 
-pub async fn items(tx: &mut impl Scoped, deal: Uuid) -> ApiResult<Vec<ItemView>> {
+pub async fn items(tx: &mut impl Scoped, deal: DealId) -> ApiResult<Vec<ItemView>> {
     super::deals::get(tx, deal).await?;
     Ok(tx
         .query(
@@ -328,7 +329,7 @@ pub async fn items(tx: &mut impl Scoped, deal: Uuid) -> ApiResult<Vec<ItemView>>
 
 /// Sets the deal's amount to the sum of its items, when it has any.
 async fn follow_items(tx: &mut impl Scoped, deal: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
-    let all = items(tx, deal).await?;
+    let all = items(tx, DealId(deal)).await?;
     if !all.is_empty() {
         let sum = all.iter().fold(0i64, |acc, i| acc.saturating_add(i.total));
         tx.execute(
@@ -359,7 +360,7 @@ fn check_item_numbers(
 
 pub async fn add_item(
     tx: &mut impl Scoped,
-    deal: Uuid,
+    deal: DealId,
     input: ItemInput,
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<ItemView>> {
@@ -373,7 +374,7 @@ pub async fn add_item(
         input.discount_percent,
     );
     let product = match input.product_id {
-        Some(pid) => match get(tx, pid).await {
+        Some(pid) => match get(tx, ProductId(pid)).await {
             Ok(p) if p.currency != d.currency => {
                 e.add(
                     "product_id",
@@ -421,19 +422,19 @@ pub async fn add_item(
         ],
     )
     .await?;
-    follow_items(tx, deal, now).await?;
+    follow_items(tx, deal.0, now).await?;
     items(tx, deal).await
 }
 
 pub async fn update_item(
     tx: &mut impl Scoped,
-    deal: Uuid,
-    item: Uuid,
+    deal: DealId,
+    item: ItemId,
     input: ItemInput,
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<ItemView>> {
     let current = items(tx, deal).await?;
-    if !current.iter().any(|i| i.id == item) {
+    if !current.iter().any(|i| i.id == item.0) {
         return Err(ApiError::not_found());
     }
     let mut e = FieldErrors::default();
@@ -456,14 +457,14 @@ pub async fn update_item(
         &[&deal, &item, &name, &input.quantity, &input.unit_price, &input.discount_percent, &now],
     )
     .await?;
-    follow_items(tx, deal, now).await?;
+    follow_items(tx, deal.0, now).await?;
     items(tx, deal).await
 }
 
 pub async fn delete_item(
     tx: &mut impl Scoped,
-    deal: Uuid,
-    item: Uuid,
+    deal: DealId,
+    item: ItemId,
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<ItemView>> {
     super::deals::get(tx, deal).await?;
@@ -476,12 +477,12 @@ pub async fn delete_item(
     if n == 0 {
         return Err(ApiError::not_found());
     }
-    follow_items(tx, deal, now).await?;
+    follow_items(tx, deal.0, now).await?;
     items(tx, deal).await
 }
 
 /// Whether the deal's amount is set by its items.
-pub async fn has_items(tx: &mut impl Scoped, deal: Uuid) -> ApiResult<bool> {
+pub async fn has_items(tx: &mut impl Scoped, deal: DealId) -> ApiResult<bool> {
     let One(found): One<bool> = tx
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM deal_items WHERE tenant_id = $1 AND deal_id = $2)",

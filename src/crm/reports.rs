@@ -2,6 +2,7 @@
 //! month, activities by user, leads by source. Money is summed per currency,
 //! never across currencies. Months are calendar months in UTC.
 
+use crate::domain::PipelineId;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{DbResult, Dialect, FromRow, One, Row, Scoped};
 use chrono::{DateTime, Utc};
@@ -61,7 +62,7 @@ impl FromRow for StageRow {
 
 pub async fn pipeline(tx: &mut impl Scoped, pipeline: Option<Uuid>) -> ApiResult<PipelineReport> {
     let pipeline_id = match pipeline {
-        Some(p) => super::pipelines::get(tx, p).await?.id,
+        Some(p) => super::pipelines::get(tx, PipelineId(p)).await?.id,
         None => {
             let found: Option<One<Uuid>> = tx
                 .query_opt(

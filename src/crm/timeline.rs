@@ -3,6 +3,7 @@
 
 use super::activities::{self, ActivityView};
 use super::notes::{self, NoteView};
+use crate::domain::{CompanyId, ContactId, DealId, LeadId};
 use crate::error::{ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{Bind, DbResult, FromRow, Row, Scoped};
@@ -210,10 +211,10 @@ pub async fn timeline(
     before: Option<(DateTime<Utc>, Uuid)>,
 ) -> ApiResult<Page<TimelineEntry>> {
     let exists = match kind {
-        RecordKind::Contact => super::contacts::get(tx, id).await.map(|_| ()),
-        RecordKind::Company => super::companies::get(tx, id).await.map(|_| ()),
-        RecordKind::Lead => super::leads::get(tx, id).await.map(|_| ()),
-        RecordKind::Deal => super::deals::get(tx, id).await.map(|_| ()),
+        RecordKind::Contact => super::contacts::get(tx, ContactId(id)).await.map(|_| ()),
+        RecordKind::Company => super::companies::get(tx, CompanyId(id)).await.map(|_| ()),
+        RecordKind::Lead => super::leads::get(tx, LeadId(id)).await.map(|_| ()),
+        RecordKind::Deal => super::deals::get(tx, DealId(id)).await.map(|_| ()),
     };
     exists?;
     let req = super::listing::ListRequest::newest_first(limit, before);

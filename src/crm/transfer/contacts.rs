@@ -186,7 +186,7 @@ impl Kind for Contacts {
         rows: Vec<(Uuid, contacts::Valid)>,
         now: DateTime<Utc>,
     ) -> ApiResult<()> {
-        contacts::update_many(tx, user.id.0, rows, now).await
+        contacts::update_many(tx, user.id, rows, now).await
     }
 
     async fn export_page<S: Scoped>(

@@ -116,7 +116,7 @@ impl Kind for Leads {
         rows: Vec<(Uuid, leads::Valid)>,
         now: DateTime<Utc>,
     ) -> ApiResult<()> {
-        leads::update_many(tx, user.id.0, rows, now).await
+        leads::update_many(tx, user.id, rows, now).await
     }
 
     async fn export_page<S: Scoped>(

@@ -12,7 +12,7 @@ use crate::crm::listing::ListRequest;
 use crate::crm::pipelines::{self, PipelineView};
 use crate::crm::reports;
 use crate::crm::timeline::{self, RecordKind};
-use crate::domain::StageKind;
+use crate::domain::{ActivityId, DealId, PipelineId, StageKind};
 use crate::error::{ApiError, FieldErrors};
 use crate::web::extract::PathId;
 use axum::extract::{Query, State};
@@ -161,7 +161,7 @@ pub async fn activity_done(
         done: Some(true),
         ..Default::default()
     };
-    activities::update(&mut s.tx, id, input, state.clock.now()).await?;
+    activities::update(&mut s.tx, ActivityId(id), input, state.clock.now()).await?;
     Ok(see_other(&super::safe_next(
         f.form.back.as_deref(),
         "/dashboard",
@@ -296,7 +296,7 @@ pub async fn move_deal(
                 stage_id: stage,
                 ..Default::default()
             };
-            deals::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await
+            deals::update(&mut s.tx, s.user.id, DealId(id), input, state.clock.now()).await
         }
         Err(e) => Err(e),
     };
@@ -376,7 +376,7 @@ pub async fn create_deal(State(state): State<App>, f: UserForm<DealForm>) -> Pag
     let UserForm { mut s, ctx, form } = f;
     let pipeline_id = Uuid::parse_str(form.pipeline_id.as_deref().unwrap_or_default()).ok();
     let pipeline = match pipeline_id {
-        Some(id) => pipelines::get(&mut s.tx, id).await?,
+        Some(id) => pipelines::get(&mut s.tx, PipelineId(id)).await?,
         None => return Err(ApiError::not_found().into()),
     };
     let mut e = FieldErrors::default();
@@ -410,9 +410,9 @@ pub async fn create_deal(State(state): State<App>, f: UserForm<DealForm>) -> Pag
 
 pub async fn deal(p: UserPage, PathId(id): PathId) -> PageResult {
     let UserPage { mut s, ctx } = p;
-    let d = deals::get(&mut s.tx, id).await?;
-    let pipeline = pipelines::get(&mut s.tx, d.pipeline_id).await?;
-    let items = crate::crm::products::items(&mut s.tx, id).await?;
+    let d = deals::get(&mut s.tx, DealId(id)).await?;
+    let pipeline = pipelines::get(&mut s.tx, PipelineId(d.pipeline_id)).await?;
+    let items = crate::crm::products::items(&mut s.tx, DealId(id)).await?;
     let mut e = FieldErrors::default();
     let first = ListRequest::parse(Some("100"), Some("name"), None, &mut e);
     e.finish()?;
@@ -518,6 +518,6 @@ pub async fn add_item(
         discount_percent: discount,
         ..Default::default()
     };
-    crate::crm::products::add_item(&mut s.tx, id, input, state.clock.now()).await?;
+    crate::crm::products::add_item(&mut s.tx, DealId(id), input, state.clock.now()).await?;
     Ok(see_other(&format!("/deals/{id}")))
 }

@@ -12,6 +12,7 @@ use crate::crm::leads::{self, ConvertRequest, LeadFilter, LeadInput, LeadStatus,
 use crate::crm::listing::ListRequest;
 use crate::crm::products::{self, ProductFilter, ProductInput, ProductView};
 use crate::crm::timeline::RecordKind;
+use crate::domain::{CompanyId, ContactId, LeadId, ProductId};
 use crate::error::ApiResult;
 use crate::pagination::Page;
 use crate::store::TenantTx;
@@ -32,8 +33,8 @@ fn person(first: &str, last: Option<&str>) -> String {
 /// The service calls every record kind makes the same way. Updates name
 /// the user who made them (for the timeline), except products'.
 macro_rules! services {
-    ($module:ident, $filter:ident, $view:ty, $input:ty) => {
-        services!(@common $module, $filter, $view, $input);
+    ($module:ident, $id:ident, $filter:ident, $view:ty, $input:ty) => {
+        services!(@common $module, $id, $filter, $view, $input);
         async fn update(
             tx: &mut TenantTx,
             user: &SessionUser,
@@ -41,11 +42,11 @@ macro_rules! services {
             input: $input,
             now: DateTime<Utc>,
         ) -> ApiResult<$view> {
-            $module::update(tx, user.id.0, id, input, now).await
+            $module::update(tx, user.id, $id(id), input, now).await
         }
     };
-    ($module:ident, $filter:ident, $view:ty, $input:ty, without_user) => {
-        services!(@common $module, $filter, $view, $input);
+    ($module:ident, $id:ident, $filter:ident, $view:ty, $input:ty, without_user) => {
+        services!(@common $module, $id, $filter, $view, $input);
         async fn update(
             tx: &mut TenantTx,
             _user: &SessionUser,
@@ -53,10 +54,10 @@ macro_rules! services {
             input: $input,
             now: DateTime<Utc>,
         ) -> ApiResult<$view> {
-            $module::update(tx, id, input, now).await
+            $module::update(tx, $id(id), input, now).await
         }
     };
-    (@common $module:ident, $filter:ident, $view:ty, $input:ty) => {
+    (@common $module:ident, $id:ident, $filter:ident, $view:ty, $input:ty) => {
         async fn list(
             tx: &mut TenantTx,
             q: Option<String>,
@@ -69,7 +70,7 @@ macro_rules! services {
             $module::list(tx, &filter, req).await
         }
         async fn get(tx: &mut TenantTx, id: Uuid) -> ApiResult<$view> {
-            $module::get(tx, id).await
+            $module::get(tx, $id(id)).await
         }
         async fn create(
             tx: &mut TenantTx,
@@ -80,7 +81,7 @@ macro_rules! services {
             $module::create(tx, user, input, now).await
         }
         async fn delete(tx: &mut TenantTx, user: &SessionUser, id: Uuid) -> ApiResult<()> {
-            $module::delete(tx, user, id).await
+            $module::delete(tx, user, $id(id)).await
         }
     };
 }
@@ -119,7 +120,13 @@ impl Record for Contacts {
     fn title(v: &ContactView) -> String {
         person(&v.first_name, v.last_name.as_deref())
     }
-    services!(contacts, ContactFilter, ContactView, ContactInput);
+    services!(
+        contacts,
+        ContactId,
+        ContactFilter,
+        ContactView,
+        ContactInput
+    );
 }
 
 pub struct Companies;
@@ -162,7 +169,13 @@ impl Record for Companies {
     fn title(v: &CompanyView) -> String {
         v.name.clone()
     }
-    services!(companies, CompanyFilter, CompanyView, CompanyInput);
+    services!(
+        companies,
+        CompanyId,
+        CompanyFilter,
+        CompanyView,
+        CompanyInput
+    );
 }
 
 pub struct Leads;
@@ -222,7 +235,7 @@ impl Record for Leads {
             }
         }
     }
-    services!(leads, LeadFilter, LeadView, LeadInput);
+    services!(leads, LeadId, LeadFilter, LeadView, LeadInput);
 }
 
 /// Converts a lead (into a contact, its company, and a deal when asked) and
@@ -237,7 +250,7 @@ pub async fn convert_lead(
         create_deal: Some(form.get("create_deal").map(String::as_str) == Some("true")),
         ..Default::default()
     };
-    let done = leads::convert(&mut s.tx, &s.user, id, request, state.clock.now()).await?;
+    let done = leads::convert(&mut s.tx, &s.user, LeadId(id), request, state.clock.now()).await?;
     Ok(see_other(&format!("/contacts/{}", done.contact.id)))
 }
 
@@ -286,6 +299,7 @@ impl Record for Products {
     }
     services!(
         products,
+        ProductId,
         ProductFilter,
         ProductView,
         ProductInput,

@@ -46,7 +46,7 @@ pub async fn get_contact(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<ContactView>> {
-    let c = crm::contacts::get(&mut s.tx, id).await?;
+    let c = crm::contacts::get(&mut s.tx, ContactId(id)).await?;
     Ok(ok(c))
 }
 
@@ -63,7 +63,14 @@ pub async fn update_contact(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<ContactInput>>,
 ) -> ApiResult<Envelope<ContactView>> {
-    let c = crm::contacts::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
+    let c = crm::contacts::update(
+        &mut s.tx,
+        s.user.id,
+        ContactId(id),
+        input,
+        state.clock.now(),
+    )
+    .await?;
     Ok(ok(c))
 }
 
@@ -78,7 +85,7 @@ pub async fn delete_contact(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
-    crm::contacts::delete(&mut s.tx, &s.user, id).await?;
+    crm::contacts::delete(&mut s.tx, &s.user, ContactId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -125,7 +132,7 @@ pub async fn get_company(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<CompanyView>> {
-    let c = crm::companies::get(&mut s.tx, id).await?;
+    let c = crm::companies::get(&mut s.tx, CompanyId(id)).await?;
     Ok(ok(c))
 }
 
@@ -142,7 +149,14 @@ pub async fn update_company(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<CompanyInput>>,
 ) -> ApiResult<Envelope<CompanyView>> {
-    let c = crm::companies::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
+    let c = crm::companies::update(
+        &mut s.tx,
+        s.user.id,
+        CompanyId(id),
+        input,
+        state.clock.now(),
+    )
+    .await?;
     Ok(ok(c))
 }
 
@@ -157,6 +171,6 @@ pub async fn delete_company(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
-    crm::companies::delete(&mut s.tx, &s.user, id).await?;
+    crm::companies::delete(&mut s.tx, &s.user, CompanyId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }

@@ -95,7 +95,7 @@ pub async fn create_deal(
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
     ))]
 pub async fn get_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<DealView>> {
-    let d = crm::deals::get(&mut s.tx, id).await?;
+    let d = crm::deals::get(&mut s.tx, DealId(id)).await?;
     Ok(ok(d))
 }
 
@@ -112,7 +112,7 @@ pub async fn update_deal(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<DealInput>>,
 ) -> ApiResult<Envelope<DealView>> {
-    let d = crm::deals::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
+    let d = crm::deals::update(&mut s.tx, s.user.id, DealId(id), input, state.clock.now()).await?;
     Ok(ok(d))
 }
 
@@ -124,6 +124,6 @@ pub async fn update_deal(
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
     ))]
 pub async fn delete_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
-    crm::deals::delete(&mut s.tx, &s.user, id).await?;
+    crm::deals::delete(&mut s.tx, &s.user, DealId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }

@@ -68,7 +68,7 @@ pub async fn create_lead(
     params(("id" = Uuid, Path, description = "Lead id")),
     responses((status = 200, description = "The lead", body = Envelope<LeadView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn get_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<LeadView>> {
-    let l = crm::leads::get(&mut s.tx, id).await?;
+    let l = crm::leads::get(&mut s.tx, LeadId(id)).await?;
     Ok(ok(l))
 }
 
@@ -81,7 +81,7 @@ pub async fn update_lead(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<LeadInput>>,
 ) -> ApiResult<Envelope<LeadView>> {
-    let l = crm::leads::update(&mut s.tx, s.user.id.0, id, input, state.clock.now()).await?;
+    let l = crm::leads::update(&mut s.tx, s.user.id, LeadId(id), input, state.clock.now()).await?;
     Ok(ok(l))
 }
 
@@ -89,7 +89,7 @@ pub async fn update_lead(
     params(("id" = Uuid, Path, description = "Lead id")),
     responses((status = 200, description = "Deleted", body = Envelope<Deleted>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn delete_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
-    crm::leads::delete(&mut s.tx, &s.user, id).await?;
+    crm::leads::delete(&mut s.tx, &s.user, LeadId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -106,6 +106,6 @@ pub async fn convert_lead(
     PathId(id): PathId,
     WithBody(mut s, JsonOrEmpty(req)): WithBody<JsonOrEmpty<ConvertRequest>>,
 ) -> ApiResult<Envelope<Conversion>> {
-    let c = crm::leads::convert(&mut s.tx, &s.user, id, req, state.clock.now()).await?;
+    let c = crm::leads::convert(&mut s.tx, &s.user, LeadId(id), req, state.clock.now()).await?;
     Ok(ok(c))
 }

@@ -49,6 +49,10 @@ use crate::crm::reports::{MonthReport, PipelineReport, SourceReport, UserActivit
 use crate::crm::search::SearchHit;
 use crate::crm::timeline::{RecordKind, TimelineEntry};
 use crate::crm::transfer::{Contacts, ImportReport, Kind, Leads, OnDuplicate};
+use crate::domain::{
+    ActivityId, CompanyId, ContactId, DealId, ItemId, LeadId, NoteId, PipelineId, ProductId,
+    StageId,
+};
 use crate::error::{ApiResult, FieldErrors};
 use crate::web::api::users::Deleted;
 use crate::web::extract::{CsvUpload, Json, JsonOrEmpty, PathId, PathIds, Query};

@@ -68,7 +68,7 @@ pub async fn create_note(
     params(("id" = Uuid, Path, description = "Note id")),
     responses((status = 200, description = "The note", body = Envelope<NoteView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn get_note(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<NoteView>> {
-    let n = crm::notes::get(&mut s.tx, id).await?;
+    let n = crm::notes::get(&mut s.tx, NoteId(id)).await?;
     Ok(ok(n))
 }
 
@@ -81,7 +81,7 @@ pub async fn update_note(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<NoteChange>>,
 ) -> ApiResult<Envelope<NoteView>> {
-    let n = crm::notes::update(&mut s.tx, id, input, state.clock.now()).await?;
+    let n = crm::notes::update(&mut s.tx, NoteId(id), input, state.clock.now()).await?;
     Ok(ok(n))
 }
 
@@ -89,6 +89,6 @@ pub async fn update_note(
     params(("id" = Uuid, Path, description = "Note id")),
     responses((status = 200, description = "Deleted", body = Envelope<Deleted>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn delete_note(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
-    crm::notes::delete(&mut s.tx, &s.user, id).await?;
+    crm::notes::delete(&mut s.tx, &s.user, NoteId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }

@@ -40,7 +40,7 @@ pub async fn get_pipeline(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<PipelineView>> {
-    let p = crm::pipelines::get(&mut s.tx, id).await?;
+    let p = crm::pipelines::get(&mut s.tx, PipelineId(id)).await?;
     Ok(ok(p))
 }
 
@@ -58,7 +58,8 @@ pub async fn update_pipeline(
     WithBody(mut s, Json(input)): WithBody<Json<UpdatePipeline>>,
 ) -> ApiResult<Envelope<PipelineView>> {
     let by = s.user.manager("change pipelines")?;
-    let p = crm::pipelines::update(&mut s.tx, &by, id, input, state.clock.now()).await?;
+    let p =
+        crm::pipelines::update(&mut s.tx, &by, PipelineId(id), input, state.clock.now()).await?;
     Ok(ok(p))
 }
 
@@ -74,7 +75,7 @@ pub async fn delete_pipeline(
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
     let by = s.user.manager("change pipelines")?;
-    crm::pipelines::delete(&mut s.tx, &by, id).await?;
+    crm::pipelines::delete(&mut s.tx, &by, PipelineId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -88,7 +89,7 @@ pub async fn list_stages(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<ListEnvelope<StageView>> {
-    let p = crm::pipelines::get(&mut s.tx, id).await?;
+    let p = crm::pipelines::get(&mut s.tx, PipelineId(id)).await?;
     Ok(ListEnvelope {
         success: true,
         data: p.stages,
@@ -110,7 +111,8 @@ pub async fn add_stage(
     WithBody(mut s, Json(input)): WithBody<Json<StageInput>>,
 ) -> ApiResult<Created<PipelineView>> {
     let by = s.user.manager("change pipelines")?;
-    let p = crm::pipelines::add_stage(&mut s.tx, &by, id, input, state.clock.now()).await?;
+    let p =
+        crm::pipelines::add_stage(&mut s.tx, &by, PipelineId(id), input, state.clock.now()).await?;
     Ok(Created(p))
 }
 
@@ -127,8 +129,15 @@ pub async fn update_stage(
     WithBody(mut s, Json(input)): WithBody<Json<UpdateStage>>,
 ) -> ApiResult<Envelope<PipelineView>> {
     let by = s.user.manager("change pipelines")?;
-    let p =
-        crm::pipelines::update_stage(&mut s.tx, &by, id, stage, input, state.clock.now()).await?;
+    let p = crm::pipelines::update_stage(
+        &mut s.tx,
+        &by,
+        PipelineId(id),
+        StageId(stage),
+        input,
+        state.clock.now(),
+    )
+    .await?;
     Ok(ok(p))
 }
 
@@ -144,7 +153,7 @@ pub async fn delete_stage(
     PathIds(id, stage): PathIds,
 ) -> ApiResult<Envelope<PipelineView>> {
     let by = s.user.manager("change pipelines")?;
-    let p = crm::pipelines::delete_stage(&mut s.tx, &by, id, stage).await?;
+    let p = crm::pipelines::delete_stage(&mut s.tx, &by, PipelineId(id), StageId(stage)).await?;
     Ok(ok(p))
 }
 
@@ -162,6 +171,7 @@ pub async fn reorder_stages(
     WithBody(mut s, Json(input)): WithBody<Json<Reorder>>,
 ) -> ApiResult<Envelope<PipelineView>> {
     let by = s.user.manager("change pipelines")?;
-    let p = crm::pipelines::reorder(&mut s.tx, &by, id, input, state.clock.now()).await?;
+    let p =
+        crm::pipelines::reorder(&mut s.tx, &by, PipelineId(id), input, state.clock.now()).await?;
     Ok(ok(p))
 }

@@ -68,7 +68,7 @@ pub async fn get_product(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<ProductView>> {
-    let p = crm::products::get(&mut s.tx, id).await?;
+    let p = crm::products::get(&mut s.tx, ProductId(id)).await?;
     Ok(ok(p))
 }
 
@@ -81,7 +81,7 @@ pub async fn update_product(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<ProductInput>>,
 ) -> ApiResult<Envelope<ProductView>> {
-    let p = crm::products::update(&mut s.tx, id, input, state.clock.now()).await?;
+    let p = crm::products::update(&mut s.tx, ProductId(id), input, state.clock.now()).await?;
     Ok(ok(p))
 }
 
@@ -92,7 +92,7 @@ pub async fn delete_product(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
-    crm::products::delete(&mut s.tx, &s.user, id).await?;
+    crm::products::delete(&mut s.tx, &s.user, ProductId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -103,7 +103,7 @@ pub async fn list_items(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<ListEnvelope<ItemView>> {
-    let all = crm::products::items(&mut s.tx, id).await?;
+    let all = crm::products::items(&mut s.tx, DealId(id)).await?;
     Ok(ListEnvelope {
         success: true,
         data: all,
@@ -120,7 +120,7 @@ pub async fn add_item(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<ItemInput>>,
 ) -> ApiResult<(axum::http::StatusCode, ListEnvelope<ItemView>)> {
-    let all = crm::products::add_item(&mut s.tx, id, input, state.clock.now()).await?;
+    let all = crm::products::add_item(&mut s.tx, DealId(id), input, state.clock.now()).await?;
     Ok((
         axum::http::StatusCode::CREATED,
         ListEnvelope {
@@ -140,7 +140,14 @@ pub async fn update_item(
     PathIds(id, item): PathIds,
     WithBody(mut s, Json(input)): WithBody<Json<ItemInput>>,
 ) -> ApiResult<ListEnvelope<ItemView>> {
-    let all = crm::products::update_item(&mut s.tx, id, item, input, state.clock.now()).await?;
+    let all = crm::products::update_item(
+        &mut s.tx,
+        DealId(id),
+        ItemId(item),
+        input,
+        state.clock.now(),
+    )
+    .await?;
     Ok(ListEnvelope {
         success: true,
         data: all,
@@ -156,7 +163,8 @@ pub async fn delete_item(
     mut s: TenantSession,
     PathIds(id, item): PathIds,
 ) -> ApiResult<ListEnvelope<ItemView>> {
-    let all = crm::products::delete_item(&mut s.tx, id, item, state.clock.now()).await?;
+    let all =
+        crm::products::delete_item(&mut s.tx, DealId(id), ItemId(item), state.clock.now()).await?;
     Ok(ListEnvelope {
         success: true,
         data: all,
