@@ -454,6 +454,40 @@ pub fn check_time(t: &chrono::DateTime<chrono::Utc>) -> Result<(), &'static str>
     }
 }
 
+/// An ISO 4217 currency code: three letters, kept in upper case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Currency(String);
+
+impl Currency {
+    /// What a bad code is told.
+    pub const RULE: &'static str = "must be a three-letter ISO 4217 code such as USD";
+    /// The currency of money given without one.
+    pub const DEFAULT: &'static str = "USD";
+
+    /// `usd`, ` USD ` and `USD` are all USD.
+    pub fn parse(text: &str) -> Result<Currency, &'static str> {
+        let code = text.trim().to_ascii_uppercase();
+        if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Currency(code))
+        } else {
+            Err(Self::RULE)
+        }
+    }
+
+    /// An optional currency field, read into `errors` under `field`.
+    pub fn field(
+        errors: &mut crate::error::FieldErrors,
+        field: &str,
+        text: Option<String>,
+    ) -> Option<String> {
+        errors.check(field, Currency::parse(&text?)).map(|c| c.0)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A calendar date the API accepts: years 1900 to 9999.
 pub fn check_date(d: &chrono::NaiveDate) -> Result<(), &'static str> {
     use chrono::Datelike;

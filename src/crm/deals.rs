@@ -5,7 +5,7 @@
 use super::listing::{self, ListRequest, Param, Select};
 use super::{check_reference, ensure_can_delete, Table};
 use crate::auth::SessionUser;
-use crate::domain::{DealId, PipelineId, StageId, StageKind, UserId};
+use crate::domain::{Currency, DealId, PipelineId, StageId, StageKind, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{DbResult, FromRow, Row, Scoped};
@@ -199,19 +199,6 @@ fn check_close_date(e: &mut FieldErrors, input: &DealInput) {
     }
 }
 
-fn parse_currency(e: &mut FieldErrors, c: Option<String>) -> Option<String> {
-    let c = c?.trim().to_ascii_uppercase();
-    if c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) {
-        Some(c)
-    } else {
-        e.add(
-            "currency",
-            "must be a three-letter ISO 4217 code such as USD",
-        );
-        None
-    }
-}
-
 /// `closed_at` after a move to a stage of `kind`.
 fn closed_at(
     kind: StageKind,
@@ -275,7 +262,8 @@ pub async fn create(
     if amount < 0 {
         e.add("amount", "must not be negative");
     }
-    let currency = parse_currency(&mut e, input.currency.clone()).unwrap_or_else(|| "USD".into());
+    let currency = Currency::field(&mut e, "currency", input.currency.clone())
+        .unwrap_or_else(|| Currency::DEFAULT.into());
     check_close_date(&mut e, &input);
     let lost_reason = clearable(
         &mut e,
@@ -330,7 +318,7 @@ pub async fn update(
     if input.amount.is_some_and(|a| a < 0) {
         e.add("amount", "must not be negative");
     }
-    let currency = parse_currency(&mut e, input.currency.clone());
+    let currency = Currency::field(&mut e, "currency", input.currency.clone());
     check_close_date(&mut e, &input);
     if (input.amount.is_some() || currency.as_ref().is_some_and(|c| *c != current.currency))
         && super::products::has_items(tx, id).await?

@@ -9,7 +9,7 @@ use super::listing::{self, ListRequest, Param, Select};
 use super::timeline::RecordKind;
 use super::{ensure_can_delete, Table};
 use crate::auth::SessionUser;
-use crate::domain::{Email, LeadId, UserId};
+use crate::domain::{Currency, Email, LeadId, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{Bind, DbResult, FromRow, Row, Scoped};
@@ -228,18 +228,7 @@ fn check_fields(
             e.add("estimated_value", "must not be negative");
         }
     }
-    let currency = input.currency.and_then(|c| {
-        let c = c.trim().to_ascii_uppercase();
-        if c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) {
-            Some(c)
-        } else {
-            e.add(
-                "currency",
-                "must be a three-letter ISO 4217 code such as USD",
-            );
-            None
-        }
-    });
+    let currency = Currency::field(e, "currency", input.currency);
     Checked {
         first_name,
         last_name,
@@ -355,7 +344,7 @@ pub async fn create_many(
             source: c.source.flatten(),
             status,
             estimated_value: c.estimated_value.flatten(),
-            currency: c.currency.unwrap_or_else(|| "USD".into()),
+            currency: c.currency.unwrap_or_else(|| Currency::DEFAULT.into()),
             owner_id: c.owner_id.unwrap_or(user.id.0),
             converted_at: (status == LeadStatus::Converted).then_some(now),
         });

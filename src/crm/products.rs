@@ -4,7 +4,7 @@
 use super::listing::{self, ListRequest, Select};
 use super::{check_reference, ensure_can_delete, Table};
 use crate::auth::SessionUser;
-use crate::domain::{DealId, ItemId, ProductId};
+use crate::domain::{Currency, DealId, ItemId, ProductId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{DbResult, FromRow, One, Row, Scoped};
@@ -88,20 +88,6 @@ pub struct ProductInput {
     pub owner_id: Option<Uuid>,
 }
 
-pub(crate) fn parse_currency(
-    e: &mut FieldErrors,
-    field: &str,
-    c: Option<String>,
-) -> Option<String> {
-    let c = c?.trim().to_ascii_uppercase();
-    if c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) {
-        Some(c)
-    } else {
-        e.add(field, "must be a three-letter ISO 4217 code such as USD");
-        None
-    }
-}
-
 fn sku_taken() -> ApiError {
     ApiError::conflict("another product has that SKU")
         .with_details(serde_json::json!({ "fields": { "sku": "is already in use" } }))
@@ -135,8 +121,8 @@ pub async fn create(
     if price < 0 {
         e.add("price", "must not be negative");
     }
-    let currency =
-        parse_currency(&mut e, "currency", input.currency).unwrap_or_else(|| "USD".into());
+    let currency = Currency::field(&mut e, "currency", input.currency)
+        .unwrap_or_else(|| Currency::DEFAULT.into());
     check_reference(tx, &mut e, "owner_id", Table::Users, input.owner_id).await?;
     e.finish()?;
     let id = Uuid::now_v7();
@@ -182,7 +168,7 @@ pub async fn update(
     if input.price.is_some_and(|p| p < 0) {
         e.add("price", "must not be negative");
     }
-    let currency = parse_currency(&mut e, "currency", input.currency);
+    let currency = Currency::field(&mut e, "currency", input.currency);
     check_reference(tx, &mut e, "owner_id", Table::Users, input.owner_id).await?;
     e.finish()?;
     tx.execute(

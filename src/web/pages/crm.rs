@@ -349,7 +349,7 @@ fn deal_form_page(
                     (Field::new("title", "Title", &v(&f.title)).auto("off").required().render(errors))
                     div.row {
                         (Field::new("amount", "Amount", &v(&f.amount)).kind("text").auto("off").hint("For example 1500 or 1500.50.").render(errors))
-                        (Field::new("currency", "Currency", &f.currency.clone().unwrap_or_else(|| "USD".into())).auto("off").render(errors))
+                        (Field::new("currency", "Currency", &f.currency.clone().unwrap_or_else(|| crate::domain::Currency::DEFAULT.into())).auto("off").render(errors))
                     }
                     (select("stage_id", "Stage", &stages, f.stage_id.as_deref().unwrap_or(&first), errors))
                     div.actions {
