@@ -10,42 +10,9 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-macro_rules! migrations {
-    ($dir:literal: $($version:literal $file:literal $name:literal),* $(,)?) => {
-        &[$(Migration {
-            version: $version,
-            name: $name,
-            sql: include_str!(concat!("../../migrations/", $dir, "/", $file, ".sql")),
-        }),*]
-    };
-}
-
-pub const POSTGRES: &[Migration] = migrations!("postgres":
-    1 "0001_foundation" "foundation",
-    2 "0002_platform_admin" "platform_admin",
-    3 "0003_licensing" "licensing",
-    4 "0004_companies_contacts" "companies_contacts",
-    5 "0005_pipelines_deals" "pipelines_deals",
-    6 "0006_leads_activities_notes" "leads_activities_notes",
-    7 "0007_products_deal_items" "products_deal_items",
-    8 "0008_record_changes" "record_changes",
-    9 "0009_search" "search",
-    10 "0010_web_sessions" "web_sessions",
-    11 "0011_search_terms" "search_terms",
-);
-pub const SQLITE: &[Migration] = migrations!("sqlite":
-    1 "0001_foundation" "foundation",
-    2 "0002_platform_admin" "platform_admin",
-    3 "0003_licensing" "licensing",
-    4 "0004_companies_contacts" "companies_contacts",
-    5 "0005_pipelines_deals" "pipelines_deals",
-    6 "0006_leads_activities_notes" "leads_activities_notes",
-    7 "0007_products_deal_items" "products_deal_items",
-    8 "0008_record_changes" "record_changes",
-    9 "0009_search" "search",
-    10 "0010_web_sessions" "web_sessions",
-    11 "0011_search_terms" "search_terms",
-);
+// `POSTGRES` and `SQLITE`: every file of `migrations/<backend>/`, in version
+// order (see build.rs).
+include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
 fn digest(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))
