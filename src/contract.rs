@@ -227,3 +227,218 @@ pub fn plan_codes() -> Object {
 pub fn query_any() -> Object {
     string().pattern(Some(NO_NUL)).build()
 }
+
+fn integer_or_null() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+}
+
+/// A whole number from `MIN` to `MAX`, or `null` (not given).
+pub fn int_or_null<const MIN: i64, const MAX: i64>() -> Object {
+    integer_or_null()
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(MIN as f64))
+        .maximum(Some(MAX as f64))
+        .build()
+}
+
+/// An amount of money in minor units (0 or more), or `null`.
+pub fn amount_or_null() -> Object {
+    int_or_null::<0, { i64::MAX }>()
+}
+
+/// A percentage (0–100), or `null`.
+pub fn percent_or_null() -> Object {
+    int_or_null::<0, 100>()
+}
+
+/// What the currency checks accept: three ASCII letters (taken in upper
+/// case) with white space around them trimmed.
+pub fn currency_pattern() -> String {
+    format!(r"^[{WHITE_SPACE}]*[A-Za-z]{{3}}[{WHITE_SPACE}]*$")
+}
+
+/// An ISO 4217 currency code such as `USD`, or `null` (the default).
+pub fn currency_or_null() -> Object {
+    string_or_null().pattern(Some(currency_pattern())).build()
+}
+
+/// An RFC 3339 time in the years the API accepts, or `null`.
+pub fn time_or_null() -> Object {
+    with_format(string_or_null(), KnownFormat::DateTime)
+        .pattern(Some(TIME_PATTERN))
+        .build()
+}
+
+/// A calendar date in the years the API accepts, or `null`.
+pub fn date_or_null() -> Object {
+    with_format(string_or_null(), KnownFormat::Date)
+        .pattern(Some(DATE_PATTERN))
+        .build()
+}
+
+/// A flag that only `true` sets (`false` is refused), or `null`.
+pub fn true_or_null() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null]))
+        .enum_values(Some([
+            serde_json::Value::Bool(true),
+            serde_json::Value::Null,
+        ]))
+        .build()
+}
+
+/// A field that cannot be given here: only `null` (the same as leaving it
+/// out) is taken.
+pub fn null_only() -> Object {
+    ObjectBuilder::new().schema_type(Type::Null).build()
+}
+
+/// A new password ([`crate::domain::Password::new_secret`]).
+pub fn password() -> Object {
+    string()
+        .min_length(Some(crate::domain::Password::MIN))
+        .max_length(Some(crate::domain::Password::MAX))
+        .pattern(Some(not_blank()))
+        .build()
+}
+
+/// A new password, or `null` (unchanged).
+pub fn password_or_null() -> Object {
+    string_or_null()
+        .min_length(Some(crate::domain::Password::MIN))
+        .max_length(Some(crate::domain::Password::MAX))
+        .pattern(Some(not_blank()))
+        .build()
+}
+
+/// The name given at login ([`crate::auth::login`]).
+pub fn login_name() -> Object {
+    text::<{ crate::auth::login::USERNAME_MAX }>()
+}
+
+/// A password offered at login: any text up to the limit.
+pub fn offered_password() -> Object {
+    string()
+        .max_length(Some(crate::auth::login::PASSWORD_MAX))
+        .pattern(Some(NO_NUL))
+        .build()
+}
+
+/// A lead's status as a create or update sets it: not `converted`, which
+/// only the conversion sets.
+pub fn settable_lead_status() -> Object {
+    use crate::crm::leads::LeadStatus;
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(
+            LeadStatus::NAMES
+                .iter()
+                .filter(|n| **n != LeadStatus::Converted.as_str())
+                .map(|n| serde_json::Value::from(*n))
+                .chain([serde_json::Value::Null]),
+        ))
+        .build()
+}
+
+/// An e-mail address ([`crate::domain::Email::parse`]).
+pub fn email() -> Object {
+    with_format(string(), KnownFormat::Email)
+        .max_length(Some(crate::domain::Email::MAX))
+        .build()
+}
+
+/// An e-mail address, or `null`.
+pub fn email_or_null() -> Object {
+    with_format(string_or_null(), KnownFormat::Email)
+        .max_length(Some(crate::domain::Email::MAX))
+        .build()
+}
+
+/// An e-mail address; `null` or a blank string clears it.
+pub fn clearable_email() -> RefOr<Schema> {
+    RefOr::T(Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(email_or_null())
+            .item(string().pattern(Some(format!("^[{WHITE_SPACE}]*$"))))
+            .build(),
+    ))
+}
+
+/// Lower-case letters, digits and inner hyphens ([`crate::domain::Slug::parse`]).
+pub const SLUG_PATTERN: &str = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$";
+
+/// A tenant's slug, or `null` (derived from the company name): 3–63
+/// characters, not one of the reserved names.
+pub fn slug_or_null() -> Object {
+    let mut s = string_or_null()
+        .min_length(Some(crate::domain::Slug::MIN))
+        .max_length(Some(crate::domain::Slug::MAX))
+        .pattern(Some(SLUG_PATTERN))
+        .build();
+    let mut ext = utoipa::openapi::extensions::Extensions::default();
+    ext.insert(
+        "not".to_owned(),
+        serde_json::json!({ "enum": crate::domain::RESERVED_SLUGS }),
+    );
+    s.extensions = Some(ext);
+    s
+}
+
+/// An IANA time-zone name ([`crate::domain::Timezone::parse`]), or `null`.
+pub fn timezone_or_null() -> Object {
+    string_or_null()
+        .enum_values(Some(
+            chrono_tz::TZ_VARIANTS
+                .iter()
+                .map(|tz| serde_json::Value::from(tz.name()))
+                .chain([serde_json::Value::Null]),
+        ))
+        .build()
+}
+
+/// The most characters of one tag, and the most tags of a record
+/// ([`crate::crm::parse_tags`]).
+pub const TAG_MAX: usize = 50;
+pub const TAGS_MAX: usize = 50;
+
+/// Tags: each 1–50 characters, not blank; or `null` (unchanged).
+pub fn tags_or_null() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(text::<TAG_MAX>())
+        .max_items(Some(TAGS_MAX))
+        .build()
+}
+
+/// One label of a domain name: ASCII letters, digits and inner hyphens.
+const LABEL: &str = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+
+/// A domain name such as `example.com` (final dots are dropped), with
+/// white space around it; blank clears it.
+pub fn domain_pattern() -> String {
+    format!(r"^[{WHITE_SPACE}]*({LABEL}(\.{LABEL})+\.*[{WHITE_SPACE}]*)?$")
+}
+
+/// A domain name ([`domain_pattern`]); `null` or a blank string clears it.
+pub fn clearable_domain<const MAX: usize>() -> Object {
+    string_or_null()
+        .max_length(Some(MAX))
+        .pattern(Some(domain_pattern()))
+        .build()
+}
+
+/// An `http://` or `https://` URL without white space or control
+/// characters ([`crate::tenancy::valid_url`]), with white space around it;
+/// blank clears it.
+pub fn url_pattern() -> String {
+    let url_char = format!(r"[^{WHITE_SPACE}\u0000-\u001F\u007F-\u009F]");
+    format!(r"^[{WHITE_SPACE}]*((https://{url_char}+|http://{url_char}{{2,}})[{WHITE_SPACE}]*)?$")
+}
+
+/// A URL ([`url_pattern`]); `null` or a blank string clears it.
+pub fn clearable_url<const MAX: usize>() -> Object {
+    string_or_null()
+        .max_length(Some(MAX))
+        .pattern(Some(url_pattern()))
+        .build()
+}

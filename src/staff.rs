@@ -129,11 +129,12 @@ pub async fn get(tx: &mut impl Scoped, id: UserId) -> ApiResult<UserView> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(required = true, schema_with = crate::contract::email)]
     pub email: Option<String>,
-    #[schema(schema_with = crate::contract::text_or_null::<{ FULL_NAME_MAX }>)]
+    #[schema(required = true, schema_with = crate::contract::text::<{ FULL_NAME_MAX }>)]
     pub full_name: Option<String>,
     /// At least 8 characters.
-    #[schema(value_type = Option<String>)]
+    #[schema(required = true, schema_with = crate::contract::password)]
     pub password: Option<Password>,
     /// Default `user`.
     pub role: Option<Role>,
@@ -317,7 +318,7 @@ pub struct UpdateUserRequest {
     pub is_active: Option<bool>,
     pub username: Option<String>,
     /// A new password (at least 8 characters).
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::password_or_null)]
     pub password: Option<Password>,
 }
 

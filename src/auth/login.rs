@@ -16,13 +16,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// The most characters of the name given at login (an e-mail address at most).
+pub const USERNAME_MAX: usize = 254;
+/// The most characters of a password offered at login (keeps hashing cheap).
+pub const PASSWORD_MAX: usize = 1024;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Username or e-mail address (or a platform admin's username).
-    #[schema(example = "test")]
+    #[schema(required = true, schema_with = crate::contract::login_name)]
     pub username: Option<String>,
-    #[schema(value_type = Option<String>, example = "Test123456")]
+    #[schema(required = true, schema_with = crate::contract::offered_password)]
     pub password: Option<Password>,
     /// Tenant slug, when the username exists in several tenants.
     pub tenant: Option<String>,
@@ -128,9 +133,14 @@ pub async fn login(
 ) -> ApiResult<LoggedIn> {
     let mut e = FieldErrors::default();
     let username = e.required("username", req.username);
-    let username = e.text("username", username, 254).map(|u| u.to_lowercase());
+    let username = e
+        .text("username", username, USERNAME_MAX)
+        .map(|u| u.to_lowercase());
     let password = e.required("password", req.password);
-    if password.as_ref().is_some_and(|p| p.expose().len() > 1024) {
+    if password
+        .as_ref()
+        .is_some_and(|p| p.expose().chars().count() > PASSWORD_MAX)
+    {
         e.add("password", "is too long");
     }
     e.finish()?;

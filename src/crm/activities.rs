@@ -17,6 +17,8 @@ use uuid::Uuid;
 
 /// The most characters `subject` takes (validation and description).
 pub(crate) const SUBJECT_MAX: usize = 255;
+/// The longest activity, in minutes (a week).
+pub(crate) const DURATION_MAX: i64 = 10_080;
 
 crate::domain::text_enum!(
     /// What kind of activity.
@@ -112,10 +114,10 @@ pub struct ActivityInput {
     #[schema(value_type = Option<String>)]
     pub notes: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(schema_with = crate::contract::time_or_null)]
     pub due_at: Option<Option<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = crate::contract::int_or_null::<0, { DURATION_MAX }>)]
     pub duration_minutes: Option<Option<i64>>,
     /// Marking it done records `done_at`; undoing clears it.
     pub done: Option<bool>,
@@ -152,7 +154,7 @@ async fn validate(
     let subject = e.text("subject", subject, SUBJECT_MAX);
     let notes = clearable(&mut e, "notes", input.notes.clone(), 10_000);
     if let Some(Some(d)) = input.duration_minutes {
-        if !(0..=10_080).contains(&d) {
+        if !(0..=DURATION_MAX).contains(&d) {
             e.add("duration_minutes", "must be from 0 to 10080 (a week)");
         }
     }

@@ -111,7 +111,7 @@ pub struct CompanyInput {
     pub name: Option<String>,
     /// A domain name such as `example.com`.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(schema_with = crate::contract::clearable::<{ DOMAIN_MAX }>)]
+    #[schema(schema_with = crate::contract::clearable_domain::<{ DOMAIN_MAX }>)]
     pub domain: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(schema_with = crate::contract::clearable::<{ INDUSTRY_MAX }>)]
@@ -121,7 +121,7 @@ pub struct CompanyInput {
     pub phone: Option<Option<String>>,
     /// An http:// or https:// URL.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(schema_with = crate::contract::clearable::<{ WEBSITE_MAX }>)]
+    #[schema(schema_with = crate::contract::clearable_url::<{ WEBSITE_MAX }>)]
     pub website: Option<Option<String>>,
     /// Replaces the whole address.
     pub address: Option<Address>,
@@ -146,7 +146,7 @@ fn valid_domain(d: &str) -> bool {
                 && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
         })
 }
 

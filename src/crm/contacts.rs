@@ -87,7 +87,7 @@ pub struct ContactInput {
     #[schema(schema_with = crate::contract::clearable::<{ LAST_NAME_MAX }>)]
     pub last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable_email)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(schema_with = crate::contract::clearable::<{ PHONE_MAX }>)]
@@ -99,6 +99,7 @@ pub struct ContactInput {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Uuid>)]
     pub company_id: Option<Option<Uuid>>,
+    #[schema(schema_with = crate::contract::tags_or_null)]
     pub tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(schema_with = crate::contract::clearable::<{ SOURCE_MAX }>)]

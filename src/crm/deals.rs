@@ -92,11 +92,13 @@ pub struct DealInput {
     /// deal between stages is a PATCH of this field.
     pub stage_id: Option<Uuid>,
     /// Minor units (cents), 0 or more.
+    #[schema(schema_with = crate::contract::amount_or_null)]
     pub amount: Option<i64>,
     /// ISO 4217 code; default `USD`.
+    #[schema(schema_with = crate::contract::currency_or_null)]
     pub currency: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<NaiveDate>)]
+    #[schema(schema_with = crate::contract::date_or_null)]
     pub expected_close_date: Option<Option<NaiveDate>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Uuid>)]

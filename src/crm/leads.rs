@@ -108,7 +108,7 @@ pub struct LeadInput {
     #[schema(schema_with = crate::contract::clearable::<{ LAST_NAME_MAX }>)]
     pub last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::clearable_email)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(schema_with = crate::contract::clearable::<{ PHONE_MAX }>)]
@@ -121,12 +121,14 @@ pub struct LeadInput {
     pub source: Option<Option<String>>,
     /// `new` (default), `contacted`, `qualified` or `unqualified`;
     /// `converted` only by conversion.
+    #[schema(schema_with = crate::contract::settable_lead_status)]
     pub status: Option<LeadStatus>,
     /// Minor units, 0 or more.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = crate::contract::amount_or_null)]
     pub estimated_value: Option<Option<i64>>,
     /// ISO 4217; default USD.
+    #[schema(schema_with = crate::contract::currency_or_null)]
     pub currency: Option<String>,
     pub owner_id: Option<Uuid>,
 }
@@ -554,6 +556,7 @@ pub struct ConvertRequest {
     /// Also open a deal for the new contact.
     pub create_deal: Option<bool>,
     /// Default: "<company or name> deal".
+    #[schema(schema_with = crate::contract::text_or_null::<{ crate::crm::deals::TITLE_MAX }>)]
     pub deal_title: Option<String>,
     /// Default: the tenant's default pipeline.
     pub pipeline_id: Option<Uuid>,

@@ -66,10 +66,14 @@ impl Keyed for NoteView {
     }
 }
 
+/// The most characters of a note.
+pub(crate) const BODY_MAX: usize = 20_000;
+
 /// `POST /api/notes`: the body and exactly one record it belongs to.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteInput {
+    #[schema(required = true, schema_with = crate::contract::text::<{ BODY_MAX }>)]
     pub body: Option<String>,
     pub contact_id: Option<Uuid>,
     pub company_id: Option<Uuid>,
@@ -84,7 +88,7 @@ fn body(e: &mut FieldErrors, text: Option<String>) -> Option<String> {
     if text.trim().is_empty() {
         e.add("body", "must not be empty");
         None
-    } else if text.chars().count() > 20_000 {
+    } else if text.chars().count() > BODY_MAX {
         e.add("body", "must be at most 20000 characters long");
         None
     } else {
@@ -157,6 +161,7 @@ pub async fn create(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteChange {
+    #[schema(schema_with = crate::contract::text_or_null::<{ BODY_MAX }>)]
     pub body: Option<String>,
     pub owner_id: Option<Uuid>,
 }

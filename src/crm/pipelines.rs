@@ -133,9 +133,10 @@ pub async fn get(tx: &mut impl Scoped, id: PipelineId) -> ApiResult<PipelineView
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageInput {
-    #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
+    #[schema(required = true, schema_with = crate::contract::text::<{ NAME_MAX }>)]
     pub name: Option<String>,
     /// 0–100; default by kind (open 10, won 100, lost 0).
+    #[schema(schema_with = crate::contract::percent_or_null)]
     pub probability: Option<i64>,
     /// `open` (default), `won` or `lost`.
     pub kind: Option<StageKind>,
@@ -298,6 +299,7 @@ pub struct UpdatePipeline {
     #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
     pub name: Option<String>,
     /// `true` makes it the default (the previous default stops being one).
+    #[schema(schema_with = crate::contract::true_or_null)]
     pub is_default: Option<bool>,
     pub position: Option<i64>,
 }
@@ -415,6 +417,7 @@ pub async fn add_stage(
 pub struct UpdateStage {
     #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
     pub name: Option<String>,
+    #[schema(schema_with = crate::contract::percent_or_null)]
     pub probability: Option<i64>,
     /// Changing the kind changes the status of the stage's deals.
     pub kind: Option<StageKind>,
@@ -485,6 +488,7 @@ pub async fn delete_stage(
 #[serde(deny_unknown_fields)]
 pub struct Reorder {
     /// Every stage of the pipeline, once, in the new order.
+    #[schema(required = true, value_type = Vec<Uuid>)]
     pub stage_ids: Option<Vec<Uuid>>,
 }
 

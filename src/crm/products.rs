@@ -81,8 +81,10 @@ pub struct ProductInput {
     #[schema(schema_with = crate::contract::clearable::<{ DESCRIPTION_MAX }>)]
     pub description: Option<Option<String>>,
     /// Minor units, 0 or more.
+    #[schema(schema_with = crate::contract::amount_or_null)]
     pub price: Option<i64>,
     /// ISO 4217; default USD.
+    #[schema(schema_with = crate::contract::currency_or_null)]
     pub currency: Option<String>,
     pub active: Option<bool>,
     pub owner_id: Option<Uuid>,
@@ -279,6 +281,9 @@ impl FromRow for ItemView {
 }
 
 /// Rounds half up; checked arithmetic saturates rather than wrapping.
+/// The largest quantity of a line item.
+pub const QUANTITY_MAX: i64 = 1_000_000;
+
 pub fn item_total(quantity: i64, unit_price: i64, discount_percent: i64) -> i64 {
     let gross = i128::from(quantity) * i128::from(unit_price);
     let net = (gross * i128::from(100 - discount_percent) + 50) / 100;
@@ -295,10 +300,13 @@ pub struct ItemInput {
     #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
     pub name: Option<String>,
     /// 1 to 1,000,000; default 1.
+    #[schema(schema_with = crate::contract::int_or_null::<1, { QUANTITY_MAX }>)]
     pub quantity: Option<i64>,
     /// Minor units; default the product's price.
+    #[schema(schema_with = crate::contract::amount_or_null)]
     pub unit_price: Option<i64>,
     /// 0–100; default 0.
+    #[schema(schema_with = crate::contract::percent_or_null)]
     pub discount_percent: Option<i64>,
 }
 
@@ -333,7 +341,7 @@ fn check_item_numbers(
     unit_price: Option<i64>,
     discount: Option<i64>,
 ) {
-    if quantity.is_some_and(|q| !(1..=1_000_000).contains(&q)) {
+    if quantity.is_some_and(|q| !(1..=QUANTITY_MAX).contains(&q)) {
         e.add("quantity", "must be from 1 to 1000000");
     }
     if unit_price.is_some_and(|p| p < 0) {

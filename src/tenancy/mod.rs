@@ -99,6 +99,7 @@ pub struct UpdateTenant {
     #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
     pub name: Option<String>,
     /// IANA time-zone name, e.g. `America/New_York`.
+    #[schema(schema_with = crate::contract::timezone_or_null)]
     pub timezone: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(schema_with = crate::contract::clearable::<{ PHONE_MAX }>)]
@@ -107,7 +108,7 @@ pub struct UpdateTenant {
     #[schema(schema_with = crate::contract::clearable::<{ INDUSTRY_MAX }>)]
     pub industry: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(schema_with = crate::contract::clearable::<{ LOGO_URL_MAX }>)]
+    #[schema(schema_with = crate::contract::clearable_url::<{ LOGO_URL_MAX }>)]
     pub logo_url: Option<Option<String>>,
     /// Replaces the settings object (at most 16 KiB).
     #[schema(value_type = Option<Object>)]

@@ -27,20 +27,19 @@ pub const TRIAL_DAYS: i64 = 14;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ABC Corporation")]
-    #[schema(schema_with = crate::contract::text_or_null::<{ COMPANY_NAME_MAX }>)]
+    #[schema(required = true, schema_with = crate::contract::text::<{ COMPANY_NAME_MAX }>)]
     pub company_name: Option<String>,
-    #[schema(example = "admin@abc-corporation.example")]
+    #[schema(required = true, schema_with = crate::contract::email)]
     pub email: Option<String>,
     /// At least 8 characters.
-    #[schema(value_type = Option<String>, example = "SecurePass123")]
+    #[schema(required = true, schema_with = crate::contract::password)]
     pub password: Option<Password>,
-    #[schema(example = "John Doe")]
-    #[schema(schema_with = crate::contract::text_or_null::<{ FULL_NAME_MAX }>)]
+    #[schema(required = true, schema_with = crate::contract::text::<{ FULL_NAME_MAX }>)]
     pub full_name: Option<String>,
-    #[schema(schema_with = crate::contract::text_or_null::<{ INDUSTRY_MAX }>)]
+    #[schema(schema_with = crate::contract::clearable::<{ INDUSTRY_MAX }>)]
     pub industry: Option<String>,
     /// The sub-domain to use; derived from the company name when absent.
+    #[schema(schema_with = crate::contract::slug_or_null)]
     pub slug: Option<String>,
 }
 

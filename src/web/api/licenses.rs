@@ -147,9 +147,10 @@ pub async fn revoke(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateRequest {
-    #[schema(example = "TRAS-ENT-1A2B3C4D-EFGH5678")]
+    #[schema(required = true, schema_with = crate::contract::query_any)]
     pub license_key: Option<String>,
     /// The installation's active users, checked against max_users.
+    #[schema(schema_with = crate::contract::int_or_null::<0, { i64::MAX }>)]
     pub current_users: Option<i64>,
 }
 
@@ -181,11 +182,16 @@ pub async fn validate(
     .await?))
 }
 
+/// The most characters of an installation's id.
+const INSTANCE_ID_MAX: usize = 100;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
+    #[schema(required = true, schema_with = crate::contract::query_any)]
     pub license_key: Option<String>,
     /// The claiming installation's id (it may claim again; no other may).
+    #[schema(required = true, schema_with = crate::contract::text::<{ INSTANCE_ID_MAX }>)]
     pub instance_id: Option<String>,
 }
 
@@ -206,7 +212,7 @@ pub async fn claim(
     let mut errors = FieldErrors::default();
     let key = errors.required("license_key", req.license_key);
     let instance = errors.required("instance_id", req.instance_id);
-    let instance = errors.text("instance_id", instance, 100);
+    let instance = errors.text("instance_id", instance, INSTANCE_ID_MAX);
     errors.finish()?;
     let (Some(key), Some(instance)) = (key, instance) else {
         return Err(ApiError::internal("validation passed with a field missing"));

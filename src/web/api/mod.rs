@@ -316,6 +316,23 @@ const REQUIRED_TO_CREATE: &[(&str, &[&str])] = &[
     ("ProductInput", &["name"]),
 ];
 
+/// Fields an update (PATCH) of a body type it shares with the create
+/// (POST) cannot change: there only `null` (not given) is taken, in a
+/// `<Type>Change` schema.
+const FIXED_ON_UPDATE: &[(&str, &[(&str, &str)])] = &[(
+    "ItemInput",
+    &[(
+        "product_id",
+        "Cannot be changed: add a new item for another product.",
+    )],
+)];
+
+/// The fields of which a body names exactly one (given, not `null`).
+const EXACTLY_ONE_OF: &[(&str, &[&str])] = &[(
+    "NoteInput",
+    &["contact_id", "company_id", "lead_id", "deal_id"],
+)];
+
 /// Request bodies as the server reads them: a POST of a shared input type
 /// gets its own `<Type>Create` schema listing what a create requires (and
 /// not taking `null` there); an optional body (`JsonOrEmpty`) is the object
@@ -343,6 +360,39 @@ impl Modify for RequestBodies {
                 .schemas
                 .insert(format!("{name}Create"), Schema::Object(create).into());
         }
+        for (name, fixed) in FIXED_ON_UPDATE {
+            let Some(RefOr::T(Schema::Object(base))) = components.schemas.get(*name) else {
+                panic!("{name} is not an object schema");
+            };
+            let mut change = base.clone();
+            for (field, why) in *fixed {
+                let mut only_null = crate::contract::null_only();
+                only_null.description = Some((*why).to_owned());
+                change
+                    .properties
+                    .insert((*field).to_owned(), Schema::Object(only_null).into());
+            }
+            components
+                .schemas
+                .insert(format!("{name}Change"), Schema::Object(change).into());
+        }
+        for (name, fields) in EXACTLY_ONE_OF {
+            let Some(RefOr::T(Schema::Object(base))) = components.schemas.get_mut(*name) else {
+                panic!("{name} is not an object schema");
+            };
+            let branches: Vec<serde_json::Value> = fields
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "required": [f],
+                        "properties": { *f: { "type": "string", "format": "uuid" } }
+                    })
+                })
+                .collect();
+            base.extensions
+                .get_or_insert_with(Default::default)
+                .insert("oneOf".to_owned(), serde_json::Value::Array(branches));
+        }
         for item in openapi.paths.paths.values_mut() {
             for op in [&mut item.post, &mut item.patch].into_iter().flatten() {
                 let Some(body) = op.request_body.as_mut() else {
@@ -355,6 +405,17 @@ impl Modify for RequestBodies {
                             !matches!(i, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null))
                         }) {
                             content.schema = Some(only.clone());
+                        }
+                    }
+                }
+            }
+            if let Some(body) = item.patch.as_mut().and_then(|op| op.request_body.as_mut()) {
+                for content in body.content.values_mut() {
+                    if let Some(RefOr::Ref(r)) = &content.schema {
+                        let name = r.ref_location.trim_start_matches("#/components/schemas/");
+                        if FIXED_ON_UPDATE.iter().any(|(n, _)| *n == name) {
+                            content.schema =
+                                Some(RefOr::Ref(Ref::from_schema_name(format!("{name}Change"))));
                         }
                     }
                 }
@@ -402,6 +463,9 @@ fn path_params(path: &str) -> Vec<&str> {
 /// sub-resources), the other parameters taken from the create's request.
 struct CreatedLinks;
 
+/// Creates whose 201 shows the parent record rather than the new one.
+const ANSWER_WITH_PARENT: &[&str] = &["/api/pipelines/{id}/stages", "/api/deals/{id}/items"];
+
 impl Modify for CreatedLinks {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::link::LinkBuilder;
@@ -426,6 +490,11 @@ impl Modify for CreatedLinks {
             else {
                 continue;
             };
+            // These answer with the record they add to (the pipeline, the
+            // deal's items), not with what they add: no id to link by.
+            if ANSWER_WITH_PARENT.contains(&path.as_str()) {
+                continue;
+            }
             let own = path_params(path);
             for (method, target) in &targets {
                 let Some(rest) = target.strip_prefix(path.as_str()) else {

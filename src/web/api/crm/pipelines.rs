@@ -49,6 +49,7 @@ pub async fn get_pipeline(
     request_body = UpdatePipeline,
     responses(
         (status = 200, description = "Changed", body = Envelope<PipelineView>),
+        (status = 409, description = "`conflict`: another pipeline has that name", body = ErrorEnvelope),
         (status = 403, description = "`forbidden`: admins and managers only", body = ErrorEnvelope),
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
     ))]

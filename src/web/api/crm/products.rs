@@ -75,7 +75,7 @@ pub async fn get_product(
 #[utoipa::path(patch, path = "/api/products/{id}", tag = "crm", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Product id")),
     request_body = ProductInput,
-    responses((status = 200, description = "Changed", body = Envelope<ProductView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
+    responses((status = 200, description = "Changed", body = Envelope<ProductView>), (status = 404, description = "`not_found`", body = ErrorEnvelope), (status = 409, description = "`conflict`: another product has that SKU", body = ErrorEnvelope)))]
 pub async fn update_product(
     State(state): State<App>,
     PathId(id): PathId,

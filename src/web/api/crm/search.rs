@@ -2,15 +2,39 @@
 
 use super::*;
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Deserialize)]
 pub struct SearchQuery {
-    /// Words to find (each as a prefix; all must match).
-    #[param(schema_with = search_text, required = true)]
     pub q: Option<String>,
-    /// 1–50 (default 20).
-    #[param(schema_with = crate::contract::limit::<{ SEARCH_MAX_LIMIT }>)]
     pub limit: Option<String>,
+}
+
+/// Written out: utoipa drops `required` and the description of a parameter
+/// whose schema comes from a function.
+impl IntoParams for SearchQuery {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::Required;
+        vec![
+            ParameterBuilder::new()
+                .name("q")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::True)
+                .description(Some(
+                    "Words to find (each as a prefix; all must match): at least one of letters or digits.",
+                ))
+                .schema(Some(search_text()))
+                .build(),
+            ParameterBuilder::new()
+                .name("limit")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some("1–50 (default 20)."))
+                .schema(Some(crate::contract::limit::<{ SEARCH_MAX_LIMIT }>()))
+                .build(),
+        ]
+    }
 }
 
 #[utoipa::path(get, path = "/api/search", tag = "crm", security(("bearer" = [])),
