@@ -122,61 +122,7 @@ pub fn api() -> OpenApiRouter<App> {
         .routes(routes!(licenses::validate))
         .routes(routes!(licenses::claim))
         .routes(routes!(licenses::activate))
-        .routes(routes!(crm::list_companies, crm::create_company))
-        .routes(routes!(
-            crm::get_company,
-            crm::update_company,
-            crm::delete_company
-        ))
-        .routes(routes!(crm::list_contacts, crm::create_contact))
-        .routes(routes!(
-            crm::get_contact,
-            crm::update_contact,
-            crm::delete_contact
-        ))
-        .routes(routes!(crm::list_pipelines, crm::create_pipeline))
-        .routes(routes!(
-            crm::get_pipeline,
-            crm::update_pipeline,
-            crm::delete_pipeline
-        ))
-        .routes(routes!(crm::list_stages, crm::add_stage))
-        .routes(routes!(crm::update_stage, crm::delete_stage))
-        .routes(routes!(crm::reorder_stages))
-        .routes(routes!(crm::list_deals, crm::create_deal))
-        .routes(routes!(crm::get_deal, crm::update_deal, crm::delete_deal))
-        .routes(routes!(crm::list_leads, crm::create_lead))
-        .routes(routes!(crm::get_lead, crm::update_lead, crm::delete_lead))
-        .routes(routes!(crm::convert_lead))
-        .routes(routes!(crm::list_activities, crm::create_activity))
-        .routes(routes!(
-            crm::get_activity,
-            crm::update_activity,
-            crm::delete_activity
-        ))
-        .routes(routes!(crm::list_notes, crm::create_note))
-        .routes(routes!(crm::get_note, crm::update_note, crm::delete_note))
-        .routes(routes!(crm::list_products, crm::create_product))
-        .routes(routes!(
-            crm::get_product,
-            crm::update_product,
-            crm::delete_product
-        ))
-        .routes(routes!(crm::list_items, crm::add_item))
-        .routes(routes!(crm::update_item, crm::delete_item))
-        .routes(routes!(crm::contact_timeline))
-        .routes(routes!(crm::company_timeline))
-        .routes(routes!(crm::lead_timeline))
-        .routes(routes!(crm::deal_timeline))
-        .routes(routes!(crm::pipeline_report))
-        .routes(routes!(crm::sales_report))
-        .routes(routes!(crm::activities_report))
-        .routes(routes!(crm::leads_report))
-        .routes(routes!(crm::search))
-        .routes(routes!(crm::import_contacts))
-        .routes(routes!(crm::export_contacts))
-        .routes(routes!(crm::import_leads))
-        .routes(routes!(crm::export_leads))
+        .merge(crm::routes())
 }
 
 /// The routes of the API, and its description.

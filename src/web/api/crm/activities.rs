@@ -139,3 +139,10 @@ pub async fn delete_activity(
     crm::activities::delete(&mut s.tx, &s.user, ActivityId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
+
+/// These routes, with their descriptions.
+pub(super) fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list_activities, create_activity))
+        .routes(routes!(get_activity, update_activity, delete_activity))
+}

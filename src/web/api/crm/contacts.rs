@@ -174,3 +174,12 @@ pub async fn delete_company(
     crm::companies::delete(&mut s.tx, &s.user, CompanyId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
+
+/// These routes, with their descriptions.
+pub(super) fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list_companies, create_company))
+        .routes(routes!(get_company, update_company, delete_company))
+        .routes(routes!(list_contacts, create_contact))
+        .routes(routes!(get_contact, update_contact, delete_contact))
+}

@@ -127,3 +127,10 @@ pub async fn delete_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<
     crm::deals::delete(&mut s.tx, &s.user, DealId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
+
+/// These routes, with their descriptions.
+pub(super) fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list_deals, create_deal))
+        .routes(routes!(get_deal, update_deal, delete_deal))
+}

@@ -109,3 +109,11 @@ pub async fn convert_lead(
     let c = crm::leads::convert(&mut s.tx, &s.user, LeadId(id), req, state.clock.now()).await?;
     Ok(ok(c))
 }
+
+/// These routes, with their descriptions.
+pub(super) fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list_leads, create_lead))
+        .routes(routes!(get_lead, update_lead, delete_lead))
+        .routes(routes!(convert_lead))
+}

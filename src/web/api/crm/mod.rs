@@ -30,6 +30,22 @@ pub use search::*;
 pub use timeline::*;
 pub use transfer::*;
 
+/// The CRM's routes, each resource's from its own file.
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .merge(contacts::routes())
+        .merge(pipelines::routes())
+        .merge(deals::routes())
+        .merge(leads::routes())
+        .merge(activities::routes())
+        .merge(notes::routes())
+        .merge(products::routes())
+        .merge(timeline::routes())
+        .merge(reports::routes())
+        .merge(search::routes())
+        .merge(transfer::routes())
+}
+
 use super::{ok, Created, Envelope, ErrorEnvelope, ListEnvelope};
 use crate::app::App;
 use crate::auth::TenantSession;
@@ -60,6 +76,8 @@ use crate::web::session::WithBody;
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// The longest `?q=` of the contact and company lists, and of search.

@@ -92,3 +92,10 @@ pub async fn delete_note(mut s: TenantSession, PathId(id): PathId) -> ApiResult<
     crm::notes::delete(&mut s.tx, &s.user, NoteId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
+
+/// These routes, with their descriptions.
+pub(super) fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list_notes, create_note))
+        .routes(routes!(get_note, update_note, delete_note))
+}

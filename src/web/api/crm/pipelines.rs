@@ -176,3 +176,13 @@ pub async fn reorder_stages(
         crm::pipelines::reorder(&mut s.tx, &by, PipelineId(id), input, state.clock.now()).await?;
     Ok(ok(p))
 }
+
+/// These routes, with their descriptions.
+pub(super) fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list_pipelines, create_pipeline))
+        .routes(routes!(get_pipeline, update_pipeline, delete_pipeline))
+        .routes(routes!(list_stages, add_stage))
+        .routes(routes!(update_stage, delete_stage))
+        .routes(routes!(reorder_stages))
+}

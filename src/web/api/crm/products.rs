@@ -171,3 +171,12 @@ pub async fn delete_item(
         next_cursor: None,
     })
 }
+
+/// These routes, with their descriptions.
+pub(super) fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list_products, create_product))
+        .routes(routes!(get_product, update_product, delete_product))
+        .routes(routes!(list_items, add_item))
+        .routes(routes!(update_item, delete_item))
+}

@@ -95,3 +95,12 @@ pub async fn leads_report(
     let r = crm::reports::leads(&mut s.tx, from, to).await?;
     Ok(ok(r))
 }
+
+/// These routes, with their descriptions.
+pub(super) fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(pipeline_report))
+        .routes(routes!(sales_report))
+        .routes(routes!(activities_report))
+        .routes(routes!(leads_report))
+}

@@ -68,3 +68,8 @@ pub async fn search(
         crate::crm::search::search(&mut s.tx, text.as_deref().unwrap_or_default(), limit).await?;
     Ok(ok(hits))
 }
+
+/// These routes, with their descriptions.
+pub(super) fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new().routes(routes!(search))
+}

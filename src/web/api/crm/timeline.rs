@@ -53,3 +53,12 @@ timeline_route!(
 );
 timeline_route!(lead_timeline, "/api/leads/{id}/timeline", Lead, "Lead id");
 timeline_route!(deal_timeline, "/api/deals/{id}/timeline", Deal, "Deal id");
+
+/// These routes, with their descriptions.
+pub(super) fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(contact_timeline))
+        .routes(routes!(company_timeline))
+        .routes(routes!(lead_timeline))
+        .routes(routes!(deal_timeline))
+}

@@ -111,3 +111,12 @@ pub async fn import_leads(
 pub async fn export_leads(s: TenantSession) -> axum::response::Response {
     export::<Leads>(s.tx.take())
 }
+
+/// These routes, with their descriptions.
+pub(super) fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(import_contacts))
+        .routes(routes!(export_contacts))
+        .routes(routes!(import_leads))
+        .routes(routes!(export_leads))
+}
