@@ -899,7 +899,7 @@ const COVERED: &[(&str, &str)] = &[
 fn every_page_route_has_an_isolation_case() {
     for r in trasealla::web::pages::routes() {
         assert!(
-            COVERED.contains(&(r.method.as_str(), r.path)),
+            COVERED.contains(&(r.method.as_str(), r.path.as_str())),
             "{} {} has no case in every_page_route_keeps_tenants_apart",
             r.method,
             r.path

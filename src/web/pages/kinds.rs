@@ -325,3 +325,21 @@ timelined! {
     Leads => "/leads", Lead;
     Deals => "/deals", Deal;
 }
+
+/// The pages of every record kind.
+pub fn routes() -> Vec<super::Route> {
+    use super::{record_routes, timeline_routes};
+    [
+        record_routes::<Contacts>(),
+        timeline_routes::<Contacts>(),
+        record_routes::<Companies>(),
+        timeline_routes::<Companies>(),
+        record_routes::<Leads>(),
+        timeline_routes::<Leads>(),
+        timeline_routes::<Deals>(),
+        record_routes::<Products>(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}

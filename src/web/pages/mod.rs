@@ -43,7 +43,7 @@ pub const ADMIN_COOKIE: &str = "trasealla_admin";
 /// handler.
 pub struct Route {
     pub method: Method,
-    pub path: &'static str,
+    pub path: String,
     pub handler: axum::routing::MethodRouter<App>,
 }
 
@@ -51,7 +51,7 @@ macro_rules! route {
     ($method:ident $path:expr => $handler:expr) => {
         Route {
             method: Method::$method,
-            path: $path,
+            path: ($path).to_string(),
             handler: route!(@fn $method)($handler),
         }
     };
@@ -62,30 +62,44 @@ macro_rules! route {
 /// A router of `routes`.
 fn router_of(routes: Vec<Route>) -> axum::Router<App> {
     routes.into_iter().fold(axum::Router::new(), |r, route| {
-        r.route(route.path, route.handler)
+        r.route(&route.path, route.handler)
     })
 }
 
-/// The pages of a record kind: list, new, detail, edit, delete, and for
-/// records with a timeline, notes and activities.
-macro_rules! record_routes {
-    ($path:literal, $kind:ty) => {
-        [
-            route!(GET $path => records::list::<$kind>),
-            route!(GET concat!($path, "/new") => records::new_form::<$kind>),
-            route!(POST concat!($path, "/new") => records::create::<$kind>),
-            route!(GET concat!($path, "/{id}") => records::show::<$kind>),
-            route!(GET concat!($path, "/{id}/edit") => records::edit_form::<$kind>),
-            route!(POST concat!($path, "/{id}/edit") => records::update::<$kind>),
-            route!(POST concat!($path, "/{id}/delete") => records::delete::<$kind>),
-        ]
+/// The pages of a record kind: list, new, detail, edit, delete.
+pub(crate) fn record_routes<R: records::Record>() -> Vec<Route> {
+    let at = |tail: &str| format!("{}{tail}", R::PATH);
+    let route = |method: Method, path: String, handler| Route {
+        method,
+        path,
+        handler,
     };
-    ($path:literal, $kind:ty, timeline) => {
-        [
-            route!(POST concat!($path, "/{id}/notes") => records::add_note::<$kind>),
-            route!(POST concat!($path, "/{id}/activities") => records::add_activity::<$kind>),
-        ]
-    };
+    vec![
+        route(Method::GET, at(""), get(records::list::<R>)),
+        route(Method::GET, at("/new"), get(records::new_form::<R>)),
+        route(Method::POST, at("/new"), post(records::create::<R>)),
+        route(Method::GET, at("/{id}"), get(records::show::<R>)),
+        route(Method::GET, at("/{id}/edit"), get(records::edit_form::<R>)),
+        route(Method::POST, at("/{id}/edit"), post(records::update::<R>)),
+        route(Method::POST, at("/{id}/delete"), post(records::delete::<R>)),
+    ]
+}
+
+/// The notes and activities forms of a record kind with a timeline.
+pub(crate) fn timeline_routes<R: records::Timelined>() -> Vec<Route> {
+    let at = |tail: &str| format!("{}{tail}", R::PATH);
+    vec![
+        Route {
+            method: Method::POST,
+            path: at("/{id}/notes"),
+            handler: post(records::add_note::<R>),
+        },
+        Route {
+            method: Method::POST,
+            path: at("/{id}/activities"),
+            handler: post(records::add_activity::<R>),
+        },
+    ]
 }
 
 /// Every page route.
@@ -139,14 +153,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/leads/import" => transfer::import_form::<crate::crm::transfer::Leads>),
         route!(POST "/leads/import" => transfer::import::<crate::crm::transfer::Leads>),
     ];
-    all.extend(record_routes!("/contacts", kinds::Contacts));
-    all.extend(record_routes!("/contacts", kinds::Contacts, timeline));
-    all.extend(record_routes!("/companies", kinds::Companies));
-    all.extend(record_routes!("/companies", kinds::Companies, timeline));
-    all.extend(record_routes!("/leads", kinds::Leads));
-    all.extend(record_routes!("/leads", kinds::Leads, timeline));
-    all.extend(record_routes!("/deals", kinds::Deals, timeline));
-    all.extend(record_routes!("/products", kinds::Products));
+    all.extend(kinds::routes());
     all
 }
 
