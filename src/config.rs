@@ -138,6 +138,26 @@ impl fmt::Debug for Config {
 
 /// The URL without its password, for logs.
 pub fn redact_url(url: &str) -> String {
+    let redacted = redact_userinfo(url);
+    // A password may also travel as a query parameter (`?password=…`).
+    match redacted.split_once('?') {
+        Some((base, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.to_ascii_lowercase().contains("password") => {
+                        format!("{k}=[redacted]")
+                    }
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+        None => redacted,
+    }
+}
+
+fn redact_userinfo(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];
@@ -153,6 +173,23 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db/crm"),
+            "postgres://app:[redacted]@db/crm"
+        );
+        assert_eq!(
+            redact_url("postgres://db/crm?user=app&password=hunter2&sslmode=require"),
+            "postgres://db/crm?user=app&password=[redacted]&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://db/crm?sslpassword=hunter2"),
+            "postgres://db/crm?sslpassword=[redacted]"
+        );
+        assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
 
     #[test]
     fn secrets_never_reach_debug_output() {

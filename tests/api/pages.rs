@@ -140,6 +140,53 @@ async fn signed_in<'a>(app: &'a TestApp, t: &Tenant) -> Browser<'a> {
     b
 }
 
+/// After signing in, `next` leads only to a path of this site: nothing a
+/// browser would read as another host (`/\t/evil.example` loses its tab
+/// and becomes `//evil.example`).
+async fn sign_in_redirects_stay_on_this_site(app: TestApp) {
+    let t = app.register("Redirect Realty").await;
+    for next in [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "\t/evil.example",
+    ] {
+        let mut b = Browser::new(&app);
+        let r = b
+            .submit(
+                "/login",
+                "/login",
+                &[
+                    ("username", &t.email),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (r.status, location(&r)),
+            (303, "/dashboard"),
+            "next={next:?}"
+        );
+    }
+    let mut b = Browser::new(&app);
+    let r = b
+        .submit(
+            "/login",
+            "/login",
+            &[
+                ("username", &t.email),
+                ("password", PASSWORD),
+                ("next", "/contacts?q=a"),
+            ],
+        )
+        .await;
+    assert_eq!((r.status, location(&r)), (303, "/contacts?q=a"));
+}
+both!(sign_in_redirects_stay_on_this_site);
+
 async fn sessions_live_in_cookies_and_end_on_logout(app: TestApp) {
     let mut anon = Browser::new(&app);
     let r = anon.get("/").await;

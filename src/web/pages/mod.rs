@@ -263,9 +263,18 @@ pub fn urlencode(s: &str) -> String {
 /// Only local paths are followed after a login (no open redirect).
 pub fn safe_next(next: Option<&str>, default: &str) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n) if is_local_path(n) => n.to_owned(),
         _ => default.to_owned(),
     }
+}
+
+/// A path on this origin: `/…`, but not `//host` (scheme-relative), and
+/// with no backslash or control character, which browsers drop or turn
+/// into `/` (`/\t/evil.example` lands on `//evil.example`).
+fn is_local_path(next: &str) -> bool {
+    next.strip_prefix('/').is_some_and(|rest| {
+        !rest.starts_with('/') && !next.chars().any(|c| c.is_control() || c == '\\')
+    })
 }
 
 // ---------------------------------------------------------------------------
