@@ -129,6 +129,17 @@ text_enum!(
     Role { Admin = "admin", Manager = "manager", User = "user" }
 );
 
+impl Role {
+    /// How much the role may do: admin 2, manager 1, user 0.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Admin => 2,
+            Role::Manager => 1,
+            Role::User => 0,
+        }
+    }
+}
+
 text_enum!(
     /// Where a tenant stands. Suspended tenants are refused (403), cancelled
     /// ones are gone for their users (401).

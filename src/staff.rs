@@ -361,6 +361,11 @@ pub async fn update(
 ) -> ApiResult<UserView> {
     let current = get(tx, id).await?;
     if current.is_owner {
+        if password_hash.is_some() && admin.user().id != id {
+            return Err(ApiError::forbidden(
+                "only the owner changes the owner's password",
+            ));
+        }
         if changes.role.is_some_and(|r| r != Role::Admin) {
             return Err(ApiError::conflict("the owner must stay an admin"));
         }
@@ -372,6 +377,10 @@ pub async fn update(
         ensure_seat(tx).await?;
     }
     let password_changed = password_hash.is_some();
+    // A new password or a lesser role ends every token and browser session
+    // the user holds (their credential version moves on).
+    let downgraded = changes.role.is_some_and(|r| r.rank() < current.role.rank());
+    let revoke: i64 = (password_changed || downgraded).into();
     let user: UserView = tx
         .query_opt(
             concat!(
@@ -381,7 +390,8 @@ pub async fn update(
                 is_active = COALESCE($5, is_active),
                 username = COALESCE($6, username),
                 password_hash = COALESCE($7, password_hash),
-                updated_at = $8
+                updated_at = $8,
+                token_version = token_version + $9
              WHERE tenant_id = $1 AND id = $2
              RETURNING ",
                 user_columns!()
@@ -394,6 +404,7 @@ pub async fn update(
                 &changes.username,
                 &password_hash,
                 &now,
+                &revoke,
             ],
         )
         .await

@@ -61,6 +61,8 @@ pub enum LoggedIn {
     Tenant {
         user: Box<UserView>,
         tenant: Box<TenantView>,
+        /// The user's credential version, for the token.
+        token_version: i64,
     },
     Admin(AdminView),
 }
@@ -253,6 +255,12 @@ pub async fn login(
                     &[&tenant, &id, &now],
                 )
                 .await?;
+            let One(token_version): One<i64> = tx
+                .query_one(
+                    "SELECT token_version FROM users WHERE tenant_id = $1 AND id = $2",
+                    &[&tenant, &id],
+                )
+                .await?;
             let tenant: TenantView = tx
                 .query_one(
                     concat!("SELECT ", tenant_columns!(), " FROM tenants WHERE id = $1"),
@@ -262,6 +270,7 @@ pub async fn login(
             LoggedIn::Tenant {
                 user: Box::new(user),
                 tenant: Box::new(tenant),
+                token_version,
             }
         }
         CandidateKind::Admin(id) => {

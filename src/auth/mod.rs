@@ -93,6 +93,7 @@ struct SessionRow {
     role: Role,
     is_owner: bool,
     is_active: bool,
+    token_version: i64,
 }
 
 impl FromRow for SessionRow {
@@ -110,13 +111,14 @@ impl FromRow for SessionRow {
             role: r.get("role")?,
             is_owner: r.get("is_owner")?,
             is_active: r.get("is_active")?,
+            token_version: r.get("token_version")?,
         })
     }
 }
 
 const SESSION_SQL: &str =
     "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active,
-            NULL AS logo_url, NULL AS brand_color, NULL AS features, NULL AS timezone
+            u.token_version, NULL AS logo_url, NULL AS brand_color, NULL AS features, NULL AS timezone
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     WHERE t.id = $1 AND u.tenant_id = $1 AND u.id = $2";
 
@@ -125,7 +127,7 @@ const SESSION_SQL: &str =
 /// features that allow it).
 const BROWSER_SESSION_SQL: &str =
     "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active,
-            t.logo_url, t.settings ->> 'brand_color' AS brand_color, CAST(sub.features AS TEXT) AS features,
+            u.token_version, t.logo_url, t.settings ->> 'brand_color' AS brand_color, CAST(sub.features AS TEXT) AS features,
             t.timezone
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     JOIN sessions s ON s.tenant_id = $1 AND s.user_id = u.id
@@ -151,6 +153,7 @@ pub struct TenantAuth {
     access: Access,
     client_addr: String,
     sid: Option<uuid::Uuid>,
+    ver: i64,
     slot: TxSlot,
 }
 
@@ -176,6 +179,7 @@ impl TenantAuth {
             access,
             client_addr,
             sid: claims.sid,
+            ver: claims.ver,
             slot,
         })
     }
@@ -232,6 +236,11 @@ impl TenantAuth {
         }
         if !row.is_active {
             return Err(ApiError::unauthorized("this user has been deactivated"));
+        }
+        if row.token_version != self.ver {
+            return Err(ApiError::unauthorized(
+                "the session is no longer valid; sign in again",
+            ));
         }
         if self.access == Access::Write {
             if trial_expired(row.tenant_status, row.trial_ends_at, now) {

@@ -40,6 +40,12 @@ async fn insert_tenant(
     let now = state.clock.now();
     let sid = Uuid::now_v7();
     let expires = now + Duration::seconds(state.tokens.ttl_secs());
+    let One(ver): One<i64> = scope
+        .query_one(
+            "SELECT token_version FROM users WHERE tenant_id = $1 AND id = $2",
+            &[&user],
+        )
+        .await?;
     scope
         .execute(
             "INSERT INTO sessions (tenant_id, id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
@@ -48,7 +54,7 @@ async fn insert_tenant(
         .await?;
     let token = state
         .tokens
-        .issue_session(user.0, Some(tenant.0), role, sid, now)?;
+        .issue_session(user.0, Some(tenant.0), role, sid, ver, now)?;
     Ok(Started { sid, token })
 }
 
@@ -99,7 +105,7 @@ pub async fn start_admin(state: &App, admin: AdminId) -> ApiResult<Started> {
     tx.commit().await?;
     let token = state
         .tokens
-        .issue_session(admin.0, None, PLATFORM_ADMIN_ROLE, sid, now)?;
+        .issue_session(admin.0, None, PLATFORM_ADMIN_ROLE, sid, 0, now)?;
     Ok(Started { sid, token })
 }
 
@@ -136,4 +142,33 @@ pub async fn prune(store: &Store, now: DateTime<Utc>) -> ApiResult<u64> {
         .await?;
     tx.commit().await?;
     Ok(a + b)
+}
+
+/// "Log out everywhere": moves the user's credential version on, so every
+/// token issued before stops working, and ends their browser sessions.
+/// Answers how many browser sessions ended.
+pub async fn end_all(
+    tx: &mut impl Scoped,
+    user: &super::SessionUser,
+    now: DateTime<Utc>,
+) -> ApiResult<u64> {
+    tx.execute(
+        "UPDATE users SET token_version = token_version + 1 WHERE tenant_id = $1 AND id = $2",
+        &[&user.id],
+    )
+    .await?;
+    let ended = tx
+        .execute(
+            "DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2",
+            &[&user.id],
+        )
+        .await?;
+    crate::audit::record(
+        tx,
+        &user.actor(),
+        crate::audit::Event::new("user.signed_out_everywhere").target("user", user.id),
+        now,
+    )
+    .await?;
+    Ok(ended)
 }

@@ -27,6 +27,11 @@ pub struct Claims {
     /// domain to the tenant's sub-domain; never a session itself.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub handoff: bool,
+    /// The user's credential version when the token was issued: a password
+    /// change, a role downgrade or "log out everywhere" moves it on, and
+    /// tokens of an older version stop working.
+    #[serde(default)]
+    pub ver: i64,
 }
 
 pub struct TokenKeys {
@@ -84,9 +89,10 @@ impl TokenKeys {
         sub: Uuid,
         tid: Option<Uuid>,
         role: &str,
+        ver: i64,
         now: DateTime<Utc>,
     ) -> ApiResult<Issued> {
-        self.sign(sub, tid, role, None, false, now)
+        self.sign(sub, tid, role, None, false, ver, now)
     }
 
     /// A browser session's token, good while its row `sid` exists.
@@ -96,9 +102,10 @@ impl TokenKeys {
         tid: Option<Uuid>,
         role: &str,
         sid: Uuid,
+        ver: i64,
         now: DateTime<Utc>,
     ) -> ApiResult<Issued> {
-        self.sign(sub, tid, role, Some(sid), false, now)
+        self.sign(sub, tid, role, Some(sid), false, ver, now)
     }
 
     /// A one-minute hand-off of the session `sid` to another host.
@@ -110,7 +117,7 @@ impl TokenKeys {
         sid: Uuid,
         now: DateTime<Utc>,
     ) -> ApiResult<Issued> {
-        self.sign(sub, Some(tid), role, Some(sid), true, now)
+        self.sign(sub, Some(tid), role, Some(sid), true, 0, now)
     }
 
     fn sign(
@@ -120,6 +127,7 @@ impl TokenKeys {
         role: &str,
         sid: Option<Uuid>,
         handoff: bool,
+        ver: i64,
         now: DateTime<Utc>,
     ) -> ApiResult<Issued> {
         let iat = now.timestamp();
@@ -132,6 +140,7 @@ impl TokenKeys {
             exp: iat.saturating_add(ttl),
             sid,
             handoff,
+            ver,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(ApiError::internal)?;
@@ -167,7 +176,7 @@ mod tests {
         let keys = TokenKeys::new(&[7; 32], 3600);
         let now = Utc::now();
         let sub = Uuid::now_v7();
-        let t = keys.issue(sub, None, "admin", now).unwrap();
+        let t = keys.issue(sub, None, "admin", 0, now).unwrap();
         assert_eq!(keys.verify(&t.token, now).unwrap().sub, sub);
         assert!(keys
             .verify(&t.token, now + Duration::seconds(3600))

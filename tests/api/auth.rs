@@ -188,6 +188,7 @@ async fn tokens_that_are_malformed_expired_or_foreign_are_refused(app: TestApp) 
             uuid::Uuid::parse_str(&t.owner_id).unwrap(),
             Some(uuid::Uuid::parse_str(&t.id).unwrap()),
             "admin",
+            0,
             app.clock_now(),
         )
         .unwrap()

@@ -22,6 +22,9 @@ const NOT_TENANT_SCOPED: &[(&str, &str)] = &[
 /// Routes whose isolation the tests below exercise.
 const COVERED: &[(&str, &str)] = &[
     ("GET", "/api/auth/me"),
+    // users::logging_out_everywhere_ends_every_session: a colleague's
+    // session is untouched.
+    ("POST", "/api/auth/logout-all"),
     ("GET", "/api/tenants/current"),
     ("PATCH", "/api/tenants/current"),
     ("GET", "/api/tenants/subscription"),
@@ -268,6 +271,7 @@ async fn a_token_mixing_tenants_finds_no_session(app: TestApp) {
             uuid::Uuid::parse_str(&b.owner_id).unwrap(),
             Some(uuid::Uuid::parse_str(&a.id).unwrap()),
             "admin",
+            0,
             app.clock_now(),
         )
         .unwrap()

@@ -186,6 +186,17 @@ async fn a_role_change_takes_effect_on_existing_tokens(app: TestApp) {
         .send()
         .await
         .ok("demote the admin to user");
+    // A lesser role ends the tokens issued before it (not only their admin
+    // rights): the old token is refused outright.
+    let r = app
+        .patch("/api/tenants/current")
+        .bearer(&token)
+        .json(json!({"name": "Nope"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    // Signed in again, the user acts with the new role.
+    let token = app.login_ok("temp.admin@demote.example", PASSWORD).await;
     let r = app
         .patch("/api/tenants/current")
         .bearer(&token)
@@ -193,8 +204,112 @@ async fn a_role_change_takes_effect_on_existing_tokens(app: TestApp) {
         .send()
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
+    // A promotion keeps the session, and takes effect on it at once.
+    app.patch(&format!("/api/users/{id}"))
+        .bearer(&t.token)
+        .json(json!({"role": "admin"}))
+        .send()
+        .await
+        .ok("promote the user back to admin");
+    let r = app
+        .patch("/api/tenants/current")
+        .bearer(&token)
+        .json(json!({"name": "Demote Co Renamed"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
 }
 both!(a_role_change_takes_effect_on_existing_tokens);
+
+/// A new password ends every bearer token and browser session issued
+/// before it; the new password works.
+async fn a_password_change_ends_earlier_tokens(app: TestApp) {
+    let t = app.register("Rotate Co").await;
+    let (id, old) = app.add_user(&t, "rotating@rotate.example", "user").await;
+    let me = |token: String| {
+        let app = &app;
+        async move { app.get("/api/auth/me").bearer(&token).send().await.status }
+    };
+    assert_eq!(me(old.clone()).await, 200);
+    app.patch(&format!("/api/users/{id}"))
+        .bearer(&t.token)
+        .json(json!({"password": "A-brand-new-pass-1"}))
+        .send()
+        .await
+        .ok("reset the user's password");
+    assert_eq!(me(old).await, 401, "a token from before the change");
+    let fresh = app
+        .login_ok("rotating@rotate.example", "A-brand-new-pass-1")
+        .await;
+    assert_eq!(me(fresh).await, 200);
+    // The admin who changed it keeps working.
+    assert_eq!(me(t.token.clone()).await, 200);
+}
+both!(a_password_change_ends_earlier_tokens);
+
+/// Only the owner sets the owner's password: another admin cannot take the
+/// account over by resetting it.
+async fn only_the_owner_changes_the_owners_password(app: TestApp) {
+    let t = app.register("Owner Lock Co").await;
+    let (_, other_admin) = app.add_user(&t, "second@ownerlock.example", "admin").await;
+    let r = app
+        .patch(&format!("/api/users/{}", t.owner_id))
+        .bearer(&other_admin)
+        .json(json!({"password": "Taken-over-pass-1"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(
+        app.get("/api/auth/me").bearer(&t.token).send().await.status,
+        200,
+        "the owner's session is untouched"
+    );
+    let r = app
+        .patch(&format!("/api/users/{}", t.owner_id))
+        .bearer(&t.token)
+        .json(json!({"password": "Owners-own-pass-1"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+both!(only_the_owner_changes_the_owners_password);
+
+/// "Log out everywhere" ends the caller's bearer tokens and browser
+/// sessions, and no one else's.
+async fn logging_out_everywhere_ends_every_session(app: TestApp) {
+    let t = app.register("Everywhere Co").await;
+    let (_, colleague) = app
+        .add_user(&t, "colleague@everywhere.example", "user")
+        .await;
+    let second = app.login_ok(&t.email, PASSWORD).await;
+    let r = app
+        .post("/api/auth/logout-all")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for token in [&t.token, &second] {
+        assert_eq!(
+            app.get("/api/auth/me").bearer(token).send().await.status,
+            401
+        );
+    }
+    assert_eq!(
+        app.get("/api/auth/me")
+            .bearer(&colleague)
+            .send()
+            .await
+            .status,
+        200,
+        "a colleague's session is untouched"
+    );
+    let again = app.login_ok(&t.email, PASSWORD).await;
+    assert_eq!(
+        app.get("/api/auth/me").bearer(&again).send().await.status,
+        200
+    );
+}
+both!(logging_out_everywhere_ends_every_session);
 
 async fn only_admins_manage_staff(app: TestApp) {
     let t = app.register("Perms Co").await;

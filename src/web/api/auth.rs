@@ -4,7 +4,7 @@ use super::{ok, Envelope, ErrorEnvelope};
 use crate::app::App;
 use crate::auth::login::{self, AdminView, LoggedIn, LoginRequest};
 use crate::auth::token::PLATFORM_ADMIN_ROLE;
-use crate::auth::AnySession;
+use crate::auth::{sessions, AnySession, TenantSession};
 use crate::domain::TenantId;
 use crate::error::ApiResult;
 use crate::staff::{self, UserView};
@@ -57,8 +57,13 @@ pub async fn login(
     log: Option<Extension<RequestTenant>>,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Envelope<LoginResponse>> {
-    let (sub, tid, role, user, tenant) = match login::login(&state, req, hint, &client).await? {
-        LoggedIn::Tenant { user, tenant } => {
+    let (sub, tid, role, user, tenant, ver) = match login::login(&state, req, hint, &client).await?
+    {
+        LoggedIn::Tenant {
+            user,
+            tenant,
+            token_version,
+        } => {
             if let Some(Extension(log)) = log {
                 log.set(TenantId(tenant.id));
             }
@@ -69,6 +74,7 @@ pub async fn login(
                 role,
                 Principal::User(*user),
                 Some(*tenant),
+                token_version,
             )
         }
         LoggedIn::Admin(admin) => (
@@ -77,9 +83,10 @@ pub async fn login(
             PLATFORM_ADMIN_ROLE,
             Principal::Admin(admin),
             None,
+            0,
         ),
     };
-    let issued = state.tokens.issue(sub, tid, role, state.clock.now())?;
+    let issued = state.tokens.issue(sub, tid, role, ver, state.clock.now())?;
     let response = LoginResponse {
         token: issued.token,
         token_type: "Bearer",
@@ -95,6 +102,27 @@ pub struct MeResponse {
     pub user: Principal,
     /// `null` for platform admins.
     pub tenant: Option<TenantView>,
+}
+
+/// What "log out everywhere" ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedOut {
+    /// Browser sessions ended; every bearer token issued before stops too.
+    #[schema(minimum = 0)]
+    pub sessions_ended: u64,
+}
+
+#[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every token and browser session of the caller issued before this one stops working, this request's token included", body = Envelope<SignedOut>),
+        (status = 401, description = "`unauthorized`", body = ErrorEnvelope),
+    ))]
+pub async fn logout_all(
+    State(state): State<App>,
+    mut s: TenantSession,
+) -> ApiResult<Envelope<SignedOut>> {
+    let sessions_ended = sessions::end_all(&mut s.tx, &s.user, state.clock.now()).await?;
+    Ok(ok(SignedOut { sessions_ended }))
 }
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),

@@ -108,6 +108,7 @@ pub fn api() -> OpenApiRouter<App> {
         .routes(routes!(tenants::usage))
         .routes(routes!(auth::login))
         .routes(routes!(auth::me))
+        .routes(routes!(auth::logout_all))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(platform::own_audit_log))

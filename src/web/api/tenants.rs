@@ -61,6 +61,7 @@ impl RegisterResponse {
             r.user.id,
             Some(r.tenant.id),
             r.user.role.as_str(),
+            0,
             state.clock.now(),
         )?;
         Ok(RegisterResponse {

@@ -436,7 +436,7 @@ pub async fn login(
     };
     let result: ApiResult<_> = async {
         match login::login(&state, request, hint, &client).await? {
-            LoggedIn::Tenant { user, tenant } => {
+            LoggedIn::Tenant { user, tenant, .. } => {
                 let started = sessions::start_tenant(
                     &state,
                     TenantId(tenant.id),
