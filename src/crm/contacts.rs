@@ -7,7 +7,7 @@ use crate::auth::SessionUser;
 use crate::domain::Email;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
-use crate::store::{Bind, DbResult, FromRow, Row, Scoped};
+use crate::store::{Bind, DbResult, FromRow, IdList, Row, Scoped};
 use crate::tenancy::{clearable, nullable};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -350,12 +350,11 @@ async fn get_many(tx: &mut impl Scoped, ids: &[Uuid]) -> ApiResult<Vec<ContactVi
         concat!(
             "SELECT ",
             contact_columns!(),
-            " FROM contacts c WHERE c.tenant_id = $1 AND c.id IN ({})"
+            " FROM contacts c WHERE c.tenant_id = $1 AND {}"
         ),
-        super::placeholders(2, ids.len())
+        super::id_in(tx.dialect(), "c.id")
     );
-    let binds: Vec<&dyn Bind> = ids.iter().map(|id| id as &dyn Bind).collect();
-    Ok(tx.query(&sql, &binds).await?)
+    Ok(tx.query(&sql, &[&IdList(ids.to_vec())]).await?)
 }
 
 pub async fn update(
