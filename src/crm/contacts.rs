@@ -204,13 +204,13 @@ async fn validate(tx: &mut impl Scoped, input: ContactInput, creating: bool) -> 
     Ok(Valid(c))
 }
 
-/// Checks the references of many checked changes at once. All valid: the
-/// changes to write; otherwise each one back with its errors (empty for
-/// the good ones).
+/// Checks the references of many checked changes at once (one query per
+/// table): all valid, the changes to write; otherwise each one back with
+/// its errors.
 pub async fn validate_many(
     tx: &mut impl Scoped,
     items: Vec<Checked>,
-) -> ApiResult<Result<Vec<Valid>, Vec<(Checked, FieldErrors)>>> {
+) -> ApiResult<super::Validated<Checked, Valid>> {
     let mut errors: Vec<FieldErrors> = items.iter().map(|_| FieldErrors::default()).collect();
     check_references(tx, &items, &mut errors).await?;
     if errors.iter().all(FieldErrors::is_empty) {
@@ -372,7 +372,8 @@ pub async fn update(
 
 /// Writes changes over existing contacts, as [`update`] does for one: each
 /// record's change lands on its timeline. A record named twice is changed
-/// twice, in order. A record missing from the tenant is 404.
+/// twice, in order. A record missing from the tenant (deleted meanwhile)
+/// is 409.
 pub async fn update_many(
     tx: &mut impl Scoped,
     by: Uuid,
@@ -384,7 +385,9 @@ pub async fn update_many(
     ids.dedup();
     let before = get_many(tx, &ids).await?;
     if before.len() != ids.len() {
-        return Err(ApiError::not_found());
+        return Err(ApiError::conflict(
+            "a record was deleted by another request meanwhile; try again",
+        ));
     }
     write_updates(tx, by, before, rows, now).await?;
     Ok(())

@@ -24,6 +24,10 @@ use crate::store::{Bind, Dialect, IdList, One, Scoped};
 use std::collections::HashSet;
 use uuid::Uuid;
 
+/// A batch of checked changes after their references were checked: all
+/// valid, or each one back with its errors (empty for the good ones).
+pub type Validated<C, V> = Result<Vec<V>, Vec<(C, FieldErrors)>>;
+
 /// Tables a record may point into (names used in SQL, never from input).
 #[derive(Debug, Clone, Copy)]
 pub enum Table {
