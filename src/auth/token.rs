@@ -120,6 +120,7 @@ impl TokenKeys {
         self.sign(sub, Some(tid), role, Some(sid), true, 0, now)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn sign(
         &self,
         sub: Uuid,

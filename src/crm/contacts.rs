@@ -7,7 +7,7 @@ use crate::auth::SessionUser;
 use crate::domain::{ContactId, Email, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
-use crate::store::{Bind, DbResult, FromRow, Row, Scoped};
+use crate::store::{Bind, DbResult, FromRow, IdList, Row, Scoped};
 use crate::tenancy::{clearable, nullable};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -217,13 +217,13 @@ async fn validate(tx: &mut impl Scoped, input: ContactInput, creating: bool) -> 
     Ok(Valid(c))
 }
 
-/// Checks the references of many checked changes at once. All valid: the
-/// changes to write; otherwise each one back with its errors (empty for
-/// the good ones).
+/// Checks the references of many checked changes at once (one query per
+/// table): all valid, the changes to write; otherwise each one back with
+/// its errors.
 pub async fn validate_many(
     tx: &mut impl Scoped,
     items: Vec<Checked>,
-) -> ApiResult<Result<Vec<Valid>, Vec<(Checked, FieldErrors)>>> {
+) -> ApiResult<super::Validated<Checked, Valid>> {
     let mut errors: Vec<FieldErrors> = items.iter().map(|_| FieldErrors::default()).collect();
     check_references(tx, &items, &mut errors).await?;
     if errors.iter().all(FieldErrors::is_empty) {
@@ -363,12 +363,11 @@ async fn get_many(tx: &mut impl Scoped, ids: &[Uuid]) -> ApiResult<Vec<ContactVi
         concat!(
             "SELECT ",
             contact_columns!(),
-            " FROM contacts c WHERE c.tenant_id = $1 AND c.id IN ({})"
+            " FROM contacts c WHERE c.tenant_id = $1 AND {}"
         ),
-        super::placeholders(2, ids.len())
+        super::id_in(tx.dialect(), "c.id")
     );
-    let binds: Vec<&dyn Bind> = ids.iter().map(|id| id as &dyn Bind).collect();
-    Ok(tx.query(&sql, &binds).await?)
+    Ok(tx.query(&sql, &[&IdList(ids.to_vec())]).await?)
 }
 
 pub async fn update(
@@ -386,7 +385,8 @@ pub async fn update(
 
 /// Writes changes over existing contacts, as [`update`] does for one: each
 /// record's change lands on its timeline. A record named twice is changed
-/// twice, in order. A record missing from the tenant is 404.
+/// twice, in order. A record missing from the tenant (deleted meanwhile)
+/// is 409.
 pub async fn update_many(
     tx: &mut impl Scoped,
     by: UserId,
@@ -398,7 +398,9 @@ pub async fn update_many(
     ids.dedup();
     let before = get_many(tx, &ids).await?;
     if before.len() != ids.len() {
-        return Err(ApiError::not_found());
+        return Err(ApiError::conflict(
+            "a record was deleted by another request meanwhile; try again",
+        ));
     }
     write_updates(tx, by.0, before, rows, now).await?;
     Ok(())

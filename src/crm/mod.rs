@@ -20,9 +20,13 @@ pub mod transfer;
 use crate::auth::SessionUser;
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult, FieldErrors};
-use crate::store::{Bind, One, Scoped};
+use crate::store::{Bind, Dialect, IdList, One, Scoped};
 use std::collections::HashSet;
 use uuid::Uuid;
+
+/// A batch of checked changes after their references were checked: all
+/// valid, or each one back with its errors (empty for the good ones).
+pub type Validated<C, V> = Result<Vec<V>, Vec<(C, FieldErrors)>>;
 
 /// Tables a record may point into (names used in SQL, never from input).
 #[derive(Debug, Clone, Copy)]
@@ -99,12 +103,11 @@ pub async fn check_references(
     ids.sort_unstable();
     ids.dedup();
     let sql = format!(
-        "SELECT id FROM {} WHERE tenant_id = $1 AND id IN ({})",
+        "SELECT id FROM {} WHERE tenant_id = $1 AND {}",
         table.name(),
-        placeholders(2, ids.len())
+        id_in(tx.dialect(), "id")
     );
-    let binds: Vec<&dyn Bind> = ids.iter().map(|id| id as &dyn Bind).collect();
-    let found: Vec<One<Uuid>> = tx.query(&sql, &binds).await?;
+    let found: Vec<One<Uuid>> = tx.query(&sql, &[&IdList(ids)]).await?;
     let found: HashSet<Uuid> = found.into_iter().map(|One(id)| id).collect();
     for (r, e) in refs.iter().zip(errors) {
         if r.is_some_and(|id| !found.contains(&id)) {
@@ -114,12 +117,13 @@ pub async fn check_references(
     Ok(())
 }
 
-/// `$from, $from+1, …`: `n` parameters.
-pub(crate) fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|k| format!("${k}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `column` is one of the ids bound as `$2` (an [`IdList`]): one statement
+/// whatever the number of ids.
+pub(crate) fn id_in(dialect: Dialect, column: &str) -> String {
+    match dialect {
+        Dialect::Postgres => format!("{column} = ANY($2)"),
+        Dialect::Sqlite => format!("{column} IN (SELECT value FROM json_each($2))"),
+    }
 }
 
 /// One multi-row INSERT: `prefix` names the columns, `fixed` are bound as

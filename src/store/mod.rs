@@ -575,6 +575,19 @@ impl Bind for TextList {
     }
 }
 
+/// A list of ids bound as one parameter, as [`TextList`]: a `uuid[]` on
+/// PostgreSQL, a JSON array of their text on SQLite.
+pub struct IdList(pub Vec<uuid::Uuid>);
+
+impl Bind for IdList {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        &self.0
+    }
+    fn sqlite(&self) -> ToSqlOutput<'_> {
+        ToSqlOutput::Owned(Value::Text(serde_json::json!(self.0).to_string()))
+    }
+}
+
 impl Bind for bool {
     fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
         self

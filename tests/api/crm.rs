@@ -2311,6 +2311,366 @@ async fn large_imports_settle_duplicates_across_batches_and_stop_at_50_mib(app: 
 }
 both!(large_imports_settle_duplicates_across_batches_and_stop_at_50_mib);
 
+impl TestApp {
+    /// A CSV import's answer.
+    async fn import_csv(&self, token: &str, path: &str, csv: &str) -> Value {
+        let r = self
+            .post(path)
+            .bearer(token)
+            .raw("text/csv", csv.as_bytes().to_vec())
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        r.body["data"].clone()
+    }
+
+    /// The change entries of a record's timeline, newest first.
+    async fn changes_of(&self, token: &str, kind: &str, id: &Value) -> Vec<Value> {
+        let r = self
+            .get(&format!("/api/{kind}/{}/timeline", id.as_str().unwrap()))
+            .bearer(token)
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "change")
+            .map(|e| e["item"].clone())
+            .collect()
+    }
+
+    /// The message the API gives `field` when `body` is posted to `path`.
+    async fn refusal(&self, token: &str, path: &str, body: Value, field: &str) -> String {
+        let r = self.post(path).bearer(token).json(body).send().await;
+        assert_eq!(
+            (r.status, r.code()),
+            (422, "validation_failed"),
+            "{}",
+            r.body
+        );
+        r.body["error"]["details"]["fields"][field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no message for {field}: {}", r.body))
+            .to_owned()
+    }
+}
+
+/// `(row, field, message)` of an import's row errors.
+fn row_errors(report: &Value) -> Vec<(i64, String, String)> {
+    report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap(),
+                e["field"].as_str().unwrap().to_owned(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn keys(v: &Value) -> Vec<&String> {
+    v.as_object().unwrap().keys().collect()
+}
+
+/// An import with on_duplicate=update changes a record as PATCH does: the
+/// same change entry on its timeline, nothing for a row that changes
+/// nothing, nothing after a dry run.
+async fn an_imported_update_lands_on_the_timeline_as_a_patch_does(app: TestApp) {
+    let a = app.register("Import Timeline Co").await;
+    let contact = |email: &str| json!({"first_name": "Ada", "email": email, "title": "Buyer", "tags": ["old"], "source": "fair"});
+    let patched = app
+        .new_record(&a.token, "contacts", contact("ada@patch.example"))
+        .await;
+    let imported = app
+        .new_record(&a.token, "contacts", contact("ada@import.example"))
+        .await;
+    app.advance(chrono::Duration::minutes(1));
+    let r = app
+        .patch(&format!(
+            "/api/contacts/{}",
+            patched["id"].as_str().unwrap()
+        ))
+        .bearer(&a.token)
+        .json(json!({"title": "Head of purchasing", "phone": "+1 555", "tags": ["vip", "math"]}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let file = "First Name,E-mail,Job Title,Phone,Tags,Source\r\n\
+                Ada,ADA@import.example,Head of purchasing,+1 555,vip;math,\r\n";
+    let path = "/api/contacts/import?on_duplicate=update";
+    let d = app.import_csv(&a.token, path, file).await;
+    assert_eq!(
+        (d["imported"].as_i64(), d["updated"].as_i64()),
+        (Some(0), Some(1)),
+        "{d}"
+    );
+    let by_patch = app.changes_of(&a.token, "contacts", &patched["id"]).await;
+    let by_import = app.changes_of(&a.token, "contacts", &imported["id"]).await;
+    assert_eq!((by_patch.len(), by_import.len()), (1, 1), "{by_import:?}");
+    assert_eq!(keys(&by_import[0]), keys(&by_patch[0]), "the same entry");
+    assert_eq!(by_import[0]["changes"], by_patch[0]["changes"]);
+    assert_eq!(
+        by_import[0]["changes"],
+        json!({
+            "title": {"from": "Buyer", "to": "Head of purchasing"},
+            "phone": {"from": null, "to": "+1 555"},
+            "tags": {"from": ["old"], "to": ["vip", "math"]},
+        }),
+        "an empty cell (source) leaves the field"
+    );
+    assert_eq!(by_import[0]["changed_by"], a.owner_id.as_str());
+    assert_eq!(by_import[0]["changed_at"], by_patch[0]["changed_at"]);
+
+    // The same file again changes nothing, and records nothing; nor does a
+    // dry run.
+    let d = app.import_csv(&a.token, path, file).await;
+    assert_eq!(d["updated"], 1, "{d}");
+    let dry = "first_name,email,title\nAda,ada@import.example,CEO\n";
+    let d = app
+        .import_csv(&a.token, &format!("{path}&dry_run=true"), dry)
+        .await;
+    assert_eq!(d["updated"], 1, "{d}");
+    assert_eq!(
+        app.changes_of(&a.token, "contacts", &imported["id"])
+            .await
+            .len(),
+        1
+    );
+
+    // A contact made by a row and updated by a later row of the same file:
+    // the update is on its timeline too.
+    let d = app
+        .import_csv(
+            &a.token,
+            path,
+            "first_name,email,title,source\nGrace,grace@import.example,Admiral,navy\n\
+             Grace,grace@import.example,Rear admiral,\n",
+        )
+        .await;
+    assert_eq!(
+        (d["imported"].as_i64(), d["updated"].as_i64()),
+        (Some(1), Some(1)),
+        "{d}"
+    );
+    let r = app
+        .get("/api/contacts?q=grace")
+        .bearer(&a.token)
+        .send()
+        .await;
+    let grace = &r.body["data"][0];
+    assert_eq!(
+        (&grace["title"], &grace["source"]),
+        (&json!("Rear admiral"), &json!("navy"))
+    );
+    let changes = app.changes_of(&a.token, "contacts", &grace["id"]).await;
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| c["changes"].clone())
+            .collect::<Vec<_>>(),
+        vec![json!({"title": {"from": "Admiral", "to": "Rear admiral"}})]
+    );
+
+    // Leads the same way.
+    let lead = |email: &str| json!({"first_name": "Alan", "email": email, "estimated_value": 1000, "currency": "EUR"});
+    let patched = app
+        .new_record(&a.token, "leads", lead("alan@patch.example"))
+        .await;
+    let imported = app
+        .new_record(&a.token, "leads", lead("alan@import.example"))
+        .await;
+    let r = app
+        .patch(&format!("/api/leads/{}", patched["id"].as_str().unwrap()))
+        .bearer(&a.token)
+        .json(json!({"status": "contacted", "estimated_value": 2500, "source": "web", "currency": "usd"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let d = app
+        .import_csv(
+            &a.token,
+            "/api/leads/import?on_duplicate=update",
+            "First Name,Email,Lead Status,Estimated Value,Lead Source,Currency,Company\n\
+             Alan,alan@import.example,Contacted,2500,web,usd,\n",
+        )
+        .await;
+    assert_eq!(d["updated"], 1, "{d}");
+    let by_patch = app.changes_of(&a.token, "leads", &patched["id"]).await;
+    let by_import = app.changes_of(&a.token, "leads", &imported["id"]).await;
+    assert_eq!((by_patch.len(), by_import.len()), (1, 1), "{by_import:?}");
+    assert_eq!(keys(&by_import[0]), keys(&by_patch[0]));
+    assert_eq!(by_import[0]["changes"], by_patch[0]["changes"]);
+    assert_eq!(
+        by_import[0]["changes"],
+        json!({
+            "status": {"from": "new", "to": "contacted"},
+            "estimated_value": {"from": 1000, "to": 2500},
+            "source": {"from": null, "to": "web"},
+            "currency": {"from": "EUR", "to": "USD"},
+        })
+    );
+    assert_eq!(by_import[0]["changed_by"], a.owner_id.as_str());
+}
+both!(an_imported_update_lands_on_the_timeline_as_a_patch_does);
+
+/// A row with a value the API refuses is reported on its row and column
+/// with the API's own message, and nothing of it is written; the file's
+/// other rows are.
+async fn import_rows_are_refused_with_the_apis_messages(app: TestApp) {
+    let a = app.register("Import Rules Co").await;
+    let t = &a.token;
+    let long_name = "n".repeat(101);
+    let long_title = "t".repeat(101);
+    let long_company = "c".repeat(256);
+    let contact = |extra: Value| {
+        let mut body = json!({"first_name": "X"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let empty_tag = app
+        .refusal(
+            t,
+            "/api/contacts",
+            contact(json!({"tags": ["vip", "", "math"]})),
+            "tags",
+        )
+        .await;
+    let name = app
+        .refusal(
+            t,
+            "/api/contacts",
+            json!({"first_name": long_name}),
+            "first_name",
+        )
+        .await;
+    let title = app
+        .refusal(
+            t,
+            "/api/contacts",
+            contact(json!({"title": long_title})),
+            "title",
+        )
+        .await;
+    let email = app
+        .refusal(
+            t,
+            "/api/contacts",
+            contact(json!({"email": "not-an-email"})),
+            "email",
+        )
+        .await;
+    let nul = app
+        .refusal(
+            t,
+            "/api/contacts",
+            json!({"first_name": "A\u{0}B"}),
+            "first_name",
+        )
+        .await;
+    let company = app
+        .refusal(t, "/api/companies", json!({"name": long_company}), "name")
+        .await;
+    let csv = format!(
+        "first_name,email,title,company,tags\n\
+         Fine,fine@x.example,,,vip;math\n\
+         Empty,empty@x.example,,,vip;;math\n\
+         {long_name},long@x.example,,,\n\
+         Title,title@x.example,{long_title},,\n\
+         Mail,not-an-email,,,\n\
+         Company,company@x.example,,{long_company},\n\
+         A\u{0}B,nul@x.example,,,\n\
+         Trailing,trailing@x.example,,,vip;\n"
+    );
+    let d = app.import_csv(t, "/api/contacts/import", &csv).await;
+    assert_eq!(
+        row_errors(&d),
+        vec![
+            (2, "tags".to_owned(), empty_tag.clone()),
+            (3, "first_name".to_owned(), name),
+            (4, "title".to_owned(), title),
+            (5, "email".to_owned(), email),
+            (6, "company".to_owned(), company),
+            (7, "first_name".to_owned(), nul),
+            (8, "tags".to_owned(), empty_tag),
+        ]
+    );
+    assert_eq!(d["imported"], 1, "{d}");
+    assert_eq!(app.count("contacts").await, 1);
+    assert_eq!(app.count("companies").await, 0, "no company for a bad row");
+
+    // The same rules for an update: a bad row leaves the record as it was.
+    let d = app
+        .import_csv(
+            t,
+            "/api/contacts/import?on_duplicate=update",
+            "first_name,email,tags\nFine,fine@x.example,;\n",
+        )
+        .await;
+    assert_eq!(
+        (d["updated"].as_i64(), d["errors"][0]["field"].as_str()),
+        (Some(0), Some("tags")),
+        "{d}"
+    );
+    let r = app.get("/api/contacts").bearer(t).send().await;
+    assert_eq!(r.body["data"][0]["tags"], json!(["vip", "math"]));
+
+    // Leads.
+    let currency = app
+        .refusal(
+            t,
+            "/api/leads",
+            json!({"first_name": "X", "currency": "dollars"}),
+            "currency",
+        )
+        .await;
+    let value = app
+        .refusal(
+            t,
+            "/api/leads",
+            json!({"first_name": "X", "estimated_value": -5}),
+            "estimated_value",
+        )
+        .await;
+    let company_name = app
+        .refusal(
+            t,
+            "/api/leads",
+            json!({"first_name": "X", "company_name": "c".repeat(256)}),
+            "company_name",
+        )
+        .await;
+    let csv = format!(
+        "first_name,email,company_name,estimated_value,currency\n\
+         Fine,fine@x.example,,100,eur\n\
+         Money,money@x.example,,,dollars\n\
+         Negative,negative@x.example,,-5,\n\
+         Company,company@x.example,{},,\n",
+        "c".repeat(256)
+    );
+    let d = app.import_csv(t, "/api/leads/import", &csv).await;
+    assert_eq!(
+        row_errors(&d),
+        vec![
+            (2, "currency".to_owned(), currency),
+            (3, "estimated_value".to_owned(), value),
+            (4, "company_name".to_owned(), company_name),
+        ]
+    );
+    assert_eq!(
+        (d["imported"].as_i64(), app.count("leads").await),
+        (Some(1), 1),
+        "{d}"
+    );
+}
+both!(import_rows_are_refused_with_the_apis_messages);
+
 /// Cursors are opaque, but a forged one is still only input: 422.
 async fn forged_cursors_are_refused(app: TestApp) {
     let t = app.register("Cursor Co").await;

@@ -5,7 +5,8 @@ use super::{first_cursor, Cursor, Kind, RowCheck};
 use crate::auth::SessionUser;
 use crate::crm::companies::{self, CompanyInput};
 use crate::crm::contacts::{self, ContactInput};
-use crate::error::{ApiResult, FieldErrors};
+use crate::crm::Validated;
+use crate::error::ApiResult;
 use crate::store::{DbResult, FromRow, One, Row, Scoped};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -146,7 +147,7 @@ impl Kind for Contacts {
         user: &SessionUser,
         rows: Vec<ContactRow>,
         now: DateTime<Utc>,
-    ) -> ApiResult<Result<Vec<contacts::Valid>, Vec<(ContactRow, FieldErrors)>>> {
+    ) -> ApiResult<Validated<ContactRow, contacts::Valid>> {
         let mut checked = Vec::with_capacity(rows.len());
         let mut names = Vec::with_capacity(rows.len());
         for ContactRow {

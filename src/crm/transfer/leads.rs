@@ -4,7 +4,8 @@ use super::csv::csv_line;
 use super::{first_cursor, Cursor, Kind, RowCheck};
 use crate::auth::SessionUser;
 use crate::crm::leads::{self, LeadInput, LeadStatus, StatusRule};
-use crate::error::{ApiResult, FieldErrors};
+use crate::crm::Validated;
+use crate::error::ApiResult;
 use crate::store::{DbResult, FromRow, Row, Scoped};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -97,7 +98,7 @@ impl Kind for Leads {
         _user: &SessionUser,
         rows: Vec<leads::Checked>,
         _now: DateTime<Utc>,
-    ) -> ApiResult<Result<Vec<leads::Valid>, Vec<(leads::Checked, FieldErrors)>>> {
+    ) -> ApiResult<Validated<leads::Checked, leads::Valid>> {
         leads::validate_many(tx, rows).await
     }
 

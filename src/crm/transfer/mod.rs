@@ -21,6 +21,7 @@ pub use self::csv::{csv_line, CsvStream};
 pub use self::leads::Leads;
 
 use crate::auth::SessionUser;
+use crate::crm::Validated;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::store::{DbResult, Dialect, FromRow, Row, Scoped, TextList};
 use chrono::{DateTime, Utc};
@@ -83,14 +84,13 @@ pub trait Kind: Send {
     /// Checks the references of rows about to be written, as the API does.
     /// All valid: the rows to write; otherwise each row back with its
     /// errors (empty for the good ones).
-    #[allow(clippy::type_complexity)]
     fn validate<S: Scoped>(
         &mut self,
         tx: &mut S,
         user: &SessionUser,
         rows: Vec<Self::Row>,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = ApiResult<Result<Vec<Self::Valid>, Vec<(Self::Row, FieldErrors)>>>> + Send;
+    ) -> impl Future<Output = ApiResult<Validated<Self::Row, Self::Valid>>> + Send;
 
     /// Creates records with these ids, as the API's create does.
     fn create<S: Scoped>(
