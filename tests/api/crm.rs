@@ -1920,6 +1920,113 @@ async fn search_finds_records_of_the_callers_tenant_only(app: TestApp) {
 }
 both!(search_finds_records_of_the_callers_tenant_only);
 
+/// Import and export are for admins and managers: a plain user can neither
+/// download every record nor overwrite others' through an import.
+async fn only_admins_and_managers_import_and_export(app: TestApp) {
+    let t = app.register("Transfer Roles Co").await;
+    let (_, user) = app
+        .add_user(&t, "plain@transferroles.example", "user")
+        .await;
+    let (_, manager) = app
+        .add_user(&t, "boss@transferroles.example", "manager")
+        .await;
+    let csv = "first_name,email\r\nAda,ada@transferroles.example\r\n";
+    for kind in ["contacts", "leads"] {
+        let r = app
+            .post(&format!("/api/{kind}/import"))
+            .bearer(&user)
+            .raw("text/csv", csv.as_bytes().to_vec())
+            .send()
+            .await;
+        assert_eq!(r.status, 403, "{kind} import by a user: {}", r.body);
+        let r = app
+            .get(&format!("/api/{kind}/export"))
+            .bearer(&user)
+            .send()
+            .await;
+        assert_eq!(r.status, 403, "{kind} export by a user: {}", r.text);
+        assert_eq!(r.body["error"]["code"], "forbidden");
+        let r = app
+            .post(&format!("/api/{kind}/import"))
+            .bearer(&manager)
+            .raw("text/csv", csv.as_bytes().to_vec())
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{kind} import by a manager: {}", r.body);
+        let r = app
+            .get(&format!("/api/{kind}/export"))
+            .bearer(&manager)
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{kind} export by a manager");
+    }
+    assert_eq!(
+        app.count("contacts").await,
+        1,
+        "only the manager's import wrote"
+    );
+}
+both!(only_admins_and_managers_import_and_export);
+
+/// A cell a spreadsheet would run as a formula is exported behind a `'`
+/// (CSV injection), and the import takes the guard off again, so a round
+/// trip changes nothing.
+async fn exported_formulas_are_guarded_and_import_back_unchanged(app: TestApp) {
+    let t = app.register("Formula Co").await;
+    let id = app
+        .new_record(
+            &t.token,
+            "contacts",
+            json!({"first_name": "=HYPERLINK(\"http://x.example\")", "last_name": "@SUM(A1)",
+                   "phone": "+1 555 0100", "email": "formula@formula.example"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .get("/api/contacts/export")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    let row = r.text.lines().nth(1).expect("a data row");
+    for guarded in [
+        "\"'=HYPERLINK(\"\"http://x.example\"\")\"",
+        "'@SUM(A1)",
+        "'+1 555 0100",
+    ] {
+        assert!(row.contains(guarded), "{guarded} in {row}");
+    }
+    // Importing the export over the same contact changes none of its fields.
+    let before = app
+        .get(&format!("/api/contacts/{id}"))
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("read the contact")
+        .body;
+    let r = app
+        .post("/api/contacts/import?on_duplicate=update")
+        .bearer(&t.token)
+        .raw("text/csv", r.text.into_bytes())
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["errors"], json!([]), "{}", r.body);
+    let after = app
+        .get(&format!("/api/contacts/{id}"))
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("read the contact again")
+        .body;
+    for field in ["first_name", "last_name", "phone", "email"] {
+        assert_eq!(after["data"][field], before["data"][field], "{field}");
+    }
+}
+both!(exported_formulas_are_guarded_and_import_back_unchanged);
+
 async fn contacts_import_from_csv_and_export_back_unchanged(app: TestApp) {
     let a = app.register("Import Co").await;
     app.new_record(

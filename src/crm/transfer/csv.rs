@@ -70,7 +70,8 @@ impl CsvStream {
                     let mut fields = Vec::with_capacity(self.ends_len);
                     let mut start = 0;
                     for &e in &self.ends[..self.ends_len] {
-                        fields.push(String::from_utf8_lossy(&self.output[start..e]).into_owned());
+                        let field = String::from_utf8_lossy(&self.output[start..e]);
+                        fields.push(unguarded(&field).to_owned());
                         start = e;
                     }
                     records.push(fields);
@@ -84,21 +85,82 @@ impl CsvStream {
     }
 }
 
-/// One CSV line of `fields`, quoted where needed.
+/// Would a spreadsheet read this cell as a formula? It starts with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return (OWASP's list), or it is such
+/// a cell already guarded with `'` (so guarding stays reversible).
+fn formula_like(cell: &str) -> bool {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => true,
+        Some('\'') => formula_like(&cell[1..]),
+        _ => false,
+    }
+}
+
+/// A cell as exported: a formula-like one gets a leading `'`, which
+/// spreadsheets show as text and do not run (CSV injection).
+fn guarded(cell: &str) -> std::borrow::Cow<'_, str> {
+    if formula_like(cell) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// A cell as imported: the guard [`guarded`] added is taken off again, so
+/// an export imports back unchanged.
+fn unguarded(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if formula_like(rest) => rest,
+        _ => cell,
+    }
+}
+
+/// One CSV line of `fields`, quoted where needed, formula-like cells
+/// guarded.
 pub fn csv_line(fields: &[&str]) -> String {
     let mut line = String::new();
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
             line.push(',');
         }
+        let f = guarded(f);
         if f.contains([',', '"', '\n', '\r']) || f.starts_with(' ') || f.ends_with(' ') {
             line.push('"');
             line.push_str(&f.replace('"', "\"\""));
             line.push('"');
         } else {
-            line.push_str(f);
+            line.push_str(&f);
         }
     }
     line.push_str("\r\n");
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_guarded_on_export_and_unguarded_on_import() {
+        for (cell, exported) in [
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
+            ("+1 555 0100", "'+1 555 0100"),
+            ("-2", "'-2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("'=x", "''=x"),
+            ("'plain", "'plain"),
+            ("plain", "plain"),
+        ] {
+            let line = csv_line(&[cell]);
+            assert_eq!(line, format!("{exported}\r\n"), "{cell:?}");
+            let mut stream = CsvStream::default();
+            let mut rows = stream.feed(line.as_bytes()).unwrap();
+            rows.extend(stream.feed(b"").unwrap());
+            assert_eq!(rows, vec![vec![cell.to_owned()]], "{cell:?} round trip");
+        }
+    }
 }

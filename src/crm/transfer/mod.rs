@@ -434,7 +434,7 @@ enum Target {
 /// transaction: committed, or rolled back after a dry run (or an error).
 pub async fn import<K: Kind + Default>(
     mut tx: crate::store::TenantTx,
-    user: &SessionUser,
+    by: &crate::auth::Manager<'_>,
     on_duplicate: OnDuplicate,
     dry_run: bool,
     file: tokio::fs::File,
@@ -442,7 +442,7 @@ pub async fn import<K: Kind + Default>(
 ) -> ApiResult<ImportReport> {
     tx.plan_each_time().await?;
     let report = Import::new(K::default(), on_duplicate, dry_run)
-        .run(&mut tx, user, file, now)
+        .run(&mut tx, by.user(), file, now)
         .await?;
     if !dry_run {
         tx.commit().await?;
@@ -504,6 +504,7 @@ fn first_cursor() -> Cursor {
 /// page per chunk, read inside `tx`, which it commits at the end.
 pub fn export_stream<K: Kind>(
     tx: crate::store::TenantTx,
+    _by: &crate::auth::Manager<'_>,
 ) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + Send {
     futures_util::stream::unfold(Some((tx, None, true)), |state| async move {
         let (mut tx, after, first) = state?;

@@ -33,7 +33,7 @@ impl Place for transfer::Leads {
 }
 
 pub async fn export<K: Place>(p: UserPage) -> Response {
-    crate::web::api::crm::export::<K>(p.s.tx.take())
+    crate::web::api::crm::export::<K>(p.s)
 }
 
 fn upload_form<K: Place>(ctx: &super::Ctx, dry_run: bool) -> Markup {
@@ -101,8 +101,8 @@ pub async fn import<K: Place>(State(state): State<App>, up: UserUpload) -> PageR
     let mut file = upload.file;
     let preview = first_rows(&mut file, 6).await;
     let now = state.clock.now();
-    let result =
-        transfer::import::<K>(s.tx.take(), &s.user, on_duplicate, dry_run, file, now).await;
+    let by = s.user.manager("import records")?;
+    let result = transfer::import::<K>(s.tx.take(), &by, on_duplicate, dry_run, file, now).await;
     let report = match result {
         Ok(r) => r,
         Err(e) => {

@@ -47,22 +47,28 @@ async fn import<K: Kind + Default>(
 ) -> ApiResult<Envelope<ImportReport>> {
     let (on_duplicate, dry_run) = q.options()?;
     let now = state.clock.now();
+    let by = s.user.manager("import records")?;
     let report =
-        crm::transfer::import::<K>(s.tx.take(), &s.user, on_duplicate, dry_run, file, now).await?;
+        crm::transfer::import::<K>(s.tx.take(), &by, on_duplicate, dry_run, file, now).await?;
     Ok(ok(report))
 }
 
-/// The whole CSV export of `K`, streamed as a download, read in `tx`.
-pub(crate) fn export<K: Kind + 'static>(tx: crate::store::TenantTx) -> axum::response::Response {
+/// The whole CSV export of `K`, streamed as a download, read in the
+/// session's transaction: for admins and managers.
+pub(crate) fn export<K: Kind + 'static>(s: TenantSession) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let by = match s.user.manager("export records") {
+        Ok(by) => by,
+        Err(e) => return e.into_response(),
+    };
+    let stream = crm::transfer::export_stream::<K>(s.tx.take(), &by);
     axum::response::Response::builder()
         .header(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
         .header(
             axum::http::header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{}.csv\"", K::TABLE),
         )
-        .body(axum::body::Body::from_stream(
-            crm::transfer::export_stream::<K>(tx),
-        ))
+        .body(axum::body::Body::from_stream(stream))
         .unwrap_or_default()
 }
 
@@ -86,7 +92,7 @@ pub async fn import_contacts(
 #[utoipa::path(get, path = "/api/contacts/export", tag = "crm", security(("bearer" = [])),
     responses((status = 200, description = "Every contact as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
 pub async fn export_contacts(s: TenantSession) -> axum::response::Response {
-    export::<Contacts>(s.tx.take())
+    export::<Contacts>(s)
 }
 
 #[utoipa::path(post, path = "/api/leads/import", tag = "crm", security(("bearer" = [])),
@@ -109,7 +115,7 @@ pub async fn import_leads(
 #[utoipa::path(get, path = "/api/leads/export", tag = "crm", security(("bearer" = [])),
     responses((status = 200, description = "Every lead as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
 pub async fn export_leads(s: TenantSession) -> axum::response::Response {
-    export::<Leads>(s.tx.take())
+    export::<Leads>(s)
 }
 
 /// These routes, with their descriptions.
