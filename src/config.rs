@@ -79,6 +79,15 @@ pub struct Config {
     #[arg(long, env = "TRASEALLA_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
 
+    /// Registrations one client address may make per hour (public sign-up).
+    #[arg(long, env = "TRASEALLA_SIGNUPS_PER_HOUR", default_value_t = 20)]
+    pub signups_per_hour: i64,
+
+    /// Availability checks (slug, e-mail) one client address may make per
+    /// minute: enough for a sign-up form, too few to list who has an account.
+    #[arg(long, env = "TRASEALLA_AVAILABILITY_PER_MINUTE", default_value_t = 60)]
+    pub availability_per_minute: i64,
+
     /// Log format: text or json.
     #[arg(long, env = "TRASEALLA_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -96,6 +105,8 @@ impl Config {
             platform_admin_password: None,
             token_ttl_secs: 86_400,
             purge_after_days: 30,
+            signups_per_hour: 20,
+            availability_per_minute: 60,
             mode: crate::licensing::Mode::Saas,
             license_signing_key: None,
             license_public_key: None,

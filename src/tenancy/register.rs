@@ -428,3 +428,29 @@ fn email_conflict() -> ApiError {
     )
     .with_details(serde_json::json!({ "fields": { "email": "is already registered" } }))
 }
+/// Counts a registration from `client`: 429 past the configured number per
+/// hour (`TRASEALLA_SIGNUPS_PER_HOUR`).
+pub async fn throttle_signups(app: &crate::app::App, client: &str) -> ApiResult<()> {
+    crate::ratelimit::hit(
+        &app.store,
+        &format!("signup:{client}"),
+        app.config.signups_per_hour,
+        chrono::Duration::hours(1),
+        app.clock.now(),
+    )
+    .await
+}
+
+/// Counts an availability check from `client`: 429 past the configured
+/// number per minute (`TRASEALLA_AVAILABILITY_PER_MINUTE`), so the check
+/// cannot be used to list who has an account.
+pub async fn throttle_availability(app: &crate::app::App, client: &str) -> ApiResult<()> {
+    crate::ratelimit::hit(
+        &app.store,
+        &format!("availability:{client}"),
+        app.config.availability_per_minute,
+        chrono::Duration::minutes(1),
+        app.clock.now(),
+    )
+    .await
+}

@@ -186,3 +186,51 @@ async fn availability_reports_slug_and_email(app: TestApp) {
     assert_eq!(r.body["data"]["slug_reason"], "invalid");
 }
 both!(availability_reports_slug_and_email);
+
+/// Sign-ups and availability checks are counted per client address; past
+/// the configured numbers they answer 429 with Retry-After (the availability
+/// check must not list who has an account, nor sign-ups be scripted).
+async fn sign_ups_and_availability_checks_are_throttled_per_address(app: TestApp) {
+    app.register("First Throttle Co").await;
+    app.register("Second Throttle Co").await;
+    let r = app
+        .post("/api/tenants/register")
+        .json(
+            json!({"company_name": "Third Throttle Co", "email": "third@throttle.example",
+                     "password": PASSWORD, "full_name": "Third"}),
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "rate_limited");
+    assert!(r.headers.contains_key("retry-after"));
+    for n in 0..3 {
+        let r = app
+            .get(&format!(
+                "/api/tenants/check-availability?email=probe{n}@throttle.example"
+            ))
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "check {n}: {}", r.body);
+    }
+    let r = app
+        .get("/api/tenants/check-availability?email=probe9@throttle.example")
+        .send()
+        .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.headers.contains_key("retry-after"));
+    // A new window lets the address in again.
+    app.advance(chrono::Duration::hours(1));
+    let r = app
+        .get("/api/tenants/check-availability?email=probe10@throttle.example")
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+both!(
+    sign_ups_and_availability_checks_are_throttled_per_address,
+    |c: &mut trasealla::Config| {
+        c.signups_per_hour = 2;
+        c.availability_per_minute = 3;
+    }
+);

@@ -10,7 +10,7 @@ use crate::licensing::Mode;
 use crate::staff::UserView;
 use crate::tenancy::register::{self, Availability, RegisterRequest};
 use crate::tenancy::{self, SubscriptionView, TenantView, UpdateTenant, UsageView};
-use crate::web::extract::{Json, Query};
+use crate::web::extract::{ClientAddr, Json, Query};
 use crate::web::session::WithBody;
 use crate::web::RequestTenant;
 use axum::extract::State;
@@ -36,9 +36,11 @@ pub struct RegisterResponse {
         (status = 201, description = "Tenant, trial subscription and owner created; logged in", body = Envelope<RegisterResponse>),
         (status = 409, description = "`slug_taken` or `email_taken`", body = ErrorEnvelope),
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
+        (status = 429, description = "`rate_limited`: too many sign-ups from this address (`TRASEALLA_SIGNUPS_PER_HOUR`), with Retry-After", body = ErrorEnvelope),
     ))]
 pub async fn register(
     State(state): State<App>,
+    ClientAddr(client): ClientAddr,
     log: Option<Extension<RequestTenant>>,
     Json(req): Json<RegisterRequest>,
 ) -> ApiResult<Created<RegisterResponse>> {
@@ -46,6 +48,7 @@ pub async fn register(
         // A self-hosted server's one tenant comes from licence activation.
         return Err(ApiError::not_found());
     }
+    register::throttle_signups(&state, &client).await?;
     let input = req.validate()?;
     let r = register::register(&state.store, input, state.clock.now()).await?;
     if let Some(Extension(log)) = log {
@@ -88,11 +91,16 @@ pub struct AvailabilityQuery {
 
 #[utoipa::path(get, path = "/api/tenants/check-availability", tag = "tenants",
     params(AvailabilityQuery),
-    responses((status = 200, description = "Availability of what was asked", body = Envelope<Availability>)))]
+    responses(
+        (status = 200, description = "Availability of what was asked", body = Envelope<Availability>),
+        (status = 429, description = "`rate_limited`: too many checks from this address (`TRASEALLA_AVAILABILITY_PER_MINUTE`), with Retry-After", body = ErrorEnvelope),
+    ))]
 pub async fn check_availability(
     State(state): State<App>,
+    ClientAddr(client): ClientAddr,
     Query(q): Query<AvailabilityQuery>,
 ) -> ApiResult<Envelope<Availability>> {
+    register::throttle_availability(&state, &client).await?;
     let a =
         register::check_availability(&state.store, q.slug.as_deref(), q.email.as_deref()).await?;
     Ok(ok(a))

@@ -184,6 +184,7 @@ pub async fn register_form(State(state): State<App>, headers: HeaderMap) -> Page
 
 pub async fn register(
     State(state): State<App>,
+    ClientAddr(client): ClientAddr,
     PublicForm { form, headers }: PublicForm<RegisterForm>,
 ) -> PageResult {
     if state.licensing.mode == Mode::SelfHosted {
@@ -203,6 +204,7 @@ pub async fn register(
     };
     let result = async {
         let input = request.validate()?;
+        register::throttle_signups(&state, &client).await?;
         register::register(&state.store, input, state.clock.now()).await
     }
     .await;
