@@ -153,16 +153,23 @@ pub async fn login(
     let now = state.clock.now();
     let store = &state.store;
 
+    // Failures count per company and name: ten bad guesses at `admin` on one
+    // company's address lock that company's `admin` only. Without a company,
+    // the name alone (an e-mail is one account anyway).
+    let bucket = match &hint {
+        Some(slug) => format!("{}/{username}", slug.trim().to_lowercase()),
+        None => username.clone(),
+    };
     let mut tx = store.platform(Access::Write).await?;
     if tx.dialect() == Dialect::Postgres {
         // SQLite's write transaction is exclusive already.
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 7317))",
-            &[&username],
+            &[&bucket],
         )
         .await?;
     }
-    throttle::check(&mut tx, &username, client, now).await?;
+    throttle::check(&mut tx, &bucket, client, now).await?;
     let candidates: Vec<Candidate> = match &hint {
         Some(slug) => {
             tx.query(USERS_OF_TENANT, &[&username, &slug.trim().to_lowercase()])
@@ -174,7 +181,7 @@ pub async fn login(
             c
         }
     };
-    let failures = throttle::record_failure(&mut tx, &username, client, now).await?;
+    let failures = throttle::record_failure(&mut tx, &bucket, client, now).await?;
     tx.commit().await?;
 
     let mut matches = Vec::new();
@@ -211,7 +218,7 @@ pub async fn login(
         tx.commit().await?;
         return Err(invalid_credentials());
     }
-    throttle::clear(&mut tx, &username, client).await?;
+    throttle::clear(&mut tx, &bucket, client).await?;
     if matches.len() > 1 {
         tx.commit().await?;
         return Err(ApiError::new(

@@ -253,7 +253,9 @@ impl FromRequestParts<App> for ClientAddr {
                 .headers
                 .get("x-forwarded-for")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
+                // The right-most entry is the one our proxy wrote; those
+                // before it are whatever the client sent.
+                .and_then(|v| v.rsplit(',').next())
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty());
             if let Some(addr) = forwarded {

@@ -386,3 +386,68 @@ async fn concurrent_guesses_do_not_slip_past_the_limit(app: TestApp) {
     assert_eq!((unauthorized, limited), (10, 14), "{statuses:?}");
 }
 both!(concurrent_guesses_do_not_slip_past_the_limit);
+
+/// Failures count per company and name: guessing at `sales` on one
+/// company's address locks that company's `sales`, not every company's.
+async fn a_lockout_stays_in_its_company(app: TestApp) {
+    let a = app.register("Lock A Co").await;
+    let b = app.register("Lock B Co").await;
+    for (t, email) in [(&a, "sales@locka.example"), (&b, "sales@lockb.example")] {
+        app.post("/api/users")
+            .bearer(&t.token)
+            .json(
+                json!({"email": email, "full_name": "Sales", "password": PASSWORD,
+                         "username": "sales"}),
+            )
+            .send()
+            .await
+            .created("add a user named sales");
+    }
+    let attempt = |slug: &str, password: &'static str| {
+        app.post("/api/auth/login")
+            .header("x-tenant", slug)
+            .json(json!({"username": "sales", "password": password}))
+            .send()
+    };
+    for _ in 0..10 {
+        assert_eq!(attempt(&a.slug, "guess-guess").await.status, 401);
+    }
+    assert_eq!(
+        attempt(&a.slug, PASSWORD).await.status,
+        429,
+        "A's sales is locked"
+    );
+    let r = attempt(&b.slug, PASSWORD).await;
+    assert_eq!(r.status, 200, "B's sales is not: {}", r.body);
+}
+both!(a_lockout_stays_in_its_company);
+
+/// Behind a trusted proxy the client is the right-most X-Forwarded-For
+/// entry, the one the proxy wrote: what a client puts before it is ignored.
+async fn the_client_address_is_what_the_proxy_saw(app: TestApp) {
+    let t = app.register("Proxy Co").await;
+    app.post("/api/users")
+        .bearer(&t.token)
+        .header("x-forwarded-for", "203.0.113.66, 10.9.9.9")
+        .json(json!({"email": "seen@proxy.example", "full_name": "Seen", "password": PASSWORD}))
+        .send()
+        .await
+        .created("add a user through the proxy");
+    let log = app
+        .get("/api/audit-log")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("read the audit log");
+    let entry = log.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "user.created")
+        .expect("the user.created entry")
+        .clone();
+    assert_eq!(entry["client_addr"], "10.9.9.9", "{entry}");
+}
+both!(the_client_address_is_what_the_proxy_saw, |c| c
+    .trust_proxy =
+    true);
