@@ -66,6 +66,9 @@ pub struct ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// What a 503 for an unavailable database suggests as Retry-After.
+pub const UNAVAILABLE_RETRY_SECS: u64 = 2;
+
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
@@ -122,10 +125,12 @@ impl From<DbError> for ApiError {
         match e {
             DbError::Unavailable(cause) => {
                 tracing::error!(error = %cause, "database unavailable");
-                ApiError::new(
+                let mut e = ApiError::new(
                     ErrorCode::Unavailable,
                     "the database is unavailable; try again shortly",
-                )
+                );
+                e.retry_after = Some(UNAVAILABLE_RETRY_SECS);
+                e
             }
             DbError::Serialization => ApiError::new(
                 ErrorCode::Conflict,

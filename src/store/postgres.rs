@@ -257,20 +257,54 @@ pub(crate) fn map_err(e: tokio_postgres::Error) -> DbError {
             .constraint()
             .map(str::to_owned)
             .unwrap_or_else(|| db.message().to_owned());
-        return match *db.code() {
-            SqlState::UNIQUE_VIOLATION => DbError::Unique(what),
-            SqlState::FOREIGN_KEY_VIOLATION => DbError::ForeignKey(what),
-            SqlState::CHECK_VIOLATION | SqlState::NOT_NULL_VIOLATION => DbError::Check(what),
-            SqlState::T_R_SERIALIZATION_FAILURE | SqlState::T_R_DEADLOCK_DETECTED => {
-                DbError::Serialization
-            }
-            _ => DbError::Other(format!("{}: {}", db.code().code(), db.message())),
-        };
+        return classify(db.code(), what, db.message());
     }
     if e.is_closed() {
         return DbError::Unavailable(error_chain(&e));
     }
     DbError::Other(error_chain(&e))
+}
+
+/// A database error by its SQLSTATE. Classes 08 (connection exception) and
+/// 57 (operator intervention: the server shutting down or restarting, a
+/// cancelled statement) mean the database is unavailable for now: 503 with
+/// Retry-After, never a 500.
+fn classify(code: &SqlState, what: String, message: &str) -> DbError {
+    match *code {
+        SqlState::UNIQUE_VIOLATION => DbError::Unique(what),
+        SqlState::FOREIGN_KEY_VIOLATION => DbError::ForeignKey(what),
+        SqlState::CHECK_VIOLATION | SqlState::NOT_NULL_VIOLATION => DbError::Check(what),
+        SqlState::T_R_SERIALIZATION_FAILURE | SqlState::T_R_DEADLOCK_DETECTED => {
+            DbError::Serialization
+        }
+        _ if code.code().starts_with("08") || code.code().starts_with("57") => {
+            DbError::Unavailable(format!("{}: {message}", code.code()))
+        }
+        _ => DbError::Other(format!("{}: {message}", code.code())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restarting_or_unreachable_database_is_unavailable() {
+        for code in [
+            "57P01", "57P02", "57P03", "57014", "08006", "08003", "08001",
+        ] {
+            let e = classify(&SqlState::from_code(code), String::new(), "terminating");
+            assert!(matches!(e, DbError::Unavailable(_)), "{code}: {e:?}");
+        }
+        let e = classify(&SqlState::from_code("23505"), "users_email_key".into(), "");
+        assert!(matches!(e, DbError::Unique(_)));
+        let e = classify(
+            &SqlState::from_code("42P01"),
+            String::new(),
+            "no such table",
+        );
+        assert!(matches!(e, DbError::Other(_)));
+    }
 }
 
 /// The catalogue audit of ARCHITECTURE.md §3: every table with a tenant_id
