@@ -79,6 +79,12 @@ pub struct Config {
     #[arg(long, env = "TRASEALLA_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
 
+    /// The scheme, host and port people reach the service at
+    /// (`https://crm.example.com`). With `https://`, cookies are always
+    /// Secure and every response carries Strict-Transport-Security.
+    #[arg(long, env = "TRASEALLA_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
     /// Registrations one client address may make per hour (public sign-up).
     #[arg(long, env = "TRASEALLA_SIGNUPS_PER_HOUR", default_value_t = 20)]
     pub signups_per_hour: i64,
@@ -105,6 +111,7 @@ impl Config {
             platform_admin_password: None,
             token_ttl_secs: 86_400,
             purge_after_days: 30,
+            public_url: None,
             signups_per_hour: 20,
             availability_per_minute: 60,
             mode: crate::licensing::Mode::Saas,
@@ -148,6 +155,28 @@ impl fmt::Debug for Config {
 }
 
 /// The URL without its password, for logs.
+/// `https://host[:port]` or `http://host[:port]`, without a path.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or("must start with https:// or http://")?;
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains(['/', '?', '#', '@']) {
+        return Err("must be a scheme and host (and port), without a path".into());
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+impl Config {
+    /// Served only over HTTPS (the public address says so).
+    pub fn https_only(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
 pub fn redact_url(url: &str) -> String {
     let redacted = redact_userinfo(url);
     // A password may also travel as a query parameter (`?password=…`).

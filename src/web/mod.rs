@@ -84,6 +84,24 @@ async fn transaction(mut req: Request, next: Next) -> Response {
     }
 }
 
+/// Over HTTPS, every response tells browsers to come back only over HTTPS,
+/// on the tenants' sub-domains too.
+async fn strict_transport(
+    axum::extract::State(state): axum::extract::State<App>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let https = pages::is_https(&state, req.headers());
+    let mut response = next.run(req).await;
+    if https {
+        response.headers_mut().insert(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
+}
+
 /// In self-hosted mode, every response says when the licence is not
 /// plainly valid (`X-License-Status: grace|expired|revoked|invalid`, with
 /// `X-License-Grace-Ends` during the grace period).
@@ -149,6 +167,10 @@ pub fn router(state: App) -> Router {
         ));
     }
     app.layer(middleware::from_fn(transaction))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            strict_transport,
+        ))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }

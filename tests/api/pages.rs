@@ -187,6 +187,33 @@ async fn sign_in_redirects_stay_on_this_site(app: TestApp) {
 }
 both!(sign_in_redirects_stay_on_this_site);
 
+/// Served at an `https://` public address, cookies are Secure without any
+/// proxy header, and every response asks browsers to stay on HTTPS.
+async fn an_https_deployment_sends_hsts_and_secure_cookies(app: TestApp) {
+    let mut b = Browser::new(&app);
+    let r = b.get("/login").await.ok("open the login page");
+    assert_eq!(
+        r.headers["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+    let cookie = r.headers["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let r = app.get("/healthz").send().await;
+    assert!(r.headers.contains_key("strict-transport-security"));
+}
+both!(
+    an_https_deployment_sends_hsts_and_secure_cookies,
+    |c: &mut trasealla::Config| { c.public_url = Some("https://crm.example".into()) }
+);
+
+/// Without it (plain HTTP, no proxy saying HTTPS), no HSTS: a browser
+/// would refuse the next plain-HTTP visit.
+async fn plain_http_sends_no_hsts(app: TestApp) {
+    let r = app.get("/healthz").send().await;
+    assert!(!r.headers.contains_key("strict-transport-security"));
+}
+both!(plain_http_sends_no_hsts);
+
 async fn sessions_live_in_cookies_and_end_on_logout(app: TestApp) {
     let mut anon = Browser::new(&app);
     let r = anon.get("/").await;

@@ -291,13 +291,15 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// Whether the browser reached us over HTTPS (as a trusted proxy says).
-fn is_https(state: &App, headers: &HeaderMap) -> bool {
-    state.config.trust_proxy
-        && headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+/// Whether the browser reached us over HTTPS: the public address is
+/// `https://`, or a trusted proxy says so.
+pub(crate) fn is_https(state: &App, headers: &HeaderMap) -> bool {
+    state.config.https_only()
+        || (state.config.trust_proxy
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("https")))
 }
 
 /// `Set-Cookie` for a session token (`None` clears the cookie).
