@@ -284,29 +284,6 @@ fn classify(code: &SqlState, what: String, message: &str) -> DbError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_restarting_or_unreachable_database_is_unavailable() {
-        for code in [
-            "57P01", "57P02", "57P03", "57014", "08006", "08003", "08001",
-        ] {
-            let e = classify(&SqlState::from_code(code), String::new(), "terminating");
-            assert!(matches!(e, DbError::Unavailable(_)), "{code}: {e:?}");
-        }
-        let e = classify(&SqlState::from_code("23505"), "users_email_key".into(), "");
-        assert!(matches!(e, DbError::Unique(_)));
-        let e = classify(
-            &SqlState::from_code("42P01"),
-            String::new(),
-            "no such table",
-        );
-        assert!(matches!(e, DbError::Other(_)));
-    }
-}
-
 /// The catalogue audit of ARCHITECTURE.md §3: every table with a tenant_id
 /// column has it NOT NULL, has RLS enabled and forced with a tenant policy
 /// that has WITH CHECK; every primary key, unique index and tenant-to-tenant
@@ -446,4 +423,27 @@ pub async fn audit(client: &tokio_postgres::Client) -> anyhow::Result<Vec<String
         }
     }
     Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restarting_or_unreachable_database_is_unavailable() {
+        for code in [
+            "57P01", "57P02", "57P03", "57014", "08006", "08003", "08001",
+        ] {
+            let e = classify(&SqlState::from_code(code), String::new(), "terminating");
+            assert!(matches!(e, DbError::Unavailable(_)), "{code}: {e:?}");
+        }
+        let e = classify(&SqlState::from_code("23505"), "users_email_key".into(), "");
+        assert!(matches!(e, DbError::Unique(_)));
+        let e = classify(
+            &SqlState::from_code("42P01"),
+            String::new(),
+            "no such table",
+        );
+        assert!(matches!(e, DbError::Other(_)));
+    }
 }
