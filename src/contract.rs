@@ -241,9 +241,15 @@ pub fn int_or_null<const MIN: i64, const MAX: i64>() -> Object {
         .build()
 }
 
-/// An amount of money in minor units (0 or more), or `null`.
+/// The largest amount of money a field takes, in minor units: 10^15
+/// (ten trillion in a currency with cents). Deal amounts, product and line
+/// item prices and a lead's estimated value are 0 to this
+/// ([`crate::crm::check_amount`]), so sums of many stay far from overflow.
+pub const AMOUNT_MAX: i64 = 1_000_000_000_000_000;
+
+/// An amount of money in minor units (0 to [`AMOUNT_MAX`]), or `null`.
 pub fn amount_or_null() -> Object {
-    int_or_null::<0, { i64::MAX }>()
+    int_or_null::<0, AMOUNT_MAX>()
 }
 
 /// A percentage (0–100), or `null`.

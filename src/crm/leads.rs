@@ -225,11 +225,7 @@ fn check_fields(
             "a lead is converted with POST /api/leads/{id}/convert",
         );
     }
-    if let Some(Some(v)) = input.estimated_value {
-        if v < 0 {
-            e.add("estimated_value", "must not be negative");
-        }
-    }
+    super::check_amount(e, "estimated_value", input.estimated_value.flatten());
     let currency = Currency::field(e, "currency", input.currency);
     Checked {
         first_name,
