@@ -228,6 +228,11 @@ pub fn query_any() -> Object {
     string().pattern(Some(NO_NUL)).build()
 }
 
+/// Free text, any length, or `null`.
+pub fn query_any_or_null() -> Object {
+    string_or_null().pattern(Some(NO_NUL)).build()
+}
+
 fn integer_or_null() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
 }
@@ -241,9 +246,15 @@ pub fn int_or_null<const MIN: i64, const MAX: i64>() -> Object {
         .build()
 }
 
-/// An amount of money in minor units (0 or more), or `null`.
+/// The largest amount of money a field takes, in minor units: 10^15
+/// (ten trillion in a currency with cents). Deal amounts, product and line
+/// item prices and a lead's estimated value are 0 to this
+/// ([`crate::crm::check_amount`]), so sums of many stay far from overflow.
+pub const AMOUNT_MAX: i64 = 1_000_000_000_000_000;
+
+/// An amount of money in minor units (0 to [`AMOUNT_MAX`]), or `null`.
 pub fn amount_or_null() -> Object {
-    int_or_null::<0, { i64::MAX }>()
+    int_or_null::<0, AMOUNT_MAX>()
 }
 
 /// A percentage (0–100), or `null`.
@@ -309,6 +320,27 @@ pub fn password_or_null() -> Object {
         .max_length(Some(crate::domain::Password::MAX))
         .pattern(Some(not_blank()))
         .build()
+}
+
+/// A username as [`crate::staff::parse_username`] takes it: 1 to 64 of
+/// its characters, with white space around them.
+pub fn username_pattern() -> String {
+    let specials: String = crate::staff::USERNAME_SPECIALS
+        .chars()
+        .map(|c| match c {
+            '-' | '^' | '/' | '{' | '}' | '|' | '.' | '*' | '+' | '?' | '$' => format!("\\{c}"),
+            c => c.to_string(),
+        })
+        .collect();
+    format!(
+        "^[{WHITE_SPACE}]*[A-Za-z0-9{specials}]{{1,{}}}[{WHITE_SPACE}]*$",
+        crate::staff::USERNAME_MAX
+    )
+}
+
+/// A username ([`username_pattern`]), or `null` (unchanged, or the default).
+pub fn username_or_null() -> Object {
+    string_or_null().pattern(Some(username_pattern())).build()
 }
 
 /// The name given at login ([`crate::auth::login`]).
@@ -441,4 +473,45 @@ pub fn clearable_url<const MAX: usize>() -> Object {
         .max_length(Some(MAX))
         .pattern(Some(url_pattern()))
         .build()
+}
+
+/// A new pipeline's stages: 1 to [`crate::crm::pipelines::MAX_STAGES`]
+/// `StageInput`s, or `null` (the default stages).
+pub fn stages_or_null() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(utoipa::openapi::Ref::from_schema_name("StageInput"))
+        .min_items(Some(1))
+        .max_items(Some(crate::crm::pipelines::MAX_STAGES))
+        .build()
+}
+
+/// A CSV file sent as the body of an import: not empty.
+pub fn csv_text() -> Object {
+    string().min_length(Some(1)).build()
+}
+
+/// A form's part names a multipart reader can take: no control
+/// characters, quotes or backslashes (they cannot be written in a
+/// `Content-Disposition` header).
+pub const PART_NAME_PATTERN: &str = r#"^[^\u0000-\u001F\u007F"\\]*$"#;
+
+/// An import sent as a `multipart/form-data` form: a non-empty `file` part
+/// (the CSV), and any other small fields, which are ignored.
+pub fn import_form() -> Object {
+    let mut form = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "file",
+            with_format(string(), KnownFormat::Binary)
+                .min_length(Some(1))
+                .description(Some("The CSV file.")),
+        )
+        .required("file")
+        .build();
+    form.extensions.get_or_insert_with(Default::default).insert(
+        "propertyNames".to_owned(),
+        serde_json::json!({ "pattern": PART_NAME_PATTERN }),
+    );
+    form
 }

@@ -57,11 +57,19 @@ impl FromRow for UserView {
     }
 }
 
-const USERNAME_MAX: usize = 64;
+/// The longest username, in characters.
+pub const USERNAME_MAX: usize = 64;
 
-/// Usernames share the e-mail local part's alphabet, lowercased.
+/// What a username may hold: ASCII letters and digits and the e-mail local
+/// part's other characters (`!#$%&'*+/=?^_`{|}~.-`); it is kept lowercased.
+/// ASCII only: a login name should not have look-alikes. The description
+/// states it as [`crate::contract::username_pattern`].
+pub const USERNAME_SPECIALS: &str = "!#$%&'*+/=?^_`{|}~.-";
+
+/// Usernames share the e-mail local part's ASCII alphabet, lowercased;
+/// white space around one is dropped.
 pub fn parse_username(s: &str) -> Result<String, &'static str> {
-    let s = s.trim().to_lowercase();
+    let s = s.trim();
     if s.is_empty() || s.chars().count() > USERNAME_MAX {
         return Err("must be 1 to 64 characters long");
     }
@@ -70,11 +78,13 @@ pub fn parse_username(s: &str) -> Result<String, &'static str> {
     }
     if !s
         .chars()
-        .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
+        .all(|c| c.is_ascii_alphanumeric() || USERNAME_SPECIALS.contains(c))
     {
-        return Err("may contain only letters, digits and . _ - +");
+        return Err(
+            "may contain only letters a-z, digits and ! # $ % & ' * + / = ? ^ _ ` { | } ~ . -",
+        );
     }
-    Ok(s)
+    Ok(s.to_ascii_lowercase())
 }
 
 pub async fn list(
@@ -139,6 +149,7 @@ pub struct CreateUserRequest {
     /// Default `user`.
     pub role: Option<Role>,
     /// Default: the e-mail's local part (with a number added if taken).
+    #[schema(schema_with = crate::contract::username_or_null)]
     pub username: Option<String>,
 }
 
@@ -316,6 +327,7 @@ pub struct UpdateUserRequest {
     pub full_name: Option<String>,
     pub role: Option<Role>,
     pub is_active: Option<bool>,
+    #[schema(schema_with = crate::contract::username_or_null)]
     pub username: Option<String>,
     /// A new password (at least 8 characters).
     #[schema(schema_with = crate::contract::password_or_null)]
@@ -492,5 +504,27 @@ mod tests {
         assert!(parse_username("a@b").is_err());
         assert!(parse_username("").is_err());
         assert!(parse_username("has space").is_err());
+        assert!(parse_username("josé").is_err());
+        assert!(
+            parse_username("\u{212a}elvin").is_err(),
+            "the Kelvin sign is no k"
+        );
+        assert_eq!(parse_username("o'neil+crm").unwrap(), "o'neil+crm");
+        let pattern = regex::Regex::new(&crate::contract::username_pattern()).unwrap();
+        for name in [
+            " John.Doe ",
+            "a@b",
+            "",
+            "has space",
+            "josé",
+            "o'neil+crm",
+            "x[y",
+        ] {
+            assert_eq!(
+                pattern.is_match(name),
+                parse_username(name).is_ok(),
+                "{name:?}"
+            );
+        }
     }
 }

@@ -260,10 +260,8 @@ pub async fn create(
     let mut e = FieldErrors::default();
     let title = e.required("title", input.title.clone());
     let title = e.text("title", title, TITLE_MAX);
+    super::check_amount(&mut e, "amount", input.amount);
     let amount = input.amount.unwrap_or(0);
-    if amount < 0 {
-        e.add("amount", "must not be negative");
-    }
     let currency = Currency::field(&mut e, "currency", input.currency.clone())
         .unwrap_or_else(|| Currency::DEFAULT.into());
     check_close_date(&mut e, &input);
@@ -317,9 +315,7 @@ pub async fn update(
     let current = get(tx, id).await?;
     let mut e = FieldErrors::default();
     let title = e.text("title", input.title.clone(), TITLE_MAX);
-    if input.amount.is_some_and(|a| a < 0) {
-        e.add("amount", "must not be negative");
-    }
+    super::check_amount(&mut e, "amount", input.amount);
     let currency = Currency::field(&mut e, "currency", input.currency.clone());
     check_close_date(&mut e, &input);
     if (input.amount.is_some() || currency.as_ref().is_some_and(|c| *c != current.currency))

@@ -225,11 +225,7 @@ fn check_fields(
             "a lead is converted with POST /api/leads/{id}/convert",
         );
     }
-    if let Some(Some(v)) = input.estimated_value {
-        if v < 0 {
-            e.add("estimated_value", "must not be negative");
-        }
-    }
+    super::check_amount(e, "estimated_value", input.estimated_value.flatten());
     let currency = Currency::field(e, "currency", input.currency);
     Checked {
         first_name,
@@ -557,7 +553,7 @@ pub async fn list(
 pub struct ConvertRequest {
     /// Also open a deal for the new contact.
     pub create_deal: Option<bool>,
-    /// Default: "<company or name> deal".
+    /// Default: "<company or name> deal". Checked also without a deal.
     #[schema(schema_with = crate::contract::text_or_null::<{ crate::crm::deals::TITLE_MAX }>)]
     pub deal_title: Option<String>,
     /// Default: the tenant's default pipeline.
@@ -586,6 +582,14 @@ pub async fn convert(
     if lead.status == LeadStatus::Converted {
         return Err(ApiError::conflict("the lead is already converted"));
     }
+    // A title given is checked like a deal's, whether or not a deal is made.
+    let mut e = FieldErrors::default();
+    let deal_title = e.text(
+        "deal_title",
+        req.deal_title.clone(),
+        crate::crm::deals::TITLE_MAX,
+    );
+    e.finish()?;
     let company = match lead.company_name.clone().filter(|n| !n.trim().is_empty()) {
         Some(name) => Some(
             companies::create(
@@ -619,7 +623,7 @@ pub async fn convert(
     )
     .await?;
     let deal = if req.create_deal == Some(true) {
-        let title = req.deal_title.clone().unwrap_or_else(|| {
+        let title = deal_title.unwrap_or_else(|| {
             let who = lead.company_name.clone().unwrap_or_else(|| {
                 format!(
                     "{} {}",

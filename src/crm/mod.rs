@@ -170,6 +170,16 @@ pub(crate) fn rounds<T>(mut rows: Vec<(Uuid, T)>) -> Vec<Vec<(Uuid, T)>> {
 }
 
 /// Admins and managers may delete any record; users only the ones they own.
+/// An amount of money in minor units: 0 to [`crate::contract::AMOUNT_MAX`].
+pub fn check_amount(errors: &mut FieldErrors, field: &str, value: Option<i64>) {
+    if value.is_some_and(|v| !(0..=crate::contract::AMOUNT_MAX).contains(&v)) {
+        errors.add(
+            field,
+            format!("must be from 0 to {}", crate::contract::AMOUNT_MAX),
+        );
+    }
+}
+
 pub fn ensure_can_delete(user: &SessionUser, owner_id: Option<Uuid>) -> ApiResult<()> {
     match user.role {
         Role::Admin | Role::Manager => Ok(()),

@@ -25,7 +25,7 @@ pub const DEFAULT_STAGES: &[(&str, i64, StageKind)] = &[
 ];
 
 const MAX_PIPELINES: i64 = 50;
-const MAX_STAGES: usize = 30;
+pub const MAX_STAGES: usize = 30;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StageView {
@@ -188,9 +188,11 @@ async fn insert_stage(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePipeline {
-    #[schema(schema_with = crate::contract::text_or_null::<{ NAME_MAX }>)]
+    #[schema(required = true, schema_with = crate::contract::text::<{ NAME_MAX }>)]
     pub name: Option<String>,
-    /// Default: New, Qualified, Proposal, Negotiation, Won, Lost.
+    /// 1 to 30 stages, in order. Default: New, Qualified, Proposal,
+    /// Negotiation, Won, Lost.
+    #[schema(schema_with = crate::contract::stages_or_null)]
     pub stages: Option<Vec<StageInput>>,
     /// Make it the tenant's default pipeline.
     pub is_default: Option<bool>,

@@ -119,10 +119,8 @@ pub async fn create(
     let name = e.text("name", name, NAME_MAX);
     let sku = clearable(&mut e, "sku", input.sku, SKU_MAX);
     let description = clearable(&mut e, "description", input.description, DESCRIPTION_MAX);
+    super::check_amount(&mut e, "price", input.price);
     let price = input.price.unwrap_or(0);
-    if price < 0 {
-        e.add("price", "must not be negative");
-    }
     let currency = Currency::field(&mut e, "currency", input.currency)
         .unwrap_or_else(|| Currency::DEFAULT.into());
     check_reference(tx, &mut e, "owner_id", Table::Users, input.owner_id).await?;
@@ -167,9 +165,7 @@ pub async fn update(
     let name = e.text("name", input.name, NAME_MAX);
     let sku = clearable(&mut e, "sku", input.sku, SKU_MAX);
     let description = clearable(&mut e, "description", input.description, DESCRIPTION_MAX);
-    if input.price.is_some_and(|p| p < 0) {
-        e.add("price", "must not be negative");
-    }
+    super::check_amount(&mut e, "price", input.price);
     let currency = Currency::field(&mut e, "currency", input.currency);
     check_reference(tx, &mut e, "owner_id", Table::Users, input.owner_id).await?;
     e.finish()?;
@@ -344,9 +340,7 @@ fn check_item_numbers(
     if quantity.is_some_and(|q| !(1..=QUANTITY_MAX).contains(&q)) {
         e.add("quantity", "must be from 1 to 1000000");
     }
-    if unit_price.is_some_and(|p| p < 0) {
-        e.add("unit_price", "must not be negative");
-    }
+    super::check_amount(e, "unit_price", unit_price);
     if discount.is_some_and(|d| !(0..=100).contains(&d)) {
         e.add("discount_percent", "must be from 0 to 100");
     }

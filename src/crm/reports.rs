@@ -14,7 +14,7 @@ use uuid::Uuid;
 /// An amount in one currency.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct Money {
-    /// Minor units.
+    /// Minor units. A total past 2^63 - 1 is shown as 9223372036854775807.
     pub amount: i64,
     pub currency: String,
 }
@@ -55,9 +55,27 @@ impl FromRow for StageRow {
             probability: r.get("probability")?,
             currency: r.get("currency")?,
             count: r.get("deal_count")?,
-            amount: r.get("amount")?,
+            amount: total(r)?,
         })
     }
+}
+
+/// Sums of amounts cannot overflow: each amount is split into its high and
+/// low 32 bits (`amount = hi * 2^32 + lo`), whose column sums fit in a
+/// 64-bit integer for up to 2^31 rows on both databases (SQLite's `sum`
+/// errors on overflow, PostgreSQL's `CAST(sum(bigint) AS BIGINT)` too), and
+/// [`total`] puts them back together.
+const SUM: &str = "CAST(COALESCE(sum(d.amount / 4294967296), 0) AS BIGINT) AS amount_hi,
+                    CAST(COALESCE(sum(d.amount % 4294967296), 0) AS BIGINT) AS amount_lo";
+
+/// The amount a report shows for a split sum ([`SUM`]). A total past the
+/// largest 64-bit integer (2^63 - 1, more than 9,000 deals of the largest
+/// amount, [`crate::contract::AMOUNT_MAX`]) is shown as that integer.
+fn total(r: &Row<'_>) -> DbResult<i64> {
+    let hi: i64 = r.get("amount_hi")?;
+    let lo: i64 = r.get("amount_lo")?;
+    let sum = (i128::from(hi) << 32) + i128::from(lo);
+    Ok(i64::try_from(sum.max(0)).unwrap_or(i64::MAX))
 }
 
 pub async fn pipeline(tx: &mut impl Scoped, pipeline: Option<Uuid>) -> ApiResult<PipelineReport> {
@@ -75,13 +93,15 @@ pub async fn pipeline(tx: &mut impl Scoped, pipeline: Option<Uuid>) -> ApiResult
     };
     let rows: Vec<StageRow> = tx
         .query(
-            "SELECT s.id, s.name, s.kind, s.probability, s.position, d.currency,
-                    count(d.id) AS deal_count, CAST(COALESCE(sum(d.amount), 0) AS BIGINT) AS amount
+            &format!(
+                "SELECT s.id, s.name, s.kind, s.probability, s.position, d.currency,
+                    count(d.id) AS deal_count, {SUM}
                FROM pipeline_stages s
                LEFT JOIN deals d ON d.tenant_id = $1 AND d.pipeline_id = s.pipeline_id AND d.stage_id = s.id
               WHERE s.tenant_id = $1 AND s.pipeline_id = $2
               GROUP BY s.id, s.name, s.kind, s.probability, s.position, d.currency
-              ORDER BY s.position, s.id, d.currency",
+              ORDER BY s.position, s.id, d.currency"
+            ),
             &[&pipeline_id],
         )
         .await?;
@@ -132,7 +152,7 @@ impl FromRow for MonthRow {
             month: r.get("month")?,
             currency: r.get("currency")?,
             count: r.get("deal_count")?,
-            amount: r.get("amount")?,
+            amount: total(r)?,
         })
     }
 }
@@ -145,21 +165,25 @@ pub async fn sales(
 ) -> ApiResult<Vec<MonthReport>> {
     let sql = match tx.dialect() {
         Dialect::Postgres => {
-            "SELECT to_char(d.closed_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, d.currency,
-                    count(*) AS deal_count, CAST(COALESCE(sum(d.amount), 0) AS BIGINT) AS amount
+            format!(
+                "SELECT to_char(d.closed_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, d.currency,
+                    count(*) AS deal_count, {SUM}
                FROM deals d
               WHERE d.tenant_id = $1 AND d.status = 'won' AND d.closed_at >= $2 AND d.closed_at < $3
               GROUP BY 1, 2 ORDER BY 1, 2"
+            )
         }
         Dialect::Sqlite => {
-            "SELECT substr(d.closed_at, 1, 7) AS month, d.currency,
-                    count(*) AS deal_count, CAST(COALESCE(sum(d.amount), 0) AS BIGINT) AS amount
+            format!(
+                "SELECT substr(d.closed_at, 1, 7) AS month, d.currency,
+                    count(*) AS deal_count, {SUM}
                FROM deals d
               WHERE d.tenant_id = $1 AND d.status = 'won' AND d.closed_at >= $2 AND d.closed_at < $3
               GROUP BY 1, 2 ORDER BY 1, 2"
+            )
         }
     };
-    let rows: Vec<MonthRow> = tx.query(sql, &[&from, &to]).await?;
+    let rows: Vec<MonthRow> = tx.query(&sql, &[&from, &to]).await?;
     let mut months: BTreeMap<String, MonthReport> = BTreeMap::new();
     for r in rows {
         let m = months

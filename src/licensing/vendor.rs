@@ -544,17 +544,28 @@ pub async fn claim(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateRequest {
-    #[schema(example = "TRAS-ENT-1A2B3C4D-EFGH5678")]
+    /// The licence key (on a SaaS server, required).
+    #[schema(example = "TRAS-ENT-1A2B3C4D-EFGH5678", schema_with = crate::contract::query_any_or_null)]
     pub license_key: Option<String>,
     /// Instead of the key, on a self-hosted server: the signed certificate
     /// (offline activation).
+    #[schema(schema_with = crate::contract::query_any_or_null)]
     pub certificate: Option<String>,
+    /// The company and its owner, as in a registration.
+    #[schema(required = true, schema_with = crate::contract::text::<{ register::COMPANY_NAME_MAX }>)]
     pub company_name: Option<String>,
+    #[schema(required = true, schema_with = crate::contract::email)]
     pub email: Option<String>,
-    #[schema(value_type = Option<String>)]
+    /// At least 8 characters.
+    #[schema(required = true, schema_with = crate::contract::password)]
     pub password: Option<crate::domain::Password>,
+    /// Default: the e-mail's local part.
+    #[schema(schema_with = crate::contract::text_or_null::<{ register::FULL_NAME_MAX }>)]
     pub full_name: Option<String>,
+    #[schema(schema_with = crate::contract::clearable::<{ register::INDUSTRY_MAX }>)]
     pub industry: Option<String>,
+    /// The sub-domain to use; derived from the company name when absent.
+    #[schema(schema_with = crate::contract::slug_or_null)]
     pub slug: Option<String>,
 }
 

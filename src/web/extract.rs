@@ -85,9 +85,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         };
         return Err(ApiError::field(&field, "must not contain NUL characters"));
     }
+    // Every body is an object (the description says so); a struct inside
+    // one is an object too ([`Strict`]), never a list of its fields.
+    if !value.is_object() {
+        return Err(ApiError::field("body", "must be an object"));
+    }
     let mut value = value;
     whole_numbers(&mut value);
-    let result: Result<T, _> = serde_path_to_error::deserialize(value);
+    let result: Result<T, _> = serde_path_to_error::deserialize(Strict(value));
     let err = match result {
         Ok(v) => return Ok(v),
         Err(e) => e,
@@ -107,6 +112,176 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         fields.add(&path, message.to_owned());
     }
     Err(fields.into_error())
+}
+
+/// A JSON value as a deserializer that, unlike `serde_json::Value`, builds
+/// a struct or a map only from an object: serde's derived structs also
+/// take a list of their fields in order (`"address": [null, null]`), which
+/// no client means and the description does not allow. Everything else is
+/// `serde_json::Value`'s own behaviour, applied all the way down.
+struct Strict(serde_json::Value);
+
+type JsonError = serde_json::Error;
+
+impl Strict {
+    fn object<'de, V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        use serde::de::Error;
+        match self.0 {
+            serde_json::Value::Object(map) => visitor.visit_map(StrictMap {
+                entries: map.into_iter(),
+                value: None,
+            }),
+            _ => Err(JsonError::custom("must be an object")),
+        }
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for Strict {
+    type Error = JsonError;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        match self.0 {
+            serde_json::Value::Object(_) => self.object(visitor),
+            serde_json::Value::Array(items) => visitor.visit_seq(StrictSeq(items.into_iter())),
+            other => other.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        match self.0 {
+            serde_json::Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        self.object(visitor)
+    }
+
+    fn deserialize_map<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        self.object(visitor)
+    }
+
+    fn deserialize_seq<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        match self.0 {
+            serde_json::Value::Array(items) => visitor.visit_seq(StrictSeq(items.into_iter())),
+            other => other.deserialize_seq(visitor),
+        }
+    }
+
+    fn deserialize_tuple<V: serde::de::Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        self.0.deserialize_enum(name, variants, visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct identifier ignored_any
+    }
+}
+
+struct StrictSeq(std::vec::IntoIter<serde_json::Value>);
+
+impl<'de> serde::de::SeqAccess<'de> for StrictSeq {
+    type Error = JsonError;
+
+    fn next_element_seed<T: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, JsonError> {
+        self.0
+            .next()
+            .map(|v| seed.deserialize(Strict(v)))
+            .transpose()
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+struct StrictMap {
+    entries: serde_json::map::IntoIter,
+    value: Option<serde_json::Value>,
+}
+
+impl<'de> serde::de::MapAccess<'de> for StrictMap {
+    type Error = JsonError;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, JsonError> {
+        match self.entries.next() {
+            Some((key, value)) => {
+                self.value = Some(value);
+                seed.deserialize(serde_json::Value::String(key)).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, JsonError> {
+        use serde::de::Error;
+        let value = self
+            .value
+            .take()
+            .ok_or_else(|| JsonError::custom("a value without a key"))?;
+        seed.deserialize(Strict(value))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.entries.len())
+    }
 }
 
 /// JSON has one number type: `3.0` is the integer 3 (JSON Schema says so
@@ -378,8 +553,11 @@ impl<S: Send + Sync> FromRequest<S> for CsvUpload {
                     boundary,
                     limits,
                 );
+                let mut parts_seen = 0usize;
                 let mut part = loop {
-                    match within(UPLOAD_IDLE, form.next_field()).await? {
+                    let next = within(UPLOAD_IDLE, form.next_field()).await?;
+                    parts_seen += 1;
+                    match next {
                         Ok(Some(part))
                             if part.name() == Some("file") || part.file_name().is_some() =>
                         {
@@ -401,11 +579,12 @@ impl<S: Send + Sync> FromRequest<S> for CsvUpload {
                                 fields.insert(name, String::from_utf8_lossy(&text).into_owned());
                             }
                         }
-                        Ok(None) => {
-                            return Err(ApiError::field(
-                                "file",
-                                "is missing: send the CSV as the form's file part",
-                            ))
+                        Ok(None) => return Err(no_file_part()),
+                        // A form of no parts at all (`--b\r\n--b--`, as some
+                        // clients send an empty form) lacks the file, like
+                        // one that ends properly without it.
+                        Err(multer::Error::IncompleteStream) if parts_seen == 1 => {
+                            return Err(no_file_part())
                         }
                         Err(e) => return Err(multipart_error(e)),
                     }
@@ -441,6 +620,10 @@ async fn within<T>(
             "the upload stalled; send it again",
         )
     })
+}
+
+fn no_file_part() -> ApiError {
+    ApiError::field("file", "is required: send the CSV as the form's file part")
 }
 
 fn interrupted() -> ApiError {
@@ -488,6 +671,15 @@ mod tests {
         count: Option<i64>,
     }
 
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        inner: Option<Body>,
+        #[serde(default)]
+        list: Vec<Body>,
+    }
+
     #[test]
     fn json_errors_name_the_field() {
         let e = parse_json::<Body>(b"{").unwrap_err();
@@ -499,6 +691,16 @@ mod tests {
             e.details.unwrap()["fields"]["extra"],
             "is not a known field"
         );
+        for body in [&br#"["x", 1]"#[..], b"5", b"null", b"\"x\""] {
+            let e = parse_json::<Body>(body).unwrap_err();
+            assert_eq!(e.details.unwrap()["fields"]["body"], "must be an object");
+        }
+        let e = parse_json::<Outer>(br#"{"inner":["x", 1]}"#).unwrap_err();
+        assert_eq!(e.details.unwrap()["fields"]["inner"], "must be an object");
+        let e = parse_json::<Outer>(br#"{"list":[{"name":"x"},["y"]]}"#).unwrap_err();
+        assert_eq!(e.details.unwrap()["fields"]["list[1]"], "must be an object");
+        let ok = parse_json::<Outer>(br#"{"inner":{"name":"x","count":2},"list":[]}"#).unwrap();
+        assert_eq!(ok.inner.unwrap().count, Some(2));
         let e = parse_json::<Body>(br#"{"name":"x","count":"many"}"#).unwrap_err();
         assert_eq!(e.code, ErrorCode::ValidationFailed);
         assert!(e.details.unwrap()["fields"]["count"].is_string());

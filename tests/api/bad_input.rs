@@ -162,6 +162,68 @@ async fn bad_user_input_never_half_writes(app: TestApp) {
 }
 both!(bad_user_input_never_half_writes);
 
+/// A body is a JSON object, and so is every object inside it: serde would
+/// otherwise build a struct from a list of its fields in order.
+async fn bodies_and_their_objects_must_be_objects(app: TestApp) {
+    let t = app.register("Shapely Co").await;
+    for (path, body, field) in [
+        ("/api/companies", json!([null, null]), "body"),
+        ("/api/companies", json!("Acme"), "body"),
+        ("/api/companies", json!(5), "body"),
+        ("/api/companies", json!(null), "body"),
+        (
+            "/api/companies",
+            json!({"name": "Acme", "address": [null, null]}),
+            "address",
+        ),
+        (
+            "/api/companies",
+            json!({"name": "Acme", "address": "Main St"}),
+            "address",
+        ),
+        ("/api/notes", json!([]), "body"),
+    ] {
+        let r = app
+            .post(path)
+            .bearer(&t.token)
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{path} {body}: {}", r.body);
+        assert_eq!(r.code(), "validation_failed");
+        assert_eq!(
+            r.body["error"]["details"]["fields"][field], "must be an object",
+            "{path} {body}: {}",
+            r.body
+        );
+    }
+    assert_eq!(app.count("companies").await, 0);
+    let company = app
+        .post("/api/companies")
+        .bearer(&t.token)
+        .json(json!({"name": "Acme", "address": {"city": "Dubai"}}))
+        .send()
+        .await;
+    assert_eq!(company.status, 201, "{}", company.body);
+    let id = company.body["data"]["id"].as_str().unwrap().to_owned();
+    for body in [json!([null, null]), json!({"address": [null]})] {
+        let r = app
+            .patch(&format!("/api/companies/{id}"))
+            .bearer(&t.token)
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.body);
+    }
+    let r = app
+        .get(&format!("/api/companies/{id}"))
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.body["data"]["address"]["city"], "Dubai", "{}", r.body);
+}
+both!(bodies_and_their_objects_must_be_objects);
+
 /// NUL is valid JSON but no database keeps it in text: every field refuses
 /// it with a 422 naming the field, before anything reaches the database.
 async fn nul_characters_are_refused_everywhere(app: TestApp) {
@@ -235,3 +297,84 @@ async fn times_outside_what_the_databases_keep_are_refused(app: TestApp) {
     assert!(r.body["error"]["details"]["fields"]["expected_close_date"].is_string());
 }
 both!(times_outside_what_the_databases_keep_are_refused);
+
+/// An import form without a `file` part, even one of no parts at all, is
+/// 422 naming `file`; nothing is written.
+async fn import_forms_without_a_file_part_name_the_file(app: TestApp) {
+    let t = app.register("Formless Co").await;
+    let b = "4bea7452f2ee0b8418ae8c1020a88206";
+    for path in ["/api/contacts/import", "/api/leads/import"] {
+        for body in [
+            format!("--{b}\r\n--{b}--\r\n"),
+            format!("--{b}--\r\n"),
+            format!(
+                "--{b}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--{b}--\r\n"
+            ),
+        ] {
+            let r = app
+                .post(path)
+                .bearer(&t.token)
+                .raw(
+                    &format!("multipart/form-data; boundary={b}"),
+                    body.clone().into_bytes(),
+                )
+                .send()
+                .await;
+            assert_eq!(r.status, 422, "{path} {body:?}: {}", r.body);
+            assert_eq!(r.code(), "validation_failed");
+            let file = r.body["error"]["details"]["fields"]["file"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                file.starts_with("is required"),
+                "{path} {body:?}: {}",
+                r.body
+            );
+        }
+    }
+    assert_eq!(app.count("contacts").await, 0);
+    assert_eq!(app.count("leads").await, 0);
+}
+both!(import_forms_without_a_file_part_name_the_file);
+
+/// A lead conversion's `deal_title` is checked like a deal's title, also
+/// when no deal is made; the refused conversion changes nothing.
+async fn a_blank_deal_title_is_refused_with_or_without_a_deal(app: TestApp) {
+    let t = app.register("Titled Co").await;
+    let r = app
+        .post("/api/leads")
+        .bearer(&t.token)
+        .json(json!({"first_name": "Ada", "company_name": "Engines"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let convert = format!(
+        "/api/leads/{}/convert",
+        r.body["data"]["id"].as_str().unwrap()
+    );
+    for body in [
+        json!({"deal_title": ""}),
+        json!({"deal_title": "  ", "create_deal": false}),
+        json!({"deal_title": "", "create_deal": true}),
+    ] {
+        let r = app
+            .post(&convert)
+            .bearer(&t.token)
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.body);
+        assert!(r.body["error"]["details"]["fields"]["deal_title"].is_string());
+    }
+    assert_eq!(app.count("contacts").await, 0);
+    assert_eq!(app.count("companies").await, 0);
+    let r = app
+        .post(&convert)
+        .bearer(&t.token)
+        .json(json!({"deal_title": "Engines deal", "create_deal": true}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["deal"]["title"], "Engines deal");
+}
+both!(a_blank_deal_title_is_refused_with_or_without_a_deal);

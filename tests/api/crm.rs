@@ -1803,6 +1803,118 @@ async fn basic_reports_add_up(app: TestApp) {
 }
 both!(basic_reports_add_up);
 
+/// Amounts are 0 to 10^15 minor units, and a report's sums cannot
+/// overflow: a deal's amount follows its line items (up to 1,000,000 ×
+/// 10^15, saturating at 2^63 - 1), and the sum of two such deals is shown
+/// as 2^63 - 1, not a 500.
+async fn report_sums_of_huge_amounts_do_not_overflow(app: TestApp) {
+    const MAX: i64 = 1_000_000_000_000_000;
+    let t = app.register("Huge Co").await;
+    for (kind, body, field) in [
+        (
+            "deals",
+            json!({"title": "Too much", "amount": MAX + 1}),
+            "amount",
+        ),
+        (
+            "deals",
+            json!({"title": "Negative", "amount": -1}),
+            "amount",
+        ),
+        (
+            "products",
+            json!({"name": "Too dear", "price": MAX + 1}),
+            "price",
+        ),
+        (
+            "leads",
+            json!({"first_name": "Rich", "estimated_value": i64::MAX}),
+            "estimated_value",
+        ),
+    ] {
+        let r = app
+            .post(&format!("/api/{kind}"))
+            .bearer(&t.token)
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.body);
+        assert!(
+            r.body["error"]["details"]["fields"][field].is_string(),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(app.count("deals").await, 0);
+    let sales = app
+        .get("/api/pipelines")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("list the pipelines")
+        .body["data"][0]
+        .clone();
+    for title in ["A", "B", "C"] {
+        app.new_record(&t.token, "deals", json!({"title": title, "amount": MAX}))
+            .await;
+    }
+    for title in ["Huge 1", "Huge 2"] {
+        let deal = app
+            .new_record(
+                &t.token,
+                "deals",
+                json!({"title": title, "stage_id": sales["stages"][4]["id"]}),
+            )
+            .await;
+        let r = app
+            .post(&format!(
+                "/api/deals/{}/items",
+                deal["id"].as_str().unwrap()
+            ))
+            .bearer(&t.token)
+            .json(json!({"name": "Everything", "quantity": 1_000_000, "unit_price": MAX}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = app
+            .get(&format!("/api/deals/{}", deal["id"].as_str().unwrap()))
+            .bearer(&t.token)
+            .send()
+            .await;
+        assert_eq!(r.body["data"]["amount"], i64::MAX, "{}", r.body);
+    }
+
+    let r = app
+        .get("/api/reports/pipeline")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["data"]["stages"][0]["value"],
+        json!([{"amount": 3 * MAX, "currency": "USD"}])
+    );
+    let won = &r.body["data"]["stages"][4];
+    assert_eq!(won["count"], 2);
+    assert_eq!(
+        won["value"],
+        json!([{"amount": i64::MAX, "currency": "USD"}])
+    );
+
+    let r = app
+        .get("/api/reports/sales?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z")
+        .bearer(&t.token)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"][0]["won_deals"], 2, "{}", r.body);
+    assert_eq!(
+        r.body["data"][0]["value"],
+        json!([{"amount": i64::MAX, "currency": "USD"}])
+    );
+}
+both!(report_sums_of_huge_amounts_do_not_overflow);
+
 async fn search_finds_records_of_the_callers_tenant_only(app: TestApp) {
     let a = app.register("Search Co").await;
     let b = app.register("Other Search Co").await;

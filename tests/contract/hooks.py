@@ -13,6 +13,16 @@ re-checks the case against the schema after the edit, so a positive case
 stays positive and a negative one negative.
 
 The seeded ids come from the JSON file named by CONTRACT_IDS.
+
+`filter_failure` below drops a few "schema-valid request rejected" (ST202)
+reports, each for one operation and one exact answer, with its reason: the
+rule broken is about state or about relating values, which the description
+states in words but JSON Schema cannot. (Per-operation
+`checks.<name>.enabled = false` in schemathesis.toml does not work with
+`--checks all` on the command line in schemathesis 4.32.5: the command
+line's explicit choice is merged over every config-file value, see
+`ChecksConfig.from_hierarchy`; so the exclusions live here, where they
+are also narrower: one answer, not a whole check.)
 """
 
 import json
@@ -36,3 +46,82 @@ def before_call(ctx, case, **kwargs):
         value = body.get(field)
         if isinstance(value, str) and UUID.match(value):
             body[field] = seeded
+
+
+def _fields(response):
+    """`details.fields` of an error answer, and `details.code`."""
+    try:
+        details = response.json()["error"].get("details") or {}
+    except Exception:
+        return {}, None
+    return details.get("fields") or {}, details.get("code")
+
+
+def _rejected(response, status, fields, codes=None):
+    """The answer is `status` naming only some of `fields` (with a
+    `details.code` in `codes`, when given)."""
+    if response.status_code != status:
+        return False
+    named, code = _fields(response)
+    if not named or not set(named) <= set(fields):
+        return False
+    return codes is None or code in codes
+
+
+@schemathesis.hook
+def filter_failure(ctx, failure, case, response):
+    """False drops the failure; each exclusion names its reason."""
+    if failure.code != "ST202":
+        return True
+    label = case.operation.label
+    # `from` must be before `to`: a relation between two parameters, which
+    # OpenAPI cannot state (each alone is any RFC 3339 time).
+    if label in ("GET /api/reports/sales", "GET /api/reports/activities", "GET /api/reports/leads"):
+        named, _ = _fields(response)
+        if response.status_code == 422 and named == {"from": "must be before to"}:
+            return False
+    # `stage_ids` must list this pipeline's current stages, each once: a
+    # set of references to records (state), which generated ids cannot be.
+    if label == "POST /api/pipelines/{id}/stages/reorder":
+        if _rejected(response, 422, {"stage_ids"}):
+            return False
+    # A licence key or certificate must name a licence this server issued
+    # (and which of the two is taken depends on SaaS or self-hosted mode);
+    # this run has none (issuing needs the vendor's signing key and a
+    # platform admin), so every well-formed key is unknown: 422, the right
+    # answer. Only answers naming nothing but the key or certificate.
+    if label in ("POST /api/tenants/licenses/claim", "POST /api/tenants/licenses/activate"):
+        if _rejected(response, 422, {"license_key", "certificate"}):
+            return False
+    # A trial plan has 3 active users; once the run has made them, the next
+    # is refused with the documented 402 `plan_limit_reached` (state).
+    if label == "POST /api/users" and response.status_code == 402:
+        try:
+            if response.json()["error"]["code"] == "plan_limit_reached":
+                return False
+        except Exception:
+            pass
+    # A line item's product must be priced in the deal's currency: two
+    # records' state (the run changes deals' currencies). Only answers
+    # naming that product (and the name and price it would have given).
+    if label == "POST /api/deals/{id}/items":
+        named, _ = _fields(response)
+        if (
+            _rejected(response, 422, {"product_id", "name", "unit_price"})
+            and "is priced in" in str(named.get("product_id", ""))
+        ):
+            return False
+    # A deal with line items takes its amount (and so its currency) from
+    # them: whether this deal has items is state (the run adds some).
+    if label == "PATCH /api/deals/{id}":
+        named, _ = _fields(response)
+        if _rejected(response, 422, {"amount"}) and "line items" in named["amount"]:
+            return False
+    # A CSV's first row must name the columns, with the required one
+    # (first_name): a rule about the text of the uploaded file, which the
+    # description states in words and JSON Schema cannot for a file part.
+    if label in ("POST /api/contacts/import", "POST /api/leads/import"):
+        named, _ = _fields(response)
+        if response.status_code == 422 and set(named) == {"file"} and "first row" in named["file"]:
+            return False
+    return True

@@ -46,13 +46,24 @@ cleanup() {
 trap 'cleanup; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
-if ! command -v schemathesis >/dev/null 2>&1; then
-    log "installing schemathesis (pip)"
-    python3 -m pip install --quiet --disable-pip-version-check schemathesis
+# The version these hooks and settings were made with (hook names and
+# config merging differ between releases).
+SCHEMATHESIS_VERSION=4.32.5
+if ! command -v schemathesis >/dev/null 2>&1 \
+    || [[ "$(schemathesis --version 2>/dev/null)" != *"$SCHEMATHESIS_VERSION"* ]]; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION (pip)"
+    python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+        || die "pip could not install schemathesis==$SCHEMATHESIS_VERSION"
     hash -r
     command -v schemathesis >/dev/null 2>&1 || die "schemathesis is not on PATH after pip install"
 fi
 log "$(schemathesis --version)"
+
+if [[ " $BACKENDS " == *" postgres "* ]]; then
+    command -v psql >/dev/null 2>&1 || die "psql is needed for the PostgreSQL run (or set CONTRACT_BACKENDS=sqlite)"
+    psql "$PG_URL/postgres" -Atqc 'SELECT 1' >/dev/null 2>&1 \
+        || die "PostgreSQL does not answer at $PG_URL (set CONTRACT_PG_URL, or CONTRACT_BACKENDS=sqlite)"
+fi
 
 cargo build --quiet
 [[ -x "$BIN" ]] || die "no binary at $BIN"

@@ -261,7 +261,16 @@ const REQUIRED_TO_CREATE: &[(&str, &[&str])] = &[
     ("DealInput", &["title"]),
     ("LeadInput", &["first_name"]),
     ("ProductInput", &["name"]),
+    // Its alternatives are in ANY_OF_TO_CREATE.
+    ("ItemInput", &[]),
 ];
+
+/// Creates that need one of several sets of fields (given, not `null`).
+const ANY_OF_TO_CREATE: &[(&str, &[&[&str]])] = &[(
+    // A line item names a product, or gives its own name and price.
+    "ItemInput",
+    &[&["product_id"], &["name", "unit_price"]],
+)];
 
 /// Fields an update (PATCH) of a body type it shares with the create
 /// (POST) cannot change: there only `null` (not given) is taken, in a
@@ -306,6 +315,32 @@ impl Modify for RequestBodies {
             components
                 .schemas
                 .insert(format!("{name}Create"), Schema::Object(create).into());
+        }
+        for (name, sets) in ANY_OF_TO_CREATE {
+            let Some(RefOr::T(Schema::Object(create))) =
+                components.schemas.get_mut(&format!("{name}Create"))
+            else {
+                panic!("{name}Create is not an object schema");
+            };
+            let branches: Vec<serde_json::Value> = sets
+                .iter()
+                .map(|fields| {
+                    let not_null: serde_json::Map<String, serde_json::Value> = fields
+                        .iter()
+                        .map(|f| {
+                            (
+                                (*f).to_owned(),
+                                serde_json::json!({ "not": { "type": "null" } }),
+                            )
+                        })
+                        .collect();
+                    serde_json::json!({ "required": fields, "properties": not_null })
+                })
+                .collect();
+            create
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert("anyOf".to_owned(), serde_json::Value::Array(branches));
         }
         for (name, fixed) in FIXED_ON_UPDATE {
             let Some(RefOr::T(Schema::Object(base))) = components.schemas.get(*name) else {

@@ -75,7 +75,11 @@ pub async fn get_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Env
 #[utoipa::path(patch, path = "/api/leads/{id}", tag = "crm", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Lead id")),
     request_body = LeadInput,
-    responses((status = 200, description = "Changed", body = Envelope<LeadView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
+    responses(
+        (status = 200, description = "Changed", body = Envelope<LeadView>),
+        (status = 404, description = "`not_found`", body = ErrorEnvelope),
+        (status = 409, description = "`conflict`: the lead is converted; its status stays", body = ErrorEnvelope),
+    ))]
 pub async fn update_lead(
     State(state): State<App>,
     PathId(id): PathId,

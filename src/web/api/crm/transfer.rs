@@ -38,6 +38,29 @@ impl ImportQuery {
     }
 }
 
+/// An import sent as a `multipart/form-data` form: the CSV is its `file`
+/// part ([`CsvUpload`]); other small fields are ignored.
+pub struct ImportForm;
+
+impl utoipa::PartialSchema for ImportForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::contract::import_form().into()
+    }
+}
+
+impl utoipa::ToSchema for ImportForm {}
+
+/// An import sent as the body: the CSV itself.
+pub struct CsvText;
+
+impl utoipa::PartialSchema for CsvText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::contract::csv_text().into()
+    }
+}
+
+impl utoipa::ToSchema for CsvText {}
+
 /// An import of `K`: the file is already spooled; the whole import runs in
 /// one transaction, rolled back after a dry run.
 async fn import<K: Kind + Default>(
@@ -75,10 +98,11 @@ pub(crate) fn export<K: Kind + 'static>(s: TenantSession) -> axum::response::Res
 #[utoipa::path(post, path = "/api/contacts/import", tag = "crm", security(("bearer" = [])),
     params(ImportQuery),
     request_body(description = "A CSV file (up to 50 MiB), as the body or as the `file` part of a form, whose first row names the columns: first_name (required), last_name, email, phone, title, company, tags (separated by ;), source",
-        content((String = "text/csv"), (String = "multipart/form-data"))),
+        content((CsvText = "text/csv"), (ImportForm = "multipart/form-data"))),
     responses(
         (status = 200, description = "What was imported, updated and skipped, and each bad row's error", body = Envelope<ImportReport>),
         (status = 413, description = "`payload_too_large`: over 50 MiB", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`: no `file` part, an empty file, or a first row without the required column", body = ErrorEnvelope),
         (status = 415, description = "`unsupported_media_type`: send text/csv or multipart/form-data", body = ErrorEnvelope),
     ))]
 pub async fn import_contacts(
@@ -98,10 +122,11 @@ pub async fn export_contacts(s: TenantSession) -> axum::response::Response {
 #[utoipa::path(post, path = "/api/leads/import", tag = "crm", security(("bearer" = [])),
     params(ImportQuery),
     request_body(description = "A CSV file (up to 50 MiB), as the body or as the `file` part of a form, whose first row names the columns: first_name (required), last_name, email, phone, company_name, source, status, estimated_value (minor units), currency",
-        content((String = "text/csv"), (String = "multipart/form-data"))),
+        content((CsvText = "text/csv"), (ImportForm = "multipart/form-data"))),
     responses(
         (status = 200, description = "What was imported, updated and skipped, and each bad row's error", body = Envelope<ImportReport>),
         (status = 413, description = "`payload_too_large`: over 50 MiB", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`: no `file` part, an empty file, or a first row without the required column", body = ErrorEnvelope),
         (status = 415, description = "`unsupported_media_type`: send text/csv or multipart/form-data", body = ErrorEnvelope),
     ))]
 pub async fn import_leads(
