@@ -135,6 +135,7 @@ pub fn router() -> Router<App> {
 /// The description as served: the paths the router collected, with what
 /// every operation may answer and its operation id.
 pub fn describe(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    FreeFormJson.modify(&mut openapi);
     RequestBodies.modify(&mut openapi);
     CommonResponses.modify(&mut openapi);
     CreatedLinks.modify(&mut openapi);
@@ -293,6 +294,63 @@ const EXACTLY_ONE_OF: &[(&str, &[&str])] = &[(
 /// gets its own `<Type>Create` schema listing what a create requires (and
 /// not taking `null` there); an optional body (`JsonOrEmpty`) is the object
 /// or nothing, not `null`.
+/// Free-form JSON the API takes (a tenant's `settings`) holds no NUL
+/// character, in any key or string at any depth: no database keeps one in
+/// text, and the body reader refuses it. `JsonValue` says so recursively.
+struct FreeFormJson;
+
+impl Modify for FreeFormJson {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{
+            ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type,
+        };
+        use utoipa::openapi::{Ref, RefOr, Schema};
+        let no_nul = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(crate::contract::NO_NUL))
+                .build()
+        };
+        let any = || Ref::from_schema_name("JsonValue");
+        let object = |nullable: bool| {
+            let ty = if nullable {
+                SchemaType::from_iter([Type::Object, Type::Null])
+            } else {
+                SchemaType::new(Type::Object)
+            };
+            ObjectBuilder::new()
+                .schema_type(ty)
+                .property_names(Some(no_nul()))
+                .additional_properties(Some(any()))
+        };
+        let value: RefOr<Schema> = OneOfBuilder::new()
+            .description(Some(
+                "Any JSON value without NUL characters in its strings or keys",
+            ))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(no_nul())
+            .item(ArrayBuilder::new().items(any()))
+            .item(object(false))
+            .into();
+        let settings: RefOr<Schema> = object(true)
+            .description(Some(
+                "Replaces the settings object (at most 16 KiB); no NUL characters",
+            ))
+            .into();
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        components.schemas.insert("JsonValue".into(), value);
+        if let Some(RefOr::T(Schema::Object(tenant))) = components.schemas.get_mut("UpdateTenant") {
+            if tenant.properties.contains_key("settings") {
+                tenant.properties.insert("settings".into(), settings);
+            }
+        }
+    }
+}
+
 struct RequestBodies;
 
 impl Modify for RequestBodies {
