@@ -500,31 +500,34 @@ fn first_cursor() -> Cursor {
     (start, Uuid::nil())
 }
 
-/// The whole export of `K` as a stream of CSV chunks (header first), one
-/// page per chunk, read inside `tx`, which it commits at the end.
-pub fn export_stream<K: Kind>(
-    tx: crate::store::TenantTx,
+/// The whole export of `K` as CSV (header first), written page by page to
+/// an anonymous temporary file inside `tx`, which ends before the file is
+/// handed back: sending it to a slow or stalled client then holds no
+/// pooled connection and no transaction. The file is read from the start.
+pub async fn export_file<K: Kind>(
+    mut tx: crate::store::TenantTx,
     _by: &crate::auth::Manager<'_>,
-) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + Send {
-    futures_util::stream::unfold(Some((tx, None, true)), |state| async move {
-        let (mut tx, after, first) = state?;
-        let mut chunk = String::new();
-        if first {
-            chunk.push_str(&csv_line(K::COLUMNS));
+) -> ApiResult<tokio::fs::File> {
+    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+    let spool = tempfile::tempfile().map_err(ApiError::internal)?;
+    let mut file = tokio::io::BufWriter::new(tokio::fs::File::from_std(spool));
+    file.write_all(csv_line(K::COLUMNS).as_bytes())
+        .await
+        .map_err(ApiError::internal)?;
+    let mut after = None;
+    loop {
+        let (text, next) = K::export_page(&mut tx, after, EXPORT_PAGE).await?;
+        file.write_all(text.as_bytes())
+            .await
+            .map_err(ApiError::internal)?;
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
         }
-        match K::export_page(&mut tx, after, EXPORT_PAGE).await {
-            Ok((text, next)) => {
-                chunk.push_str(&text);
-                let state = match next {
-                    Some(n) => Some((tx, Some(n), false)),
-                    None => {
-                        let _ = tx.commit().await;
-                        None
-                    }
-                };
-                Some((Ok(axum::body::Bytes::from(chunk)), state))
-            }
-            Err(e) => Some((Err(std::io::Error::other(e.message)), None)),
-        }
-    })
+    }
+    tx.commit().await?;
+    file.flush().await.map_err(ApiError::internal)?;
+    let mut file = file.into_inner();
+    file.rewind().await.map_err(ApiError::internal)?;
+    Ok(file)
 }

@@ -33,7 +33,7 @@ impl Place for transfer::Leads {
 }
 
 pub async fn export<K: Place>(p: UserPage) -> Response {
-    crate::web::api::crm::export::<K>(p.s)
+    crate::web::api::crm::export::<K>(p.s).await
 }
 
 fn upload_form<K: Place>(ctx: &super::Ctx, dry_run: bool) -> Markup {

@@ -76,15 +76,34 @@ async fn import<K: Kind + Default>(
     Ok(ok(report))
 }
 
-/// The whole CSV export of `K`, streamed as a download, read in the
-/// session's transaction: for admins and managers.
-pub(crate) fn export<K: Kind + 'static>(s: TenantSession) -> axum::response::Response {
+/// The whole CSV export of `K` as a download, for admins and managers: read
+/// in the session's transaction into a temporary file, which is then sent
+/// (the transaction and its connection are done before the first byte).
+pub(crate) async fn export<K: Kind + 'static>(s: TenantSession) -> axum::response::Response {
     use axum::response::IntoResponse;
     let by = match s.user.manager("export records") {
         Ok(by) => by,
         Err(e) => return e.into_response(),
     };
-    let stream = crm::transfer::export_stream::<K>(s.tx.take(), &by);
+    let file = match crm::transfer::export_file::<K>(s.tx.take(), &by).await {
+        Ok(file) => file,
+        Err(e) => return e.into_response(),
+    };
+    let stream = futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut chunk = vec![0u8; 64 * 1024];
+        match file.read(&mut chunk).await {
+            Ok(0) => None,
+            Ok(n) => {
+                chunk.truncate(n);
+                Some((
+                    Ok::<_, std::io::Error>(axum::body::Bytes::from(chunk)),
+                    file,
+                ))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
     axum::response::Response::builder()
         .header(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
         .header(
@@ -116,7 +135,7 @@ pub async fn import_contacts(
 #[utoipa::path(get, path = "/api/contacts/export", tag = "crm", security(("bearer" = [])),
     responses((status = 200, description = "Every contact as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
 pub async fn export_contacts(s: TenantSession) -> axum::response::Response {
-    export::<Contacts>(s)
+    export::<Contacts>(s).await
 }
 
 #[utoipa::path(post, path = "/api/leads/import", tag = "crm", security(("bearer" = [])),
@@ -140,7 +159,7 @@ pub async fn import_leads(
 #[utoipa::path(get, path = "/api/leads/export", tag = "crm", security(("bearer" = [])),
     responses((status = 200, description = "Every lead as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
 pub async fn export_leads(s: TenantSession) -> axum::response::Response {
-    export::<Leads>(s)
+    export::<Leads>(s).await
 }
 
 /// These routes, with their descriptions.
