@@ -23,7 +23,12 @@ impl App {
     /// Connects, migrates and prepares the platform: what `serve` does before
     /// it listens. Tests call it with a manual clock.
     pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<App> {
-        let store = Store::connect(&config.database_url).await?;
+        let store = Store::connect(&config.database_url)
+            .await?
+            .with_tenant_limits(
+                std::time::Duration::from_millis(config.statement_timeout_ms),
+                std::time::Duration::from_millis(config.idle_in_transaction_timeout_ms),
+            );
         let applied = store.migrate().await?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "applied migrations");

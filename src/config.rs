@@ -85,6 +85,20 @@ pub struct Config {
     #[arg(long, env = "TRASEALLA_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
 
+    /// How long one statement of a tenant's request may run, in
+    /// milliseconds (PostgreSQL): past it the request answers 503.
+    #[arg(long, env = "TRASEALLA_STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
+    pub statement_timeout_ms: u64,
+
+    /// How long a tenant's transaction may sit idle, in milliseconds
+    /// (PostgreSQL): past it the database ends it and frees its connection.
+    #[arg(
+        long,
+        env = "TRASEALLA_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+        default_value_t = 60_000
+    )]
+    pub idle_in_transaction_timeout_ms: u64,
+
     /// Registrations one client address may make per hour (public sign-up).
     #[arg(long, env = "TRASEALLA_SIGNUPS_PER_HOUR", default_value_t = 20)]
     pub signups_per_hour: i64,
@@ -112,6 +126,8 @@ impl Config {
             token_ttl_secs: 86_400,
             purge_after_days: 30,
             public_url: None,
+            statement_timeout_ms: 30_000,
+            idle_in_transaction_timeout_ms: 60_000,
             signups_per_hour: 20,
             availability_per_minute: 60,
             mode: crate::licensing::Mode::Saas,

@@ -31,19 +31,28 @@ macro_rules! company_columns {
     };
 }
 
+/// The most characters a part of an address takes (validation and
+/// description).
+pub(crate) const ADDRESS_PART_MAX: usize = 200;
+
 /// A postal address; every part optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::contract::clearable::<{ ADDRESS_PART_MAX }>)]
     pub street: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::contract::clearable::<{ ADDRESS_PART_MAX }>)]
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::contract::clearable::<{ ADDRESS_PART_MAX }>)]
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::contract::clearable::<{ ADDRESS_PART_MAX }>)]
     pub postal_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::contract::clearable::<{ ADDRESS_PART_MAX }>)]
     pub country: Option<String>,
 }
 
@@ -51,7 +60,7 @@ impl Address {
     fn validate(self, e: &mut FieldErrors) -> Address {
         let mut part = |name: &str, v: Option<String>| match v {
             Some(s) if s.trim().is_empty() => None,
-            other => e.text(&format!("address.{name}"), other, 200),
+            other => e.text(&format!("address.{name}"), other, ADDRESS_PART_MAX),
         };
         Address {
             street: part("street", self.street),

@@ -105,6 +105,20 @@ impl Store {
     /// Opens the database a URL names. `postgres://` and `postgresql://` pick
     /// PostgreSQL; `sqlite://PATH` picks SQLite and creates the file (and its
     /// directory) when missing. Anything else is refused rather than guessed.
+    /// Limits on every tenant transaction (PostgreSQL; SQLite serialises
+    /// writes and has no statement timeout): see
+    /// [`postgres::PgStore::with_tenant_limits`].
+    pub fn with_tenant_limits(
+        self,
+        statement: std::time::Duration,
+        idle: std::time::Duration,
+    ) -> Store {
+        match self {
+            Store::Postgres(pg) => Store::Postgres(pg.with_tenant_limits(statement, idle)),
+            other => other,
+        }
+    }
+
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Store::Postgres(postgres::PgStore::connect(url).await?))

@@ -21,6 +21,10 @@ pub const PLATFORM_ROLE: &str = "trasealla_platform";
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// `SET LOCAL` statements of every tenant transaction's set-up: how
+    /// long one statement may run, and how long the transaction may sit
+    /// idle, so no request holds a connection (and its locks) for long.
+    tenant_limits: std::sync::Arc<str>,
 }
 
 impl PgStore {
@@ -55,7 +59,23 @@ impl PgStore {
             })
             .runtime(Runtime::Tokio1)
             .build()?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            tenant_limits: "".into(),
+        })
+    }
+
+    /// Tenant transactions stop a statement after `statement` and end when
+    /// idle for `idle` (PostgreSQL's `statement_timeout` and
+    /// `idle_in_transaction_session_timeout`, transaction-local).
+    pub fn with_tenant_limits(mut self, statement: Duration, idle: Duration) -> PgStore {
+        self.tenant_limits = format!(
+            "; SET LOCAL statement_timeout = {}; SET LOCAL idle_in_transaction_session_timeout = {}",
+            statement.as_millis(),
+            idle.as_millis()
+        )
+        .into();
+        self
     }
 
     async fn client(&self) -> DbResult<Object> {
@@ -95,8 +115,9 @@ impl PgStore {
         // The tenant id is a parsed UUID: formatting it into the text cannot
         // inject anything, and it lets the whole set-up go as one simple query.
         let setup = format!(
-            "{}; SET LOCAL ROLE {TENANT_ROLE}; SELECT set_config('app.tenant_id', '{}', true)",
+            "{}; SET LOCAL ROLE {TENANT_ROLE}{}; SELECT set_config('app.tenant_id', '{}', true)",
             begin(access),
+            self.tenant_limits,
             tenant.0
         );
         let client = tx.client()?;

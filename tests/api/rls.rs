@@ -165,3 +165,35 @@ async fn tenant_role_cannot_write_into_another_tenant(app: TestApp) {
     client.batch_execute("ROLLBACK").await.unwrap();
 }
 postgres_only!(tenant_role_cannot_write_into_another_tenant);
+
+/// Every tenant transaction carries the configured statement and idle
+/// timeouts (transaction-local), so no request holds a connection long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_transactions_carry_their_timeouts() {
+    if crate::support::postgres_url().is_none() {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    }
+    let app = TestApp::spawn_with(crate::support::Backend::Postgres, |c| {
+        c.statement_timeout_ms = 1234;
+        c.idle_in_transaction_timeout_ms = 4321;
+    })
+    .await;
+    let t = app.register("Timeout Co").await;
+    let tenant = trasealla::domain::TenantId(uuid::Uuid::parse_str(&t.id).unwrap());
+    let (tx, row) = app
+        .state
+        .store
+        .tenant::<trasealla::store::One<String>>(
+            tenant,
+            trasealla::store::Access::Read,
+            "SELECT current_setting('statement_timeout') || ' ' ||
+                    current_setting('idle_in_transaction_session_timeout')
+               FROM tenants WHERE id = $1",
+            &[],
+        )
+        .await
+        .unwrap();
+    drop(tx);
+    assert_eq!(row.unwrap().0, "1234ms 4321ms");
+}
