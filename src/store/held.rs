@@ -36,6 +36,7 @@ impl TxSlot {
     /// body, which finishes it itself) or taken back is left alone.
     pub async fn finish(&self, succeeded: bool) -> DbResult<()> {
         let Ok(mut guard) = self.0.try_lock() else {
+            tracing::debug!("the request's transaction is still lent out; its holder ends it");
             return Ok(());
         };
         match guard.take() {
