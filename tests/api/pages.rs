@@ -214,6 +214,33 @@ async fn plain_http_sends_no_hsts(app: TestApp) {
 }
 both!(plain_http_sends_no_hsts);
 
+/// A plain user's add-user form is refused before anything else is done
+/// with it: no validation answer (which would show the checks run), no
+/// password hashed (which would let a plain user keep the hashing busy).
+async fn only_admins_reach_the_add_user_form(app: TestApp) {
+    let t = app.register("Plain Form Co").await;
+    let (_, _) = app.add_user(&t, "plain@plainform.example", "user").await;
+    let mut b = Browser::new(&app);
+    let r = b.login("plain@plainform.example", PASSWORD).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    for password in ["x", PASSWORD] {
+        let r = b
+            .submit(
+                "/dashboard",
+                "/settings/users/new",
+                &[
+                    ("full_name", "Sneaky"),
+                    ("email", "sneaky@plainform.example"),
+                    ("password", password),
+                    ("role", "admin"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 403, "password {password:?}: {}", r.text);
+    }
+}
+both!(only_admins_reach_the_add_user_form);
+
 async fn sessions_live_in_cookies_and_end_on_logout(app: TestApp) {
     let mut anon = Browser::new(&app);
     let r = anon.get("/").await;

@@ -510,6 +510,13 @@ pub struct PendingForm<T> {
 }
 
 impl<T> PendingForm<T> {
+    /// What the session's token says of the role: a cheap refusal before
+    /// slow work (hashing a password). The role read when the transaction
+    /// begins is the one that counts.
+    pub fn token_says_admin(&self) -> PageResult<()> {
+        Ok(self.pending.auth.token_says_admin()?)
+    }
+
     pub async fn begin(self, state: &App) -> PageResult<(TenantSession, Ctx, T)> {
         let (s, ctx) = self.pending.begin(state).await?;
         Ok((s, ctx, self.form))

@@ -281,6 +281,9 @@ pub async fn users(p: UserPage, Query(q): Query<CursorQuery>) -> PageResult {
 }
 
 pub async fn add_user(State(state): State<App>, f: PendingForm<Form>) -> PageResult {
+    // Only admins make users: refused before any password is hashed, so
+    // a plain user cannot keep the hashing permits busy.
+    f.token_says_admin()?;
     let form = &f.form;
     let request = CreateUserRequest {
         email: form.get("email").cloned(),
