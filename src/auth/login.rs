@@ -71,6 +71,8 @@ struct Candidate {
     kind: CandidateKind,
     password_hash: String,
     is_active: bool,
+    /// The user's credential version, for the token (0 for admins).
+    token_version: i64,
 }
 
 enum CandidateKind {
@@ -97,20 +99,22 @@ impl FromRow for Candidate {
             kind,
             password_hash: r.get("password_hash")?,
             is_active: r.get("is_active")?,
+            token_version: r.get("token_version")?,
         })
     }
 }
 
 const USERS_ANY_TENANT: &str =
-    "SELECT u.tenant_id, u.id, u.password_hash, u.is_active, t.status AS tenant_status
+    "SELECT u.tenant_id, u.id, u.password_hash, u.is_active, u.token_version, t.status AS tenant_status
       FROM users u JOIN tenants t ON t.id = u.tenant_id
      WHERE u.email = $1 OR u.username = $1
      LIMIT 5";
 const USERS_OF_TENANT: &str =
-    "SELECT u.tenant_id, u.id, u.password_hash, u.is_active, t.status AS tenant_status
+    "SELECT u.tenant_id, u.id, u.password_hash, u.is_active, u.token_version, t.status AS tenant_status
       FROM users u JOIN tenants t ON t.id = u.tenant_id
      WHERE (u.email = $1 OR u.username = $1) AND t.slug = $2";
-const ADMINS: &str = "SELECT CAST(NULL AS uuid) AS tenant_id, id, password_hash, is_active
+const ADMINS: &str = "SELECT CAST(NULL AS uuid) AS tenant_id, id, password_hash, is_active,
+            CAST(0 AS BIGINT) AS token_version
       FROM platform_admins WHERE username = $1";
 
 fn invalid_credentials() -> ApiError {
@@ -262,12 +266,6 @@ pub async fn login(
                     &[&tenant, &id, &now],
                 )
                 .await?;
-            let One(token_version): One<i64> = tx
-                .query_one(
-                    "SELECT token_version FROM users WHERE tenant_id = $1 AND id = $2",
-                    &[&tenant, &id],
-                )
-                .await?;
             let tenant: TenantView = tx
                 .query_one(
                     concat!("SELECT ", tenant_columns!(), " FROM tenants WHERE id = $1"),
@@ -277,7 +275,7 @@ pub async fn login(
             LoggedIn::Tenant {
                 user: Box::new(user),
                 tenant: Box::new(tenant),
-                token_version,
+                token_version: candidate.token_version,
             }
         }
         CandidateKind::Admin(id) => {

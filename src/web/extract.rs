@@ -644,6 +644,17 @@ fn multipart_error(e: multer::Error) -> ApiError {
     }
 }
 
+/// Whether the browser reached us over HTTPS: the public address is
+/// `https://`, or a trusted proxy says so.
+pub fn is_https(state: &App, headers: &axum::http::HeaderMap) -> bool {
+    state.config.https_only()
+        || (state.config.trust_proxy
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("https")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,7 +91,7 @@ async fn strict_transport(
     req: Request,
     next: Next,
 ) -> Response {
-    let https = pages::is_https(&state, req.headers());
+    let https = extract::is_https(&state, req.headers());
     let mut response = next.run(req).await;
     if https {
         response.headers_mut().insert(

@@ -23,7 +23,7 @@ use crate::app::App;
 use crate::auth::token::Claims;
 use crate::auth::{session_claims, AdminSession, TenantAuth, TenantSession};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::web::extract::{read_bytes, slug_from_host};
+use crate::web::extract::{is_https, read_bytes, slug_from_host};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -289,17 +289,6 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
-}
-
-/// Whether the browser reached us over HTTPS: the public address is
-/// `https://`, or a trusted proxy says so.
-pub(crate) fn is_https(state: &App, headers: &HeaderMap) -> bool {
-    state.config.https_only()
-        || (state.config.trust_proxy
-            && headers
-                .get("x-forwarded-proto")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.eq_ignore_ascii_case("https")))
 }
 
 /// `Set-Cookie` for a session token (`None` clears the cookie).

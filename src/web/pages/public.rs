@@ -32,7 +32,7 @@ pub(super) fn form_token(state: &App, headers: &HeaderMap) -> (String, HeaderVal
         let _ = getrandom::getrandom(&mut bytes);
         hex::encode(bytes)
     });
-    let secure = if super::is_https(state, headers) {
+    let secure = if crate::web::extract::is_https(state, headers) {
         "; Secure"
     } else {
         ""
