@@ -16,8 +16,10 @@ pub mod licensing;
 pub mod pagination;
 pub mod platform;
 pub mod ratelimit;
+pub mod roles;
 pub mod staff;
 pub mod store;
+pub mod teams;
 pub mod tenancy;
 pub mod web;
 

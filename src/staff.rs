@@ -18,7 +18,7 @@ pub(crate) const FULL_NAME_MAX: usize = 255;
 
 macro_rules! user_columns {
     () => {
-        "id, tenant_id, email, username, full_name, role, is_owner, is_active, last_login_at, created_at, updated_at"
+        "id, tenant_id, email, username, full_name, role, role_id, is_owner, is_active, last_login_at, created_at, updated_at"
     };
 }
 pub(crate) use user_columns;
@@ -32,6 +32,9 @@ pub struct UserView {
     pub username: String,
     pub full_name: String,
     pub role: Role,
+    /// The custom role whose record permissions the user has; `null`: those
+    /// of `role`.
+    pub role_id: Option<Uuid>,
     pub is_owner: bool,
     pub is_active: bool,
     pub last_login_at: Option<DateTime<Utc>>,
@@ -48,6 +51,7 @@ impl FromRow for UserView {
             username: r.get("username")?,
             full_name: r.get("full_name")?,
             role: r.get("role")?,
+            role_id: r.get("role_id")?,
             is_owner: r.get("is_owner")?,
             is_active: r.get("is_active")?,
             last_login_at: r.get("last_login_at")?,
@@ -326,6 +330,11 @@ pub struct UpdateUserRequest {
     #[schema(schema_with = crate::contract::text_or_null::<{ FULL_NAME_MAX }>)]
     pub full_name: Option<String>,
     pub role: Option<Role>,
+    /// A custom role (see `/api/roles`) for the user's record permissions;
+    /// `null` goes back to those of `role`.
+    #[serde(default, deserialize_with = "crate::tenancy::nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub role_id: Option<Option<Uuid>>,
     pub is_active: Option<bool>,
     #[schema(schema_with = crate::contract::username_or_null)]
     pub username: Option<String>,
@@ -337,6 +346,7 @@ pub struct UpdateUserRequest {
 pub struct UserChanges {
     pub full_name: Option<String>,
     pub role: Option<Role>,
+    pub role_id: Option<Option<Uuid>>,
     pub is_active: Option<bool>,
     pub username: Option<String>,
     pub password: Option<Password>,
@@ -356,6 +366,7 @@ impl UpdateUserRequest {
         Ok(UserChanges {
             full_name,
             role: self.role,
+            role_id: self.role_id,
             is_active: self.is_active,
             username,
             password,
@@ -388,6 +399,9 @@ pub async fn update(
     if changes.is_active == Some(true) && !current.is_active {
         ensure_seat(tx).await?;
     }
+    if let Some(Some(role)) = changes.role_id {
+        crate::roles::ensure_custom(tx, role).await?;
+    }
     let password_changed = password_hash.is_some();
     // A new password or a lesser role ends every token and browser session
     // the user holds (their credential version moves on).
@@ -403,7 +417,8 @@ pub async fn update(
                 username = COALESCE($6, username),
                 password_hash = COALESCE($7, password_hash),
                 updated_at = $8,
-                token_version = token_version + $9
+                token_version = token_version + $9,
+                role_id = CASE WHEN $10 THEN $11 ELSE role_id END
              WHERE tenant_id = $1 AND id = $2
              RETURNING ",
                 user_columns!()
@@ -417,6 +432,8 @@ pub async fn update(
                 &password_hash,
                 &now,
                 &revoke,
+                &changes.role_id.is_some(),
+                &changes.role_id.flatten(),
             ],
         )
         .await
@@ -439,11 +456,16 @@ pub async fn update(
 fn user_events<'a>(before: &UserView, after: &UserView, password_changed: bool) -> Vec<Event<'a>> {
     let mut events = Vec::new();
     let target = |e: Event<'a>| e.target("user", after.id);
-    if before.role != after.role {
-        events.push(target(Event::new("user.role_changed")).change(
-            serde_json::json!({ "role": before.role }),
-            serde_json::json!({ "role": after.role }),
-        ));
+    if before.role != after.role || before.role_id != after.role_id {
+        // The custom role is named only when it changed.
+        let side = |u: &UserView| {
+            let mut v = serde_json::json!({ "role": u.role });
+            if before.role_id != after.role_id {
+                v["role_id"] = serde_json::json!(u.role_id);
+            }
+            v
+        };
+        events.push(target(Event::new("user.role_changed")).change(side(before), side(after)));
     }
     if before.is_active != after.is_active {
         let action = if after.is_active {

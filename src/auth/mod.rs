@@ -6,6 +6,7 @@
 //! vouch for (tenant status, the user still existing and active, their
 //! current role). A suspended tenant's old tokens therefore stop at once.
 
+pub mod access;
 pub mod login;
 pub mod password;
 pub mod roles;
@@ -13,6 +14,7 @@ pub mod sessions;
 pub mod throttle;
 pub mod token;
 
+pub use access::{Owned, Permissions, RecordAccess, RecordType, Scope};
 pub use roles::{Manager, TenantAdmin};
 
 use crate::app::App;
@@ -43,6 +45,8 @@ pub struct SessionUser {
     pub role: Role,
     pub is_owner: bool,
     pub client_addr: String,
+    /// What their role lets them do with records.
+    pub access: RecordAccess,
 }
 
 impl SessionUser {
@@ -94,6 +98,9 @@ struct SessionRow {
     is_owner: bool,
     is_active: bool,
     token_version: i64,
+    /// The stored permissions of the user's custom role, or of their
+    /// built-in role once an admin changed it.
+    permissions: Option<String>,
 }
 
 impl FromRow for SessionRow {
@@ -112,14 +119,17 @@ impl FromRow for SessionRow {
             is_owner: r.get("is_owner")?,
             is_active: r.get("is_active")?,
             token_version: r.get("token_version")?,
+            permissions: r.get("permissions")?,
         })
     }
 }
 
 const SESSION_SQL: &str =
     "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active,
-            u.token_version, NULL AS logo_url, NULL AS brand_color, NULL AS features, NULL AS timezone
+            u.token_version, NULL AS logo_url, NULL AS brand_color, NULL AS features, NULL AS timezone,
+            CAST(r.permissions AS TEXT) AS permissions
     FROM tenants t JOIN users u ON u.tenant_id = t.id
+    LEFT JOIN roles r ON r.tenant_id = $1 AND (r.id = u.role_id OR (u.role_id IS NULL AND r.builtin = u.role))
     WHERE t.id = $1 AND u.tenant_id = $1 AND u.id = $2";
 
 /// The same for a browser session's token: its row must still exist. It
@@ -128,11 +138,23 @@ const SESSION_SQL: &str =
 const BROWSER_SESSION_SQL: &str =
     "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active,
             u.token_version, t.logo_url, t.settings ->> 'brand_color' AS brand_color, CAST(sub.features AS TEXT) AS features,
-            t.timezone
+            t.timezone, CAST(r.permissions AS TEXT) AS permissions
     FROM tenants t JOIN users u ON u.tenant_id = t.id
+    LEFT JOIN roles r ON r.tenant_id = $1 AND (r.id = u.role_id OR (u.role_id IS NULL AND r.builtin = u.role))
     JOIN sessions s ON s.tenant_id = $1 AND s.user_id = u.id
     JOIN subscriptions sub ON sub.tenant_id = $1
     WHERE t.id = $1 AND u.tenant_id = $1 AND u.id = $2 AND s.id = $3 AND s.expires_at > $4";
+
+/// A user's record permissions: an admin's are always full; otherwise the
+/// stored role's, or the built-in default of their role.
+fn permissions_of(role: Role, stored: Option<&str>) -> Permissions {
+    match (role, stored.and_then(|s| serde_json::from_str(s).ok())) {
+        (Role::Admin, _) => Permissions::full(),
+        (_, Some(p)) => p,
+        (Role::Manager, None) => Permissions::full(),
+        (Role::User, None) => Permissions::user(),
+    }
+}
 
 /// Is `now` past the end of a trial that no paid plan has replaced?
 pub fn trial_expired(
@@ -251,6 +273,10 @@ impl TenantAuth {
             }
             state.licensing.check_write(now)?;
         }
+        let access = RecordAccess::new(
+            self.user,
+            permissions_of(row.role, row.permissions.as_deref()),
+        );
         Ok(TenantSession {
             tx: self.slot.hold(tx),
             user: SessionUser {
@@ -260,6 +286,7 @@ impl TenantAuth {
                 role: row.role,
                 is_owner: row.is_owner,
                 client_addr: self.client_addr,
+                access,
             },
             tenant: Standing {
                 name: row.tenant_name,

@@ -3,8 +3,8 @@
 //! a calendar (`from`/`to` on `due_at`).
 
 use super::listing::{Keyed, ListRequest, Param, Select};
-use super::{check_reference, ensure_can_delete, Table};
-use crate::auth::SessionUser;
+use super::{check_reference, Table, LINKS};
+use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::ActivityId;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
@@ -192,17 +192,33 @@ async fn validate(
     Ok((subject, notes))
 }
 
-pub async fn get(tx: &mut impl Scoped, id: ActivityId) -> ApiResult<ActivityView> {
-    tx.query_opt(
-        concat!(
-            "SELECT ",
-            activity_columns!(),
-            " FROM activities a WHERE a.tenant_id = $1 AND a.id = $2"
-        ),
-        &[&id],
-    )
-    .await?
-    .ok_or_else(ApiError::not_found)
+impl Owned for ActivityView {
+    fn owners(&self) -> [Option<Uuid>; 2] {
+        [self.owner_id, self.assigned_to]
+    }
+}
+
+const GET: &str = concat!(
+    "SELECT ",
+    activity_columns!(),
+    " FROM activities a WHERE a.tenant_id = $1 AND a.id = $2"
+);
+
+/// An activity the caller may read, with the records it belongs to (404
+/// otherwise).
+pub async fn get(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    id: ActivityId,
+) -> ApiResult<ActivityView> {
+    super::get_linked(tx, who, RecordType::Activities, "a", GET, &id).await
+}
+
+/// An activity of the tenant, whoever may read it.
+async fn fetch(tx: &mut impl Scoped, id: ActivityId) -> ApiResult<ActivityView> {
+    tx.query_opt(GET, &[&id])
+        .await?
+        .ok_or_else(ApiError::not_found)
 }
 
 pub async fn create(
@@ -239,16 +255,19 @@ pub async fn create(
         ],
     )
     .await?;
-    get(tx, ActivityId(id)).await
+    fetch(tx, ActivityId(id)).await
 }
 
 pub async fn update(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     id: ActivityId,
     input: ActivityInput,
     now: DateTime<Utc>,
 ) -> ApiResult<ActivityView> {
-    let current = get(tx, id).await?;
+    let current = get(tx, who, id).await?;
+    who.ensure_edit(tx, RecordType::Activities, &current)
+        .await?;
     let (subject, notes) = validate(tx, &input, false).await?;
     let done_at = match input.done {
         Some(true) if !current.done => Some(now),
@@ -300,12 +319,13 @@ pub async fn update(
         ],
     )
     .await?;
-    get(tx, id).await
+    fetch(tx, id).await
 }
 
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: ActivityId) -> ApiResult<()> {
-    let current = get(tx, id).await?;
-    ensure_can_delete(user, current.owner_id)?;
+pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: ActivityId) -> ApiResult<()> {
+    let current = get(tx, who, id).await?;
+    who.ensure_delete(tx, RecordType::Activities, &current)
+        .await?;
     tx.execute(
         "DELETE FROM activities WHERE tenant_id = $1 AND id = $2",
         &[&id],
@@ -333,6 +353,7 @@ pub struct ActivityFilter {
 
 pub async fn list(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     f: &ActivityFilter,
     req: &ListRequest,
 ) -> ApiResult<Page<ActivityView>> {
@@ -365,12 +386,14 @@ pub async fn list(
         ("a.lead_id", f.lead_id),
         ("a.deal_id", f.deal_id),
     ]);
+    s.visible_linked(who, RecordType::Activities, LINKS);
     s.fetch(tx, req).await
 }
 
 /// The newest activities of one record, for its timeline.
 pub(crate) async fn for_record(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     kind: super::timeline::RecordKind,
     id: Uuid,
     req: &ListRequest,
@@ -384,5 +407,6 @@ pub(crate) async fn for_record(
         "a",
     );
     s.and(&format!("a.{} = {{}}", kind.link_column()), Param::Uuid(id));
+    s.visible_linked(who, RecordType::Activities, LINKS);
     s.rows(tx, req).await
 }

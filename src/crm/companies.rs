@@ -1,9 +1,9 @@
 //! Companies: the organisations a tenant's contacts belong to.
 
 use super::listing::{self, ListRequest, Param, Select};
-use super::{check_reference, ensure_can_delete, Table};
-use crate::auth::SessionUser;
-use crate::domain::{CompanyId, UserId};
+use super::{check_reference, Table};
+use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
+use crate::domain::CompanyId;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{DbResult, FromRow, Row, Scoped};
@@ -110,6 +110,12 @@ impl FromRow for CompanyView {
 }
 
 listing::keyed!(CompanyView);
+
+impl Owned for CompanyView {
+    fn owners(&self) -> [Option<Uuid>; 2] {
+        [self.owner_id, None]
+    }
+}
 
 /// `POST /api/companies` and `PATCH /api/companies/:id` (there every field
 /// is optional, and `null` clears an optional one).
@@ -223,6 +229,7 @@ pub struct CompanyFilter {
 
 pub async fn list(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     filter: &CompanyFilter,
     req: &ListRequest,
 ) -> ApiResult<Page<CompanyView>> {
@@ -238,10 +245,23 @@ pub async fn list(
     if let Some(owner) = filter.owner_id {
         s.and("c.owner_id = {}", Param::Uuid(owner));
     }
+    s.visible(who, RecordType::Companies);
     s.fetch(tx, req).await
 }
 
-pub async fn get(tx: &mut impl Scoped, id: CompanyId) -> ApiResult<CompanyView> {
+/// A company the caller may read (404 otherwise).
+pub async fn get(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    id: CompanyId,
+) -> ApiResult<CompanyView> {
+    let c = fetch(tx, id).await?;
+    who.ensure_read(tx, RecordType::Companies, &c).await?;
+    Ok(c)
+}
+
+/// A company of the tenant, whoever may read it.
+async fn fetch(tx: &mut impl Scoped, id: CompanyId) -> ApiResult<CompanyView> {
     tx.query_opt(
         concat!(
             "SELECT ",
@@ -280,17 +300,18 @@ pub async fn create(
         ],
     )
     .await?;
-    get(tx, CompanyId(id)).await
+    fetch(tx, CompanyId(id)).await
 }
 
 pub async fn update(
     tx: &mut impl Scoped,
-    by: UserId,
+    who: &RecordAccess,
     id: CompanyId,
     input: CompanyInput,
     now: DateTime<Utc>,
 ) -> ApiResult<CompanyView> {
-    let before = get(tx, id).await?;
+    let before = get(tx, who, id).await?;
+    who.ensure_edit(tx, RecordType::Companies, &before).await?;
     let c = validate(tx, input, false).await?;
     tx.execute(
         "UPDATE companies SET
@@ -320,14 +341,14 @@ pub async fn update(
         ],
     )
     .await?;
-    let after = get(tx, id).await?;
+    let after = fetch(tx, id).await?;
     super::timeline::record_change(
         tx,
         super::timeline::RecordKind::Company,
         id.0,
         &before,
         &after,
-        by.0,
+        who.me().0,
         now,
     )
     .await?;
@@ -335,9 +356,10 @@ pub async fn update(
 }
 
 /// Deletes a company; its contacts stay, without a company.
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: CompanyId) -> ApiResult<()> {
-    let current = get(tx, id).await?;
-    ensure_can_delete(user, current.owner_id)?;
+pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: CompanyId) -> ApiResult<()> {
+    let current = get(tx, who, id).await?;
+    who.ensure_delete(tx, RecordType::Companies, &current)
+        .await?;
     tx.execute(
         "DELETE FROM companies WHERE tenant_id = $1 AND id = $2",
         &[&id],

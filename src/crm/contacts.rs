@@ -2,8 +2,8 @@
 
 use super::listing::{self, ListRequest, Param, Select};
 use super::timeline::RecordKind;
-use super::{ensure_can_delete, parse_tags, Table};
-use crate::auth::SessionUser;
+use super::{parse_tags, Table};
+use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::{ContactId, Email, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
@@ -75,6 +75,12 @@ impl FromRow for ContactView {
 }
 
 listing::keyed!(ContactView);
+
+impl Owned for ContactView {
+    fn owners(&self) -> [Option<Uuid>; 2] {
+        [self.owner_id, None]
+    }
+}
 
 /// `POST /api/contacts` and `PATCH /api/contacts/:id` (there every field is
 /// optional, and `null` clears an optional one).
@@ -242,6 +248,7 @@ pub struct ContactFilter {
 
 pub async fn list(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     filter: &ContactFilter,
     req: &ListRequest,
 ) -> ApiResult<Page<ContactView>> {
@@ -263,10 +270,23 @@ pub async fn list(
     if let Some(company) = filter.company_id {
         s.and("c.company_id = {}", Param::Uuid(company));
     }
+    s.visible(who, RecordType::Contacts);
     s.fetch(tx, req).await
 }
 
-pub async fn get(tx: &mut impl Scoped, id: ContactId) -> ApiResult<ContactView> {
+/// A contact the caller may read (404 otherwise).
+pub async fn get(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    id: ContactId,
+) -> ApiResult<ContactView> {
+    let c = fetch(tx, id).await?;
+    who.ensure_read(tx, RecordType::Contacts, &c).await?;
+    Ok(c)
+}
+
+/// A contact of the tenant, whoever may read it.
+async fn fetch(tx: &mut impl Scoped, id: ContactId) -> ApiResult<ContactView> {
     tx.query_opt(
         concat!(
             "SELECT ",
@@ -288,7 +308,7 @@ pub async fn create(
     let c = validate(tx, input, true).await?;
     let id = Uuid::now_v7();
     create_many(tx, user, vec![(id, c)], now).await?;
-    get(tx, ContactId(id)).await
+    fetch(tx, ContactId(id)).await
 }
 
 /// Inserts new contacts (each with its id) in one statement: what
@@ -372,14 +392,15 @@ async fn get_many(tx: &mut impl Scoped, ids: &[Uuid]) -> ApiResult<Vec<ContactVi
 
 pub async fn update(
     tx: &mut impl Scoped,
-    by: UserId,
+    who: &RecordAccess,
     id: ContactId,
     input: ContactInput,
     now: DateTime<Utc>,
 ) -> ApiResult<ContactView> {
-    let before = get(tx, id).await?;
+    let before = get(tx, who, id).await?;
+    who.ensure_edit(tx, RecordType::Contacts, &before).await?;
     let c = validate(tx, input, false).await?;
-    let mut after = write_updates(tx, by.0, vec![before], vec![(id.0, c)], now).await?;
+    let mut after = write_updates(tx, who.me().0, vec![before], vec![(id.0, c)], now).await?;
     after.remove(&id.0).ok_or_else(ApiError::not_found)
 }
 
@@ -466,9 +487,10 @@ async fn write_updates(
     Ok(current)
 }
 
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: ContactId) -> ApiResult<()> {
-    let current = get(tx, id).await?;
-    ensure_can_delete(user, current.owner_id)?;
+pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: ContactId) -> ApiResult<()> {
+    let current = get(tx, who, id).await?;
+    who.ensure_delete(tx, RecordType::Contacts, &current)
+        .await?;
     tx.execute(
         "DELETE FROM contacts WHERE tenant_id = $1 AND id = $2",
         &[&id],

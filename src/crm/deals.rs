@@ -3,9 +3,9 @@
 //! lost stage.
 
 use super::listing::{self, ListRequest, Param, Select};
-use super::{check_reference, ensure_can_delete, Table};
-use crate::auth::SessionUser;
-use crate::domain::{Currency, DealId, PipelineId, StageId, StageKind, UserId};
+use super::{check_reference, Table};
+use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
+use crate::domain::{Currency, DealId, PipelineId, StageId, StageKind};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{DbResult, FromRow, Row, Scoped};
@@ -78,6 +78,12 @@ impl FromRow for DealView {
 }
 
 listing::keyed!(DealView);
+
+impl Owned for DealView {
+    fn owners(&self) -> [Option<Uuid>; 2] {
+        [self.owner_id, None]
+    }
+}
 
 /// `POST /api/deals` and `PATCH /api/deals/:id` (there every field is
 /// optional, and `null` clears an optional one).
@@ -214,7 +220,15 @@ fn closed_at(
     }
 }
 
-pub async fn get(tx: &mut impl Scoped, id: DealId) -> ApiResult<DealView> {
+/// One the caller may read (404 otherwise).
+pub async fn get(tx: &mut impl Scoped, who: &RecordAccess, id: DealId) -> ApiResult<DealView> {
+    let v = fetch(tx, id).await?;
+    who.ensure_read(tx, RecordType::Deals, &v).await?;
+    Ok(v)
+}
+
+/// One of the tenant, whoever may read it.
+pub(crate) async fn fetch(tx: &mut impl Scoped, id: DealId) -> ApiResult<DealView> {
     tx.query_opt(
         concat!(
             "SELECT ",
@@ -302,17 +316,18 @@ pub async fn create(
         ],
     )
     .await?;
-    get(tx, DealId(id)).await
+    fetch(tx, DealId(id)).await
 }
 
 pub async fn update(
     tx: &mut impl Scoped,
-    by: UserId,
+    who: &RecordAccess,
     id: DealId,
     input: DealInput,
     now: DateTime<Utc>,
 ) -> ApiResult<DealView> {
-    let current = get(tx, id).await?;
+    let current = get(tx, who, id).await?;
+    who.ensure_edit(tx, RecordType::Deals, &current).await?;
     let mut e = FieldErrors::default();
     let title = e.text("title", input.title.clone(), TITLE_MAX);
     super::check_amount(&mut e, "amount", input.amount);
@@ -391,14 +406,14 @@ pub async fn update(
         ],
     )
     .await?;
-    let after = get(tx, id).await?;
+    let after = fetch(tx, id).await?;
     super::timeline::record_change(
         tx,
         super::timeline::RecordKind::Deal,
         id.0,
         &current,
         &after,
-        by.0,
+        who.me().0,
         now,
     )
     .await?;
@@ -423,9 +438,9 @@ pub(crate) async fn restatus_stage(
     Ok(())
 }
 
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: DealId) -> ApiResult<()> {
-    let current = get(tx, id).await?;
-    ensure_can_delete(user, current.owner_id)?;
+pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: DealId) -> ApiResult<()> {
+    let current = get(tx, who, id).await?;
+    who.ensure_delete(tx, RecordType::Deals, &current).await?;
     tx.execute("DELETE FROM deals WHERE tenant_id = $1 AND id = $2", &[&id])
         .await?;
     Ok(())
@@ -444,6 +459,7 @@ pub struct DealFilter {
 
 pub async fn list(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     f: &DealFilter,
     req: &ListRequest,
 ) -> ApiResult<Page<DealView>> {
@@ -466,5 +482,6 @@ pub async fn list(
     if let Some(status) = f.status {
         s.and("d.status = {}", Param::Text(status.as_str().to_owned()));
     }
+    s.visible(who, RecordType::Deals);
     s.fetch(tx, req).await
 }

@@ -7,8 +7,8 @@ use super::contacts::{self, ContactInput, ContactView};
 use super::deals::{self, DealInput, DealView};
 use super::listing::{self, ListRequest, Param, Select};
 use super::timeline::RecordKind;
-use super::{ensure_can_delete, Table};
-use crate::auth::SessionUser;
+use super::Table;
+use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::{Currency, Email, LeadId, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
@@ -96,6 +96,12 @@ impl FromRow for LeadView {
 }
 
 listing::keyed!(LeadView);
+
+impl Owned for LeadView {
+    fn owners(&self) -> [Option<Uuid>; 2] {
+        [self.owner_id, None]
+    }
+}
 
 /// `POST /api/leads` and `PATCH /api/leads/:id` (there every field is
 /// optional, and `null` clears an optional one).
@@ -279,7 +285,15 @@ pub async fn validate_many(
     }
 }
 
-pub async fn get(tx: &mut impl Scoped, id: LeadId) -> ApiResult<LeadView> {
+/// One the caller may read (404 otherwise).
+pub async fn get(tx: &mut impl Scoped, who: &RecordAccess, id: LeadId) -> ApiResult<LeadView> {
+    let v = fetch(tx, id).await?;
+    who.ensure_read(tx, RecordType::Leads, &v).await?;
+    Ok(v)
+}
+
+/// One of the tenant, whoever may read it.
+pub(crate) async fn fetch(tx: &mut impl Scoped, id: LeadId) -> ApiResult<LeadView> {
     tx.query_opt(
         concat!(
             "SELECT ",
@@ -301,7 +315,7 @@ pub async fn create(
     let c = validate(tx, input, true).await?;
     let id = Uuid::now_v7();
     create_many(tx, user, vec![(id, c)], now).await?;
-    get(tx, LeadId(id)).await
+    fetch(tx, LeadId(id)).await
 }
 
 /// Inserts new leads (each with its id) in one statement: what [`create`]
@@ -393,14 +407,15 @@ async fn get_many(tx: &mut impl Scoped, ids: &[Uuid]) -> ApiResult<Vec<LeadView>
 
 pub async fn update(
     tx: &mut impl Scoped,
-    by: UserId,
+    who: &RecordAccess,
     id: LeadId,
     input: LeadInput,
     now: DateTime<Utc>,
 ) -> ApiResult<LeadView> {
-    let current = get(tx, id).await?;
+    let current = get(tx, who, id).await?;
+    who.ensure_edit(tx, RecordType::Leads, &current).await?;
     let c = validate(tx, input, false).await?;
-    let mut after = write_updates(tx, by.0, vec![current], vec![(id.0, c)], now).await?;
+    let mut after = write_updates(tx, who.me().0, vec![current], vec![(id.0, c)], now).await?;
     after.remove(&id.0).ok_or_else(ApiError::not_found)
 }
 
@@ -506,9 +521,9 @@ async fn write_updates(
     Ok(current)
 }
 
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: LeadId) -> ApiResult<()> {
-    let current = get(tx, id).await?;
-    ensure_can_delete(user, current.owner_id)?;
+pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: LeadId) -> ApiResult<()> {
+    let current = get(tx, who, id).await?;
+    who.ensure_delete(tx, RecordType::Leads, &current).await?;
     tx.execute("DELETE FROM leads WHERE tenant_id = $1 AND id = $2", &[&id])
         .await?;
     Ok(())
@@ -523,6 +538,7 @@ pub struct LeadFilter {
 
 pub async fn list(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     f: &LeadFilter,
     req: &ListRequest,
 ) -> ApiResult<Page<LeadView>> {
@@ -544,6 +560,7 @@ pub async fn list(
     if let Some(status) = f.status {
         s.and("l.status = {}", Param::Text(status.as_str().to_owned()));
     }
+    s.visible(who, RecordType::Leads);
     s.fetch(tx, req).await
 }
 
@@ -578,7 +595,10 @@ pub async fn convert(
     req: ConvertRequest,
     now: DateTime<Utc>,
 ) -> ApiResult<Conversion> {
-    let lead = get(tx, id).await?;
+    let lead = get(tx, &user.access, id).await?;
+    user.access
+        .ensure_edit(tx, RecordType::Leads, &lead)
+        .await?;
     if lead.status == LeadStatus::Converted {
         return Err(ApiError::conflict("the lead is already converted"));
     }
@@ -668,7 +688,7 @@ pub async fn convert(
     )
     .await?;
     Ok(Conversion {
-        lead: get(tx, id).await?,
+        lead: fetch(tx, id).await?,
         contact,
         company,
         deal,

@@ -5,6 +5,7 @@
 //! The SQL is assembled from fixed fragments; every value travels as a
 //! bound parameter. `$1` is always the tenant (bound by the tenant handle).
 
+use crate::auth::{RecordAccess, RecordType};
 use crate::error::{ApiResult, FieldErrors};
 use crate::pagination::Page;
 use crate::store::{Bind, FromRow, Scoped};
@@ -319,6 +320,26 @@ impl Select {
             .map(|c| format!("{c} LIKE {p} ESCAPE '\\'"))
             .collect();
         self.and_sql(&format!("({})", ors.join(" OR ")));
+    }
+
+    /// Keeps the rows of `t` the caller may read (record-level access).
+    pub fn visible(&mut self, who: &RecordAccess, t: RecordType) {
+        if let Some(clause) = who.read_clause(t, self.alias) {
+            self.and(&clause, Param::Uuid(who.me().0));
+        }
+    }
+
+    /// Keeps the rows of `t` the caller may read whose linked records
+    /// (`links`: column, type) they may read too.
+    pub fn visible_linked(
+        &mut self,
+        who: &RecordAccess,
+        t: RecordType,
+        links: &[(&str, RecordType)],
+    ) {
+        if let Some(clause) = who.read_clause_linked(t, self.alias, links) {
+            self.and(&clause, Param::Uuid(who.me().0));
+        }
     }
 
     /// Adds ` AND <clause>`; `{}` in the clause is replaced by the

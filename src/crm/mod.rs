@@ -17,10 +17,9 @@ pub mod search;
 pub mod timeline;
 pub mod transfer;
 
-use crate::auth::SessionUser;
-use crate::domain::Role;
+use crate::auth::{RecordAccess, RecordType};
 use crate::error::{ApiError, ApiResult, FieldErrors};
-use crate::store::{Bind, Dialect, IdList, One, Scoped};
+use crate::store::{Bind, Dialect, FromRow, IdList, One, Scoped};
 use std::collections::HashSet;
 use uuid::Uuid;
 
@@ -119,7 +118,7 @@ pub async fn check_references(
 
 /// `column` is one of the ids bound as `$2` (an [`IdList`]): one statement
 /// whatever the number of ids.
-pub(crate) fn id_in(dialect: Dialect, column: &str) -> String {
+pub fn id_in(dialect: Dialect, column: &str) -> String {
     match dialect {
         Dialect::Postgres => format!("{column} = ANY($2)"),
         Dialect::Sqlite => format!("{column} IN (SELECT value FROM json_each($2))"),
@@ -129,7 +128,7 @@ pub(crate) fn id_in(dialect: Dialect, column: &str) -> String {
 /// One multi-row INSERT: `prefix` names the columns, `fixed` are bound as
 /// $2.. for every row, `per_row` binds each row's values after them, and
 /// `row_sql` makes a row's tuple from its parameters.
-pub(crate) async fn insert_rows<'a, T>(
+pub async fn insert_rows<'a, T>(
     tx: &mut impl Scoped,
     prefix: &str,
     fixed: &[&'a dyn Bind],
@@ -169,7 +168,68 @@ pub(crate) fn rounds<T>(mut rows: Vec<(Uuid, T)>) -> Vec<Vec<(Uuid, T)>> {
     out
 }
 
-/// Admins and managers may delete any record; users only the ones they own.
+/// The records a note or an activity may belong to: it is readable only
+/// when they all are.
+pub(crate) const LINKS: &[(&str, RecordType)] = &[
+    ("contact_id", RecordType::Contacts),
+    ("company_id", RecordType::Companies),
+    ("lead_id", RecordType::Leads),
+    ("deal_id", RecordType::Deals),
+];
+
+/// The row `sql` selects by id (`$2`) when the caller may read it and the
+/// records it belongs to ([`LINKS`]); 404 otherwise. `alias` names the
+/// table of type `t` in `sql`. For notes and activities.
+pub(crate) async fn get_linked<T: FromRow + Send>(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    t: RecordType,
+    alias: &str,
+    sql: &str,
+    id: &(dyn Bind + Sync),
+) -> ApiResult<T> {
+    let found = match who.read_clause_linked(t, alias, LINKS) {
+        None => tx.query_opt(sql, &[id]).await?,
+        Some(clause) => {
+            let sql = format!("{sql} AND {}", clause.replace("{}", "$3"));
+            tx.query_opt(&sql, &[id, &who.me()]).await?
+        }
+    };
+    found.ok_or_else(ApiError::not_found)
+}
+
+/// Runs `sql`, in which each `marker` of `reach` stands for the read
+/// limit of one table ([`RecordAccess::read_clause`]): replaced by ` AND
+/// <clause>` (the caller's id bound after `params`), or by nothing when the
+/// caller reads every row of it. For reports and search.
+pub async fn query_within<T: FromRow + Send>(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    sql: &str,
+    params: &[&dyn Bind],
+    reach: &[(&str, Option<String>)],
+) -> ApiResult<Vec<T>> {
+    let me = format!("${}", params.len() + 2);
+    let mut sql = sql.to_owned();
+    let mut bound = false;
+    for (marker, clause) in reach {
+        let text = match clause {
+            Some(c) => {
+                bound = true;
+                format!(" AND {}", c.replace("{}", &me))
+            }
+            None => String::new(),
+        };
+        sql = sql.replace(marker, &text);
+    }
+    let id = who.me();
+    let mut all: Vec<&dyn Bind> = params.to_vec();
+    if bound {
+        all.push(&id);
+    }
+    Ok(tx.query(&sql, &all).await?)
+}
+
 /// An amount of money in minor units: 0 to [`crate::contract::AMOUNT_MAX`].
 pub fn check_amount(errors: &mut FieldErrors, field: &str, value: Option<i64>) {
     if value.is_some_and(|v| !(0..=crate::contract::AMOUNT_MAX).contains(&v)) {
@@ -177,16 +237,6 @@ pub fn check_amount(errors: &mut FieldErrors, field: &str, value: Option<i64>) {
             field,
             format!("must be from 0 to {}", crate::contract::AMOUNT_MAX),
         );
-    }
-}
-
-pub fn ensure_can_delete(user: &SessionUser, owner_id: Option<Uuid>) -> ApiResult<()> {
-    match user.role {
-        Role::Admin | Role::Manager => Ok(()),
-        Role::User if owner_id == Some(user.id.0) => Ok(()),
-        Role::User => Err(ApiError::forbidden(
-            "users may delete only the records they own",
-        )),
     }
 }
 

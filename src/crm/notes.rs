@@ -2,8 +2,8 @@
 //! and deleted with it.
 
 use super::listing::{Keyed, ListRequest, Param, Select};
-use super::{check_reference, ensure_can_delete, Table};
-use crate::auth::SessionUser;
+use super::{check_reference, Table, LINKS};
+use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::NoteId;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
@@ -96,17 +96,28 @@ fn body(e: &mut FieldErrors, text: Option<String>) -> Option<String> {
     }
 }
 
-pub async fn get(tx: &mut impl Scoped, id: NoteId) -> ApiResult<NoteView> {
-    tx.query_opt(
-        concat!(
-            "SELECT ",
-            note_columns!(),
-            " FROM notes n WHERE n.tenant_id = $1 AND n.id = $2"
-        ),
-        &[&id],
-    )
-    .await?
-    .ok_or_else(ApiError::not_found)
+impl Owned for NoteView {
+    fn owners(&self) -> [Option<Uuid>; 2] {
+        [self.owner_id, None]
+    }
+}
+
+const GET: &str = concat!(
+    "SELECT ",
+    note_columns!(),
+    " FROM notes n WHERE n.tenant_id = $1 AND n.id = $2"
+);
+
+/// A note the caller may read, with its record (404 otherwise).
+pub async fn get(tx: &mut impl Scoped, who: &RecordAccess, id: NoteId) -> ApiResult<NoteView> {
+    super::get_linked(tx, who, RecordType::Notes, "n", GET, &id).await
+}
+
+/// A note of the tenant, whoever may read it.
+async fn fetch(tx: &mut impl Scoped, id: NoteId) -> ApiResult<NoteView> {
+    tx.query_opt(GET, &[&id])
+        .await?
+        .ok_or_else(ApiError::not_found)
 }
 
 pub async fn create(
@@ -154,7 +165,7 @@ pub async fn create(
         ],
     )
     .await?;
-    get(tx, NoteId(id)).await
+    fetch(tx, NoteId(id)).await
 }
 
 /// `PATCH /api/notes/:id`: the text (a note stays with its record).
@@ -168,11 +179,13 @@ pub struct NoteChange {
 
 pub async fn update(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     id: NoteId,
     input: NoteChange,
     now: DateTime<Utc>,
 ) -> ApiResult<NoteView> {
-    get(tx, id).await?;
+    let current = get(tx, who, id).await?;
+    who.ensure_edit(tx, RecordType::Notes, &current).await?;
     let mut e = FieldErrors::default();
     let text = body(&mut e, input.body);
     check_reference(tx, &mut e, "owner_id", Table::Users, input.owner_id).await?;
@@ -183,12 +196,12 @@ pub async fn update(
         &[&id, &text, &input.owner_id, &now],
     )
     .await?;
-    get(tx, id).await
+    fetch(tx, id).await
 }
 
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: NoteId) -> ApiResult<()> {
-    let current = get(tx, id).await?;
-    ensure_can_delete(user, current.owner_id)?;
+pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: NoteId) -> ApiResult<()> {
+    let current = get(tx, who, id).await?;
+    who.ensure_delete(tx, RecordType::Notes, &current).await?;
     tx.execute("DELETE FROM notes WHERE tenant_id = $1 AND id = $2", &[&id])
         .await?;
     Ok(())
@@ -205,6 +218,7 @@ pub struct NoteFilter {
 
 pub async fn list(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     f: &NoteFilter,
     req: &ListRequest,
 ) -> ApiResult<Page<NoteView>> {
@@ -223,12 +237,14 @@ pub async fn list(
         ("n.deal_id", f.deal_id),
         ("n.owner_id", f.owner_id),
     ]);
+    s.visible_linked(who, RecordType::Notes, LINKS);
     s.fetch(tx, req).await
 }
 
 /// The newest notes of one record, for its timeline.
 pub(crate) async fn for_record(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     kind: super::timeline::RecordKind,
     id: Uuid,
     req: &ListRequest,
@@ -242,5 +258,6 @@ pub(crate) async fn for_record(
         "n",
     );
     s.and(&format!("n.{} = {{}}", kind.link_column()), Param::Uuid(id));
+    s.visible_linked(who, RecordType::Notes, LINKS);
     s.rows(tx, req).await
 }

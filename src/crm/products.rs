@@ -2,8 +2,9 @@
 //! sum of its items as its amount.
 
 use super::listing::{self, ListRequest, Select};
-use super::{check_reference, ensure_can_delete, Table};
-use crate::auth::SessionUser;
+use super::{check_reference, Table};
+use crate::auth::{RecordAccess, RecordType, SessionUser};
+use crate::domain::Role;
 use crate::domain::{Currency, DealId, ItemId, ProductId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::pagination::Page;
@@ -204,7 +205,13 @@ pub async fn update(
 /// Deletes a product; line items that used it keep their name and price.
 pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: ProductId) -> ApiResult<()> {
     let current = get(tx, id).await?;
-    ensure_can_delete(user, current.owner_id)?;
+    // The catalogue is shared: admins and managers delete any product,
+    // users the ones they own.
+    if user.role == Role::User && current.owner_id != Some(user.id.0) {
+        return Err(crate::error::ApiError::forbidden(
+            "users may delete only the products they own",
+        ));
+    }
     tx.execute(
         "DELETE FROM products WHERE tenant_id = $1 AND id = $2",
         &[&id],
@@ -306,8 +313,17 @@ pub struct ItemInput {
     pub discount_percent: Option<i64>,
 }
 
-pub async fn items(tx: &mut impl Scoped, deal: DealId) -> ApiResult<Vec<ItemView>> {
-    super::deals::get(tx, deal).await?;
+/// The line items of a deal the caller may read.
+pub async fn items(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    deal: DealId,
+) -> ApiResult<Vec<ItemView>> {
+    super::deals::get(tx, who, deal).await?;
+    all_items(tx, deal).await
+}
+
+async fn all_items(tx: &mut impl Scoped, deal: DealId) -> ApiResult<Vec<ItemView>> {
     Ok(tx
         .query(
             "SELECT id, deal_id, product_id, name, quantity, unit_price, discount_percent, position
@@ -319,7 +335,7 @@ pub async fn items(tx: &mut impl Scoped, deal: DealId) -> ApiResult<Vec<ItemView
 
 /// Sets the deal's amount to the sum of its items, when it has any.
 async fn follow_items(tx: &mut impl Scoped, deal: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
-    let all = items(tx, DealId(deal)).await?;
+    let all = all_items(tx, DealId(deal)).await?;
     if !all.is_empty() {
         let sum = all.iter().fold(0i64, |acc, i| acc.saturating_add(i.total));
         tx.execute(
@@ -346,13 +362,25 @@ fn check_item_numbers(
     }
 }
 
+/// A deal the caller may change (its items follow its edit scope).
+async fn editable_deal(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    deal: DealId,
+) -> ApiResult<super::deals::DealView> {
+    let d = super::deals::get(tx, who, deal).await?;
+    who.ensure_edit(tx, RecordType::Deals, &d).await?;
+    Ok(d)
+}
+
 pub async fn add_item(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     deal: DealId,
     input: ItemInput,
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<ItemView>> {
-    let d = super::deals::get(tx, deal).await?;
+    let d = editable_deal(tx, who, deal).await?;
     let mut e = FieldErrors::default();
     let name = e.text("name", input.name, NAME_MAX);
     check_item_numbers(
@@ -411,17 +439,19 @@ pub async fn add_item(
     )
     .await?;
     follow_items(tx, deal.0, now).await?;
-    items(tx, deal).await
+    all_items(tx, deal).await
 }
 
 pub async fn update_item(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     deal: DealId,
     item: ItemId,
     input: ItemInput,
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<ItemView>> {
-    let current = items(tx, deal).await?;
+    editable_deal(tx, who, deal).await?;
+    let current = all_items(tx, deal).await?;
     if !current.iter().any(|i| i.id == item.0) {
         return Err(ApiError::not_found());
     }
@@ -446,16 +476,17 @@ pub async fn update_item(
     )
     .await?;
     follow_items(tx, deal.0, now).await?;
-    items(tx, deal).await
+    all_items(tx, deal).await
 }
 
 pub async fn delete_item(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     deal: DealId,
     item: ItemId,
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<ItemView>> {
-    super::deals::get(tx, deal).await?;
+    editable_deal(tx, who, deal).await?;
     let n = tx
         .execute(
             "DELETE FROM deal_items WHERE tenant_id = $1 AND deal_id = $2 AND id = $3",
@@ -466,7 +497,7 @@ pub async fn delete_item(
         return Err(ApiError::not_found());
     }
     follow_items(tx, deal.0, now).await?;
-    items(tx, deal).await
+    all_items(tx, deal).await
 }
 
 /// Whether the deal's amount is set by its items.

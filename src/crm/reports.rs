@@ -2,6 +2,8 @@
 //! month, activities by user, leads by source. Money is summed per currency,
 //! never across currencies. Months are calendar months in UTC.
 
+use super::query_within;
+use crate::auth::{RecordAccess, RecordType};
 use crate::domain::PipelineId;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{DbResult, Dialect, FromRow, One, Row, Scoped};
@@ -78,7 +80,11 @@ fn total(r: &Row<'_>) -> DbResult<i64> {
     Ok(i64::try_from(sum.max(0)).unwrap_or(i64::MAX))
 }
 
-pub async fn pipeline(tx: &mut impl Scoped, pipeline: Option<Uuid>) -> ApiResult<PipelineReport> {
+pub async fn pipeline(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    pipeline: Option<Uuid>,
+) -> ApiResult<PipelineReport> {
     let pipeline_id = match pipeline {
         Some(p) => super::pipelines::get(tx, PipelineId(p)).await?.id,
         None => {
@@ -91,20 +97,22 @@ pub async fn pipeline(tx: &mut impl Scoped, pipeline: Option<Uuid>) -> ApiResult
             found.ok_or_else(ApiError::not_found)?.0
         }
     };
-    let rows: Vec<StageRow> = tx
-        .query(
-            &format!(
-                "SELECT s.id, s.name, s.kind, s.probability, s.position, d.currency,
+    let rows: Vec<StageRow> = query_within(
+        tx,
+        who,
+        &format!(
+            "SELECT s.id, s.name, s.kind, s.probability, s.position, d.currency,
                     count(d.id) AS deal_count, {SUM}
                FROM pipeline_stages s
-               LEFT JOIN deals d ON d.tenant_id = $1 AND d.pipeline_id = s.pipeline_id AND d.stage_id = s.id
+               LEFT JOIN deals d ON d.tenant_id = $1 AND d.pipeline_id = s.pipeline_id AND d.stage_id = s.id {{deals}}
               WHERE s.tenant_id = $1 AND s.pipeline_id = $2
               GROUP BY s.id, s.name, s.kind, s.probability, s.position, d.currency
               ORDER BY s.position, s.id, d.currency"
-            ),
-            &[&pipeline_id],
-        )
-        .await?;
+        ),
+        &[&pipeline_id],
+        &[("{deals}", who.read_clause(RecordType::Deals, "d"))],
+    )
+    .await?;
     let mut stages: Vec<StageReport> = Vec::new();
     for r in rows {
         if stages.last().map(|s| s.stage_id) != Some(r.id) {
@@ -160,6 +168,7 @@ impl FromRow for MonthRow {
 /// Won deals by the month they closed, in [from, to).
 pub async fn sales(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> ApiResult<Vec<MonthReport>> {
@@ -169,7 +178,7 @@ pub async fn sales(
                 "SELECT to_char(d.closed_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, d.currency,
                     count(*) AS deal_count, {SUM}
                FROM deals d
-              WHERE d.tenant_id = $1 AND d.status = 'won' AND d.closed_at >= $2 AND d.closed_at < $3
+              WHERE d.tenant_id = $1 AND d.status = 'won' AND d.closed_at >= $2 AND d.closed_at < $3 {{deals}}
               GROUP BY 1, 2 ORDER BY 1, 2"
             )
         }
@@ -178,12 +187,19 @@ pub async fn sales(
                 "SELECT substr(d.closed_at, 1, 7) AS month, d.currency,
                     count(*) AS deal_count, {SUM}
                FROM deals d
-              WHERE d.tenant_id = $1 AND d.status = 'won' AND d.closed_at >= $2 AND d.closed_at < $3
+              WHERE d.tenant_id = $1 AND d.status = 'won' AND d.closed_at >= $2 AND d.closed_at < $3 {{deals}}
               GROUP BY 1, 2 ORDER BY 1, 2"
             )
         }
     };
-    let rows: Vec<MonthRow> = tx.query(&sql, &[&from, &to]).await?;
+    let rows: Vec<MonthRow> = query_within(
+        tx,
+        who,
+        &sql,
+        &[&from, &to],
+        &[("{deals}", who.read_clause(RecordType::Deals, "d"))],
+    )
+    .await?;
     let mut months: BTreeMap<String, MonthReport> = BTreeMap::new();
     for r in rows {
         let m = months
@@ -225,23 +241,29 @@ impl FromRow for UserActivityReport {
 /// Activities due (or, undated, created) in [from, to), by assignee.
 pub async fn activities(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> ApiResult<Vec<UserActivityReport>> {
-    Ok(tx
-        .query(
-            "SELECT a.assigned_to, u.full_name,
+    query_within(
+        tx,
+        who,
+        "SELECT a.assigned_to, u.full_name,
                     sum(CASE WHEN a.done THEN 1 ELSE 0 END) AS done_count,
                     sum(CASE WHEN a.done THEN 0 ELSE 1 END) AS open_count
                FROM activities a
                LEFT JOIN users u ON u.tenant_id = $1 AND u.id = a.assigned_to
               WHERE a.tenant_id = $1 AND COALESCE(a.due_at, a.created_at) >= $2
-                AND COALESCE(a.due_at, a.created_at) < $3
+                AND COALESCE(a.due_at, a.created_at) < $3 {activities}
               GROUP BY a.assigned_to, u.full_name
               ORDER BY u.full_name, a.assigned_to",
-            &[&from, &to],
-        )
-        .await?)
+        &[&from, &to],
+        &[(
+            "{activities}",
+            who.read_clause_linked(RecordType::Activities, "a", super::LINKS),
+        )],
+    )
+    .await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -273,19 +295,22 @@ impl FromRow for SourceRow {
 /// Leads created in [from, to), by source.
 pub async fn leads(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> ApiResult<Vec<SourceReport>> {
-    let rows: Vec<SourceRow> = tx
-        .query(
-            "SELECT l.source, count(*) AS lead_count,
+    let rows: Vec<SourceRow> = query_within(
+        tx,
+        who,
+        "SELECT l.source, count(*) AS lead_count,
                     sum(CASE WHEN l.status = 'converted' THEN 1 ELSE 0 END) AS converted_count
                FROM leads l
-              WHERE l.tenant_id = $1 AND l.created_at >= $2 AND l.created_at < $3
+              WHERE l.tenant_id = $1 AND l.created_at >= $2 AND l.created_at < $3 {leads}
               GROUP BY l.source ORDER BY 2 DESC, l.source",
-            &[&from, &to],
-        )
-        .await?;
+        &[&from, &to],
+        &[("{leads}", who.read_clause(RecordType::Leads, "l"))],
+    )
+    .await?;
     Ok(rows
         .into_iter()
         .map(|r| SourceReport {

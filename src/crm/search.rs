@@ -3,6 +3,8 @@
 //! best matches first. PostgreSQL ranks with its text search (`ts_rank`),
 //! SQLite with FTS5 (`bm25`).
 
+use super::query_within;
+use crate::auth::{RecordAccess, RecordType};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{DbResult, Dialect, FromRow, Row, Scoped};
 use serde::Serialize;
@@ -57,28 +59,28 @@ const POSTGRES: &str = "
     SELECT 'contact' AS record_type, c.id, trim(c.first_name || ' ' || coalesce(c.last_name, '')) AS title, c.email AS subtitle,
            CAST(ts_rank(c.search, to_tsquery('simple', $2)) AS double precision) AS rank
       FROM contacts c
-     WHERE c.tenant_id = $1 AND c.search @@ to_tsquery('simple', $2)
+     WHERE c.tenant_id = $1 AND c.search @@ to_tsquery('simple', $2) {contacts}
        AND c.id IN (SELECT t.record_id FROM search_terms t
                      WHERE t.tenant_id = $1 AND t.record_type = 'contact' AND t.term >= $4 AND t.term < $4 || chr(1114111))
     UNION ALL
     SELECT 'company', co.id, co.name, co.domain,
            CAST(ts_rank(co.search, to_tsquery('simple', $2)) AS double precision)
       FROM companies co
-     WHERE co.tenant_id = $1 AND co.search @@ to_tsquery('simple', $2)
+     WHERE co.tenant_id = $1 AND co.search @@ to_tsquery('simple', $2) {companies}
        AND co.id IN (SELECT t.record_id FROM search_terms t
                      WHERE t.tenant_id = $1 AND t.record_type = 'company' AND t.term >= $4 AND t.term < $4 || chr(1114111))
     UNION ALL
     SELECT 'lead', l.id, trim(l.first_name || ' ' || coalesce(l.last_name, '')), coalesce(l.company_name, l.email),
            CAST(ts_rank(l.search, to_tsquery('simple', $2)) AS double precision)
       FROM leads l
-     WHERE l.tenant_id = $1 AND l.search @@ to_tsquery('simple', $2)
+     WHERE l.tenant_id = $1 AND l.search @@ to_tsquery('simple', $2) {leads}
        AND l.id IN (SELECT t.record_id FROM search_terms t
                      WHERE t.tenant_id = $1 AND t.record_type = 'lead' AND t.term >= $4 AND t.term < $4 || chr(1114111))
     UNION ALL
     SELECT 'deal', d.id, d.title, d.currency,
            CAST(ts_rank(d.search, to_tsquery('simple', $2)) AS double precision)
       FROM deals d
-     WHERE d.tenant_id = $1 AND d.search @@ to_tsquery('simple', $2)
+     WHERE d.tenant_id = $1 AND d.search @@ to_tsquery('simple', $2) {deals}
        AND d.id IN (SELECT t.record_id FROM search_terms t
                      WHERE t.tenant_id = $1 AND t.record_type = 'deal' AND t.term >= $4 AND t.term < $4 || chr(1114111))
     ORDER BY rank DESC, title, id LIMIT $3";
@@ -87,23 +89,29 @@ const SQLITE: &str = "
     SELECT 'contact' AS record_type, c.id, trim(c.first_name || ' ' || coalesce(c.last_name, '')) AS title,
            c.email AS subtitle, -bm25(contacts_fts) AS rank
       FROM contacts_fts f JOIN contacts c ON c.rowid = f.rowid
-     WHERE contacts_fts MATCH $2 AND f.tenant_id = $1 AND c.tenant_id = $1
+     WHERE contacts_fts MATCH $2 AND f.tenant_id = $1 AND c.tenant_id = $1 {contacts}
     UNION ALL
     SELECT 'company', co.id, co.name, co.domain, -bm25(companies_fts)
       FROM companies_fts fco JOIN companies co ON co.rowid = fco.rowid
-     WHERE companies_fts MATCH $2 AND fco.tenant_id = $1 AND co.tenant_id = $1
+     WHERE companies_fts MATCH $2 AND fco.tenant_id = $1 AND co.tenant_id = $1 {companies}
     UNION ALL
     SELECT 'lead', l.id, trim(l.first_name || ' ' || coalesce(l.last_name, '')), coalesce(l.company_name, l.email),
            -bm25(leads_fts)
       FROM leads_fts fl JOIN leads l ON l.rowid = fl.rowid
-     WHERE leads_fts MATCH $2 AND fl.tenant_id = $1 AND l.tenant_id = $1
+     WHERE leads_fts MATCH $2 AND fl.tenant_id = $1 AND l.tenant_id = $1 {leads}
     UNION ALL
     SELECT 'deal', d.id, d.title, d.currency, -bm25(deals_fts)
       FROM deals_fts fd JOIN deals d ON d.rowid = fd.rowid
-     WHERE deals_fts MATCH $2 AND fd.tenant_id = $1 AND d.tenant_id = $1
+     WHERE deals_fts MATCH $2 AND fd.tenant_id = $1 AND d.tenant_id = $1 {deals}
     ORDER BY rank DESC, title, id LIMIT $3";
 
-pub async fn search(tx: &mut impl Scoped, q: &str, limit: i64) -> ApiResult<Vec<SearchHit>> {
+/// The records matching `q` that the caller may read.
+pub async fn search(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    q: &str,
+    limit: i64,
+) -> ApiResult<Vec<SearchHit>> {
     let words = terms(q).map_err(|m| ApiError::field("q", m))?;
     let (sql, query) = match tx.dialect() {
         // Each word a prefix; all must match. Words are letters and digits
@@ -131,10 +139,17 @@ pub async fn search(tx: &mut impl Scoped, q: &str, limit: i64) -> ApiResult<Vec<
         .max_by_key(|w| w.chars().count())
         .cloned()
         .unwrap_or_default();
-    Ok(match tx.dialect() {
-        Dialect::Postgres => tx.query(sql, &[&query, &limit, &longest]).await?,
-        Dialect::Sqlite => tx.query(sql, &[&query, &limit]).await?,
-    })
+    // Each record type's branch keeps what the caller may read.
+    let reach = [
+        ("{contacts}", who.read_clause(RecordType::Contacts, "c")),
+        ("{companies}", who.read_clause(RecordType::Companies, "co")),
+        ("{leads}", who.read_clause(RecordType::Leads, "l")),
+        ("{deals}", who.read_clause(RecordType::Deals, "d")),
+    ];
+    match tx.dialect() {
+        Dialect::Postgres => query_within(tx, who, sql, &[&query, &limit, &longest], &reach).await,
+        Dialect::Sqlite => query_within(tx, who, sql, &[&query, &limit], &reach).await,
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::activities::{self, ActivityView};
 use super::notes::{self, NoteView};
+use crate::auth::RecordAccess;
 use crate::domain::{CompanyId, ContactId, DealId, LeadId};
 use crate::error::{ApiResult, FieldErrors};
 use crate::pagination::Page;
@@ -202,31 +203,37 @@ fn encode_cursor(key: (DateTime<Utc>, Uuid)) -> String {
     )
 }
 
-/// The timeline of one record (which must exist in the caller's tenant).
+/// The timeline of one record the caller may read: its changes, and the
+/// notes and activities on it they may read.
 pub async fn timeline(
     tx: &mut impl Scoped,
+    who: &RecordAccess,
     kind: RecordKind,
     id: Uuid,
     limit: i64,
     before: Option<(DateTime<Utc>, Uuid)>,
 ) -> ApiResult<Page<TimelineEntry>> {
     let exists = match kind {
-        RecordKind::Contact => super::contacts::get(tx, ContactId(id)).await.map(|_| ()),
-        RecordKind::Company => super::companies::get(tx, CompanyId(id)).await.map(|_| ()),
-        RecordKind::Lead => super::leads::get(tx, LeadId(id)).await.map(|_| ()),
-        RecordKind::Deal => super::deals::get(tx, DealId(id)).await.map(|_| ()),
+        RecordKind::Contact => super::contacts::get(tx, who, ContactId(id))
+            .await
+            .map(|_| ()),
+        RecordKind::Company => super::companies::get(tx, who, CompanyId(id))
+            .await
+            .map(|_| ()),
+        RecordKind::Lead => super::leads::get(tx, who, LeadId(id)).await.map(|_| ()),
+        RecordKind::Deal => super::deals::get(tx, who, DealId(id)).await.map(|_| ()),
     };
     exists?;
     let req = super::listing::ListRequest::newest_first(limit, before);
     let mut entries: Vec<TimelineEntry> = Vec::new();
     entries.extend(
-        notes::for_record(tx, kind, id, &req)
+        notes::for_record(tx, who, kind, id, &req)
             .await?
             .into_iter()
             .map(TimelineEntry::Note),
     );
     entries.extend(
-        activities::for_record(tx, kind, id, &req)
+        activities::for_record(tx, who, kind, id, &req)
             .await?
             .into_iter()
             .map(TimelineEntry::Activity),

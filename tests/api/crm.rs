@@ -314,15 +314,26 @@ async fn users_delete_only_what_they_own(app: TestApp) {
         .await;
     let path = |c: &Value| format!("/api/contacts/{}", c["id"].as_str().unwrap());
 
-    // A user may change any record…
+    // By default a user reads every record but changes only their own…
     let r = app
         .patch(&path(&theirs))
         .bearer(&user)
         .json(json!({"title": "Edited"}))
         .send()
         .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = app
+        .patch(&path(&own))
+        .bearer(&user)
+        .json(json!({"title": "Edited"}))
+        .send()
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    // …but delete only their own.
+    assert_eq!(
+        app.get(&path(&theirs)).bearer(&user).send().await.status,
+        200
+    );
+    // …and deletes only their own.
     let r = app.delete(&path(&theirs)).bearer(&user).send().await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(

@@ -35,6 +35,17 @@ const COVERED: &[(&str, &str)] = &[
     ("PATCH", "/api/users/{id}"),
     ("DELETE", "/api/users/{id}"),
     ("GET", "/api/audit-log"),
+    // access::teams_and_roles_stay_in_their_tenant
+    ("GET", "/api/teams"),
+    ("POST", "/api/teams"),
+    ("GET", "/api/teams/{id}"),
+    ("PATCH", "/api/teams/{id}"),
+    ("DELETE", "/api/teams/{id}"),
+    ("GET", "/api/roles"),
+    ("POST", "/api/roles"),
+    ("GET", "/api/roles/{id}"),
+    ("PATCH", "/api/roles/{id}"),
+    ("DELETE", "/api/roles/{id}"),
     // crm::contacts_and_companies_stay_in_their_tenant
     ("GET", "/api/companies"),
     ("POST", "/api/companies"),

@@ -770,6 +770,8 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
         json!({"name": "Secret widget", "price": 100}),
     )
     .await;
+    let team = create(&app, &a.token, "teams", json!({"name": "Secret team"})).await;
+    let role = create(&app, &a.token, "roles", json!({"name": "Secret role"})).await;
     let snapshot = |path: String| {
         let token = a.token.clone();
         let app = &app;
@@ -797,6 +799,8 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
             "/api/contacts".into(),
             "/api/leads".into(),
             "/api/tenants/current".into(),
+            "/api/teams".into(),
+            "/api/roles".into(),
         ] {
             all.push(snapshot(path).await);
         }
@@ -827,6 +831,13 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
             vec![("first_name", "Hacked")],
         ),
         (format!("/contacts/{contact}/delete"), vec![]),
+        (format!("/settings/teams/{team}"), vec![("name", "Hacked")]),
+        (format!("/settings/teams/{team}/delete"), vec![]),
+        (
+            format!("/settings/roles/{role}"),
+            vec![("contacts.read", "own")],
+        ),
+        (format!("/settings/roles/{role}/delete"), vec![]),
         (
             format!("/contacts/{contact}/notes"),
             vec![("body", "planted")],
@@ -868,6 +879,8 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
         "/upgrade",
         "/contacts/new",
         "/deals/new",
+        "/settings/teams",
+        "/settings/roles",
     ] {
         let r = b.get(path).await;
         assert_eq!(r.status, 200, "GET {path}");
@@ -954,6 +967,16 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/settings/users/{id}/delete"),
     ("GET", "/settings/subscription"),
     ("GET", "/settings/audit"),
+    // B's own teams and roles: settings_manage_teams_roles_and_sessions.
+    ("GET", "/settings/teams"),
+    ("POST", "/settings/teams/new"),
+    ("POST", "/settings/teams/{id}"),
+    ("POST", "/settings/teams/{id}/delete"),
+    ("GET", "/settings/roles"),
+    ("POST", "/settings/roles/new"),
+    ("POST", "/settings/roles/{id}"),
+    ("POST", "/settings/roles/{id}/delete"),
+    ("POST", "/logout-all"),
     ("POST", "/admin/tenants/{id}/plan"),
     ("POST", "/admin/tenants/{id}/delete"),
     ("GET", "/admin/licenses"),
@@ -1710,3 +1733,105 @@ both!(
         c.license_signing_key = Some(private);
     }
 );
+
+/// An admin manages teams and roles in the settings pages; anyone signs
+/// out everywhere from the header, which ends their other sessions too.
+async fn settings_manage_teams_roles_and_sessions(app: TestApp) {
+    let t = app.register("Settings Access").await;
+    let (rep, _) = app
+        .add_user(&t, "rep@settings-access.example", "user")
+        .await;
+    let mut b = signed_in(&app, &t).await;
+    let r = b
+        .submit(
+            "/settings/teams",
+            "/settings/teams/new",
+            &[("name", "North"), (format!("member_{rep}").as_str(), "on")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, location(&r)),
+        (303, "/settings/teams"),
+        "{}",
+        r.text
+    );
+    let teams = app
+        .get("/api/teams")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("teams");
+    assert_eq!(teams.body["data"][0]["name"], "North");
+    assert_eq!(teams.body["data"][0]["member_ids"][0], rep.as_str());
+    // An empty name is shown back with its reason.
+    let r = b
+        .submit("/settings/teams", "/settings/teams/new", &[("name", "")])
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    // The user role tightened to its team's contacts, in the role form.
+    let user_role = "00000000-0000-0000-0000-000000000003";
+    let r = b
+        .submit(
+            "/settings/roles",
+            &format!("/settings/roles/{user_role}"),
+            &[
+                ("contacts.read", "team"),
+                ("contacts.edit", "own"),
+                ("contacts.delete", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status, location(&r)),
+        (303, "/settings/roles"),
+        "{}",
+        r.text
+    );
+    let role = app
+        .get(&format!("/api/roles/{user_role}"))
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("the user role");
+    assert_eq!(role.body["data"]["permissions"]["contacts"]["read"], "team");
+    assert_eq!(
+        role.body["data"]["permissions"]["contacts"]["export"],
+        false
+    );
+    assert_eq!(role.body["data"]["permissions"]["deals"]["read"], "all");
+    // Edit wider than read is refused with the page.
+    let r = b
+        .submit(
+            "/settings/roles",
+            &format!("/settings/roles/{user_role}"),
+            &[("deals.read", "own"), ("deals.edit", "all")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = b
+        .submit(
+            "/settings/roles",
+            "/settings/roles/new",
+            &[("name", "Auditor")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert!(b
+        .get("/settings/roles")
+        .await
+        .ok("roles page")
+        .text
+        .contains("Auditor"));
+    // Sign out everywhere: this browser and the API token both stop.
+    let mut other = signed_in(&app, &t).await;
+    let r = b.submit("/dashboard", "/logout-all", &[]).await;
+    assert_eq!((r.status, location(&r)), (303, "/login"), "{}", r.text);
+    assert_eq!(
+        other.get("/dashboard").await.status,
+        303,
+        "the other browser is signed out"
+    );
+    let r = app.get("/api/auth/me").bearer(&t.token).send().await;
+    assert_eq!(r.status, 401, "{}", r.body);
+}
+both!(settings_manage_teams_roles_and_sessions);

@@ -244,6 +244,32 @@ impl TestApp {
     /// Sets a tenant's status directly (the admin API arrives with the
     /// platform-admin issue).
     pub async fn set_tenant_status(&self, tenant: &Tenant, status: &str) {
+        self.platform_update(
+            tenant,
+            "UPDATE tenants SET status = $2 WHERE id = $1",
+            &[&status],
+        )
+        .await;
+    }
+
+    /// Lifts a tenant's user limit (as a platform admin's plan change would).
+    pub async fn unlimit_users(&self, tenant: &Tenant) {
+        self.platform_update(
+            tenant,
+            "UPDATE subscriptions SET max_users = NULL WHERE tenant_id = $1",
+            &[],
+        )
+        .await;
+    }
+
+    /// Runs `sql` (binding the tenant's id, then `params`) on the platform
+    /// handle; it must change exactly one row.
+    async fn platform_update(
+        &self,
+        tenant: &Tenant,
+        sql: &str,
+        params: &[&(dyn trasealla::store::Bind + Sync)],
+    ) {
         let mut tx = self
             .state
             .store
@@ -251,14 +277,10 @@ impl TestApp {
             .await
             .unwrap();
         let id = uuid::Uuid::parse_str(&tenant.id).unwrap();
-        let n = tx
-            .execute(
-                "UPDATE tenants SET status = $2 WHERE id = $1",
-                &[&id, &status],
-            )
-            .await
-            .unwrap();
-        assert_eq!(n, 1);
+        let mut all: Vec<&dyn trasealla::store::Bind> = vec![&id];
+        all.extend(params.iter().map(|p| *p as &dyn trasealla::store::Bind));
+        let n = tx.execute(sql, &all).await.unwrap();
+        assert_eq!(n, 1, "{sql}");
         tx.commit().await.unwrap();
     }
 

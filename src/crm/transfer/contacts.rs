@@ -2,10 +2,10 @@
 
 use super::csv::csv_line;
 use super::{first_cursor, Cursor, Kind, RowCheck};
-use crate::auth::SessionUser;
+use crate::auth::{RecordAccess, RecordType, SessionUser};
 use crate::crm::companies::{self, CompanyInput};
 use crate::crm::contacts::{self, ContactInput};
-use crate::crm::Validated;
+use crate::crm::{query_within, Validated};
 use crate::error::ApiResult;
 use crate::store::{DbResult, FromRow, One, Row, Scoped};
 use chrono::{DateTime, Utc};
@@ -74,6 +74,7 @@ fn company_input(name: &str) -> CompanyInput {
 
 impl Kind for Contacts {
     const TABLE: &'static str = "contacts";
+    const RECORD: RecordType = RecordType::Contacts;
     const COLUMNS: &'static [&'static str] = &[
         "first_name",
         "last_name",
@@ -192,6 +193,7 @@ impl Kind for Contacts {
 
     async fn export_page<S: Scoped>(
         tx: &mut S,
+        who: &RecordAccess,
         after: Option<Cursor>,
         limit: i64,
     ) -> ApiResult<(String, Option<Cursor>)> {
@@ -208,17 +210,23 @@ impl Kind for Contacts {
             }
         }
         let (t, i) = after.unwrap_or_else(first_cursor);
-        let rows: Vec<ExportRow> = tx
-            .query(
-                "SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company_id, c.tags, c.source,
-                        c.owner_id, c.created_by, c.created_at, c.updated_at, c.sort_name, co.name AS company_name
-                   FROM contacts c
-                   LEFT JOIN companies co ON co.tenant_id = $1 AND co.id = c.company_id
-                  WHERE c.tenant_id = $1 AND (c.created_at, c.id) > ($2, $3)
-                  ORDER BY c.created_at, c.id LIMIT $4",
-                &[&t, &i, &limit],
-            )
-            .await?;
+        // A company the caller may not read leaves its column empty.
+        let rows: Vec<ExportRow> = query_within(
+            tx,
+            who,
+            "SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company_id, c.tags, c.source,
+                    c.owner_id, c.created_by, c.created_at, c.updated_at, c.sort_name, co.name AS company_name
+               FROM contacts c
+               LEFT JOIN companies co ON co.tenant_id = $1 AND co.id = c.company_id {companies}
+              WHERE c.tenant_id = $1 AND (c.created_at, c.id) > ($2, $3) {contacts}
+              ORDER BY c.created_at, c.id LIMIT $4",
+            &[&t, &i, &limit],
+            &[
+                ("{contacts}", who.read_clause(RecordType::Contacts, "c")),
+                ("{companies}", who.read_clause(RecordType::Companies, "co")),
+            ],
+        )
+        .await?;
         let mut out = String::new();
         for r in &rows {
             let c = &r.contact;

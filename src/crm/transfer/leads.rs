@@ -2,9 +2,9 @@
 
 use super::csv::csv_line;
 use super::{first_cursor, Cursor, Kind, RowCheck};
-use crate::auth::SessionUser;
+use crate::auth::{RecordAccess, RecordType, SessionUser};
 use crate::crm::leads::{self, LeadInput, LeadStatus, StatusRule};
-use crate::crm::Validated;
+use crate::crm::{query_within, Validated};
 use crate::error::ApiResult;
 use crate::store::{DbResult, FromRow, Row, Scoped};
 use chrono::{DateTime, Utc};
@@ -17,6 +17,7 @@ pub struct Leads;
 
 impl Kind for Leads {
     const TABLE: &'static str = "leads";
+    const RECORD: RecordType = RecordType::Leads;
     const COLUMNS: &'static [&'static str] = &[
         "first_name",
         "last_name",
@@ -122,6 +123,7 @@ impl Kind for Leads {
 
     async fn export_page<S: Scoped>(
         tx: &mut S,
+        who: &RecordAccess,
         after: Option<Cursor>,
         limit: i64,
     ) -> ApiResult<(String, Option<Cursor>)> {
@@ -155,16 +157,18 @@ impl Kind for Leads {
             }
         }
         let (t, i) = after.unwrap_or_else(first_cursor);
-        let rows: Vec<ExportRow> = tx
-            .query(
-                "SELECT id, first_name, last_name, email, phone, company_name, source, status, estimated_value,
-                        currency, created_at
-                   FROM leads
-                  WHERE tenant_id = $1 AND (created_at, id) > ($2, $3)
-                  ORDER BY created_at, id LIMIT $4",
-                &[&t, &i, &limit],
-            )
-            .await?;
+        let rows: Vec<ExportRow> = query_within(
+            tx,
+            who,
+            "SELECT l.id, l.first_name, l.last_name, l.email, l.phone, l.company_name, l.source, l.status,
+                    l.estimated_value, l.currency, l.created_at
+               FROM leads l
+              WHERE l.tenant_id = $1 AND (l.created_at, l.id) > ($2, $3) {leads}
+              ORDER BY l.created_at, l.id LIMIT $4",
+            &[&t, &i, &limit],
+            &[("{leads}", who.read_clause(RecordType::Leads, "l"))],
+        )
+        .await?;
         let out: String = rows.iter().map(|r| r.line.as_str()).collect();
         let next = rows.last().map(|r| (r.created_at, r.id));
         Ok((out, next.filter(|_| rows.len() as i64 == limit)))

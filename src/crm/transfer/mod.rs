@@ -20,7 +20,7 @@ pub use self::contacts::Contacts;
 pub use self::csv::{csv_line, CsvStream};
 pub use self::leads::Leads;
 
-use crate::auth::SessionUser;
+use crate::auth::{RecordAccess, RecordType, SessionUser};
 use crate::crm::Validated;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::store::{DbResult, Dialect, FromRow, Row, Scoped, TextList};
@@ -60,6 +60,8 @@ pub type Cursor = (DateTime<Utc>, Uuid);
 pub trait Kind: Send {
     /// The table, also the export's file name.
     const TABLE: &'static str;
+    /// Its record type, for the caller's permissions.
+    const RECORD: RecordType;
     /// The columns of a file, in export order. The first is required.
     const COLUMNS: &'static [&'static str];
     /// What a header names, by its common spellings, as an index of
@@ -114,6 +116,7 @@ pub trait Kind: Send {
     /// and where the next page starts.
     fn export_page<S: Scoped>(
         tx: &mut S,
+        who: &RecordAccess,
         after: Option<Cursor>,
         limit: i64,
     ) -> impl Future<Output = ApiResult<(String, Option<Cursor>)>> + Send;
@@ -432,17 +435,23 @@ enum Target {
 
 /// Imports a spooled file of `K` into the tenant of `tx`, as one
 /// transaction: committed, or rolled back after a dry run (or an error).
+/// The caller's role must allow importing `K`; updating existing records
+/// (`on_duplicate=update`) is a bulk change of records they may all edit.
 pub async fn import<K: Kind + Default>(
     mut tx: crate::store::TenantTx,
-    by: &crate::auth::Manager<'_>,
+    by: &SessionUser,
     on_duplicate: OnDuplicate,
     dry_run: bool,
     file: tokio::fs::File,
     now: DateTime<Utc>,
 ) -> ApiResult<ImportReport> {
+    by.access.ensure_import(K::RECORD)?;
+    if on_duplicate == OnDuplicate::Update {
+        by.access.ensure_bulk(K::RECORD)?;
+    }
     tx.plan_each_time().await?;
     let report = Import::new(K::default(), on_duplicate, dry_run)
-        .run(&mut tx, by.user(), file, now)
+        .run(&mut tx, by, file, now)
         .await?;
     if !dry_run {
         tx.commit().await?;
@@ -500,15 +509,17 @@ fn first_cursor() -> Cursor {
     (start, Uuid::nil())
 }
 
-/// The whole export of `K` as CSV (header first), written page by page to
+/// The whole export of `K` the caller may read, if their role may export
+/// it, as CSV (header first), written page by page to
 /// an anonymous temporary file inside `tx`, which ends before the file is
 /// handed back: sending it to a slow or stalled client then holds no
 /// pooled connection and no transaction. The file is read from the start.
 pub async fn export_file<K: Kind>(
     mut tx: crate::store::TenantTx,
-    _by: &crate::auth::Manager<'_>,
+    by: &SessionUser,
 ) -> ApiResult<tokio::fs::File> {
     use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+    by.access.ensure_export(K::RECORD)?;
     let spool = tempfile::tempfile().map_err(ApiError::internal)?;
     let mut file = tokio::io::BufWriter::new(tokio::fs::File::from_std(spool));
     file.write_all(csv_line(K::COLUMNS).as_bytes())
@@ -516,7 +527,7 @@ pub async fn export_file<K: Kind>(
         .map_err(ApiError::internal)?;
     let mut after = None;
     loop {
-        let (text, next) = K::export_page(&mut tx, after, EXPORT_PAGE).await?;
+        let (text, next) = K::export_page(&mut tx, &by.access, after, EXPORT_PAGE).await?;
         file.write_all(text.as_bytes())
             .await
             .map_err(ApiError::internal)?;

@@ -5,6 +5,7 @@
 //! method from its handler's OpenAPI annotation: the route table and the
 //! description are one list.
 
+pub mod access;
 pub mod auth;
 pub mod crm;
 pub mod health;
@@ -124,6 +125,7 @@ pub fn api() -> OpenApiRouter<App> {
         .routes(routes!(licenses::claim))
         .routes(routes!(licenses::activate))
         .merge(crm::routes())
+        .merge(access::routes())
 }
 
 /// The routes of the API, and its description.
@@ -587,6 +589,7 @@ impl Modify for CreatedLinks {
         (name = "tenants", description = "Registration and the tenant's own settings"),
         (name = "auth", description = "Logging in"),
         (name = "users", description = "The tenant's staff"),
+        (name = "access", description = "Teams and roles: which records each user reads and changes"),
         (name = "platform", description = "The vendor's staff: tenants and their lifecycle"),
         (name = "licensing", description = "Licence keys and certificates for self-hosted installations"),
         (name = "reports", description = "Basic reports"),

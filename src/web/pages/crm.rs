@@ -45,7 +45,7 @@ pub async fn dashboard(State(state): State<App>, p: UserPage) -> PageResult {
     let all = pipelines::list(&mut s.tx).await?;
     let pipeline = chosen_pipeline(&all, None).cloned();
     let report = match &pipeline {
-        Some(p) => Some(reports::pipeline(&mut s.tx, Some(p.id)).await?),
+        Some(p) => Some(reports::pipeline(&mut s.tx, &s.user.access, Some(p.id)).await?),
         None => None,
     };
     let start = ctx.midnight(ctx.day_of(&now)).unwrap_or(now);
@@ -54,6 +54,7 @@ pub async fn dashboard(State(state): State<App>, p: UserPage) -> PageResult {
     e.finish()?;
     let today = activities::list(
         &mut s.tx,
+        &s.user.access,
         &ActivityFilter {
             from: Some(start),
             to: Some(start + Duration::days(1)),
@@ -65,6 +66,7 @@ pub async fn dashboard(State(state): State<App>, p: UserPage) -> PageResult {
     .await?;
     let open_tasks = activities::list(
         &mut s.tx,
+        &s.user.access,
         &ActivityFilter {
             assigned_to: Some(s.user.id.0),
             done: Some(false),
@@ -161,7 +163,14 @@ pub async fn activity_done(
         done: Some(true),
         ..Default::default()
     };
-    activities::update(&mut s.tx, ActivityId(id), input, state.clock.now()).await?;
+    activities::update(
+        &mut s.tx,
+        &s.user.access,
+        ActivityId(id),
+        input,
+        state.clock.now(),
+    )
+    .await?;
     Ok(see_other(&super::safe_next(
         f.form.back.as_deref(),
         "/dashboard",
@@ -190,7 +199,7 @@ pub async fn board(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
     let Some(pipeline) = chosen_pipeline(&all, q.pipeline_id.as_deref()).cloned() else {
         return Err(ApiError::not_found().into());
     };
-    let report = reports::pipeline(&mut s.tx, Some(pipeline.id)).await?;
+    let report = reports::pipeline(&mut s.tx, &s.user.access, Some(pipeline.id)).await?;
     let mut e = FieldErrors::default();
     let req = ListRequest::parse(Some(CARDS_PER_STAGE), Some("-updated_at"), None, &mut e);
     e.finish()?;
@@ -201,7 +210,11 @@ pub async fn board(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
             stage_id: Some(stage.id),
             ..Default::default()
         };
-        columns.push(deals::list(&mut s.tx, &f, &req).await?.items);
+        columns.push(
+            deals::list(&mut s.tx, &s.user.access, &f, &req)
+                .await?
+                .items,
+        );
     }
     let stage_options: Vec<(String, String)> = pipeline
         .stages
@@ -296,7 +309,14 @@ pub async fn move_deal(
                 stage_id: stage,
                 ..Default::default()
             };
-            deals::update(&mut s.tx, s.user.id, DealId(id), input, state.clock.now()).await
+            deals::update(
+                &mut s.tx,
+                &s.user.access,
+                DealId(id),
+                input,
+                state.clock.now(),
+            )
+            .await
         }
         Err(e) => Err(e),
     };
@@ -410,9 +430,9 @@ pub async fn create_deal(State(state): State<App>, f: UserForm<DealForm>) -> Pag
 
 pub async fn deal(p: UserPage, PathId(id): PathId) -> PageResult {
     let UserPage { mut s, ctx } = p;
-    let d = deals::get(&mut s.tx, DealId(id)).await?;
+    let d = deals::get(&mut s.tx, &s.user.access, DealId(id)).await?;
     let pipeline = pipelines::get(&mut s.tx, PipelineId(d.pipeline_id)).await?;
-    let items = crate::crm::products::items(&mut s.tx, DealId(id)).await?;
+    let items = crate::crm::products::items(&mut s.tx, &s.user.access, DealId(id)).await?;
     let mut e = FieldErrors::default();
     let first = ListRequest::parse(Some("100"), Some("name"), None, &mut e);
     e.finish()?;
@@ -425,7 +445,8 @@ pub async fn deal(p: UserPage, PathId(id): PathId) -> PageResult {
         &first,
     )
     .await?;
-    let entries = timeline::timeline(&mut s.tx, RecordKind::Deal, id, 50, None).await?;
+    let entries =
+        timeline::timeline(&mut s.tx, &s.user.access, RecordKind::Deal, id, 50, None).await?;
     let stage = pipeline.stages.iter().find(|s| s.id == d.stage_id);
     let back = format!("/deals/{id}");
     let body = html! {
@@ -518,6 +539,13 @@ pub async fn add_item(
         discount_percent: discount,
         ..Default::default()
     };
-    crate::crm::products::add_item(&mut s.tx, DealId(id), input, state.clock.now()).await?;
+    crate::crm::products::add_item(
+        &mut s.tx,
+        &s.user.access,
+        DealId(id),
+        input,
+        state.clock.now(),
+    )
+    .await?;
     Ok(see_other(&format!("/deals/{id}")))
 }

@@ -30,11 +30,26 @@ fn person(first: &str, last: Option<&str>) -> String {
     }
 }
 
-/// The service calls every record kind makes the same way. Updates name
-/// the user who made them (for the timeline), except products'.
+/// The service calls every record kind makes the same way: reads and
+/// changes within the caller's record access. Products, a shared
+/// catalogue, are outside record access.
 macro_rules! services {
     ($module:ident, $id:ident, $filter:ident, $view:ty, $input:ty) => {
-        services!(@common $module, $id, $filter, $view, $input);
+        async fn list(
+            tx: &mut TenantTx,
+            user: &SessionUser,
+            q: Option<String>,
+            req: &ListRequest,
+        ) -> ApiResult<Page<$view>> {
+            let filter = $filter {
+                q,
+                ..Default::default()
+            };
+            $module::list(tx, &user.access, &filter, req).await
+        }
+        async fn get(tx: &mut TenantTx, user: &SessionUser, id: Uuid) -> ApiResult<$view> {
+            $module::get(tx, &user.access, $id(id)).await
+        }
         async fn update(
             tx: &mut TenantTx,
             user: &SessionUser,
@@ -42,24 +57,17 @@ macro_rules! services {
             input: $input,
             now: DateTime<Utc>,
         ) -> ApiResult<$view> {
-            $module::update(tx, user.id, $id(id), input, now).await
+            $module::update(tx, &user.access, $id(id), input, now).await
         }
-    };
-    ($module:ident, $id:ident, $filter:ident, $view:ty, $input:ty, without_user) => {
-        services!(@common $module, $id, $filter, $view, $input);
-        async fn update(
-            tx: &mut TenantTx,
-            _user: &SessionUser,
-            id: Uuid,
-            input: $input,
-            now: DateTime<Utc>,
-        ) -> ApiResult<$view> {
-            $module::update(tx, $id(id), input, now).await
+        async fn delete(tx: &mut TenantTx, user: &SessionUser, id: Uuid) -> ApiResult<()> {
+            $module::delete(tx, &user.access, $id(id)).await
         }
+        services!(@create $module, $view, $input);
     };
-    (@common $module:ident, $id:ident, $filter:ident, $view:ty, $input:ty) => {
+    ($module:ident, $id:ident, $filter:ident, $view:ty, $input:ty, catalogue) => {
         async fn list(
             tx: &mut TenantTx,
+            _user: &SessionUser,
             q: Option<String>,
             req: &ListRequest,
         ) -> ApiResult<Page<$view>> {
@@ -69,9 +77,24 @@ macro_rules! services {
             };
             $module::list(tx, &filter, req).await
         }
-        async fn get(tx: &mut TenantTx, id: Uuid) -> ApiResult<$view> {
+        async fn get(tx: &mut TenantTx, _user: &SessionUser, id: Uuid) -> ApiResult<$view> {
             $module::get(tx, $id(id)).await
         }
+        async fn update(
+            tx: &mut TenantTx,
+            _user: &SessionUser,
+            id: Uuid,
+            input: $input,
+            now: DateTime<Utc>,
+        ) -> ApiResult<$view> {
+            $module::update(tx, $id(id), input, now).await
+        }
+        async fn delete(tx: &mut TenantTx, user: &SessionUser, id: Uuid) -> ApiResult<()> {
+            $module::delete(tx, user, $id(id)).await
+        }
+        services!(@create $module, $view, $input);
+    };
+    (@create $module:ident, $view:ty, $input:ty) => {
         async fn create(
             tx: &mut TenantTx,
             user: &SessionUser,
@@ -79,9 +102,6 @@ macro_rules! services {
             now: DateTime<Utc>,
         ) -> ApiResult<$view> {
             $module::create(tx, user, input, now).await
-        }
-        async fn delete(tx: &mut TenantTx, user: &SessionUser, id: Uuid) -> ApiResult<()> {
-            $module::delete(tx, user, $id(id)).await
         }
     };
 }
@@ -303,7 +323,7 @@ impl Record for Products {
         ProductFilter,
         ProductView,
         ProductInput,
-        without_user
+        catalogue
     );
 }
 

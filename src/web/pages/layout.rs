@@ -201,6 +201,7 @@ pub fn page(title: &str, ctx: &Ctx, nav: Nav, body: Markup) -> Markup {
                             (ctx.csrf_field())
                             span.who { (u.username) " · " (u.role.as_str()) }
                             button.link type="submit" { "Log out" }
+                            button.link type="submit" formaction="/logout-all" data-confirm="Sign out on every device, this one included?" { "Sign out everywhere" }
                         }
                     } @else if let Some(a) = &ctx.admin {
                         a.brand href="/admin" { (logo()) span { "Trasealla admin" } }

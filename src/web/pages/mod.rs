@@ -8,6 +8,7 @@
 //! form that changes state carries an anti-forgery token derived from the
 //! session, and cross-site `Origin`s are refused.
 
+mod access;
 mod admin;
 mod assets;
 mod crm;
@@ -120,6 +121,15 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/settings/users/new" => settings::add_user),
         route!(POST "/settings/users/{id}" => settings::change_user),
         route!(POST "/settings/users/{id}/delete" => settings::delete_user),
+        route!(GET "/settings/teams" => access::teams_list),
+        route!(POST "/settings/teams/new" => access::create_team),
+        route!(POST "/settings/teams/{id}" => access::update_team),
+        route!(POST "/settings/teams/{id}/delete" => access::delete_team),
+        route!(GET "/settings/roles" => access::roles_list),
+        route!(POST "/settings/roles/new" => access::create_role),
+        route!(POST "/settings/roles/{id}" => access::update_role),
+        route!(POST "/settings/roles/{id}/delete" => access::delete_role),
+        route!(POST "/logout-all" => public::logout_all),
         route!(GET "/settings/subscription" => settings::subscription),
         route!(GET "/settings/audit" => settings::audit),
         route!(POST "/activities/{id}/done" => crm::activity_done),

@@ -56,6 +56,7 @@ pub async fn calendar(
     let at = |d: NaiveDate| ctx.midnight(d);
     let page_ = activities::list(
         &mut s.tx,
+        &s.user.access,
         &ActivityFilter {
             from: at(start),
             to: at(end),
@@ -152,6 +153,7 @@ pub async fn tasks(p: UserPage, Query(q): Query<TasksQuery>) -> PageResult {
     e.finish()?;
     let page_ = activities::list(
         &mut s.tx,
+        &s.user.access,
         &ActivityFilter {
             assigned_to: Some(s.user.id.0),
             done: Some(false),
@@ -216,12 +218,12 @@ pub async fn reports(
     let all = pipelines::list(&mut s.tx).await?;
     let chosen = super::crm::chosen_pipeline(&all, q.pipeline_id.as_deref());
     let pipeline = match chosen {
-        Some(p) => Some(reports::pipeline(&mut s.tx, Some(p.id)).await?),
+        Some(p) => Some(reports::pipeline(&mut s.tx, &s.user.access, Some(p.id)).await?),
         None => None,
     };
-    let sales = reports::sales(&mut s.tx, at(from), at(to)).await?;
-    let work = reports::activities(&mut s.tx, at(from), at(to)).await?;
-    let leads = reports::leads(&mut s.tx, at(from), at(to)).await?;
+    let sales = reports::sales(&mut s.tx, &s.user.access, at(from), at(to)).await?;
+    let work = reports::activities(&mut s.tx, &s.user.access, at(from), at(to)).await?;
+    let leads = reports::leads(&mut s.tx, &s.user.access, at(from), at(to)).await?;
     let body = html! {
         h1 { "Reports" }
         form.filters method="get" action="/reports" {

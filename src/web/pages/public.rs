@@ -496,6 +496,23 @@ pub async fn login(
     }
 }
 
+/// "Sign out everywhere": every token and browser session of the user
+/// stops working (their credential version moves on), this one included.
+pub async fn logout_all(
+    State(state): State<App>,
+    headers: HeaderMap,
+    f: super::UserForm<std::collections::HashMap<String, String>>,
+) -> PageResult {
+    let super::UserForm { mut s, .. } = f;
+    sessions::end_all(&mut s.tx, &s.user, state.clock.now()).await?;
+    let mut r = see_other("/login");
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        session_cookie(&state, &headers, false, None),
+    );
+    Ok(r)
+}
+
 /// Ends the session on the server (its row is deleted) and clears the
 /// cookie. It needs no tenant transaction, so it works for a suspended
 /// tenant or an ended trial too.

@@ -102,12 +102,19 @@ pub trait Record: Send + Sync + 'static {
         html! {}
     }
 
+    /// The records `user` may read.
     fn list(
         tx: &mut TenantTx,
+        user: &SessionUser,
         q: Option<String>,
         req: &ListRequest,
     ) -> impl Future<Output = ApiResult<Page<Self::View>>> + Send;
-    fn get(tx: &mut TenantTx, id: Uuid) -> impl Future<Output = ApiResult<Self::View>> + Send;
+    /// One record `user` may read.
+    fn get(
+        tx: &mut TenantTx,
+        user: &SessionUser,
+        id: Uuid,
+    ) -> impl Future<Output = ApiResult<Self::View>> + Send;
     fn create(
         tx: &mut TenantTx,
         user: &SessionUser,
@@ -321,7 +328,7 @@ pub async fn list<R: Record>(p: UserPage, Query(q): Query<CrmListQuery>) -> Page
         ..q
     }
     .parse()?;
-    let rows = R::list(&mut s.tx, parsed.q.clone(), &parsed.req).await?;
+    let rows = R::list(&mut s.tx, &s.user, parsed.q.clone(), &parsed.req).await?;
     let link = |sort: &str, cursor: Option<&str>| {
         let mut pairs = vec![("sort", sort.to_owned())];
         if !text.is_empty() {
@@ -470,7 +477,7 @@ fn submitted(form: &Form) -> Value {
 
 pub async fn edit_form<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult {
     let UserPage { mut s, ctx } = p;
-    let v = R::get(&mut s.tx, id).await?;
+    let v = R::get(&mut s.tx, &s.user, id).await?;
     let json = serde_json::to_value(&v).unwrap_or_default();
     Ok(layout::respond(
         StatusCode::OK,
@@ -504,9 +511,11 @@ pub async fn delete<R: Record>(PathId(id): PathId, f: UserForm<Form>) -> PageRes
 
 pub async fn show<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult {
     let UserPage { mut s, ctx } = p;
-    let v = R::get(&mut s.tx, id).await?;
+    let v = R::get(&mut s.tx, &s.user, id).await?;
     let entries = match R::TIMELINE {
-        Some(kind) => Some(timeline::timeline(&mut s.tx, kind, id, 50, None).await?),
+        Some(kind) => {
+            Some(timeline::timeline(&mut s.tx, &s.user.access, kind, id, 50, None).await?)
+        }
         None => None,
     };
     let json = serde_json::to_value(&v).unwrap_or_default();

@@ -24,10 +24,10 @@ type Form = HashMap<String, String>;
 
 const BRANDING: &str = "custom_branding";
 
-fn tabs(current: &str) -> Markup {
+pub(super) fn tabs(current: &str) -> Markup {
     html! {
         nav.tabs aria-label="Settings" {
-            @for (href, label) in [("/settings", "Company"), ("/settings/users", "Users"), ("/settings/subscription", "Subscription"), ("/settings/audit", "Audit log")] {
+            @for (href, label) in [("/settings", "Company"), ("/settings/users", "Users"), ("/settings/teams", "Teams"), ("/settings/roles", "Roles"), ("/settings/subscription", "Subscription"), ("/settings/audit", "Audit log")] {
                 a href=(href) aria-current=[(href == current).then_some("page")] { (label) }
             }
         }
@@ -199,6 +199,7 @@ async fn users_page(
         .iter()
         .map(|r| (r.as_str().to_owned(), r.as_str().to_owned()))
         .collect();
+    let custom = super::access::custom_roles(s).await?;
     let v = |k: &str| values.get(k).cloned().unwrap_or_default();
     Ok(page(
         "Users",
@@ -226,6 +227,13 @@ async fn users_page(
                                             label.sr-only for=(format!("role-{}", u.id)) { "Role of " (u.full_name) }
                                             select id=(format!("role-{}", u.id)) name="role" {
                                                 @for (value, text) in &roles { option value=(value) selected[value == u.role.as_str()] { (text) } }
+                                            }
+                                            @if !custom.is_empty() && super::access::takes_custom_role(u.role) {
+                                                label.sr-only for=(format!("role-id-{}", u.id)) { "Record access of " (u.full_name) }
+                                                select id=(format!("role-id-{}", u.id)) name="role_id" {
+                                                    option value="" selected[u.role_id.is_none()] { "as " (u.role.as_str()) }
+                                                    @for (value, text) in &custom { option value=(value) selected[u.role_id.map(|r| r.to_string()).as_deref() == Some(value.as_str())] { (text) } }
+                                                }
                                             }
                                             button.small type="submit" { "Change" }
                                         }
@@ -334,6 +342,15 @@ pub async fn change_user(
     let request = UpdateUserRequest {
         role: form.get("role").and_then(|r| r.parse().ok()),
         is_active: form.get("is_active").map(|v| v == "true"),
+        role_id: match form.get("role_id").map(String::as_str) {
+            None => None,
+            Some("") => Some(None),
+            Some(id) => {
+                Some(Some(uuid::Uuid::parse_str(id).map_err(|_| {
+                    ApiError::field("role_id", "must name a custom role")
+                })?))
+            }
+        },
         ..Default::default()
     };
     let changes = request.validate()?;

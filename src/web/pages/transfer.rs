@@ -101,8 +101,8 @@ pub async fn import<K: Place>(State(state): State<App>, up: UserUpload) -> PageR
     let mut file = upload.file;
     let preview = first_rows(&mut file, 6).await;
     let now = state.clock.now();
-    let by = s.user.manager("import records")?;
-    let result = transfer::import::<K>(s.tx.take(), &by, on_duplicate, dry_run, file, now).await;
+    let result =
+        transfer::import::<K>(s.tx.take(), &s.user, on_duplicate, dry_run, file, now).await;
     let report = match result {
         Ok(r) => r,
         Err(e) => {

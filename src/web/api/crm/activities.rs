@@ -90,7 +90,7 @@ pub async fn list_activities(
         q: q.q,
     };
     e.finish()?;
-    let page = crm::activities::list(&mut s.tx, &filter, &req).await?;
+    let page = crm::activities::list(&mut s.tx, &s.user.access, &filter, &req).await?;
     Ok(page.into())
 }
 
@@ -112,7 +112,7 @@ pub async fn get_activity(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<ActivityView>> {
-    let a = crm::activities::get(&mut s.tx, ActivityId(id)).await?;
+    let a = crm::activities::get(&mut s.tx, &s.user.access, ActivityId(id)).await?;
     Ok(ok(a))
 }
 
@@ -125,7 +125,14 @@ pub async fn update_activity(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<ActivityInput>>,
 ) -> ApiResult<Envelope<ActivityView>> {
-    let a = crm::activities::update(&mut s.tx, ActivityId(id), input, state.clock.now()).await?;
+    let a = crm::activities::update(
+        &mut s.tx,
+        &s.user.access,
+        ActivityId(id),
+        input,
+        state.clock.now(),
+    )
+    .await?;
     Ok(ok(a))
 }
 
@@ -136,7 +143,7 @@ pub async fn delete_activity(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
-    crm::activities::delete(&mut s.tx, &s.user, ActivityId(id)).await?;
+    crm::activities::delete(&mut s.tx, &s.user.access, ActivityId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 

@@ -18,7 +18,7 @@ pub async fn list_contacts(
         owner_id: p.owner_id,
         company_id: p.company_id,
     };
-    let page = crm::contacts::list(&mut s.tx, &filter, &p.req).await?;
+    let page = crm::contacts::list(&mut s.tx, &s.user.access, &filter, &p.req).await?;
     Ok(page.into())
 }
 
@@ -46,7 +46,7 @@ pub async fn get_contact(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<ContactView>> {
-    let c = crm::contacts::get(&mut s.tx, ContactId(id)).await?;
+    let c = crm::contacts::get(&mut s.tx, &s.user.access, ContactId(id)).await?;
     Ok(ok(c))
 }
 
@@ -65,7 +65,7 @@ pub async fn update_contact(
 ) -> ApiResult<Envelope<ContactView>> {
     let c = crm::contacts::update(
         &mut s.tx,
-        s.user.id,
+        &s.user.access,
         ContactId(id),
         input,
         state.clock.now(),
@@ -85,7 +85,7 @@ pub async fn delete_contact(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
-    crm::contacts::delete(&mut s.tx, &s.user, ContactId(id)).await?;
+    crm::contacts::delete(&mut s.tx, &s.user.access, ContactId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -104,7 +104,7 @@ pub async fn list_companies(
         q: p.q,
         owner_id: p.owner_id,
     };
-    let page = crm::companies::list(&mut s.tx, &filter, &p.req).await?;
+    let page = crm::companies::list(&mut s.tx, &s.user.access, &filter, &p.req).await?;
     Ok(page.into())
 }
 
@@ -132,7 +132,7 @@ pub async fn get_company(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<CompanyView>> {
-    let c = crm::companies::get(&mut s.tx, CompanyId(id)).await?;
+    let c = crm::companies::get(&mut s.tx, &s.user.access, CompanyId(id)).await?;
     Ok(ok(c))
 }
 
@@ -151,7 +151,7 @@ pub async fn update_company(
 ) -> ApiResult<Envelope<CompanyView>> {
     let c = crm::companies::update(
         &mut s.tx,
-        s.user.id,
+        &s.user.access,
         CompanyId(id),
         input,
         state.clock.now(),
@@ -171,7 +171,7 @@ pub async fn delete_company(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
-    crm::companies::delete(&mut s.tx, &s.user, CompanyId(id)).await?;
+    crm::companies::delete(&mut s.tx, &s.user.access, CompanyId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 

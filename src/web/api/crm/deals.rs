@@ -70,7 +70,7 @@ pub async fn list_deals(
         e.add("q", "must be at most 200 characters long");
     }
     e.finish()?;
-    let page = crm::deals::list(&mut s.tx, &filter, &req).await?;
+    let page = crm::deals::list(&mut s.tx, &s.user.access, &filter, &req).await?;
     Ok(page.into())
 }
 
@@ -95,7 +95,7 @@ pub async fn create_deal(
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
     ))]
 pub async fn get_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<DealView>> {
-    let d = crm::deals::get(&mut s.tx, DealId(id)).await?;
+    let d = crm::deals::get(&mut s.tx, &s.user.access, DealId(id)).await?;
     Ok(ok(d))
 }
 
@@ -112,7 +112,14 @@ pub async fn update_deal(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<DealInput>>,
 ) -> ApiResult<Envelope<DealView>> {
-    let d = crm::deals::update(&mut s.tx, s.user.id, DealId(id), input, state.clock.now()).await?;
+    let d = crm::deals::update(
+        &mut s.tx,
+        &s.user.access,
+        DealId(id),
+        input,
+        state.clock.now(),
+    )
+    .await?;
     Ok(ok(d))
 }
 
@@ -124,7 +131,7 @@ pub async fn update_deal(
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
     ))]
 pub async fn delete_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
-    crm::deals::delete(&mut s.tx, &s.user, DealId(id)).await?;
+    crm::deals::delete(&mut s.tx, &s.user.access, DealId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 

@@ -49,7 +49,7 @@ pub async fn list_leads(
         q: q.q,
     };
     e.finish()?;
-    let page = crm::leads::list(&mut s.tx, &filter, &req).await?;
+    let page = crm::leads::list(&mut s.tx, &s.user.access, &filter, &req).await?;
     Ok(page.into())
 }
 
@@ -68,7 +68,7 @@ pub async fn create_lead(
     params(("id" = Uuid, Path, description = "Lead id")),
     responses((status = 200, description = "The lead", body = Envelope<LeadView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn get_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<LeadView>> {
-    let l = crm::leads::get(&mut s.tx, LeadId(id)).await?;
+    let l = crm::leads::get(&mut s.tx, &s.user.access, LeadId(id)).await?;
     Ok(ok(l))
 }
 
@@ -85,7 +85,14 @@ pub async fn update_lead(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<LeadInput>>,
 ) -> ApiResult<Envelope<LeadView>> {
-    let l = crm::leads::update(&mut s.tx, s.user.id, LeadId(id), input, state.clock.now()).await?;
+    let l = crm::leads::update(
+        &mut s.tx,
+        &s.user.access,
+        LeadId(id),
+        input,
+        state.clock.now(),
+    )
+    .await?;
     Ok(ok(l))
 }
 
@@ -93,7 +100,7 @@ pub async fn update_lead(
     params(("id" = Uuid, Path, description = "Lead id")),
     responses((status = 200, description = "Deleted", body = Envelope<Deleted>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn delete_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
-    crm::leads::delete(&mut s.tx, &s.user, LeadId(id)).await?;
+    crm::leads::delete(&mut s.tx, &s.user.access, LeadId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 

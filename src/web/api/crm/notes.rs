@@ -49,7 +49,7 @@ pub async fn list_notes(
         owner_id: uuid_param(&mut e, "owner_id", q.owner_id),
     };
     e.finish()?;
-    let page = crm::notes::list(&mut s.tx, &filter, &req).await?;
+    let page = crm::notes::list(&mut s.tx, &s.user.access, &filter, &req).await?;
     Ok(page.into())
 }
 
@@ -68,7 +68,7 @@ pub async fn create_note(
     params(("id" = Uuid, Path, description = "Note id")),
     responses((status = 200, description = "The note", body = Envelope<NoteView>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn get_note(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<NoteView>> {
-    let n = crm::notes::get(&mut s.tx, NoteId(id)).await?;
+    let n = crm::notes::get(&mut s.tx, &s.user.access, NoteId(id)).await?;
     Ok(ok(n))
 }
 
@@ -81,7 +81,14 @@ pub async fn update_note(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<NoteChange>>,
 ) -> ApiResult<Envelope<NoteView>> {
-    let n = crm::notes::update(&mut s.tx, NoteId(id), input, state.clock.now()).await?;
+    let n = crm::notes::update(
+        &mut s.tx,
+        &s.user.access,
+        NoteId(id),
+        input,
+        state.clock.now(),
+    )
+    .await?;
     Ok(ok(n))
 }
 
@@ -89,7 +96,7 @@ pub async fn update_note(
     params(("id" = Uuid, Path, description = "Note id")),
     responses((status = 200, description = "Deleted", body = Envelope<Deleted>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn delete_note(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
-    crm::notes::delete(&mut s.tx, &s.user, NoteId(id)).await?;
+    crm::notes::delete(&mut s.tx, &s.user.access, NoteId(id)).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 

@@ -103,7 +103,7 @@ pub async fn list_items(
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<ListEnvelope<ItemView>> {
-    let all = crm::products::items(&mut s.tx, DealId(id)).await?;
+    let all = crm::products::items(&mut s.tx, &s.user.access, DealId(id)).await?;
     Ok(ListEnvelope {
         success: true,
         data: all,
@@ -120,7 +120,14 @@ pub async fn add_item(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<ItemInput>>,
 ) -> ApiResult<(axum::http::StatusCode, ListEnvelope<ItemView>)> {
-    let all = crm::products::add_item(&mut s.tx, DealId(id), input, state.clock.now()).await?;
+    let all = crm::products::add_item(
+        &mut s.tx,
+        &s.user.access,
+        DealId(id),
+        input,
+        state.clock.now(),
+    )
+    .await?;
     Ok((
         axum::http::StatusCode::CREATED,
         ListEnvelope {
@@ -142,6 +149,7 @@ pub async fn update_item(
 ) -> ApiResult<ListEnvelope<ItemView>> {
     let all = crm::products::update_item(
         &mut s.tx,
+        &s.user.access,
         DealId(id),
         ItemId(item),
         input,
@@ -163,8 +171,14 @@ pub async fn delete_item(
     mut s: TenantSession,
     PathIds(id, item): PathIds,
 ) -> ApiResult<ListEnvelope<ItemView>> {
-    let all =
-        crm::products::delete_item(&mut s.tx, DealId(id), ItemId(item), state.clock.now()).await?;
+    let all = crm::products::delete_item(
+        &mut s.tx,
+        &s.user.access,
+        DealId(id),
+        ItemId(item),
+        state.clock.now(),
+    )
+    .await?;
     Ok(ListEnvelope {
         success: true,
         data: all,

@@ -53,7 +53,7 @@ pub async fn pipeline_report(
     let mut e = FieldErrors::default();
     let pipeline = uuid_param(&mut e, "pipeline_id", q.pipeline_id);
     e.finish()?;
-    let r = crm::reports::pipeline(&mut s.tx, pipeline).await?;
+    let r = crm::reports::pipeline(&mut s.tx, &s.user.access, pipeline).await?;
     Ok(ok(r))
 }
 
@@ -66,7 +66,7 @@ pub async fn sales_report(
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Envelope<Vec<MonthReport>>> {
     let (from, to) = q.parse(state.clock.now())?;
-    let r = crm::reports::sales(&mut s.tx, from, to).await?;
+    let r = crm::reports::sales(&mut s.tx, &s.user.access, from, to).await?;
     Ok(ok(r))
 }
 
@@ -79,7 +79,7 @@ pub async fn activities_report(
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Envelope<Vec<UserActivityReport>>> {
     let (from, to) = q.parse(state.clock.now())?;
-    let r = crm::reports::activities(&mut s.tx, from, to).await?;
+    let r = crm::reports::activities(&mut s.tx, &s.user.access, from, to).await?;
     Ok(ok(r))
 }
 
@@ -92,7 +92,7 @@ pub async fn leads_report(
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Envelope<Vec<SourceReport>>> {
     let (from, to) = q.parse(state.clock.now())?;
-    let r = crm::reports::leads(&mut s.tx, from, to).await?;
+    let r = crm::reports::leads(&mut s.tx, &s.user.access, from, to).await?;
     Ok(ok(r))
 }
 

@@ -64,8 +64,13 @@ pub async fn search(
     };
     e.finish()?;
     s.tx.plan_once().await?;
-    let hits =
-        crate::crm::search::search(&mut s.tx, text.as_deref().unwrap_or_default(), limit).await?;
+    let hits = crate::crm::search::search(
+        &mut s.tx,
+        &s.user.access,
+        text.as_deref().unwrap_or_default(),
+        limit,
+    )
+    .await?;
     Ok(ok(hits))
 }
 

@@ -17,7 +17,7 @@ async fn timeline_of(
     .limit;
     let before = crm::timeline::parse_cursor(&mut e, page.cursor.as_deref());
     e.finish()?;
-    let t = crm::timeline::timeline(&mut s.tx, kind, id, limit, before).await?;
+    let t = crm::timeline::timeline(&mut s.tx, &s.user.access, kind, id, limit, before).await?;
     Ok(t.into())
 }
 
