@@ -16,6 +16,7 @@ pub mod licensing;
 pub mod pagination;
 pub mod platform;
 pub mod ratelimit;
+pub mod secrets;
 pub mod staff;
 pub mod store;
 pub mod tenancy;
