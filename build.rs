@@ -1,10 +1,15 @@
 //! Embeds the migrations: every `migrations/<backend>/NNNN_name.sql`, in
-//! version order, so adding a migration is adding its two files.
+//! version order, so adding a migration is adding its two files. And embeds
+//! the licence trust root: the public key in the file named by the
+//! build-time variable `TRASEALLA_VENDOR_PUBLIC_KEY` (a vendor's release
+//! build), handed to the compiler as `TRASEALLA_BUILT_VENDOR_KEY`; empty when
+//! unset, and `licensing::cert` then falls back (see its module doc).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
+    vendor_key();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut out = String::new();
@@ -52,4 +57,48 @@ fn main() {
     );
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("migrations.rs");
     std::fs::write(dest, out).expect("write migrations.rs");
+}
+
+/// Reads and checks `TRASEALLA_VENDOR_PUBLIC_KEY`: a build that names a key
+/// must embed exactly that key, so anything else fails the build.
+fn vendor_key() {
+    println!("cargo:rerun-if-env-changed=TRASEALLA_VENDOR_PUBLIC_KEY");
+    let key = match std::env::var_os("TRASEALLA_VENDOR_PUBLIC_KEY") {
+        Some(path) if !path.is_empty() => {
+            let path = Path::new(&path);
+            println!("cargo:rerun-if-changed={}", path.display());
+            let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+                panic!(
+                    "TRASEALLA_VENDOR_PUBLIC_KEY={}: cannot read it: {e}",
+                    path.display()
+                )
+            });
+            let key = text.trim().to_owned();
+            // An Ed25519 public key is 32 bytes: 44 characters of base64, one `=`.
+            let base64 = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '/';
+            assert!(
+                key.len() == 44 && key.ends_with('=') && key[..43].chars().all(base64),
+                "TRASEALLA_VENDOR_PUBLIC_KEY={}: not a license.pub (one line, the base64 of a 32-byte Ed25519 public key, as `trasealla license keygen` writes it)",
+                path.display()
+            );
+            if std::env::var("PROFILE").as_deref() == Ok("release") {
+                println!(
+                    "cargo:warning=embedding the licence public key of {}",
+                    path.display()
+                );
+            }
+            key
+        }
+        _ => {
+            if std::env::var("PROFILE").as_deref() == Ok("release") {
+                println!(
+                    "cargo:warning=TRASEALLA_VENDOR_PUBLIC_KEY is not set: this release build embeds the placeholder licence key, which no certificate verifies against"
+                );
+            }
+            String::new()
+        }
+    };
+    // Always set, so a variable of that name in the caller's environment
+    // never reaches the compiler unchecked.
+    println!("cargo:rustc-env=TRASEALLA_BUILT_VENDOR_KEY={key}");
 }

@@ -33,8 +33,10 @@ impl App {
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "applied migrations");
         }
+        let master = Arc::new(master_key(&config)?);
         let secret =
-            crate::platform::jwt_secret(&store, config.jwt_secret.as_deref(), clock.now()).await?;
+            crate::platform::jwt_secret(&store, config.jwt_secret.as_deref(), &master, clock.now())
+                .await?;
         if let (Some(user), Some(pass)) = (
             config.platform_admin_username.as_deref(),
             config.platform_admin_password.as_deref(),
@@ -50,7 +52,7 @@ impl App {
             }
         }
         let tokens = Arc::new(TokenKeys::new(&secret, config.token_ttl_secs));
-        let licensing = Arc::new(licensing(&store, &config, clock.now()).await?);
+        let licensing = Arc::new(licensing(&store, &config, master, clock.now()).await?);
         crate::licensing::installation::check(&store, &licensing, false, clock.now())
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
@@ -64,26 +66,59 @@ impl App {
     }
 }
 
-/// Licensing set-up from the configuration: the signing key (vendor), the
-/// public key certificates are checked with (configured, else the signing
-/// key's own, else the one built in), the licence server, the instance id.
+/// The master key secrets at rest are sealed with; its path is logged,
+/// never the key.
+fn master_key(config: &Config) -> anyhow::Result<crate::secrets::MasterKey> {
+    use crate::secrets::{KeySource, MasterKey};
+    let (key, source) = MasterKey::load(
+        config.master_key.as_deref(),
+        config.master_key_file.as_deref(),
+    )?;
+    match source {
+        KeySource::Setting => tracing::info!("master key from TRASEALLA_MASTER_KEY"),
+        KeySource::File(path) => tracing::info!(path = %path.display(), "master key file"),
+        KeySource::Generated(path) => tracing::warn!(
+            path = %path.display(),
+            "generated a master key file: it seals the secrets the database keeps; keep it, back it up apart from the database, and give every server of this deployment the same key"
+        ),
+    }
+    Ok(key)
+}
+
+/// Licensing set-up from the configuration: the vendor's signing key (not
+/// in self-hosted mode), the key certificates are checked with (only ever
+/// the one built into the binary: see `licensing::cert`), the licence
+/// server, and this installation's fingerprint.
 async fn licensing(
     store: &Store,
     config: &Config,
+    master: Arc<crate::secrets::MasterKey>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Licensing> {
-    use crate::licensing::cert;
-    let signing = config
-        .license_signing_key
-        .as_deref()
-        .map(cert::load_signing_key)
-        .transpose()?;
-    let public = match (&config.license_public_key, &signing) {
-        (Some(p), _) => cert::load_public_key(p)?,
-        (None, Some(s)) => s.verifying_key(),
-        (None, None) => cert::load_public_key(cert::EMBEDDED_PUBLIC_KEY)?,
+    use crate::licensing::cert::{self, TrustRoot};
+    use crate::licensing::{Fingerprint, Mode};
+    let self_hosted = config.mode == Mode::SelfHosted;
+    if std::env::var_os("TRASEALLA_LICENSE_PUBLIC_KEY").is_some() {
+        tracing::warn!("TRASEALLA_LICENSE_PUBLIC_KEY is not read: certificates are checked with the vendor key built into this binary");
+    }
+    let signing = match &config.license_signing_key {
+        Some(_) if self_hosted => {
+            tracing::warn!("TRASEALLA_LICENSE_SIGNING_KEY is ignored in self-hosted mode: a self-hosted server issues no licences and trusts only the vendor key built into it");
+            None
+        }
+        Some(path) => Some(cert::load_signing_key(path)?),
+        None => None,
     };
-    let instance_id = crate::platform::instance_id(store, now).await?;
+    let (embedded, root) = cert::embedded_public_key();
+    let public = cert::load_public_key(embedded)?;
+    if self_hosted {
+        match root {
+            TrustRoot::Vendor => {}
+            TrustRoot::TestKey => tracing::warn!("this debug build trusts the test suite's licence key, whose private half is public: never run it for a customer"),
+            TrustRoot::Placeholder => tracing::warn!("this build carries the placeholder licence key: no certificate will verify; the vendor builds with TRASEALLA_VENDOR_PUBLIC_KEY"),
+        }
+    }
+    let fingerprint = Fingerprint::of_instance(&crate::platform::instance_id(store, now).await?);
     let tls = crate::licensing::client::tls_config(config.license_server_ca.as_deref())?;
     Ok(Licensing::new(
         config.mode,
@@ -91,6 +126,7 @@ async fn licensing(
         public,
         config.license_server.clone(),
         tls,
-        instance_id,
+        fingerprint,
+        master,
     ))
 }

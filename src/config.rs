@@ -58,10 +58,6 @@ pub struct Config {
     #[arg(long, env = "TRASEALLA_LICENSE_SIGNING_KEY")]
     pub license_signing_key: Option<std::path::PathBuf>,
 
-    /// The vendor's public key, as a path or base64; default: the one built in.
-    #[arg(long, env = "TRASEALLA_LICENSE_PUBLIC_KEY")]
-    pub license_public_key: Option<String>,
-
     /// The vendor's base URL, for online activation and revocation checks.
     #[arg(long, env = "TRASEALLA_LICENSE_SERVER")]
     pub license_server: Option<String>,
@@ -70,6 +66,23 @@ pub struct Config {
     /// besides the built-in roots.
     #[arg(long, env = "TRASEALLA_LICENSE_SERVER_CA")]
     pub license_server_ca: Option<std::path::PathBuf>,
+
+    /// The key that seals the secrets the database keeps (the generated
+    /// token secret, a licence key): base64 of 32 bytes. Every server of a
+    /// deployment needs the same one.
+    #[arg(
+        long,
+        env = "TRASEALLA_MASTER_KEY",
+        hide_env_values = true,
+        conflicts_with = "master_key_file"
+    )]
+    pub master_key: Option<String>,
+
+    /// A file holding the master key (created, mode 0600, when missing).
+    /// Default: $XDG_CONFIG_HOME/trasealla/master.key, or
+    /// ~/.config/trasealla/master.key.
+    #[arg(long, env = "TRASEALLA_MASTER_KEY_FILE")]
+    pub master_key_file: Option<std::path::PathBuf>,
 
     /// Days a cancelled tenant's data is kept before it is purged.
     #[arg(long, env = "TRASEALLA_PURGE_AFTER_DAYS", default_value_t = 30)]
@@ -132,7 +145,8 @@ impl Config {
             availability_per_minute: 60,
             mode: crate::licensing::Mode::Saas,
             license_signing_key: None,
-            license_public_key: None,
+            master_key: None,
+            master_key_file: None,
             license_server: None,
             license_server_ca: None,
             trust_proxy: false,
@@ -159,10 +173,8 @@ impl fmt::Debug for Config {
             .field("purge_after_days", &self.purge_after_days)
             .field("mode", &self.mode)
             .field("license_signing_key", &self.license_signing_key)
-            .field(
-                "license_public_key",
-                &self.license_public_key.as_ref().map(|_| "[set]"),
-            )
+            .field("master_key", &redacted(&self.master_key))
+            .field("master_key_file", &self.master_key_file)
             .field("license_server", &self.license_server)
             .field("license_server_ca", &self.license_server_ca)
             .field("trust_proxy", &self.trust_proxy)
@@ -252,8 +264,9 @@ mod tests {
         let mut c = Config::defaults_for("postgres://app:hunter2@db/crm");
         c.jwt_secret = Some("s3cret-s3cret-s3cret-s3cret-s3cret".into());
         c.platform_admin_password = Some("AdminPass123".into());
+        c.master_key = Some("bWFzdGVyLWtleS1tYXN0ZXIta2V5LW1hc3Rlci1rZXk=".into());
         let printed = format!("{c:?}");
-        for secret in ["hunter2", "s3cret", "AdminPass123"] {
+        for secret in ["hunter2", "s3cret", "AdminPass123", "bWFzdGVy"] {
             assert!(!printed.contains(secret), "{printed}");
         }
         assert!(printed.contains("postgres://app:[redacted]@db/crm"));

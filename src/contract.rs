@@ -233,6 +233,14 @@ pub fn query_any_or_null() -> Object {
     string_or_null().pattern(Some(NO_NUL)).build()
 }
 
+/// An installation's fingerprint as [`crate::licensing::Fingerprint::parse`]
+/// takes it (case, spaces and hyphens forgiven), or empty or `null`: none.
+pub fn fingerprint_or_null() -> Object {
+    string_or_null()
+        .pattern(Some(r"^$|^[-\t ]*(?:[A-Za-z2-7][-\t ]*){16}$"))
+        .build()
+}
+
 fn integer_or_null() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
 }

@@ -17,6 +17,7 @@ pub mod pagination;
 pub mod platform;
 pub mod ratelimit;
 pub mod roles;
+pub mod secrets;
 pub mod staff;
 pub mod store;
 pub mod teams;

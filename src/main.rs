@@ -1,4 +1,5 @@
-//! The `trasealla` command: `serve` (the default) and `migrate`.
+//! The `trasealla` command: `serve` (the default), `migrate`, platform
+//! admins, and licensing (`license keygen`, `request`, `activate`).
 
 use clap::{Parser, Subcommand};
 use trasealla::Config;
@@ -48,6 +49,17 @@ enum LicenseCommand {
     Keygen {
         #[arg(long)]
         out: std::path::PathBuf,
+    },
+    /// Print this installation's fingerprint (on standard output, alone),
+    /// for the vendor to issue a licence certificate for it: the offline
+    /// way to activate. Use the database the server runs with.
+    Request {
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = "sqlite://./data/trasealla.db"
+        )]
+        database_url: String,
     },
     /// Activate this self-hosted installation from a licence certificate,
     /// with no route to the vendor. Creates the tenant and its owner; the
@@ -131,6 +143,20 @@ fn main() -> std::process::ExitCode {
                     "wrote {} (private: keep it secret) and {}",
                     private.display(),
                     public.display()
+                );
+                Ok(())
+            }
+            Some(Command::License {
+                command: LicenseCommand::Request { database_url },
+            }) => {
+                use trasealla::clock::{Clock, SystemClock};
+                let store = trasealla::store::Store::connect(&database_url).await?;
+                store.migrate().await?;
+                let instance = trasealla::platform::instance_id(&store, SystemClock.now()).await?;
+                let fingerprint = trasealla::licensing::Fingerprint::of_instance(&instance);
+                println!("{fingerprint}");
+                eprintln!(
+                    "This installation's fingerprint is {fingerprint}. Send it to your vendor: they issue a licence certificate for this installation, which you activate with `trasealla license activate --certificate FILE …`, or with POST /api/tenants/licenses/activate."
                 );
                 Ok(())
             }

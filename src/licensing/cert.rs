@@ -6,6 +6,38 @@
 //! the signature covers a domain-separation prefix followed by exactly those
 //! bytes; verification checks the signature over the bytes received before
 //! reading them, so any changed byte fails.
+//!
+//! A certificate names the installation it was issued for (`installation`,
+//! version 2): the fingerprint an installation sends when it claims a key
+//! online, or prints with `trasealla license request` for the vendor to
+//! issue it an offline certificate. Version 1 certificates named none; an
+//! installation activated with one before binding existed keeps it, but no
+//! installation activates with one any more.
+//!
+//! ## The trust root
+//!
+//! A self-hosted server checks certificates with one key only: the one
+//! compiled into the binary. No run-time setting can name another, because
+//! whoever runs the server could then sign their own certificates: the
+//! customer controls its environment, its files and its database, but not
+//! the vendor's binary. Which key is compiled in:
+//!
+//! * `TRASEALLA_VENDOR_PUBLIC_KEY` set at build time (a path to the vendor's
+//!   `license.pub`, checked by `build.rs`): that key. This is how the vendor
+//!   builds its releases.
+//! * Unset, in a release build: the placeholder `vendor.pub`, whose private
+//!   key nobody holds; such a binary activates no licence, and the build
+//!   warns.
+//! * Unset, in a debug build (`debug_assertions`: every `cargo test`): the
+//!   test suite's key, `tests/keys/license.pub`, whose private key is
+//!   committed beside it so the tests can sign. Debug builds are development
+//!   tools, never shipped; someone who builds from source can embed any key
+//!   they like anyway, so this gives away nothing a release binary protects.
+//!   The test key is not compiled into release builds at all.
+//!
+//! The licence protects the vendor's binaries, not the source (which anyone
+//! may rebuild with their own key): a release binary built with the
+//! vendor's key honours nothing but that key in `self_hosted` mode.
 
 use super::key::LicenseType;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -19,10 +51,40 @@ use uuid::Uuid;
 const PREFIX: &str = "TRASLIC1";
 const DOMAIN: &[u8] = b"trasealla-license-certificate-v1\n";
 
-/// The vendor's public key that release builds carry. The matching private
-/// key is held by the vendor, never in the source; operators can point at
-/// another with TRASEALLA_LICENSE_PUBLIC_KEY.
-pub const EMBEDDED_PUBLIC_KEY: &str = include_str!("vendor.pub");
+/// The key named by `TRASEALLA_VENDOR_PUBLIC_KEY` at build time (empty when
+/// it was unset); `build.rs` checked its form.
+const BUILT_VENDOR_KEY: &str = env!("TRASEALLA_BUILT_VENDOR_KEY");
+
+/// Without a vendor key: debug builds trust the test suite's key…
+#[cfg(debug_assertions)]
+const FALLBACK: (&str, TrustRoot) = (
+    include_str!("../../tests/keys/license.pub"),
+    TrustRoot::TestKey,
+);
+/// …and release builds the placeholder, which nobody can sign for.
+#[cfg(not(debug_assertions))]
+const FALLBACK: (&str, TrustRoot) = (include_str!("vendor.pub"), TrustRoot::Placeholder);
+
+/// Where the key compiled into this binary came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustRoot {
+    /// `TRASEALLA_VENDOR_PUBLIC_KEY` at build time.
+    Vendor,
+    /// A debug build's fallback: the test suite's public key.
+    TestKey,
+    /// A release build's fallback: no licence verifies.
+    Placeholder,
+}
+
+/// The public key compiled into this binary (base64), and its origin: the
+/// only key a self-hosted server checks certificates with.
+pub fn embedded_public_key() -> (&'static str, TrustRoot) {
+    if BUILT_VENDOR_KEY.is_empty() {
+        FALLBACK
+    } else {
+        (BUILT_VENDOR_KEY, TrustRoot::Vendor)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +100,10 @@ pub struct Certificate {
     /// `None`: perpetual.
     pub expires_at: Option<DateTime<Utc>>,
     pub issued_to: Option<String>,
+    /// The fingerprint of the installation it was issued for (version 2);
+    /// `None` only in version 1 certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<String>,
 }
 
 impl Certificate {
@@ -92,7 +158,12 @@ pub fn verify(text: &str, key: &VerifyingKey) -> Result<Certificate, CertError> 
     key.verify(&message, &signature)
         .map_err(|_| CertError::Signature)?;
     let cert: Certificate = serde_json::from_slice(&payload).map_err(|_| CertError::Format)?;
-    if cert.v != 1 || cert.license_type().is_none() {
+    let versioned = match cert.v {
+        1 => cert.installation.is_none(),
+        2 => cert.installation.is_some(),
+        _ => false,
+    };
+    if !versioned || cert.license_type().is_none() {
         return Err(CertError::Format);
     }
     Ok(cert)
@@ -191,6 +262,7 @@ mod tests {
             issued_at: Utc::now(),
             expires_at: None,
             issued_to: Some("Customer Corp".into()),
+            installation: None,
         }
     }
 
@@ -220,7 +292,58 @@ mod tests {
 
     #[test]
     fn the_embedded_public_key_loads() {
-        load_public_key(EMBEDDED_PUBLIC_KEY).unwrap();
+        let (key, root) = embedded_public_key();
+        load_public_key(key).unwrap();
+        load_public_key(include_str!("vendor.pub")).unwrap();
+        // The tests run as a debug build without a vendor key.
+        if BUILT_VENDOR_KEY.is_empty() {
+            assert_eq!(root, TrustRoot::TestKey);
+            assert_eq!(key, include_str!("../../tests/keys/license.pub"));
+        }
+    }
+
+    #[test]
+    fn the_test_key_pair_matches() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keys");
+        let key = load_signing_key(&dir.join("license.key")).unwrap();
+        let public = load_public_key(dir.join("license.pub").to_str().unwrap()).unwrap();
+        assert_eq!(key.verifying_key(), public);
+        assert_ne!(
+            public,
+            load_public_key(include_str!("vendor.pub")).unwrap(),
+            "the placeholder is not the test key"
+        );
+    }
+
+    #[test]
+    fn the_version_says_whether_an_installation_is_named() {
+        let key = generate_signing_key().unwrap();
+        let bound = Certificate {
+            v: 2,
+            installation: Some("ABCD-EFGH-IJKL-MNOP".into()),
+            ..sample()
+        };
+        assert_eq!(
+            verify(&sign(&bound, &key), &key.verifying_key()),
+            Ok(bound.clone())
+        );
+        for bad in [
+            Certificate {
+                v: 1,
+                ..bound.clone()
+            },
+            Certificate {
+                v: 2,
+                installation: None,
+                ..bound.clone()
+            },
+            Certificate { v: 3, ..bound },
+        ] {
+            assert_eq!(
+                verify(&sign(&bad, &key), &key.verifying_key()),
+                Err(CertError::Format)
+            );
+        }
     }
 
     #[test]

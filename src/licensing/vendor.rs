@@ -2,8 +2,16 @@
 //! list and revoke them, validate a key for anyone who holds it, let a
 //! self-hosted installation claim a key, and activate a key as a tenant of
 //! this (SaaS) deployment.
+//!
+//! Every certificate names the installation it is for: one issued with a
+//! fingerprint (what `trasealla license request` printed on the customer's
+//! server) activates that installation offline; a key issued without one is
+//! bound when an installation claims it online, and the claim answers with a
+//! certificate naming that installation. Either way the key then belongs to
+//! that installation alone.
 
 use super::cert::{self, Certificate};
+use super::fingerprint::Fingerprint;
 use super::key::{LicenseKey, LicenseType};
 use crate::audit::{self, Actor, Event};
 use crate::domain::{PlanCode, TenantStatus};
@@ -50,6 +58,13 @@ pub struct GenerateRequest {
     pub issued_to: Option<String>,
     /// Default: the plan's features.
     pub features: Option<Vec<String>>,
+    /// For offline activation: the fingerprint of the customer's
+    /// installation, as `trasealla license request` prints it there. The
+    /// certificate is issued for that installation alone. Without it the
+    /// key is for online activation, and the installation that claims it
+    /// gets the certificate.
+    #[schema(example = "ABCD-EFGH-IJKL-MNOP", schema_with = crate::contract::fingerprint_or_null)]
+    pub fingerprint: Option<String>,
 }
 
 /// A freshly issued licence: the only time the full key is shown.
@@ -57,8 +72,12 @@ pub struct GenerateRequest {
 pub struct Issued {
     pub id: Uuid,
     pub license_key: String,
-    /// The signed certificate, for offline activation.
-    pub certificate: String,
+    /// The signed certificate for the installation named by `fingerprint`,
+    /// for offline activation; `null` when issued without one (the
+    /// installation claims the key online and gets its certificate then).
+    pub certificate: Option<String>,
+    /// The installation the licence is issued for.
+    pub fingerprint: Option<String>,
     pub license_type: String,
     pub max_users: Option<i64>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -115,6 +134,11 @@ pub async fn generate(
             e.add("features", format!("{bad:?} is not a known feature"));
         }
     }
+    let fingerprint = req
+        .fingerprint
+        .as_deref()
+        .filter(|f| !f.is_empty())
+        .and_then(|f| e.check("fingerprint", Fingerprint::parse(f)));
     e.finish()?;
     let Some(kind) = kind else {
         return Err(ApiError::internal("validation passed with a field missing"));
@@ -135,23 +159,27 @@ pub async fn generate(
     features.dedup();
     let id = Uuid::now_v7();
     let key = LicenseKey::generate(kind).map_err(ApiError::internal)?;
-    let certificate = cert::sign(
-        &Certificate {
-            v: 1,
-            key_id: id,
-            license_type: kind.plan().as_str().to_owned(),
-            max_users,
-            features: features.clone(),
-            issued_at: now,
-            expires_at,
-            issued_to: issued_to.clone(),
-        },
-        signing,
-    );
+    let fingerprint = fingerprint.map(|f| f.as_str().to_owned());
+    let certificate = fingerprint.as_ref().map(|installation| {
+        cert::sign(
+            &Certificate {
+                v: 2,
+                key_id: id,
+                license_type: kind.plan().as_str().to_owned(),
+                max_users,
+                features: features.clone(),
+                issued_at: now,
+                expires_at,
+                issued_to: issued_to.clone(),
+                installation: Some(installation.clone()),
+            },
+            signing,
+        )
+    });
     tx.execute(
         "INSERT INTO license_keys (id, key_hash, key_hint, license_type, max_users, features,
-                                   issued_to, expires_at, is_active, certificate, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, $9, $10)",
+                                   issued_to, expires_at, is_active, certificate, instance_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, $9, $10, $11)",
         &[
             &id,
             &key.digest(),
@@ -162,6 +190,7 @@ pub async fn generate(
             &issued_to,
             &expires_at,
             &certificate,
+            &fingerprint,
             &now,
         ],
     )
@@ -176,6 +205,7 @@ pub async fn generate(
                 "max_users": max_users,
                 "expires_at": expires_at,
                 "issued_to": issued_to,
+                "fingerprint": fingerprint,
                 "key": key.masked(),
             })),
         now,
@@ -186,6 +216,7 @@ pub async fn generate(
         id,
         license_key: key.expose().to_owned(),
         certificate,
+        fingerprint,
         license_type: kind.plan().as_str().to_owned(),
         max_users,
         expires_at,
@@ -205,10 +236,13 @@ pub struct LicenseSummary {
     pub features: Vec<String>,
     pub issued_to: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
-    /// `available`, `activated`, `expired` or `revoked`.
+    /// `available`, `activated` (claimed by an installation, issued for one,
+    /// or activated as a tenant here), `expired` or `revoked`.
     pub status: String,
     pub activated_at: Option<DateTime<Utc>>,
     pub activated_tenant_id: Option<Uuid>,
+    /// The installation the key belongs to: the one that claimed it, or the
+    /// fingerprint it was issued for.
     pub instance_id: Option<String>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -240,7 +274,7 @@ macro_rules! license_status {
     () => {
         "CASE WHEN revoked_at IS NOT NULL OR NOT is_active THEN 'revoked'
               WHEN expires_at IS NOT NULL AND expires_at <= $1 THEN 'expired'
-              WHEN activated_at IS NOT NULL THEN 'activated'
+              WHEN activated_at IS NOT NULL OR instance_id IS NOT NULL THEN 'activated'
               ELSE 'available' END"
     };
 }
@@ -385,6 +419,7 @@ struct KeyRow {
     license_type: String,
     max_users: Option<i64>,
     features: serde_json::Value,
+    issued_to: Option<String>,
     expires_at: Option<DateTime<Utc>>,
     revoked: bool,
     activated_tenant_id: Option<Uuid>,
@@ -401,6 +436,7 @@ impl FromRow for KeyRow {
             license_type: r.get("license_type")?,
             max_users: r.get("max_users")?,
             features: r.get("features")?,
+            issued_to: r.get("issued_to")?,
             expires_at: r.get("expires_at")?,
             revoked: !is_active || revoked_at.is_some(),
             activated_tenant_id: r.get("activated_tenant_id")?,
@@ -426,6 +462,16 @@ impl KeyRow {
     fn activated(&self) -> bool {
         self.activated_tenant_id.is_some() || self.instance_id.is_some()
     }
+
+    /// The stored certificate, when it names `installation`.
+    fn certificate_for(&self, installation: &str) -> Option<&str> {
+        self.certificate.as_deref().filter(|c| {
+            cert::decode_unverified(c)
+                .and_then(|c| c.installation)
+                .as_deref()
+                == Some(installation)
+        })
+    }
 }
 
 /// Looks a key up (locking its row when `for_update`, on PostgreSQL).
@@ -435,11 +481,11 @@ async fn find(
     for_update: bool,
 ) -> ApiResult<Option<KeyRow>> {
     let sql = if for_update && tx.dialect() == crate::store::Dialect::Postgres {
-        "SELECT id, license_type, max_users, features, expires_at, is_active, revoked_at,
+        "SELECT id, license_type, max_users, features, issued_to, expires_at, is_active, revoked_at,
                 activated_tenant_id, instance_id, certificate
            FROM license_keys WHERE key_hash = $1 FOR UPDATE"
     } else {
-        "SELECT id, license_type, max_users, features, expires_at, is_active, revoked_at,
+        "SELECT id, license_type, max_users, features, issued_to, expires_at, is_active, revoked_at,
                 activated_tenant_id, instance_id, certificate
            FROM license_keys WHERE key_hash = $1"
     };
@@ -511,11 +557,12 @@ pub struct Claimed {
     pub certificate: String,
 }
 
-/// `POST /api/tenants/licenses/claim`: an installation takes the key. One
-/// installation per key; the same installation may claim again (a
-/// reinstall), and no tenant is created here.
+/// `POST /api/tenants/licenses/claim`: an installation takes the key and
+/// gets a certificate naming it. One installation per key; the same
+/// installation may claim again (a reinstall), and no tenant is created here.
 pub async fn claim(
     store: &Store,
+    signing: &SigningKey,
     key_text: &str,
     instance_id: &str,
     now: DateTime<Utc>,
@@ -526,17 +573,38 @@ pub async fn claim(
     if row.activated() && !same_instance {
         return Err(already_activated());
     }
-    if !same_instance {
-        tx.execute(
-            "UPDATE license_keys SET instance_id = $2, activated_at = $3 WHERE id = $1",
-            &[&row.id, &instance_id, &now],
-        )
-        .await?;
-    }
+    let certificate = match row.certificate_for(instance_id) {
+        Some(c) => c.to_owned(),
+        None => {
+            let plan: PlanCode = row
+                .license_type
+                .parse()
+                .map_err(|_| ApiError::internal("bad licence type in database"))?;
+            let certificate = cert::sign(
+                &Certificate {
+                    v: 2,
+                    key_id: row.id,
+                    license_type: plan.as_str().to_owned(),
+                    max_users: row.max_users,
+                    features: crate::tenancy::features_list(&row.features),
+                    issued_at: now,
+                    expires_at: row.expires_at,
+                    issued_to: row.issued_to.clone(),
+                    installation: Some(instance_id.to_owned()),
+                },
+                signing,
+            );
+            tx.execute(
+                "UPDATE license_keys SET instance_id = $2, activated_at = COALESCE(activated_at, $3),
+                        certificate = $4
+                  WHERE id = $1",
+                &[&row.id, &instance_id, &now, &certificate],
+            )
+            .await?;
+            certificate
+        }
+    };
     tx.commit().await?;
-    let certificate = row
-        .certificate
-        .ok_or_else(|| ApiError::internal("licence without a certificate"))?;
     Ok(Claimed { certificate })
 }
 

@@ -10,6 +10,7 @@
 use crate::audit::{self, Actor, Event};
 use crate::domain::{PlanCode, SubscriptionStatus, TenantId, TenantStatus};
 use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::licensing::Ceiling;
 use crate::pagination::{Page, PageRequest};
 use crate::staff::{self, UserView};
 use crate::store::{Access, DbResult, Dialect, FromRow, One, PlatformTx, Row, Scoped, Store};
@@ -207,11 +208,15 @@ fn cancelled_conflict() -> ApiError {
     ApiError::conflict("the tenant is cancelled; it can no longer be changed")
 }
 
-/// Applies `input` and returns the tenant as it now stands.
+/// Applies `input` and returns the tenant as it now stands. On a licensed
+/// self-hosted installation, `ceiling` is what the licence allows: neither
+/// the plan nor the user limit may go past it, and a plan's catalogue
+/// limit and features are held to it.
 pub async fn update(
     store: &Store,
     id: TenantId,
     input: AdminUpdateTenant,
+    ceiling: Option<&Ceiling>,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> ApiResult<TenantDetail> {
@@ -220,6 +225,22 @@ pub async fn update(
     if let Some(Some(n)) = input.max_users {
         if n < 1 {
             errors.add("max_users", "must be at least 1, or null for unlimited");
+        }
+    }
+    if let Some(c) = ceiling {
+        if input.plan.is_some_and(|p| !c.allows_plan(p)) {
+            errors.add(
+                "plan",
+                format!("the licence allows the {} plan at most", c.plan),
+            );
+        }
+        if let (Some(limit), Some(asked)) = (c.max_users, input.max_users) {
+            if asked.is_none_or(|n| n > limit) {
+                errors.add(
+                    "max_users",
+                    format!("the licence allows {limit} users at most"),
+                );
+            }
         }
     }
     if let Some(t) = &input.trial_ends_at {
@@ -268,6 +289,19 @@ pub async fn update(
     }
     if let Some(max) = input.max_users {
         after.max_users = max;
+    }
+    if let Some(c) = ceiling {
+        if let Some(limit) = c.max_users {
+            after.max_users = Some(after.max_users.map_or(limit, |m| m.min(limit)));
+        }
+        features = features.map(|f| {
+            let mut within: Vec<String> = tenancy::features_list(&f)
+                .into_iter()
+                .filter(|name| c.features.contains(name))
+                .collect();
+            within.sort();
+            serde_json::json!(within)
+        });
     }
     if let Some(status) = input.status {
         after.status = status;

@@ -201,31 +201,45 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let license_check = tokio::spawn(check_license_daily(state.clone()));
     axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     sweeper.abort();
     license_check.abort();
+    let now = state.clock.now();
+    if let Err(e) =
+        crate::licensing::installation::record_clock(&state.store, &state.licensing, now).await
+    {
+        tracing::warn!(error = %e.message, "could not keep the clock's high-water mark");
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Self-hosted: re-verifies the installed licence daily and, with a licence
-/// server configured, picks up a revocation.
+/// Self-hosted: keeps the clock's high-water mark in the database hourly,
+/// re-verifies the installed licence daily and, with a licence server
+/// configured, picks up a revocation.
 async fn check_license_daily(state: App) {
     if state.licensing.mode != Mode::SelfHosted {
         return;
     }
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    let mut hours = 0u32;
     loop {
         tick.tick().await;
         let now = state.clock.now();
-        if let Err(e) =
+        let done = if hours % 24 == 0 {
             crate::licensing::installation::check(&state.store, &state.licensing, true, now).await
-        {
+        } else {
+            crate::licensing::installation::record_clock(&state.store, &state.licensing, now)
+                .await
+                .map(|_| ())
+        };
+        if let Err(e) = done {
             tracing::warn!(error = %e.message, "licence check failed");
         }
+        hours = hours.wrapping_add(1);
     }
 }
 

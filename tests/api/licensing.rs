@@ -2,40 +2,57 @@
 //! vendor server and on self-hosted servers talking to it over HTTP.
 
 use crate::both;
-use crate::support::{Backend, TestApp, ADMIN_PASSWORD, ADMIN_USERNAME, PASSWORD};
+use crate::support::{
+    binary, run_with_input, succeeded, Backend, TestApp, ADMIN_PASSWORD, ADMIN_USERNAME, PASSWORD,
+};
 use chrono::Duration;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use trasealla::licensing::Mode;
 
-/// A vendor key pair in a temporary directory.
-struct Keys {
-    _dir: tempfile::TempDir,
-    private: PathBuf,
-    public: PathBuf,
+/// The test suite's vendor signing key (tests/keys): debug builds trust its
+/// public half, so certificates signed with it verify on the self-hosted
+/// servers of the tests.
+pub(crate) fn vendor_key_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/keys/license.key")
 }
 
-fn keys() -> Keys {
-    let dir = tempfile::tempdir().unwrap();
-    let (private, public) = trasealla::licensing::cert::write_keypair(dir.path()).unwrap();
-    Keys {
-        _dir: dir,
-        private,
-        public,
-    }
+pub(crate) fn vendor_key() -> ed25519_dalek::SigningKey {
+    trasealla::licensing::cert::load_signing_key(&vendor_key_file()).unwrap()
 }
 
-async fn vendor(backend: Backend, keys: &Keys) -> TestApp {
-    let private = keys.private.clone();
+/// The key built into this (debug) build: the one certificates verify with.
+pub(crate) fn built_in_key() -> ed25519_dalek::VerifyingKey {
+    trasealla::licensing::cert::load_public_key(trasealla::licensing::cert::embedded_public_key().0)
+        .unwrap()
+}
+
+pub(crate) async fn vendor(backend: Backend) -> TestApp {
+    let private = vendor_key_file();
     TestApp::spawn_with(backend, move |c| c.license_signing_key = Some(private)).await
 }
 
-async fn self_hosted(backend: Backend, keys: &Keys, server: Option<&TestApp>) -> TestApp {
-    let public = keys.public.to_string_lossy().into_owned();
+/// A self-hosted installation activated offline with a licence the vendor
+/// issued for it (`licence` as `generate` takes it), and the activation's
+/// answer; the owner is admin@customer.example.
+pub(crate) async fn activated_offline(
+    backend: Backend,
+    licence: Value,
+) -> (TestApp, crate::support::Resp) {
+    let v = vendor(backend).await;
+    let sh = self_hosted(backend, None).await;
+    let d = v.issue_for(&sh, licence).await;
+    let r = sh
+        .activate(json!({"certificate": d["certificate"]}))
+        .await
+        .created("activate with a certificate issued for the installation");
+    (sh, r)
+}
+
+pub(crate) async fn self_hosted(backend: Backend, server: Option<&TestApp>) -> TestApp {
     let server = server.map(|v| format!("http://{}", v.addr));
     TestApp::spawn_with(backend, move |c| {
         c.mode = Mode::SelfHosted;
-        c.license_public_key = Some(public);
         c.license_server = server;
     })
     .await
@@ -43,7 +60,7 @@ async fn self_hosted(backend: Backend, keys: &Keys, server: Option<&TestApp>) ->
 
 impl TestApp {
     /// Issues a licence as the platform admin; returns its `data`.
-    async fn issue(&self, body: Value) -> Value {
+    pub(crate) async fn issue(&self, body: Value) -> Value {
         let admin = self.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
         let r = self
             .post("/api/tenants/licenses/generate")
@@ -53,6 +70,41 @@ impl TestApp {
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
         r.body["data"].clone()
+    }
+
+    /// Issues a licence for the installation `sh` (offline activation).
+    pub(crate) async fn issue_for(&self, sh: &TestApp, mut body: Value) -> Value {
+        body["fingerprint"] = json!(sh.fingerprint());
+        self.issue(body).await
+    }
+
+    /// This installation's fingerprint.
+    pub(crate) fn fingerprint(&self) -> String {
+        self.state.licensing.fingerprint.as_str().to_owned()
+    }
+
+    /// What a self-hosted server does daily: re-checks its licence, asking
+    /// the licence server about a revocation.
+    pub(crate) async fn daily_licence_check(&self) {
+        trasealla::licensing::installation::check(
+            &self.state.store,
+            &self.state.licensing,
+            true,
+            self.clock_now(),
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Revokes an issued licence (its `data`) as the platform admin.
+    pub(crate) async fn revoke(&self, licence: &Value) {
+        let admin = self.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+        let id = licence["id"].as_str().unwrap();
+        self.post(&format!("/api/tenants/licenses/{id}/revoke"))
+            .bearer(&admin)
+            .send()
+            .await
+            .ok("revoke the licence at the vendor");
     }
 
     async fn validate(&self, key: &str, users: Option<i64>) -> crate::support::Resp {
@@ -66,7 +118,7 @@ impl TestApp {
             .await
     }
 
-    async fn activate(&self, licence: Value) -> crate::support::Resp {
+    pub(crate) async fn activate(&self, licence: Value) -> crate::support::Resp {
         let mut body = json!({"company_name": "Customer Corp", "email": "admin@customer.example", "password": PASSWORD});
         for (k, v) in licence.as_object().unwrap() {
             body[k] = v.clone();
@@ -78,22 +130,23 @@ impl TestApp {
     }
 }
 
-/// Both backends, with one key pair per test.
+/// Both backends, for tests that start several servers of their own.
+#[macro_export]
 macro_rules! licensing_test {
     ($name:ident) => {
         mod $name {
-            use crate::support::Backend;
+            use $crate::support::Backend;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$name(Backend::Sqlite, super::keys()).await
+                super::$name(Backend::Sqlite).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if crate::support::postgres_url().is_none() {
+                if $crate::support::postgres_url().is_none() {
                     eprintln!("skipped: TEST_DATABASE_URL is not set");
                     return;
                 }
-                super::$name(Backend::Postgres, super::keys()).await
+                super::$name(Backend::Postgres).await
             }
         }
     };
@@ -115,10 +168,14 @@ async fn generating_without_a_signing_key_says_which_setting_is_missing(app: Tes
 }
 both!(generating_without_a_signing_key_says_which_setting_is_missing);
 
-async fn licences_are_issued_listed_masked_and_revoked(backend: Backend, keys: Keys) {
-    let v = vendor(backend, &keys).await;
+async fn licences_are_issued_listed_masked_and_revoked(backend: Backend) {
+    let v = vendor(backend).await;
+    // Issued for an installation (typed loosely, as people read it out).
     let d = v
-        .issue(json!({"license_type": "enterprise", "max_users": 50, "expires_in_days": 365, "issued_to": "Customer Corp"}))
+        .issue(
+            json!({"license_type": "enterprise", "max_users": 50, "expires_in_days": 365,
+                      "issued_to": "Customer Corp", "fingerprint": "abcd efgh-ijkl-mnop"}),
+        )
         .await;
     let key = d["license_key"].as_str().unwrap();
     assert!(key.starts_with("TRAS-ENT-") && key.len() == 26, "{key}");
@@ -126,17 +183,22 @@ async fn licences_are_issued_listed_masked_and_revoked(backend: Backend, keys: K
     assert_eq!(d["license_type"], "enterprise");
     assert_eq!(d["max_users"], 50);
     assert_eq!(d["expires_at"], "2027-03-01T09:00:00Z");
+    assert_eq!(d["fingerprint"], "ABCD-EFGH-IJKL-MNOP");
     assert!(d["features"].as_array().unwrap().contains(&json!("sso")));
-    let public =
-        trasealla::licensing::cert::load_public_key(keys.public.to_str().unwrap()).unwrap();
-    let cert =
-        trasealla::licensing::cert::verify(d["certificate"].as_str().unwrap(), &public).unwrap();
+    let cert = trasealla::licensing::cert::verify(
+        d["certificate"].as_str().unwrap(),
+        &vendor_key().verifying_key(),
+    )
+    .unwrap();
     assert_eq!(cert.max_users, Some(50));
     assert_eq!(cert.issued_to.as_deref(), Some("Customer Corp"));
+    assert_eq!(cert.installation.as_deref(), Some("ABCD-EFGH-IJKL-MNOP"));
 
+    // For online activation: no certificate until an installation claims it.
     let starter = v.issue(json!({"license_type": "STA"})).await;
     assert_eq!(starter["max_users"], 5, "the plan's limit by default");
     assert!(starter["expires_at"].is_null(), "perpetual by default");
+    assert!(starter["certificate"].is_null() && starter["fingerprint"].is_null());
 
     let admin = v.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
     let list = v.get("/api/tenants/licenses").bearer(&admin).send().await;
@@ -148,7 +210,12 @@ async fn licences_are_issued_listed_masked_and_revoked(backend: Backend, keys: K
         list.body["data"][1]["license_key"],
         format!("TRAS-ENT-********-****{}", &key[22..])
     );
-    assert_eq!(list.body["data"][1]["status"], "available");
+    assert_eq!(
+        list.body["data"][1]["status"], "activated",
+        "it belongs to the installation it was issued for"
+    );
+    assert_eq!(list.body["data"][1]["instance_id"], "ABCD-EFGH-IJKL-MNOP");
+    assert_eq!(list.body["data"][0]["status"], "available");
 
     let id = d["id"].as_str().unwrap();
     let r = v
@@ -181,6 +248,8 @@ async fn licences_are_issued_listed_masked_and_revoked(backend: Backend, keys: K
         json!({"license_type": "pro", "max_users": 0}),
         json!({"license_type": "pro", "expires_in_days": -1}),
         json!({"license_type": "pro", "features": ["teleportation"]}),
+        json!({"license_type": "pro", "fingerprint": "ABCD-EFGH-IJKL-MNO1"}),
+        json!({"license_type": "pro", "fingerprint": "ABCD-EFGH"}),
     ] {
         let r = v
             .post("/api/tenants/licenses/generate")
@@ -189,12 +258,23 @@ async fn licences_are_issued_listed_masked_and_revoked(backend: Backend, keys: K
             .send()
             .await;
         assert_eq!(r.status, 422, "{bad}: {}", r.body);
+        let field = bad
+            .as_object()
+            .unwrap()
+            .keys()
+            .find(|k| *k != "license_type")
+            .map_or("license_type", |k| k.as_str());
+        assert!(
+            r.body["error"]["details"]["fields"][field].is_string(),
+            "{bad}: {}",
+            r.body
+        );
     }
 }
 licensing_test!(licences_are_issued_listed_masked_and_revoked);
 
-async fn validation_answers_every_code(backend: Backend, keys: Keys) {
-    let v = vendor(backend, &keys).await;
+async fn validation_answers_every_code(backend: Backend) {
+    let v = vendor(backend).await;
     let good = v
         .issue(json!({"license_type": "professional", "max_users": 10}))
         .await;
@@ -202,15 +282,7 @@ async fn validation_answers_every_code(backend: Backend, keys: Keys) {
         .issue(json!({"license_type": "starter", "expires_in_days": 1}))
         .await;
     let gone = v.issue(json!({"license_type": "enterprise"})).await;
-    let admin = v.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
-    v.post(&format!(
-        "/api/tenants/licenses/{}/revoke",
-        gone["id"].as_str().unwrap()
-    ))
-    .bearer(&admin)
-    .send()
-    .await
-    .ok("revoke the licence to validate as revoked");
+    v.revoke(&gone).await;
     let key = |d: &Value| d["license_key"].as_str().unwrap().to_owned();
 
     let r = v.validate(&key(&good), Some(10)).await;
@@ -281,8 +353,8 @@ async fn validation_is_rate_limited_per_client(app: TestApp) {
 both!(validation_is_rate_limited_per_client, |c| c.trust_proxy =
     true);
 
-async fn a_key_activates_into_a_tenant_once(backend: Backend, keys: Keys) {
-    let v = vendor(backend, &keys).await;
+async fn a_key_activates_into_a_tenant_once(backend: Backend) {
+    let v = vendor(backend).await;
     let d = v
         .issue(json!({"license_type": "enterprise", "max_users": 50, "expires_in_days": 365}))
         .await;
@@ -314,21 +386,13 @@ async fn a_key_activates_into_a_tenant_once(backend: Backend, keys: Keys) {
 }
 licensing_test!(a_key_activates_into_a_tenant_once);
 
-async fn unusable_keys_do_not_activate(backend: Backend, keys: Keys) {
-    let v = vendor(backend, &keys).await;
+async fn unusable_keys_do_not_activate(backend: Backend) {
+    let v = vendor(backend).await;
     let revoked = v.issue(json!({"license_type": "pro"})).await;
     let expiring = v
         .issue(json!({"license_type": "pro", "expires_in_days": 1}))
         .await;
-    let admin = v.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
-    v.post(&format!(
-        "/api/tenants/licenses/{}/revoke",
-        revoked["id"].as_str().unwrap()
-    ))
-    .bearer(&admin)
-    .send()
-    .await
-    .ok("revoke the licence to activate as revoked");
+    v.revoke(&revoked).await;
     v.advance(Duration::days(2));
     let unknown = trasealla::licensing::key::LicenseKey::generate(
         trasealla::licensing::key::LicenseType::Professional,
@@ -348,12 +412,12 @@ async fn unusable_keys_do_not_activate(backend: Backend, keys: Keys) {
 }
 licensing_test!(unusable_keys_do_not_activate);
 
-async fn self_hosted_activates_online_through_the_vendor(backend: Backend, keys: Keys) {
-    let v = vendor(backend, &keys).await;
+async fn self_hosted_activates_online_through_the_vendor(backend: Backend) {
+    let v = vendor(backend).await;
     let d = v
         .issue(json!({"license_type": "professional", "max_users": 10, "expires_in_days": 365}))
         .await;
-    let sh = self_hosted(backend, &keys, Some(&v)).await;
+    let sh = self_hosted(backend, Some(&v)).await;
 
     let r = sh
         .post("/api/tenants/register")
@@ -373,6 +437,11 @@ async fn self_hosted_activates_online_through_the_vendor(backend: Backend, keys:
         .send()
         .await;
     assert_eq!(sub.body["data"]["license"]["status"], "valid");
+    assert_eq!(
+        sub.body["data"]["license"]["installation"],
+        sh.fingerprint().as_str(),
+        "the certificate it got names this installation"
+    );
 
     // The vendor marked the key used by that installation and made no tenant.
     assert_eq!(v.count("tenants").await, 0);
@@ -383,6 +452,11 @@ async fn self_hosted_activates_online_through_the_vendor(backend: Backend, keys:
         .as_str()
         .unwrap()
         .to_owned();
+    assert_eq!(
+        instance,
+        sh.fingerprint(),
+        "installations claim by fingerprint"
+    );
 
     // The same installation may claim again; no other one may.
     let claim = |id: &str| {
@@ -392,7 +466,18 @@ async fn self_hosted_activates_online_through_the_vendor(backend: Backend, keys:
     };
     let again = claim(&instance).await;
     assert_eq!(again.status, 200, "{}", again.body);
-    assert_eq!(again.body["data"]["certificate"], d["certificate"]);
+    let cert = trasealla::licensing::cert::verify(
+        again.body["data"]["certificate"].as_str().unwrap(),
+        &built_in_key(),
+    )
+    .unwrap();
+    assert_eq!(cert.installation.as_deref(), Some(instance.as_str()));
+    assert_eq!(cert.max_users, Some(10));
+    let same = claim(&instance).await;
+    assert_eq!(
+        same.body["data"]["certificate"], again.body["data"]["certificate"],
+        "the certificate is kept, not signed anew"
+    );
     let other = claim("another-installation").await;
     assert_eq!(other.status, 409);
     assert_eq!(other.code(), "license_already_activated");
@@ -407,15 +492,15 @@ async fn self_hosted_activates_online_through_the_vendor(backend: Backend, keys:
 }
 licensing_test!(self_hosted_activates_online_through_the_vendor);
 
-async fn self_hosted_activates_offline_from_the_certificate(backend: Backend, keys: Keys) {
-    let v = vendor(backend, &keys).await;
+async fn self_hosted_activates_offline_from_the_certificate(backend: Backend) {
+    let v = vendor(backend).await;
+    let sh = self_hosted(backend, None).await;
     let d = v
-        .issue(json!({"license_type": "enterprise", "max_users": 25}))
+        .issue_for(&sh, json!({"license_type": "enterprise", "max_users": 25}))
         .await;
     let server = v.addr;
     drop(v); // the vendor is gone
-    let sh = self_hosted(backend, &keys, None).await;
-    let with_key = self_hosted_at(backend, &keys, format!("http://{server}")).await;
+    let with_key = self_hosted_at(backend, format!("http://{server}")).await;
     let r = with_key
         .activate(json!({"license_key": d["license_key"]}))
         .await;
@@ -432,13 +517,13 @@ async fn self_hosted_activates_offline_from_the_certificate(backend: Backend, ke
 }
 licensing_test!(self_hosted_activates_offline_from_the_certificate);
 
-async fn altered_or_foreign_certificates_are_refused(backend: Backend, keys: Keys) {
-    let v = vendor(backend, &keys).await;
+async fn altered_or_foreign_certificates_are_refused(backend: Backend) {
+    let v = vendor(backend).await;
+    let sh = self_hosted(backend, None).await;
     let d = v
-        .issue(json!({"license_type": "enterprise", "max_users": 5}))
+        .issue_for(&sh, json!({"license_type": "enterprise", "max_users": 5}))
         .await;
     let genuine = d["certificate"].as_str().unwrap().to_owned();
-    let sh = self_hosted(backend, &keys, None).await;
 
     // One changed byte in the payload (max_users 5 → 9 would need exactly this).
     let mut altered = genuine.clone().into_bytes();
@@ -447,9 +532,7 @@ async fn altered_or_foreign_certificates_are_refused(backend: Backend, keys: Key
     let altered = String::from_utf8(altered).unwrap();
     // Signed by someone else's key.
     let other = trasealla::licensing::cert::generate_signing_key().unwrap();
-    let public =
-        trasealla::licensing::cert::load_public_key(keys.public.to_str().unwrap()).unwrap();
-    let cert = trasealla::licensing::cert::verify(&genuine, &public).unwrap();
+    let cert = trasealla::licensing::cert::verify(&genuine, &built_in_key()).unwrap();
     let forged = trasealla::licensing::cert::sign(
         &trasealla::licensing::cert::Certificate {
             max_users: None,
@@ -468,12 +551,12 @@ async fn altered_or_foreign_certificates_are_refused(backend: Backend, keys: Key
 }
 licensing_test!(altered_or_foreign_certificates_are_refused);
 
-async fn a_self_hosted_tenant_stops_at_max_users(backend: Backend, keys: Keys) {
-    let v = vendor(backend, &keys).await;
+async fn a_self_hosted_tenant_stops_at_max_users(backend: Backend) {
+    let v = vendor(backend).await;
+    let sh = self_hosted(backend, None).await;
     let d = v
-        .issue(json!({"license_type": "starter", "max_users": 2}))
+        .issue_for(&sh, json!({"license_type": "starter", "max_users": 2}))
         .await;
-    let sh = self_hosted(backend, &keys, None).await;
     let r = sh
         .activate(json!({"certificate": d["certificate"]}))
         .await
@@ -489,14 +572,12 @@ async fn a_self_hosted_tenant_stops_at_max_users(backend: Backend, keys: Keys) {
 }
 licensing_test!(a_self_hosted_tenant_stops_at_max_users);
 
-async fn an_expired_licence_has_a_grace_period_then_stops_writes(backend: Backend, keys: Keys) {
-    let v = vendor(backend, &keys).await;
-    let d = v
-        .issue(json!({"license_type": "professional", "expires_in_days": 30}))
-        .await;
-    let sh = self_hosted(backend, &keys, None).await;
-    let r = sh.activate(json!({"certificate": d["certificate"]})).await;
-    assert_eq!(r.status, 201, "{}", r.body);
+async fn an_expired_licence_has_a_grace_period_then_stops_writes(backend: Backend) {
+    let (sh, _) = activated_offline(
+        backend,
+        json!({"license_type": "professional", "expires_in_days": 30}),
+    )
+    .await;
     let token = || sh.login_ok("admin@customer.example", PASSWORD);
     let write = |t: String| {
         let sh = &sh;
@@ -536,22 +617,14 @@ async fn an_expired_licence_has_a_grace_period_then_stops_writes(backend: Backen
 }
 licensing_test!(an_expired_licence_has_a_grace_period_then_stops_writes);
 
-async fn the_periodic_check_picks_up_a_revocation(backend: Backend, keys: Keys) {
-    let v = vendor(backend, &keys).await;
+async fn the_periodic_check_picks_up_a_revocation(backend: Backend) {
+    let v = vendor(backend).await;
     let d = v.issue(json!({"license_type": "professional"})).await;
-    let sh = self_hosted(backend, &keys, Some(&v)).await;
+    let sh = self_hosted(backend, Some(&v)).await;
     let r = sh.activate(json!({"license_key": d["license_key"]})).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let token = r.body["data"]["token"].as_str().unwrap().to_owned();
-    let admin = v.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
-    v.post(&format!(
-        "/api/tenants/licenses/{}/revoke",
-        d["id"].as_str().unwrap()
-    ))
-    .bearer(&admin)
-    .send()
-    .await
-    .ok("revoke the activated licence at the vendor");
+    v.revoke(&d).await;
 
     let write = || {
         sh.patch("/api/tenants/current")
@@ -560,34 +633,36 @@ async fn the_periodic_check_picks_up_a_revocation(backend: Backend, keys: Keys) 
             .send()
     };
     assert_eq!(write().await.status, 200, "not known until the next check");
-    trasealla::licensing::installation::check(
-        &sh.state.store,
-        &sh.state.licensing,
-        true,
-        sh.clock_now(),
-    )
-    .await
-    .unwrap();
+    sh.daily_licence_check().await;
     let r = write().await;
     assert_eq!(r.status, 402, "{}", r.body);
     assert_eq!(r.code(), "license_revoked");
 }
 licensing_test!(the_periodic_check_picks_up_a_revocation);
 
+/// `trasealla license request` on the database `url`: the installation's
+/// fingerprint.
+pub(crate) fn license_request(url: &str) -> String {
+    succeeded(
+        binary()
+            .args(["license", "request"])
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap(),
+    )
+    .trim()
+    .to_owned()
+}
+
 #[test]
-fn keygen_and_offline_activation_from_the_command_line() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
+fn keygen_request_and_offline_activation_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_trasealla"))
-        .args(["license", "keygen", "--out"])
-        .arg(dir.path().join("keys"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        binary()
+            .args(["license", "keygen", "--out"])
+            .arg(dir.path().join("keys"))
+            .output()
+            .unwrap(),
     );
     let private = dir.path().join("keys/license.key");
     let public = dir.path().join("keys/license.pub");
@@ -599,25 +674,47 @@ fn keygen_and_offline_activation_from_the_command_line() {
             0o600
         );
     }
-    // Sign a certificate with that key, as the vendor's server would.
-    let key = trasealla::licensing::cert::load_signing_key(&private).unwrap();
-    let cert = trasealla::licensing::cert::sign(
-        &trasealla::licensing::cert::Certificate {
-            v: 1,
-            key_id: uuid::Uuid::now_v7(),
-            license_type: "enterprise".into(),
-            max_users: Some(50),
-            features: vec!["core_crm".into()],
-            issued_at: chrono::Utc::now(),
-            expires_at: None,
-            issued_to: Some("Hospital".into()),
-        },
-        &key,
+    let db = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
+
+    // The customer prints the installation's fingerprint…
+    let fingerprint = license_request(&db("sh.db"));
+    assert!(
+        trasealla::licensing::Fingerprint::parse(&fingerprint).is_ok(),
+        "{fingerprint}"
     );
-    let cert_file = dir.path().join("licence.txt");
-    std::fs::write(&cert_file, cert).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trasealla"))
-        .args([
+    assert_eq!(license_request(&db("sh.db")), fingerprint, "stable");
+    assert_ne!(
+        license_request(&db("other.db")),
+        fingerprint,
+        "per installation"
+    );
+
+    // …the vendor signs a certificate for it…
+    let certificate = |key: &ed25519_dalek::SigningKey, installation: &str| {
+        let text = trasealla::licensing::cert::sign(
+            &trasealla::licensing::cert::Certificate {
+                v: 2,
+                key_id: uuid::Uuid::now_v7(),
+                license_type: "enterprise".into(),
+                max_users: Some(50),
+                features: vec!["core_crm".into()],
+                issued_at: chrono::Utc::now(),
+                expires_at: None,
+                issued_to: Some("Hospital".into()),
+                installation: Some(installation.to_owned()),
+            },
+            key,
+        );
+        let file = dir
+            .path()
+            .join(format!("licence-{}.txt", uuid::Uuid::now_v7()));
+        std::fs::write(&file, text).unwrap();
+        file
+    };
+    // …and the customer activates offline.
+    let activate = |url: &str, cert: &std::path::Path, env: &[(&str, &std::path::Path)]| {
+        let mut cmd = binary();
+        cmd.args([
             "license",
             "activate",
             "--company-name",
@@ -627,42 +724,44 @@ fn keygen_and_offline_activation_from_the_command_line() {
             "--password-stdin",
             "--certificate",
         ])
-        .arg(&cert_file)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("sh.db").display()),
-        )
+        .arg(cert)
+        .env("DATABASE_URL", url)
         .env("TRASEALLA_MODE", "self_hosted")
-        .env("TRASEALLA_LICENSE_PUBLIC_KEY", &public)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"HospitalPass123\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .envs(env.iter().copied());
+        run_with_input(&mut cmd, b"HospitalPass123\n")
+    };
+    let says = |out: &std::process::Output, what: &str| {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(what), "{err}");
+    };
+    // A key of the customer's own making is not trusted, whatever public
+    // key the environment names.
+    let own = trasealla::licensing::cert::load_signing_key(&private).unwrap();
+    let out = activate(
+        &db("sh.db"),
+        &certificate(&own, &fingerprint),
+        &[("TRASEALLA_LICENSE_PUBLIC_KEY", &public)],
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("plan enterprise"));
+    says(&out, "signature");
+    // The vendor's certificate activates the installation it names only.
+    let genuine = certificate(&vendor_key(), &fingerprint);
+    says(
+        &activate(&db("other.db"), &genuine, &[]),
+        "issued for installation",
+    );
+    let out = succeeded(activate(&db("sh.db"), &genuine, &[]));
+    assert!(out.contains("plan enterprise"), "{out}");
 }
 
 /// The vendor as its own process: a self-hosted server activates online
 /// against it; once it is stopped, another activates offline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vendor_and_self_hosted_servers_as_separate_processes() {
-    let keys = keys();
     let vendor = crate::support::Process::start(&[
         (
             "TRASEALLA_LICENSE_SIGNING_KEY",
-            keys.private.to_string_lossy().into_owned(),
+            vendor_key_file().to_string_lossy().into_owned(),
         ),
         ("TRASEALLA_PLATFORM_ADMIN_USERNAME", "vendor-ops".into()),
         ("TRASEALLA_PLATFORM_ADMIN_PASSWORD", "VendorOps123".into()),
@@ -677,15 +776,15 @@ async fn vendor_and_self_hosted_servers_as_separate_processes() {
         .await
         .ok("log in to the vendor process as its admin");
     let admin = login.body["data"]["token"].as_str().unwrap().to_owned();
+    let offline = self_hosted(Backend::Sqlite, None).await;
     let mut issued = Vec::new();
-    for _ in 0..2 {
+    for fingerprint in [None, Some(offline.fingerprint())] {
         let r = vendor
             .send(
                 "POST",
                 "/api/tenants/licenses/generate",
-                Some(
-                    json!({"license_type": "enterprise", "max_users": 20, "expires_in_days": 365}),
-                ),
+                Some(json!({"license_type": "enterprise", "max_users": 20,
+                            "expires_in_days": 365, "fingerprint": fingerprint})),
                 Some(&admin),
             )
             .await;
@@ -693,12 +792,7 @@ async fn vendor_and_self_hosted_servers_as_separate_processes() {
         issued.push(r.body["data"].clone());
     }
 
-    let online = self_hosted_at(
-        Backend::Sqlite,
-        &keys,
-        format!("http://127.0.0.1:{}", vendor.port),
-    )
-    .await;
+    let online = self_hosted_at(Backend::Sqlite, format!("http://127.0.0.1:{}", vendor.port)).await;
     let r = online
         .activate(json!({"license_key": issued[0]["license_key"]}))
         .await;
@@ -706,18 +800,15 @@ async fn vendor_and_self_hosted_servers_as_separate_processes() {
 
     let (exit, _) = vendor.stop();
     assert!(exit.success());
-    let offline = self_hosted(Backend::Sqlite, &keys, None).await;
     let r = offline
         .activate(json!({"certificate": issued[1]["certificate"]}))
         .await;
     assert_eq!(r.status, 201, "offline, the vendor stopped: {}", r.body);
 }
 
-async fn self_hosted_at(backend: Backend, keys: &Keys, server: String) -> TestApp {
-    let public = keys.public.to_string_lossy().into_owned();
+pub(crate) async fn self_hosted_at(backend: Backend, server: String) -> TestApp {
     TestApp::spawn_with(backend, move |c| {
         c.mode = Mode::SelfHosted;
-        c.license_public_key = Some(public);
         c.license_server = Some(server);
     })
     .await
@@ -773,8 +864,8 @@ async fn tls_front(backend: std::net::SocketAddr) -> (u16, String) {
     (port, pem)
 }
 
-async fn online_activation_works_over_https(backend: Backend, keys: Keys) {
-    let v = vendor(backend, &keys).await;
+async fn online_activation_works_over_https(backend: Backend) {
+    let v = vendor(backend).await;
     let d = v.issue(json!({"license_type": "professional"})).await;
     let (port, ca_pem) = tls_front(v.addr).await;
     let dir = tempfile::tempdir().unwrap();
@@ -783,7 +874,7 @@ async fn online_activation_works_over_https(backend: Backend, keys: Keys) {
     let url = format!("https://localhost:{port}");
 
     // Not trusting the vendor's certificate, the server refuses to talk.
-    let untrusting = self_hosted_at(backend, &keys, url.clone()).await;
+    let untrusting = self_hosted_at(backend, url.clone()).await;
     let r = untrusting
         .activate(json!({"license_key": d["license_key"]}))
         .await;
@@ -794,10 +885,8 @@ async fn online_activation_works_over_https(backend: Backend, keys: Keys) {
         r.body
     );
 
-    let public = keys.public.to_string_lossy().into_owned();
     let trusting = TestApp::spawn_with(backend, move |c| {
         c.mode = Mode::SelfHosted;
-        c.license_public_key = Some(public);
         c.license_server = Some(url);
         c.license_server_ca = Some(ca);
     })

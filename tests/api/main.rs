@@ -10,6 +10,7 @@ mod bad_input;
 mod crm;
 mod isolation;
 mod licensing;
+mod licensing_hardening;
 mod pages;
 mod platform;
 mod registration;

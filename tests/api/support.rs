@@ -117,22 +117,11 @@ impl TestApp {
         let mut config = Config::defaults_for(&db.url());
         config.platform_admin_username = Some(ADMIN_USERNAME.into());
         config.platform_admin_password = Some(ADMIN_PASSWORD.into());
+        // Each test its own master key: nothing is written to the home directory.
+        config.master_key = Some(random_master_key());
         configure(&mut config);
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap());
-        let state = App::start(config, Arc::new(clock.clone()))
-            .await
-            .expect("app starts");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = trasealla::router(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
+        let (state, addr, server) = serve(config, &clock).await.expect("app starts");
         TestApp {
             addr,
             state,
@@ -140,6 +129,21 @@ impl TestApp {
             db,
             server,
         }
+    }
+
+    /// Stops the server and starts it again on the same database and clock,
+    /// with the configuration changed by `configure` (what an upgrade or a
+    /// restart with other settings looks like); the error when it does not
+    /// start.
+    pub async fn restart(&mut self, configure: impl FnOnce(&mut Config)) -> anyhow::Result<()> {
+        self.server.abort();
+        let mut config = (*self.state.config).clone();
+        configure(&mut config);
+        let (state, addr, server) = serve(config, &self.clock).await?;
+        self.state = state;
+        self.addr = addr;
+        self.server = server;
+        Ok(())
     }
 
     pub fn clock_now(&self) -> chrono::DateTime<Utc> {
@@ -241,6 +245,11 @@ impl TestApp {
         r.body["data"]["token"].as_str().unwrap().to_owned()
     }
 
+    /// A platform transaction on the test's database.
+    pub async fn platform(&self, access: trasealla::store::Access) -> trasealla::store::PlatformTx {
+        self.state.store.platform(access).await.unwrap()
+    }
+
     /// Sets a tenant's status directly (the admin API arrives with the
     /// platform-admin issue).
     pub async fn set_tenant_status(&self, tenant: &Tenant, status: &str) {
@@ -270,12 +279,7 @@ impl TestApp {
         sql: &str,
         params: &[&(dyn trasealla::store::Bind + Sync)],
     ) {
-        let mut tx = self
-            .state
-            .store
-            .platform(trasealla::store::Access::Write)
-            .await
-            .unwrap();
+        let mut tx = self.platform(trasealla::store::Access::Write).await;
         let id = uuid::Uuid::parse_str(&tenant.id).unwrap();
         let mut all: Vec<&dyn trasealla::store::Bind> = vec![&id];
         all.extend(params.iter().map(|p| *p as &dyn trasealla::store::Bind));
@@ -286,16 +290,30 @@ impl TestApp {
 
     /// Counts rows of a table (platform view, across tenants).
     pub async fn count(&self, table: &str) -> i64 {
-        let mut tx = self
-            .state
-            .store
-            .platform(trasealla::store::Access::Read)
-            .await
-            .unwrap();
+        let mut tx = self.platform(trasealla::store::Access::Read).await;
         let sql = format!("SELECT count(*) FROM {table}");
         let n: trasealla::store::One<i64> = tx.query_one(&sql, &[]).await.unwrap();
         tx.commit().await.unwrap();
         n.0
+    }
+
+    /// One text value read straight from the database, as a reader of a
+    /// backup would see it (`None` for no row or NULL).
+    pub async fn stored_text(&self, sql: &str) -> Option<String> {
+        let mut tx = self.platform(trasealla::store::Access::Read).await;
+        let row: Option<trasealla::store::One<Option<String>>> =
+            tx.query_opt(sql, &[]).await.unwrap();
+        tx.commit().await.unwrap();
+        row.and_then(|r| r.0)
+    }
+
+    /// Changes the database directly, behind the server's back (what an
+    /// older version left, or what someone with the database does).
+    pub async fn exec(&self, sql: &str, params: &[&dyn trasealla::store::Bind]) -> u64 {
+        let mut tx = self.platform(trasealla::store::Access::Write).await;
+        let n = tx.execute(sql, params).await.unwrap();
+        tx.commit().await.unwrap();
+        n
     }
 
     pub fn postgres_database(&self) -> Option<(&str, &str)> {
@@ -304,6 +322,63 @@ impl TestApp {
             TestDb::Sqlite { .. } => None,
         }
     }
+}
+
+/// The `trasealla` binary, for tests of its command line.
+pub fn binary() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_trasealla"))
+}
+
+/// Runs `cmd` with `input` on its standard input.
+pub fn run_with_input(cmd: &mut std::process::Command, input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A command's standard output, once it succeeded (its errors otherwise).
+#[track_caller]
+pub fn succeeded(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Base64 of 32 random bytes: a master key.
+pub fn random_master_key() -> String {
+    use base64::Engine;
+    let mut key = [0u8; 32];
+    getrandom::getrandom(&mut key).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
+async fn serve(
+    config: Config,
+    clock: &ManualClock,
+) -> anyhow::Result<(App, SocketAddr, tokio::task::JoinHandle<()>)> {
+    let state = App::start(config, Arc::new(clock.clone())).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = trasealla::router(state.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    Ok((state, addr, server))
 }
 
 pub struct Req<'a> {
@@ -579,10 +654,15 @@ pub struct Process {
     pub port: u16,
     lines: std::sync::mpsc::Receiver<String>,
     pub log: Vec<String>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Process {
+    /// The process's own directory (its database, its configuration).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// Starts the binary with `envs` (on top of a clean environment) and
     /// waits until it listens.
     pub fn start(envs: &[(&str, String)]) -> Process {
@@ -602,7 +682,9 @@ impl Process {
                 format!("sqlite://{}", dir.path().join("process.db").display()),
             )
             .env("TRASEALLA_LISTEN", format!("127.0.0.1:{port}"))
-            .env("TRASEALLA_LOG_FORMAT", "json");
+            .env("TRASEALLA_LOG_FORMAT", "json")
+            // The master key file's default place: inside the test's directory.
+            .env("XDG_CONFIG_HOME", dir.path().join("config"));
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -634,7 +716,7 @@ impl Process {
             port,
             lines,
             log,
-            _dir: dir,
+            dir,
         }
     }
 

@@ -32,6 +32,16 @@ async fn throttle(state: &App, client: &str) -> ApiResult<()> {
     .await
 }
 
+/// The vendor's signing key, which issuing and claiming need.
+fn signing_key(state: &App) -> ApiResult<&ed25519_dalek::SigningKey> {
+    state.licensing.signing.as_ref().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "licence signing is not configured: set TRASEALLA_LICENSE_SIGNING_KEY to the license.key file made by `trasealla license keygen`",
+        )
+    })
+}
+
 fn vendor_only(state: &App) -> ApiResult<()> {
     if state.licensing.mode == Mode::SelfHosted {
         Err(ApiError::not_found())
@@ -54,12 +64,7 @@ pub async fn generate(
     Json(req): Json<GenerateRequest>,
 ) -> ApiResult<Created<Issued>> {
     vendor_only(&state)?;
-    let Some(signing) = &state.licensing.signing else {
-        return Err(ApiError::new(
-            ErrorCode::Unavailable,
-            "licence signing is not configured: set TRASEALLA_LICENSE_SIGNING_KEY to the license.key file made by `trasealla license keygen`",
-        ));
-    };
+    let signing = signing_key(&state)?;
     let issued = vendor::generate(
         &state.store,
         signing,
@@ -198,10 +203,11 @@ pub struct ClaimRequest {
 #[utoipa::path(post, path = "/api/tenants/licenses/claim", tag = "licensing",
     request_body = ClaimRequest,
     responses(
-        (status = 200, description = "The key is this installation's; here is its certificate", body = Envelope<Claimed>),
+        (status = 200, description = "The key is this installation's; here is a certificate naming it", body = Envelope<Claimed>),
         (status = 409, description = "`license_already_activated`", body = ErrorEnvelope),
         (status = 422, description = "`validation_failed` with `details.code`: malformed, not_found, expired or revoked", body = ErrorEnvelope),
         (status = 429, description = "`rate_limited`", body = ErrorEnvelope),
+        (status = 503, description = "No signing key configured (TRASEALLA_LICENSE_SIGNING_KEY)", body = ErrorEnvelope),
     ))]
 pub async fn claim(
     State(state): State<App>,
@@ -220,6 +226,7 @@ pub async fn claim(
     throttle(&state, &client).await?;
     Ok(ok(vendor::claim(
         &state.store,
+        signing_key(&state)?,
         &key,
         &instance,
         state.clock.now(),
@@ -232,7 +239,7 @@ pub async fn claim(
     responses(
         (status = 201, description = "Tenant (active, on the licence's plan) and owner created; logged in", body = Envelope<RegisterResponse>),
         (status = 409, description = "`license_already_activated`, `email_taken` or `slug_taken`", body = ErrorEnvelope),
-        (status = 422, description = "`validation_failed`; for an unusable licence `details.code` is malformed, not_found, expired or revoked", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`; for an unusable licence `details.code` is malformed, not_found, expired or revoked, and `wrong_installation` for a certificate issued for another installation (`details.installation` is this one's fingerprint)", body = ErrorEnvelope),
         (status = 429, description = "`rate_limited`", body = ErrorEnvelope),
         (status = 503, description = "Self-hosted, key given: the licence server cannot be reached (activate with the certificate)", body = ErrorEnvelope),
     ))]

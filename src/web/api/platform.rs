@@ -117,7 +117,7 @@ pub async fn get(
         (status = 403, description = "`forbidden`: platform admins only", body = ErrorEnvelope),
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
         (status = 409, description = "`conflict`: an invalid status change, or a user limit below the active users without `force`", body = ErrorEnvelope),
-        (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`; on a licensed self-hosted installation also a plan or user limit beyond the licence", body = ErrorEnvelope),
     ))]
 pub async fn update(
     State(state): State<App>,
@@ -129,6 +129,7 @@ pub async fn update(
         &state.store,
         TenantId(id),
         req,
+        state.licensing.ceiling().as_ref(),
         &admin.actor(),
         state.clock.now(),
     )

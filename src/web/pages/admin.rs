@@ -344,7 +344,15 @@ pub async fn change_plan(
         force: Some(f.form.get("force").map(String::as_str) == Some("true")),
         ..Default::default()
     };
-    tenants::update(&state.store, TenantId(id), input, &actor, state.clock.now()).await?;
+    tenants::update(
+        &state.store,
+        TenantId(id),
+        input,
+        state.licensing.ceiling().as_ref(),
+        &actor,
+        state.clock.now(),
+    )
+    .await?;
     Ok(see_other(&format!("/admin/tenants/{id}")))
 }
 
@@ -407,20 +415,24 @@ fn licenses_page(
                         dt { "Type" } dd { (i.license_type) }
                         dt { "Users" } dd { (i.max_users.map(|m| m.to_string()).unwrap_or_else(|| "unlimited".into())) }
                         dt { "Expires" } dd { (i.expires_at.map(|e| e.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "never".into())) }
+                        dt { "Installation" } dd { (i.fingerprint.as_deref().unwrap_or("the first to claim the key online")) }
                     }
-                    label for="certificate" { "Certificate (for offline activation)" }
-                    textarea #certificate readonly rows="4" { (i.certificate) }
+                    @if let Some(certificate) = &i.certificate {
+                        label for="certificate" { "Certificate (for offline activation of that installation)" }
+                        textarea #certificate readonly rows="4" { (certificate) }
+                    }
                 }
             }
             section.card.narrow {
                 h2 { "Generate a licence" }
-                (form_alert(errors, &["license_type", "max_users", "expires_in_days", "issued_to"]))
+                (form_alert(errors, &["license_type", "max_users", "expires_in_days", "issued_to", "fingerprint"]))
                 form method="post" action="/admin/licenses" {
                     (ctx.csrf_field())
                     (select("license_type", "Type", &types, "enterprise", errors))
                     (Field::new("issued_to", "Issued to", "").auto("organization").render(errors))
                     (Field::new("max_users", "Users", "").auto("off").hint("Empty: the plan's limit.").render(errors))
                     (Field::new("expires_in_days", "Valid for (days)", "").auto("off").hint("Empty: perpetual.").render(errors))
+                    (Field::new("fingerprint", "Installation fingerprint", "").auto("off").hint("For offline activation: what `trasealla license request` printed on the customer's server. Empty: the installation claims the key online.").render(errors))
                     button type="submit" { "Generate" }
                 }
             }
@@ -508,6 +520,7 @@ pub async fn generate_license(
                         .map(|v| v.trim().to_owned())
                         .filter(|v| !v.is_empty()),
                     features: None,
+                    fingerprint: form.get("fingerprint").map(|v| v.trim().to_owned()),
                 };
                 crate::licensing::vendor::generate(
                     &state.store,
