@@ -185,7 +185,8 @@ const INSTANCE_ID_MAX: usize = 100;
 pub struct ClaimRequest {
     #[schema(required = true, schema_with = crate::contract::query_any)]
     pub license_key: Option<String>,
-    /// The claiming installation's id (it may claim again; no other may).
+    /// The claiming installation's fingerprint (it may claim again; no other
+    /// may); the certificate the claim answers with names it.
     #[schema(required = true, schema_with = crate::contract::text::<{ INSTANCE_ID_MAX }>)]
     pub instance_id: Option<String>,
 }
