@@ -54,6 +54,8 @@ const server = spawn(bin, ["serve"], {
     TRASEALLA_PLATFORM_ADMIN_USERNAME: "ops",
     TRASEALLA_PLATFORM_ADMIN_PASSWORD: adminPassword,
     TRASEALLA_LICENSE_SIGNING_KEY: join(dir, "keys", "license.key"),
+    // The master key lives in the run's directory, not the home directory.
+    TRASEALLA_MASTER_KEY_FILE: join(dir, "master.key"),
     RUST_LOG: "warn",
   },
   stdio: ["ignore", "inherit", "inherit"],

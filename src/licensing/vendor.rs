@@ -95,6 +95,16 @@ fn parse_type(s: &str) -> Option<LicenseType> {
     }
 }
 
+/// The vendor's signing key, which issuing and claiming need.
+pub fn signing_key(key: Option<&SigningKey>) -> ApiResult<&SigningKey> {
+    key.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "licence signing is not configured: set TRASEALLA_LICENSE_SIGNING_KEY to the license.key file made by `trasealla license keygen`",
+        )
+    })
+}
+
 pub async fn generate(
     store: &Store,
     signing: &SigningKey,
@@ -562,7 +572,7 @@ pub struct Claimed {
 /// installation may claim again (a reinstall), and no tenant is created here.
 pub async fn claim(
     store: &Store,
-    signing: &SigningKey,
+    signing: Option<&SigningKey>,
     key_text: &str,
     instance_id: &str,
     now: DateTime<Utc>,
@@ -592,7 +602,7 @@ pub async fn claim(
                     issued_to: row.issued_to.clone(),
                     installation: Some(instance_id.to_owned()),
                 },
-                signing,
+                signing_key(signing)?,
             );
             tx.execute(
                 "UPDATE license_keys SET instance_id = $2, activated_at = COALESCE(activated_at, $3),

@@ -79,7 +79,9 @@ start_server() { # database-url
     # Every example of registration and of the availability check comes
     # from this one address: lift the per-address throttles (tested in
     # tests/api/registration.rs), or valid requests would answer 429.
+    # The master key lives in the run's directory, not the home directory.
     TRASEALLA_SIGNUPS_PER_HOUR=1000000 TRASEALLA_AVAILABILITY_PER_MINUTE=1000000 \
+    TRASEALLA_MASTER_KEY_FILE="$WORK/master.key" \
     DATABASE_URL="$1" TRASEALLA_LISTEN="127.0.0.1:$port" RUST_LOG="${CONTRACT_LOG:-warn}" \
         "$BIN" serve >"$WORK/server-$BACKEND.log" 2>&1 &
     SERVER_PID=$!

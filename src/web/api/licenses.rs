@@ -6,7 +6,7 @@ use super::tenants::RegisterResponse;
 use super::{ok, Created, Envelope, ErrorEnvelope, ListEnvelope};
 use crate::app::App;
 use crate::auth::AdminSession;
-use crate::error::{ApiError, ApiResult, ErrorCode, FieldErrors};
+use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::licensing::vendor::{
     self, ActivateRequest, Claimed, GenerateRequest, Issued, LicenseSummary, Validation,
 };
@@ -32,16 +32,6 @@ async fn throttle(state: &App, client: &str) -> ApiResult<()> {
     .await
 }
 
-/// The vendor's signing key, which issuing and claiming need.
-fn signing_key(state: &App) -> ApiResult<&ed25519_dalek::SigningKey> {
-    state.licensing.signing.as_ref().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::Unavailable,
-            "licence signing is not configured: set TRASEALLA_LICENSE_SIGNING_KEY to the license.key file made by `trasealla license keygen`",
-        )
-    })
-}
-
 fn vendor_only(state: &App) -> ApiResult<()> {
     if state.licensing.mode == Mode::SelfHosted {
         Err(ApiError::not_found())
@@ -64,7 +54,7 @@ pub async fn generate(
     Json(req): Json<GenerateRequest>,
 ) -> ApiResult<Created<Issued>> {
     vendor_only(&state)?;
-    let signing = signing_key(&state)?;
+    let signing = vendor::signing_key(state.licensing.signing.as_ref())?;
     let issued = vendor::generate(
         &state.store,
         signing,
@@ -195,7 +185,8 @@ const INSTANCE_ID_MAX: usize = 100;
 pub struct ClaimRequest {
     #[schema(required = true, schema_with = crate::contract::query_any)]
     pub license_key: Option<String>,
-    /// The claiming installation's id (it may claim again; no other may).
+    /// The claiming installation's fingerprint (it may claim again; no other
+    /// may); the certificate the claim answers with names it.
     #[schema(required = true, schema_with = crate::contract::text::<{ INSTANCE_ID_MAX }>)]
     pub instance_id: Option<String>,
 }
@@ -226,7 +217,7 @@ pub async fn claim(
     throttle(&state, &client).await?;
     Ok(ok(vendor::claim(
         &state.store,
-        signing_key(&state)?,
+        state.licensing.signing.as_ref(),
         &key,
         &instance,
         state.clock.now(),

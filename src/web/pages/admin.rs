@@ -508,36 +508,24 @@ pub async fn generate_license(
     };
     let max_users = number(&mut e, "max_users");
     let expires_in_days = number(&mut e, "expires_in_days");
-    let result = match e.finish() {
-        Ok(()) => match &state.licensing.signing {
-            Some(signing) => {
-                let req = crate::licensing::vendor::GenerateRequest {
-                    license_type: form.get("license_type").cloned(),
-                    max_users: max_users.map(Some),
-                    expires_in_days,
-                    issued_to: form
-                        .get("issued_to")
-                        .map(|v| v.trim().to_owned())
-                        .filter(|v| !v.is_empty()),
-                    features: None,
-                    fingerprint: form.get("fingerprint").map(|v| v.trim().to_owned()),
-                };
-                crate::licensing::vendor::generate(
-                    &state.store,
-                    signing,
-                    req,
-                    &actor,
-                    state.clock.now(),
-                )
-                .await
-            }
-            None => Err(ApiError::new(
-                ErrorCode::Unavailable,
-                "licence signing is not configured: set TRASEALLA_LICENSE_SIGNING_KEY",
-            )),
-        },
-        Err(e) => Err(e),
-    };
+    let result = async {
+        e.finish()?;
+        let signing = crate::licensing::vendor::signing_key(state.licensing.signing.as_ref())?;
+        let req = crate::licensing::vendor::GenerateRequest {
+            license_type: form.get("license_type").cloned(),
+            max_users: max_users.map(Some),
+            expires_in_days,
+            issued_to: form
+                .get("issued_to")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
+            features: None,
+            fingerprint: form.get("fingerprint").map(|v| v.trim().to_owned()),
+        };
+        crate::licensing::vendor::generate(&state.store, signing, req, &actor, state.clock.now())
+            .await
+    }
+    .await;
     let list = license_list(&state, None).await?;
     match result {
         Ok(issued) => Ok(layout::respond(
