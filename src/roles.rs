@@ -263,17 +263,21 @@ fn name_taken() -> ApiError {
     ApiError::conflict("a role of that name exists")
 }
 
-/// A custom role's name: 1–100 characters, not one of the built-in names.
+/// A custom role's name: 1–100 characters.
 fn check_name(e: &mut FieldErrors, name: Option<String>) -> Option<String> {
-    let name = e.text("name", name, NAME_MAX)?;
+    e.text("name", name, NAME_MAX)
+}
+
+/// 409 when `name` is free among the custom roles but is a built-in
+/// role's (admin, manager, user: taken in every company), or is taken.
+async fn ensure_free(tx: &mut impl Scoped, name: &str, except: Uuid) -> ApiResult<()> {
     if [Role::Admin, Role::Manager, Role::User]
         .iter()
         .any(|b| b.as_str().eq_ignore_ascii_case(name.trim()))
     {
-        e.add("name", "is the name of a built-in role");
-        return None;
+        return Err(ApiError::conflict("that is the name of a built-in role"));
     }
-    Some(name)
+    ensure_name_free(tx, "roles", name, except, name_taken).await
 }
 
 pub async fn create(
@@ -292,7 +296,7 @@ pub async fn create(
         .unwrap_or_default()
         .apply(Permissions::user())?;
     let id = Uuid::now_v7();
-    ensure_name_free(tx, "roles", &name, id, name_taken).await?;
+    ensure_free(tx, &name, id).await?;
     tx.execute(
         "INSERT INTO roles (tenant_id, id, name, builtin, permissions, created_at, updated_at)
          VALUES ($1, $2, $3, NULL, $4, $5, $5)",
@@ -336,7 +340,7 @@ pub async fn update(
         .unwrap_or_default()
         .apply(before.permissions)?;
     if let Some(name) = &name {
-        ensure_name_free(tx, "roles", name, id, name_taken).await?;
+        ensure_free(tx, name, id).await?;
     }
     let perms = serde_json::json!(permissions);
     match before.builtin {

@@ -535,7 +535,7 @@ async fn roles_keep_their_rules(app: TestApp) {
         .json(json!({"name": "User"}))
         .send()
         .await;
-    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.status, 409, "{}", r.body);
     // A built-in role is not a custom role to assign.
     let r = app
         .patch(&format!("/api/users/{}", s.ids[0]))

@@ -129,7 +129,9 @@ deal = call("POST", "/api/deals", {"title": "Seed Deal", "contact_id": contact["
 product = call("POST", "/api/products", {"name": "Seed Product", "price": 100})
 staff = call("POST", "/api/users", {"email": "staff@contract.example", "full_name": "Contract Staff",
                                     "password": "ContractPass-123", "role": "user"})
+role = call("POST", "/api/roles", {"name": "Seed Role"})
 ids = {
+    "role_id": role["id"],
     "owner_id": me["id"], "assigned_to": me["id"],
     "company_id": company["id"], "contact_id": contact["id"],
     "lead_id": lead["id"], "deal_id": deal["id"], "product_id": product["id"],

@@ -109,7 +109,7 @@ pub async fn list_roles(mut s: TenantSession) -> ApiResult<ListEnvelope<RoleView
     responses(
         (status = 201, description = "Created: a custom role, from the user role's defaults with the changes given", body = Envelope<RoleView>),
         (status = 403, description = "`forbidden`: admins only", body = ErrorEnvelope),
-        (status = 409, description = "`conflict`: a role of that name exists", body = ErrorEnvelope),
+        (status = 409, description = "`conflict`: a role of that name exists (admin, manager and user are taken)", body = ErrorEnvelope),
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
 pub async fn create_role(

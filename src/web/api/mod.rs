@@ -264,6 +264,8 @@ const REQUIRED_TO_CREATE: &[(&str, &[&str])] = &[
     ("DealInput", &["title"]),
     ("LeadInput", &["first_name"]),
     ("ProductInput", &["name"]),
+    ("RoleInput", &["name"]),
+    ("TeamInput", &["name"]),
     // Its alternatives are in ANY_OF_TO_CREATE.
     ("ItemInput", &[]),
 ];
