@@ -181,11 +181,12 @@ async fn tenant_transactions_carry_their_timeouts() {
     .await;
     let t = app.register("Timeout Co").await;
     let tenant = trasealla::domain::TenantId(uuid::Uuid::parse_str(&t.id).unwrap());
+    let lease = app.state.limits.connection(tenant).await.unwrap();
     let (tx, row) = app
         .state
         .store
         .tenant::<trasealla::store::One<String>>(
-            tenant,
+            lease,
             trasealla::store::Access::Read,
             "SELECT current_setting('statement_timeout') || ' ' ||
                     current_setting('idle_in_transaction_session_timeout')
