@@ -146,6 +146,16 @@ pub struct Config {
     #[arg(long, env = "TRASEALLA_HEAVY_WORKERS", value_parser = clap::value_parser!(u32).range(1..))]
     pub heavy_workers: Option<u32>,
 
+    /// How long an upload may pause, in milliseconds, before it is cut off
+    /// (408).
+    #[arg(
+        long,
+        env = "TRASEALLA_UPLOAD_IDLE_TIMEOUT_MS",
+        default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub upload_idle_timeout_ms: u64,
+
     /// Registrations one client address may make per hour (public sign-up).
     #[arg(long, env = "TRASEALLA_SIGNUPS_PER_HOUR", default_value_t = 20)]
     pub signups_per_hour: i64,
@@ -180,6 +190,7 @@ impl Config {
             tenant_connection_wait_ms: 2_000,
             tenant_max_heavy_operations: 2,
             heavy_workers: None,
+            upload_idle_timeout_ms: 30_000,
             signups_per_hour: 20,
             availability_per_minute: 60,
             mode: crate::licensing::Mode::Saas,
