@@ -156,6 +156,16 @@ pub struct Config {
     )]
     pub upload_idle_timeout_ms: u64,
 
+    /// How long an answer may wait, in milliseconds, on a client that
+    /// reads none of it before the connection is closed.
+    #[arg(
+        long,
+        env = "TRASEALLA_SEND_TIMEOUT_MS",
+        default_value_t = 60_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub send_timeout_ms: u64,
+
     /// Registrations one client address may make per hour (public sign-up).
     #[arg(long, env = "TRASEALLA_SIGNUPS_PER_HOUR", default_value_t = 20)]
     pub signups_per_hour: i64,
@@ -191,6 +201,7 @@ impl Config {
             tenant_max_heavy_operations: 2,
             heavy_workers: None,
             upload_idle_timeout_ms: 30_000,
+            send_timeout_ms: 60_000,
             signups_per_hour: 20,
             availability_per_minute: 60,
             mode: crate::licensing::Mode::Saas,

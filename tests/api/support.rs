@@ -370,6 +370,10 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let app = trasealla::router(state.clone());
+    let listener = trasealla::web::listener::listener(
+        listener,
+        std::time::Duration::from_millis(state.config.send_timeout_ms),
+    );
     let server = tokio::spawn(async move {
         axum::serve(
             listener,
