@@ -49,19 +49,26 @@ macro_rules! both {
     };
 }
 
-/// Only on PostgreSQL.
+/// Only on PostgreSQL (optionally with a configuration, as for `both!`).
 #[macro_export]
 macro_rules! postgres_only {
     ($name:ident) => {
+        $crate::postgres_only!($name, |_: &mut trasealla::Config| {});
+    };
+    ($name:ident, $configure:expr) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) =
-                    $crate::support::TestApp::spawn_if_available($crate::support::Backend::Postgres)
-                        .await
-                {
-                    super::$name(app).await
+                if $crate::support::postgres_url().is_none() {
+                    eprintln!("skipped: TEST_DATABASE_URL is not set");
+                    return;
                 }
+                let app = $crate::support::TestApp::spawn_with(
+                    $crate::support::Backend::Postgres,
+                    $configure,
+                )
+                .await;
+                super::$name(app).await
             }
         }
     };
@@ -99,14 +106,6 @@ pub struct Tenant {
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         Self::spawn_with(backend, |_| {}).await
-    }
-
-    pub async fn spawn_if_available(backend: Backend) -> Option<TestApp> {
-        if backend == Backend::Postgres && postgres_url().is_none() {
-            eprintln!("skipped: TEST_DATABASE_URL is not set");
-            return None;
-        }
-        Some(Self::spawn(backend).await)
     }
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
@@ -314,6 +313,19 @@ impl TestApp {
         let n = tx.execute(sql, params).await.unwrap();
         tx.commit().await.unwrap();
         n
+    }
+
+    /// A connection to the test's PostgreSQL database as the configured
+    /// (super)user, for what the API cannot do: seeding in bulk, holding
+    /// locks, reading the catalogue.
+    pub async fn database_client(&self) -> tokio_postgres::Client {
+        let (admin_url, db) = self.postgres_database().expect("a PostgreSQL test");
+        let (client, conn) =
+            tokio_postgres::connect(&with_database(admin_url, db), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        client
     }
 
     pub fn postgres_database(&self) -> Option<(&str, &str)> {
