@@ -110,7 +110,7 @@ async fn stalled_exports_and_imports_of_one_tenant_do_not_slow_another(app: Test
     for stream in held {
         let mut reader = tokio::io::BufReader::new(stream);
         let mut line = String::new();
-        tokio::time::timeout(Duration::from_secs(30), reader.read_line(&mut line))
+        tokio::time::timeout(Duration::from_secs(45), reader.read_line(&mut line))
             .await
             .expect("every request of the stalled tenant is answered")
             .unwrap();
@@ -299,5 +299,55 @@ crate::postgres_only!(
     |c: &mut trasealla::Config| {
         c.tenant_max_connections = Some(1);
         c.tenant_connection_wait_ms = 300;
+    }
+);
+
+/// An export whose client stops reading holds its tenant's heavy place
+/// only until the send timeout: then the connection is closed, and the
+/// place and the export's file are given back.
+async fn an_export_nobody_reads_gives_its_place_back(app: TestApp) {
+    let a = app.register("Forgetful Co").await;
+    seed_contacts(&app, &a, 60_000).await;
+    // The answer's first line comes once the export is written; the client
+    // reads no further.
+    let mut stalled = tokio::io::BufReader::new(stalled_export(&app, &a.token).await);
+    let mut line = String::new();
+    stalled.read_line(&mut line).await.unwrap();
+    assert_eq!(line, "HTTP/1.1 200 OK\r\n");
+    let r = app
+        .get("/api/reports/pipeline")
+        .bearer(&a.token)
+        .send()
+        .await;
+    assert_eq!((r.status, r.code()), (429, "rate_limited"), "{}", r.text);
+
+    // The server gives up on the client after the send timeout.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = app
+            .get("/api/reports/pipeline")
+            .bearer(&a.token)
+            .send()
+            .await;
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 429, "{}", r.text);
+        assert!(Instant::now() < deadline, "the place was never given back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut rest = Vec::new();
+    let _ = tokio::io::AsyncReadExt::read_to_end(&mut stalled, &mut rest).await;
+    assert!(
+        !rest.ends_with(b"\r\n0\r\n\r\n"),
+        "the whole export was sent ({} bytes)",
+        rest.len()
+    );
+}
+crate::postgres_only!(
+    an_export_nobody_reads_gives_its_place_back,
+    |c: &mut trasealla::Config| {
+        c.tenant_max_heavy_operations = 1;
+        c.send_timeout_ms = 500;
     }
 );
