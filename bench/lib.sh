@@ -152,8 +152,11 @@ start_server() {
     SERVER_LOG="$WORK/server-${SERVER_STARTS}-${label//[^a-z0-9]/_}.log"
     log "[$label] starting server on 127.0.0.1:$PORT"
     # A load generator signs up many tenants from one address: lift the
-    # per-address sign-up throttle (SERVER_ENV may still set it).
+    # per-address sign-up throttle; and it drives one tenant as hard as
+    # the server goes: lift the per-tenant connection cap (SERVER_ENV may
+    # still set either).
     env TRASEALLA_SIGNUPS_PER_HOUR=1000000 TRASEALLA_AVAILABILITY_PER_MINUTE=1000000 \
+        TRASEALLA_TENANT_MAX_CONNECTIONS=1000000 \
         "${SERVER_ENV[@]}" DATABASE_URL="$url" TRASEALLA_LISTEN="127.0.0.1:$PORT" \
         TRASEALLA_LOG_FORMAT=text RUST_LOG=warn "$BIN" >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!

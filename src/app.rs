@@ -1,11 +1,13 @@
 //! The application context: what every layer works with (store,
-//! configuration, clock, token keys, licensing). HTTP lives in `web`, which
-//! depends on this module and never the other way round.
+//! configuration, clock, token keys, licensing, per-tenant limits). HTTP
+//! lives in `web`, which depends on this module and never the other way
+//! round.
 
 use crate::auth::token::TokenKeys;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::licensing::Licensing;
+use crate::limits::TenantLimits;
 use crate::store::Store;
 use std::sync::Arc;
 
@@ -17,6 +19,8 @@ pub struct App {
     pub clock: SharedClock,
     pub tokens: Arc<TokenKeys>,
     pub licensing: Arc<Licensing>,
+    /// What one tenant may hold at once.
+    pub limits: Arc<TenantLimits>,
 }
 
 impl App {
@@ -25,6 +29,7 @@ impl App {
     pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<App> {
         let store = Store::connect(&config.database_url)
             .await?
+            .with_pool_size(config.pool_size())
             .with_tenant_limits(
                 std::time::Duration::from_millis(config.statement_timeout_ms),
                 std::time::Duration::from_millis(config.idle_in_transaction_timeout_ms),
@@ -56,12 +61,19 @@ impl App {
         crate::licensing::installation::check(&store, &licensing, false, clock.now())
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
+        let limits = Arc::new(TenantLimits::new(
+            config.tenant_connections(),
+            std::time::Duration::from_millis(config.tenant_connection_wait_ms),
+            config.tenant_max_heavy_operations,
+            config.heavy_workers(),
+        )?);
         Ok(App {
             store,
             config: Arc::new(config),
             clock,
             tokens,
             licensing,
+            limits,
         })
     }
 }

@@ -112,6 +112,60 @@ pub struct Config {
     )]
     pub idle_in_transaction_timeout_ms: u64,
 
+    /// PostgreSQL connections the server pools. Default: 4 per core, 8 to 64.
+    #[arg(long, env = "TRASEALLA_DATABASE_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub database_pool_size: Option<u32>,
+
+    /// Tenant transactions (each a pooled connection) one tenant may hold
+    /// at once. Default: a quarter of the pool, and at least one more than
+    /// the heavy operations it may run.
+    #[arg(long, env = "TRASEALLA_TENANT_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub tenant_max_connections: Option<u32>,
+
+    /// How long a request waits, in milliseconds, while its tenant holds
+    /// all the connections it may; then it answers 429.
+    #[arg(
+        long,
+        env = "TRASEALLA_TENANT_CONNECTION_WAIT_MS",
+        default_value_t = 2_000
+    )]
+    pub tenant_connection_wait_ms: u64,
+
+    /// Heavy operations (imports, exports, reports) one tenant may run at
+    /// once; more answer 429.
+    #[arg(
+        long,
+        env = "TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub tenant_max_heavy_operations: u32,
+
+    /// Threads that run the work of imports and exports, apart from those
+    /// that answer requests. Default: half the cores, at least 1.
+    #[arg(long, env = "TRASEALLA_HEAVY_WORKERS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub heavy_workers: Option<u32>,
+
+    /// How long an upload may pause, in milliseconds, before it is cut off
+    /// (408).
+    #[arg(
+        long,
+        env = "TRASEALLA_UPLOAD_IDLE_TIMEOUT_MS",
+        default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub upload_idle_timeout_ms: u64,
+
+    /// How long an answer may wait, in milliseconds, on a client that
+    /// reads none of it before the connection is closed.
+    #[arg(
+        long,
+        env = "TRASEALLA_SEND_TIMEOUT_MS",
+        default_value_t = 60_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub send_timeout_ms: u64,
+
     /// Registrations one client address may make per hour (public sign-up).
     #[arg(long, env = "TRASEALLA_SIGNUPS_PER_HOUR", default_value_t = 20)]
     pub signups_per_hour: i64,
@@ -141,6 +195,13 @@ impl Config {
             public_url: None,
             statement_timeout_ms: 30_000,
             idle_in_transaction_timeout_ms: 60_000,
+            database_pool_size: None,
+            tenant_max_connections: None,
+            tenant_connection_wait_ms: 2_000,
+            tenant_max_heavy_operations: 2,
+            heavy_workers: None,
+            upload_idle_timeout_ms: 30_000,
+            send_timeout_ms: 60_000,
             signups_per_hour: 20,
             availability_per_minute: 60,
             mode: crate::licensing::Mode::Saas,
@@ -182,7 +243,16 @@ impl fmt::Debug for Config {
     }
 }
 
-/// The URL without its password, for logs.
+/// The pool size when none is configured: 4 connections per core, 8 to 64.
+pub fn default_pool_size() -> usize {
+    (cores() * 4).clamp(8, 64)
+}
+
+/// The cores this process may use (4 when that cannot be told).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get())
+}
+
 /// `https://host[:port]` or `http://host[:port]`, without a path.
 fn parse_public_url(text: &str) -> Result<String, String> {
     let rest = text
@@ -197,6 +267,35 @@ fn parse_public_url(text: &str) -> Result<String, String> {
 }
 
 impl Config {
+    /// PostgreSQL connections to pool: as configured, else 4 per core (8
+    /// to 64).
+    pub fn pool_size(&self) -> usize {
+        match self.database_pool_size {
+            Some(n) => n as usize,
+            None => default_pool_size(),
+        }
+    }
+
+    /// Tenant transactions one tenant may hold at once: as configured,
+    /// else a quarter of the pool, so that no tenant can hold all of it,
+    /// and at least one more than its heavy operations, so that its users
+    /// can still work while it runs them.
+    pub fn tenant_connections(&self) -> u32 {
+        self.tenant_max_connections.unwrap_or_else(|| {
+            let quarter = u32::try_from(self.pool_size() / 4).unwrap_or(u32::MAX);
+            quarter.max(self.tenant_max_heavy_operations.saturating_add(1))
+        })
+    }
+
+    /// Threads for heavy work: as configured, else half the cores (at
+    /// least 1).
+    pub fn heavy_workers(&self) -> usize {
+        match self.heavy_workers {
+            Some(n) => n as usize,
+            None => (cores() / 2).max(1),
+        }
+    }
+
     /// Served only over HTTPS (the public address says so).
     pub fn https_only(&self) -> bool {
         self.public_url
@@ -205,6 +304,7 @@ impl Config {
     }
 }
 
+/// The URL without its password, for logs.
 pub fn redact_url(url: &str) -> String {
     let redacted = redact_userinfo(url);
     // A password may also travel as a query parameter (`?password=…`).
@@ -257,6 +357,21 @@ mod tests {
             "postgres://db/crm?sslpassword=[redacted]"
         );
         assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+
+    #[test]
+    fn a_tenant_may_hold_a_quarter_of_the_pool_unless_told_otherwise() {
+        let mut c = Config::defaults_for("sqlite://./x.db");
+        c.database_pool_size = Some(40);
+        assert_eq!((c.pool_size(), c.tenant_connections()), (40, 10));
+        // Room for its users beside its heavy operations.
+        c.database_pool_size = Some(8);
+        assert_eq!(c.tenant_connections(), 3);
+        c.tenant_max_heavy_operations = 1;
+        assert_eq!(c.tenant_connections(), 2);
+        c.tenant_max_connections = Some(7);
+        assert_eq!(c.tenant_connections(), 7);
+        assert!((8..=64).contains(&Config::defaults_for("sqlite://./x.db").pool_size()));
     }
 
     #[test]

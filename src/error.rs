@@ -107,7 +107,12 @@ impl ApiError {
     }
 
     pub fn rate_limited(retry_after_secs: u64) -> Self {
-        let mut e = Self::new(ErrorCode::RateLimited, "too many attempts; try again later");
+        Self::rate_limited_because("too many attempts; try again later", retry_after_secs)
+    }
+
+    /// A 429 that says what is limited.
+    pub fn rate_limited_because(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut e = Self::new(ErrorCode::RateLimited, message);
         e.retry_after = Some(retry_after_secs.max(1));
         e
     }

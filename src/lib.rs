@@ -13,6 +13,7 @@ pub mod crm;
 pub mod domain;
 pub mod error;
 pub mod licensing;
+pub mod limits;
 pub mod pagination;
 pub mod platform;
 pub mod ratelimit;

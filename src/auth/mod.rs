@@ -21,6 +21,7 @@ use crate::app::App;
 use crate::audit::{Actor, ActorKind};
 use crate::domain::{AdminId, Role, TenantId, TenantStatus, UserId};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::limits::HeavyLease;
 use crate::store::{Access, DbResult, FromRow, Held, Row, TxSlot};
 use chrono::{DateTime, Utc};
 use token::{Claims, PLATFORM_ADMIN_ROLE};
@@ -35,6 +36,21 @@ pub struct TenantSession {
     pub tenant: Standing,
     /// The browser session, for requests made with a session cookie.
     pub sid: Option<uuid::Uuid>,
+    /// For a heavy operation (import, export, report), its place among
+    /// the tenant's: given back when the session is dropped, or by
+    /// whatever the handler moves it into (an export's streamed body).
+    pub heavy: Option<HeavyLease>,
+}
+
+impl TenantSession {
+    /// The request's place among its tenant's heavy operations, for the
+    /// handler to hold while the work lasts. Only the routes marked as
+    /// heavy operations have one.
+    pub fn take_heavy(&mut self) -> ApiResult<HeavyLease> {
+        self.heavy
+            .take()
+            .ok_or_else(|| ApiError::internal("a heavy operation on a route not marked as one"))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +193,7 @@ pub struct TenantAuth {
     sid: Option<uuid::Uuid>,
     ver: i64,
     slot: TxSlot,
+    heavy: Option<HeavyLease>,
 }
 
 impl TenantAuth {
@@ -203,7 +220,16 @@ impl TenantAuth {
             sid: claims.sid,
             ver: claims.ver,
             slot,
+            heavy: None,
         })
+    }
+
+    /// Counts this request as one of its tenant's heavy operations from
+    /// now on (before an upload is read, so uploads are bounded too): 429
+    /// while the tenant runs as many as it may.
+    pub fn heavy(&mut self, state: &App) -> ApiResult<()> {
+        self.heavy = Some(state.limits.heavy(self.tenant)?);
+        Ok(())
     }
 
     pub fn tenant(&self) -> TenantId {
@@ -224,18 +250,19 @@ impl TenantAuth {
     /// same round trip that the tenant and the user may still act.
     pub async fn begin(self, state: &App) -> ApiResult<TenantSession> {
         let now = state.clock.now();
+        let lease = state.limits.connection(self.tenant).await?;
         let (tx, row) = match self.sid {
             None => {
                 state
                     .store
-                    .tenant::<SessionRow>(self.tenant, self.access, SESSION_SQL, &[&self.user])
+                    .tenant::<SessionRow>(lease, self.access, SESSION_SQL, &[&self.user])
                     .await?
             }
             Some(sid) => {
                 state
                     .store
                     .tenant::<SessionRow>(
-                        self.tenant,
+                        lease,
                         self.access,
                         BROWSER_SESSION_SQL,
                         &[&self.user, &sid, &now],
@@ -302,6 +329,7 @@ impl TenantAuth {
                     .unwrap_or_default(),
             },
             sid: self.sid,
+            heavy: self.heavy,
         })
     }
 }

@@ -19,6 +19,7 @@ pub mod sqlite;
 mod value;
 
 use crate::domain::TenantId;
+use crate::limits::ConnectionLease;
 use chrono::{DateTime, Utc};
 use std::fmt;
 use std::future::Future;
@@ -102,9 +103,6 @@ impl fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens the database a URL names. `postgres://` and `postgresql://` pick
-    /// PostgreSQL; `sqlite://PATH` picks SQLite and creates the file (and its
-    /// directory) when missing. Anything else is refused rather than guessed.
     /// Limits on every tenant transaction (PostgreSQL; SQLite serialises
     /// writes and has no statement timeout): see
     /// [`postgres::PgStore::with_tenant_limits`].
@@ -119,6 +117,18 @@ impl Store {
         }
     }
 
+    /// Pools at most `size` connections (PostgreSQL; SQLite opens one per
+    /// concurrent transaction and keeps a few).
+    pub fn with_pool_size(self, size: usize) -> Store {
+        match self {
+            Store::Postgres(pg) => Store::Postgres(pg.with_pool_size(size)),
+            other => other,
+        }
+    }
+
+    /// Opens the database a URL names. `postgres://` and `postgresql://` pick
+    /// PostgreSQL; `sqlite://PATH` picks SQLite and creates the file (and its
+    /// directory) when missing. Anything else is refused rather than guessed.
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Store::Postgres(postgres::PgStore::connect(url).await?))
@@ -169,14 +179,16 @@ impl Store {
     /// A tenant-scoped transaction, with `first` run as its first statement
     /// (the caller's per-request check) in the same round trip as the set-up.
     /// Only the authentication layer should call this: the tenant id must come
-    /// from a verified token.
+    /// from a verified token. The transaction holds `lease`, one of the
+    /// connections its tenant may hold, until it ends.
     pub async fn tenant<T: FromRow>(
         &self,
-        tenant: TenantId,
+        lease: ConnectionLease,
         access: Access,
         first: &str,
         params: &[&dyn Bind],
     ) -> DbResult<(TenantTx, Option<T>)> {
+        let tenant = lease.tenant();
         let mut all: Vec<&dyn Bind> = Vec::with_capacity(params.len() + 1);
         all.push(&tenant);
         all.extend_from_slice(params);
@@ -192,7 +204,14 @@ impl Store {
                 (Tx::Sqlite(tx), row)
             }
         };
-        Ok((TenantTx { tx, tenant }, row))
+        Ok((
+            TenantTx {
+                tx,
+                tenant,
+                _lease: lease,
+            },
+            row,
+        ))
     }
 }
 
@@ -335,10 +354,12 @@ fn with_tenant<'a>(tenant: &'a TenantId, sql: &str, params: &[&'a dyn Bind]) -> 
 }
 
 /// The handle for a tenant user's request: a tenant-scoped transaction (on
-/// PostgreSQL, as the tenant role with `app.tenant_id` set).
+/// PostgreSQL, as the tenant role with `app.tenant_id` set), holding one of
+/// the connections its tenant may hold until it ends.
 pub struct TenantTx {
     tx: Tx,
     tenant: TenantId,
+    _lease: ConnectionLease,
 }
 
 scoped_impl!(TenantTx);

@@ -48,10 +48,9 @@ impl PgStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let size = std::thread::available_parallelism().map_or(4, |n| n.get()) * 4;
         let timeout = Some(Duration::from_secs(5));
         let pool = Pool::builder(manager)
-            .max_size(size.clamp(8, 64))
+            .max_size(crate::config::default_pool_size())
             .timeouts(Timeouts {
                 wait: timeout,
                 create: timeout,
@@ -63,6 +62,12 @@ impl PgStore {
             pool,
             tenant_limits: "".into(),
         })
+    }
+
+    /// Pools at most `size` connections.
+    pub fn with_pool_size(self, size: usize) -> PgStore {
+        self.pool.resize(size.max(1));
+        self
     }
 
     /// Tenant transactions stop a statement after `statement` and end when

@@ -486,27 +486,26 @@ pub fn slug_from_host(host: &str, base_domain: &str) -> Option<String> {
     (!sub.is_empty() && !sub.contains('.')).then(|| sub.to_owned())
 }
 
-/// How long an upload may pause between two pieces before it is cut off.
-const UPLOAD_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// A CSV file, sent as the body (`text/csv`) or as the `file` part (or
 /// the first part with a file name) of a `multipart/form-data` form. It is
 /// spooled to an anonymous temporary file as it arrives, so memory stays
 /// flat and no transaction waits on a slow client; the file is gone when
-/// dropped. Over [`crate::crm::transfer::IMPORT_LIMIT`] is 413. A form's
-/// other (small) fields before the file are kept in `fields`.
+/// dropped. Over [`crate::crm::transfer::IMPORT_LIMIT`] is 413; a pause of
+/// more than `TRASEALLA_UPLOAD_IDLE_TIMEOUT_MS` is 408. A form's other
+/// (small) fields before the file are kept in `fields`.
 pub struct CsvUpload {
     pub file: tokio::fs::File,
     pub fields: std::collections::HashMap<String, String>,
 }
 
-impl<S: Send + Sync> FromRequest<S> for CsvUpload {
+impl FromRequest<App> for CsvUpload {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, _state: &S) -> ApiResult<Self> {
+    async fn from_request(req: Request, state: &App) -> ApiResult<Self> {
         use futures_util::StreamExt;
         use tokio::io::{AsyncSeekExt, AsyncWriteExt};
         const LIMIT: usize = crate::crm::transfer::IMPORT_LIMIT;
+        let idle = std::time::Duration::from_millis(state.config.upload_idle_timeout_ms);
         let ct = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -535,7 +534,7 @@ impl<S: Send + Sync> FromRequest<S> for CsvUpload {
         match essence.as_str() {
             "" | "text/csv" | "application/csv" | "text/plain" | "application/vnd.ms-excel" => {
                 let mut body = req.into_body().into_data_stream();
-                while let Some(chunk) = within(UPLOAD_IDLE, body.next()).await? {
+                while let Some(chunk) = within(idle, body.next()).await? {
                     write(&mut file, &chunk.map_err(|_| interrupted())?).await?;
                 }
             }
@@ -555,7 +554,7 @@ impl<S: Send + Sync> FromRequest<S> for CsvUpload {
                 );
                 let mut parts_seen = 0usize;
                 let mut part = loop {
-                    let next = within(UPLOAD_IDLE, form.next_field()).await?;
+                    let next = within(idle, form.next_field()).await?;
                     parts_seen += 1;
                     match next {
                         Ok(Some(part))
@@ -567,9 +566,8 @@ impl<S: Send + Sync> FromRequest<S> for CsvUpload {
                             // A small form field: kept up to 4 KiB, the rest read past.
                             let name = part.name().unwrap_or_default().to_owned();
                             let mut text = Vec::new();
-                            while let Some(chunk) = within(UPLOAD_IDLE, part.chunk())
-                                .await?
-                                .map_err(multipart_error)?
+                            while let Some(chunk) =
+                                within(idle, part.chunk()).await?.map_err(multipart_error)?
                             {
                                 if text.len() + chunk.len() <= 4096 {
                                     text.extend_from_slice(&chunk);
@@ -589,9 +587,8 @@ impl<S: Send + Sync> FromRequest<S> for CsvUpload {
                         Err(e) => return Err(multipart_error(e)),
                     }
                 };
-                while let Some(chunk) = within(UPLOAD_IDLE, part.chunk())
-                    .await?
-                    .map_err(multipart_error)?
+                while let Some(chunk) =
+                    within(idle, part.chunk()).await?.map_err(multipart_error)?
                 {
                     write(&mut file, &chunk).await?;
                 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod extract;
+pub mod listener;
 pub mod pages;
 pub mod session;
 
@@ -193,10 +194,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     tracing::info!(database = %redact_url(&config.database_url), "starting");
     let state = App::start(config, Arc::new(SystemClock)).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
+    let tcp = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
+    tracing::info!(address = %tcp.local_addr()?, "listening");
+    let listener = listener::listener(
+        tcp,
+        std::time::Duration::from_millis(state.config.send_timeout_ms),
+    );
     let sweeper = tokio::spawn(purge_cancelled_tenants(state.clone()));
     let license_check = tokio::spawn(check_license_daily(state.clone()));
     axum::serve(

@@ -22,12 +22,24 @@ fn access_of(parts: &Parts) -> Access {
     }
 }
 
-/// The tenant caller of verified `claims`, noted for the request log.
+/// Marks the routes of heavy operations (imports, exports, reports): a
+/// tenant runs only so many at once
+/// (`TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS`), counted from the moment its
+/// caller is known, before any upload is read. A router gets it with
+/// `.route_layer(Extension(HeavyOperation))`.
+#[derive(Clone, Copy)]
+pub struct HeavyOperation;
+
+/// The tenant caller of verified `claims`, noted for the request log; on a
+/// heavy operation's route, holding one of its tenant's places for them.
 pub async fn tenant_auth(claims: Claims, parts: &mut Parts, app: &App) -> ApiResult<TenantAuth> {
     let ClientAddr(client_addr) = ClientAddr::from_request_parts(parts, app).await?;
-    let auth = TenantAuth::new(claims, access_of(parts), client_addr, slot(parts))?;
+    let mut auth = TenantAuth::new(claims, access_of(parts), client_addr, slot(parts))?;
     if let Some(slot) = parts.extensions.get::<RequestTenant>() {
         slot.set(auth.tenant());
+    }
+    if parts.extensions.get::<HeavyOperation>().is_some() {
+        auth.heavy(app)?;
     }
     Ok(auth)
 }

@@ -327,11 +327,12 @@ async fn the_tenant_handle_refuses_an_unscoped_statement() {
     let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
     let t = app.register("Careless Co").await;
     let tenant = trasealla::domain::TenantId(uuid::Uuid::parse_str(&t.id).unwrap());
+    let lease = app.state.limits.connection(tenant).await.unwrap();
     let (mut tx, _) = app
         .state
         .store
         .tenant::<One<i64>>(
-            tenant,
+            lease,
             Access::Read,
             "SELECT count(*) FROM users WHERE tenant_id = $1",
             &[],

@@ -11,6 +11,7 @@ mod crm;
 mod isolation;
 mod licensing;
 mod licensing_hardening;
+mod limits;
 mod pages;
 mod platform;
 mod registration;

@@ -1835,3 +1835,44 @@ async fn settings_manage_teams_roles_and_sessions(app: TestApp) {
     assert_eq!(r.status, 401, "{}", r.body);
 }
 both!(settings_manage_teams_roles_and_sessions);
+
+/// The pages' imports, exports and reports are heavy operations too, and
+/// share the tenant's limit with the API's.
+async fn pages_count_among_a_tenants_heavy_operations(app: TestApp) {
+    use tokio::io::AsyncWriteExt;
+    let t = app.register("Heavy Pages Co").await;
+    let mut b = signed_in(&app, &t).await;
+    let form = b.get("/contacts/import").await;
+    let csrf = csrf_of(&form.text);
+    let csv = b"first_name\nAda\n";
+    let (start, rest) = csv.split_at(5);
+    let mut api =
+        crate::limits::upload_under_way(&app, &t.token, "/api/contacts/import", start, csv.len())
+            .await;
+
+    for r in [
+        b.get("/reports").await,
+        b.get("/contacts/export.csv").await,
+        upload(
+            &mut b,
+            "/contacts/import",
+            &csrf,
+            &[],
+            "first_name\nGrace\n",
+        )
+        .await,
+    ] {
+        assert_eq!(r.status, 429, "{}", r.text);
+        assert!(r.headers.contains_key("retry-after"));
+        assert!(r.text.contains("imports, exports or reports"), "{}", r.text);
+    }
+    assert_eq!(b.get("/contacts").await.status, 200, "a light page");
+
+    api.write_all(rest).await.unwrap();
+    assert_eq!(crate::limits::status_line(api).await, "HTTP/1.1 200 OK");
+    assert_eq!(b.get("/reports").await.status, 200);
+}
+both!(
+    pages_count_among_a_tenants_heavy_operations,
+    |c: &mut trasealla::Config| c.tenant_max_heavy_operations = 1
+);

@@ -4,17 +4,7 @@
 //! FORCE.
 
 use crate::postgres_only;
-use crate::support::{with_database, TestApp};
-
-async fn connect(app: &TestApp) -> tokio_postgres::Client {
-    let (admin_url, db) = app.postgres_database().expect("postgres");
-    let (client, conn) =
-        tokio_postgres::connect(&with_database(admin_url, db), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(conn);
-    client
-}
+use crate::support::TestApp;
 
 /// Begins a transaction as the tenant role, with `tenant` as app.tenant_id.
 async fn begin_as_tenant(client: &tokio_postgres::Client, tenant: Option<&str>) {
@@ -40,7 +30,7 @@ async fn the_catalogue_audit_finds_nothing(app: TestApp) {
 postgres_only!(the_catalogue_audit_finds_nothing);
 
 async fn the_audit_notices_a_table_without_rls(app: TestApp) {
-    let client = connect(&app).await;
+    let client = app.database_client().await;
     client
         .batch_execute(
             "CREATE TABLE leaky (tenant_id uuid NOT NULL REFERENCES tenants (id), id uuid NOT NULL, PRIMARY KEY (id));
@@ -66,7 +56,7 @@ async fn tenant_role_sees_nothing_without_its_own_tenant(app: TestApp) {
     let a = app.register("Alpha Co").await;
     let b = app.register("Beta Co").await;
     app.add_user(&a, "staff@alpha.example", "user").await;
-    let client = connect(&app).await;
+    let client = app.database_client().await;
     let superuser: bool = client
         .query_one(
             "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
@@ -124,7 +114,7 @@ postgres_only!(tenant_role_sees_nothing_without_its_own_tenant);
 async fn tenant_role_cannot_write_into_another_tenant(app: TestApp) {
     let a = app.register("Alpha Co").await;
     let b = app.register("Beta Co").await;
-    let client = connect(&app).await;
+    let client = app.database_client().await;
     begin_as_tenant(&client, Some(&a.id)).await;
     let b_id = uuid::Uuid::parse_str(&b.id).unwrap();
     let err = client
@@ -181,11 +171,12 @@ async fn tenant_transactions_carry_their_timeouts() {
     .await;
     let t = app.register("Timeout Co").await;
     let tenant = trasealla::domain::TenantId(uuid::Uuid::parse_str(&t.id).unwrap());
+    let lease = app.state.limits.connection(tenant).await.unwrap();
     let (tx, row) = app
         .state
         .store
         .tenant::<trasealla::store::One<String>>(
-            tenant,
+            lease,
             trasealla::store::Access::Read,
             "SELECT current_setting('statement_timeout') || ' ' ||
                     current_setting('idle_in_transaction_session_timeout')

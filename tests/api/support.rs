@@ -49,19 +49,26 @@ macro_rules! both {
     };
 }
 
-/// Only on PostgreSQL.
+/// Only on PostgreSQL (optionally with a configuration, as for `both!`).
 #[macro_export]
 macro_rules! postgres_only {
     ($name:ident) => {
+        $crate::postgres_only!($name, |_: &mut trasealla::Config| {});
+    };
+    ($name:ident, $configure:expr) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) =
-                    $crate::support::TestApp::spawn_if_available($crate::support::Backend::Postgres)
-                        .await
-                {
-                    super::$name(app).await
+                if $crate::support::postgres_url().is_none() {
+                    eprintln!("skipped: TEST_DATABASE_URL is not set");
+                    return;
                 }
+                let app = $crate::support::TestApp::spawn_with(
+                    $crate::support::Backend::Postgres,
+                    $configure,
+                )
+                .await;
+                super::$name(app).await
             }
         }
     };
@@ -99,14 +106,6 @@ pub struct Tenant {
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         Self::spawn_with(backend, |_| {}).await
-    }
-
-    pub async fn spawn_if_available(backend: Backend) -> Option<TestApp> {
-        if backend == Backend::Postgres && postgres_url().is_none() {
-            eprintln!("skipped: TEST_DATABASE_URL is not set");
-            return None;
-        }
-        Some(Self::spawn(backend).await)
     }
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
@@ -316,6 +315,19 @@ impl TestApp {
         n
     }
 
+    /// A connection to the test's PostgreSQL database as the configured
+    /// (super)user, for what the API cannot do: seeding in bulk, holding
+    /// locks, reading the catalogue.
+    pub async fn database_client(&self) -> tokio_postgres::Client {
+        let (admin_url, db) = self.postgres_database().expect("a PostgreSQL test");
+        let (client, conn) =
+            tokio_postgres::connect(&with_database(admin_url, db), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        client
+    }
+
     pub fn postgres_database(&self) -> Option<(&str, &str)> {
         match &self.db {
             TestDb::Postgres { admin_url, name } => Some((admin_url.as_str(), name.as_str())),
@@ -370,6 +382,10 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let app = trasealla::router(state.clone());
+    let listener = trasealla::web::listener::listener(
+        listener,
+        std::time::Duration::from_millis(state.config.send_timeout_ms),
+    );
     let server = tokio::spawn(async move {
         axum::serve(
             listener,

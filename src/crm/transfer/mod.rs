@@ -23,6 +23,7 @@ pub use self::leads::Leads;
 use crate::auth::{RecordAccess, RecordType, SessionUser};
 use crate::crm::Validated;
 use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::limits::HeavyLease;
 use crate::store::{DbResult, Dialect, FromRow, Row, Scoped, TextList};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -437,7 +438,10 @@ enum Target {
 /// transaction: committed, or rolled back after a dry run (or an error).
 /// The caller's role must allow importing `K`; updating existing records
 /// (`on_duplicate=update`) is a bulk change of records they may all edit.
-pub async fn import<K: Kind + Default>(
+/// The work runs on the heavy-work threads (`heavy`, the import's place
+/// among its tenant's heavy operations).
+pub async fn import<K: Kind + Default + 'static>(
+    heavy: &HeavyLease,
     mut tx: crate::store::TenantTx,
     by: &SessionUser,
     on_duplicate: OnDuplicate,
@@ -449,14 +453,19 @@ pub async fn import<K: Kind + Default>(
     if on_duplicate == OnDuplicate::Update {
         by.access.ensure_bulk(K::RECORD)?;
     }
-    tx.plan_each_time().await?;
-    let report = Import::new(K::default(), on_duplicate, dry_run)
-        .run(&mut tx, by, file, now)
-        .await?;
-    if !dry_run {
-        tx.commit().await?;
-    }
-    Ok(report)
+    let user = by.clone();
+    heavy
+        .run(async move {
+            tx.plan_each_time().await?;
+            let report = Import::new(K::default(), on_duplicate, dry_run)
+                .run(&mut tx, &user, file, now)
+                .await?;
+            if !dry_run {
+                tx.commit().await?;
+            }
+            Ok(report)
+        })
+        .await?
 }
 
 struct EmailRow(String, Uuid);
@@ -514,12 +523,22 @@ fn first_cursor() -> Cursor {
 /// an anonymous temporary file inside `tx`, which ends before the file is
 /// handed back: sending it to a slow or stalled client then holds no
 /// pooled connection and no transaction. The file is read from the start.
-pub async fn export_file<K: Kind>(
-    mut tx: crate::store::TenantTx,
+/// The work runs on the heavy-work threads (`heavy`, the export's place
+/// among its tenant's heavy operations).
+pub async fn export_file<K: Kind + 'static>(
+    heavy: &HeavyLease,
+    tx: crate::store::TenantTx,
     by: &SessionUser,
 ) -> ApiResult<tokio::fs::File> {
-    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
     by.access.ensure_export(K::RECORD)?;
+    heavy.run(write_export::<K>(tx, by.access.clone())).await?
+}
+
+async fn write_export<K: Kind>(
+    mut tx: crate::store::TenantTx,
+    who: RecordAccess,
+) -> ApiResult<tokio::fs::File> {
+    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
     let spool = tempfile::tempfile().map_err(ApiError::internal)?;
     let mut file = tokio::io::BufWriter::new(tokio::fs::File::from_std(spool));
     file.write_all(csv_line(K::COLUMNS).as_bytes())
@@ -527,7 +546,7 @@ pub async fn export_file<K: Kind>(
         .map_err(ApiError::internal)?;
     let mut after = None;
     loop {
-        let (text, next) = K::export_page(&mut tx, &by.access, after, EXPORT_PAGE).await?;
+        let (text, next) = K::export_page(&mut tx, &who, after, EXPORT_PAGE).await?;
         file.write_all(text.as_bytes())
             .await
             .map_err(ApiError::internal)?;
@@ -535,6 +554,8 @@ pub async fn export_file<K: Kind>(
             Some(n) => after = Some(n),
             None => break,
         }
+        // Other heavy work on these threads takes its turn between pages.
+        tokio::task::yield_now().await;
     }
     tx.commit().await?;
     file.flush().await.map_err(ApiError::internal)?;

@@ -232,6 +232,7 @@ impl Modify for CommonResponses {
                 if op.security.is_some() {
                     add("401", "`unauthorized`: no token, or one that is invalid, expired or no longer valid");
                     add("403", "`forbidden`, `tenant_suspended`");
+                    add("429", "`rate_limited`: the company's requests hold as many database connections as they may (`TRASEALLA_TENANT_MAX_CONNECTIONS`), with Retry-After");
                 }
                 if op.request_body.is_some() {
                     add("400", "`invalid_json`");

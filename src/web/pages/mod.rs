@@ -60,6 +60,16 @@ macro_rules! route {
     (@fn POST) => { post };
 }
 
+/// `route`, as a heavy operation (see [`crate::web::session::HeavyOperation`]).
+fn heavy(route: Route) -> Route {
+    Route {
+        handler: route
+            .handler
+            .route_layer(axum::Extension(crate::web::session::HeavyOperation)),
+        ..route
+    }
+}
+
 /// A router of `routes`.
 fn router_of(routes: Vec<Route>) -> axum::Router<App> {
     routes.into_iter().fold(axum::Router::new(), |r, route| {
@@ -155,13 +165,17 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/leads/{id}/convert" => kinds::convert_lead),
         route!(GET "/activities" => overview::calendar),
         route!(GET "/activities/tasks" => overview::tasks),
-        route!(GET "/reports" => overview::reports),
-        route!(GET "/contacts/export.csv" => transfer::export::<crate::crm::transfer::Contacts>),
+        heavy(route!(GET "/reports" => overview::reports)),
+        heavy(
+            route!(GET "/contacts/export.csv" => transfer::export::<crate::crm::transfer::Contacts>),
+        ),
         route!(GET "/contacts/import" => transfer::import_form::<crate::crm::transfer::Contacts>),
-        route!(POST "/contacts/import" => transfer::import::<crate::crm::transfer::Contacts>),
-        route!(GET "/leads/export.csv" => transfer::export::<crate::crm::transfer::Leads>),
+        heavy(
+            route!(POST "/contacts/import" => transfer::import::<crate::crm::transfer::Contacts>),
+        ),
+        heavy(route!(GET "/leads/export.csv" => transfer::export::<crate::crm::transfer::Leads>)),
         route!(GET "/leads/import" => transfer::import_form::<crate::crm::transfer::Leads>),
-        route!(POST "/leads/import" => transfer::import::<crate::crm::transfer::Leads>),
+        heavy(route!(POST "/leads/import" => transfer::import::<crate::crm::transfer::Leads>)),
     ];
     all.extend(kinds::routes());
     all

@@ -91,7 +91,7 @@ async fn first_rows(file: &mut tokio::fs::File, n: usize) -> Vec<Vec<String>> {
 }
 
 pub async fn import<K: Place>(State(state): State<App>, up: UserUpload) -> PageResult {
-    let UserUpload { s, ctx, upload } = up;
+    let UserUpload { mut s, ctx, upload } = up;
     // The form's fields, read as the API reads its query.
     let (on_duplicate, dry_run) = ImportQuery {
         dry_run: upload.fields.get("dry_run").cloned(),
@@ -101,8 +101,9 @@ pub async fn import<K: Place>(State(state): State<App>, up: UserUpload) -> PageR
     let mut file = upload.file;
     let preview = first_rows(&mut file, 6).await;
     let now = state.clock.now();
-    let result =
-        transfer::import::<K>(s.tx.take(), &s.user, on_duplicate, dry_run, file, now).await;
+    let heavy = s.take_heavy()?;
+    let tx = s.tx.take();
+    let result = transfer::import::<K>(&heavy, tx, &s.user, on_duplicate, dry_run, file, now).await;
     let report = match result {
         Ok(r) => r,
         Err(e) => {

@@ -72,8 +72,9 @@ use crate::domain::{
 use crate::error::{ApiResult, FieldErrors};
 use crate::web::api::users::Deleted;
 use crate::web::extract::{CsvUpload, Json, JsonOrEmpty, PathId, PathIds, Query};
-use crate::web::session::WithBody;
+use crate::web::session::{HeavyOperation, WithBody};
 use axum::extract::State;
+use axum::Extension;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;

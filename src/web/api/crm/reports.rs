@@ -45,6 +45,7 @@ impl PeriodQuery {
     responses(
         (status = 200, description = "Deals and their value per stage (per currency)", body = Envelope<PipelineReport>),
         (status = 404, description = "`not_found`: no pipeline of that id", body = ErrorEnvelope),
+        (status = 429, description = "`rate_limited`: the company runs as many imports, exports and reports at once as it may (`TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS`), or its requests hold as many database connections as they may; with Retry-After", body = ErrorEnvelope),
     ))]
 pub async fn pipeline_report(
     mut s: TenantSession,
@@ -59,7 +60,10 @@ pub async fn pipeline_report(
 
 #[utoipa::path(get, path = "/api/reports/sales", tag = "reports", security(("bearer" = [])),
     params(PeriodQuery),
-    responses((status = 200, description = "Won deals and their value per month (UTC)", body = Envelope<Vec<MonthReport>>)))]
+    responses(
+        (status = 200, description = "Won deals and their value per month (UTC)", body = Envelope<Vec<MonthReport>>),
+        (status = 429, description = "`rate_limited`: the company runs as many imports, exports and reports at once as it may (`TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS`), or its requests hold as many database connections as they may; with Retry-After", body = ErrorEnvelope),
+    ))]
 pub async fn sales_report(
     State(state): State<App>,
     mut s: TenantSession,
@@ -72,7 +76,10 @@ pub async fn sales_report(
 
 #[utoipa::path(get, path = "/api/reports/activities", tag = "reports", security(("bearer" = [])),
     params(PeriodQuery),
-    responses((status = 200, description = "Done and open activities per assignee", body = Envelope<Vec<UserActivityReport>>)))]
+    responses(
+        (status = 200, description = "Done and open activities per assignee", body = Envelope<Vec<UserActivityReport>>),
+        (status = 429, description = "`rate_limited`: the company runs as many imports, exports and reports at once as it may (`TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS`), or its requests hold as many database connections as they may; with Retry-After", body = ErrorEnvelope),
+    ))]
 pub async fn activities_report(
     State(state): State<App>,
     mut s: TenantSession,
@@ -85,7 +92,10 @@ pub async fn activities_report(
 
 #[utoipa::path(get, path = "/api/reports/leads", tag = "reports", security(("bearer" = [])),
     params(PeriodQuery),
-    responses((status = 200, description = "Leads and their conversion rate per source", body = Envelope<Vec<SourceReport>>)))]
+    responses(
+        (status = 200, description = "Leads and their conversion rate per source", body = Envelope<Vec<SourceReport>>),
+        (status = 429, description = "`rate_limited`: the company runs as many imports, exports and reports at once as it may (`TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS`), or its requests hold as many database connections as they may; with Retry-After", body = ErrorEnvelope),
+    ))]
 pub async fn leads_report(
     State(state): State<App>,
     mut s: TenantSession,
@@ -96,11 +106,12 @@ pub async fn leads_report(
     Ok(ok(r))
 }
 
-/// These routes, with their descriptions.
+/// These routes, with their descriptions; each is a heavy operation.
 pub(super) fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(pipeline_report))
         .routes(routes!(sales_report))
         .routes(routes!(activities_report))
         .routes(routes!(leads_report))
+        .route_layer(Extension(HeavyOperation))
 }

@@ -63,28 +63,37 @@ impl utoipa::ToSchema for CsvText {}
 
 /// An import of `K`: the file is already spooled; the whole import runs in
 /// one transaction, rolled back after a dry run.
-async fn import<K: Kind + Default>(
+async fn import<K: Kind + Default + 'static>(
     state: App,
     q: ImportQuery,
-    WithBody(s, CsvUpload { file, .. }): WithBody<CsvUpload>,
+    WithBody(mut s, CsvUpload { file, .. }): WithBody<CsvUpload>,
 ) -> ApiResult<Envelope<ImportReport>> {
     let (on_duplicate, dry_run) = q.options()?;
     let now = state.clock.now();
+    let heavy = s.take_heavy()?;
+    let tx = s.tx.take();
     let report =
-        crm::transfer::import::<K>(s.tx.take(), &s.user, on_duplicate, dry_run, file, now).await?;
+        crm::transfer::import::<K>(&heavy, tx, &s.user, on_duplicate, dry_run, file, now).await?;
     Ok(ok(report))
 }
 
 /// The whole CSV export of `K` as a download, for roles that may export: read
 /// in the session's transaction into a temporary file, which is then sent
 /// (the transaction and its connection are done before the first byte).
-pub(crate) async fn export<K: Kind + 'static>(s: TenantSession) -> axum::response::Response {
+/// The export counts as one of its tenant's heavy operations until the
+/// last byte is sent or the client is gone, so a tenant's stalled
+/// downloads cannot pile up.
+pub(crate) async fn export<K: Kind + 'static>(mut s: TenantSession) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let file = match crm::transfer::export_file::<K>(s.tx.take(), &s.user).await {
+    let heavy = match s.take_heavy() {
+        Ok(heavy) => heavy,
+        Err(e) => return e.into_response(),
+    };
+    let file = match crm::transfer::export_file::<K>(&heavy, s.tx.take(), &s.user).await {
         Ok(file) => file,
         Err(e) => return e.into_response(),
     };
-    let stream = futures_util::stream::unfold(file, |mut file| async move {
+    let stream = futures_util::stream::unfold((file, heavy), |(mut file, heavy)| async move {
         use tokio::io::AsyncReadExt;
         let mut chunk = vec![0u8; 64 * 1024];
         match file.read(&mut chunk).await {
@@ -93,10 +102,10 @@ pub(crate) async fn export<K: Kind + 'static>(s: TenantSession) -> axum::respons
                 chunk.truncate(n);
                 Some((
                     Ok::<_, std::io::Error>(axum::body::Bytes::from(chunk)),
-                    file,
+                    (file, heavy),
                 ))
             }
-            Err(e) => Some((Err(e), file)),
+            Err(e) => Some((Err(e), (file, heavy))),
         }
     });
     axum::response::Response::builder()
@@ -118,6 +127,7 @@ pub(crate) async fn export<K: Kind + 'static>(s: TenantSession) -> axum::respons
         (status = 413, description = "`payload_too_large`: over 50 MiB", body = ErrorEnvelope),
         (status = 422, description = "`validation_failed`: no `file` part, an empty file, or a first row without the required column", body = ErrorEnvelope),
         (status = 415, description = "`unsupported_media_type`: send text/csv or multipart/form-data", body = ErrorEnvelope),
+        (status = 429, description = "`rate_limited`: the company runs as many imports, exports and reports at once as it may (`TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS`), or its requests hold as many database connections as they may; with Retry-After", body = ErrorEnvelope),
     ))]
 pub async fn import_contacts(
     State(state): State<App>,
@@ -128,7 +138,10 @@ pub async fn import_contacts(
 }
 
 #[utoipa::path(get, path = "/api/contacts/export", tag = "crm", security(("bearer" = [])),
-    responses((status = 200, description = "Every contact as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
+    responses(
+        (status = 200, description = "Every contact as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String),
+        (status = 429, description = "`rate_limited`: the company runs as many imports, exports and reports at once as it may (`TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS`), or its requests hold as many database connections as they may; with Retry-After", body = ErrorEnvelope),
+    ))]
 pub async fn export_contacts(s: TenantSession) -> axum::response::Response {
     export::<Contacts>(s).await
 }
@@ -142,6 +155,7 @@ pub async fn export_contacts(s: TenantSession) -> axum::response::Response {
         (status = 413, description = "`payload_too_large`: over 50 MiB", body = ErrorEnvelope),
         (status = 422, description = "`validation_failed`: no `file` part, an empty file, or a first row without the required column", body = ErrorEnvelope),
         (status = 415, description = "`unsupported_media_type`: send text/csv or multipart/form-data", body = ErrorEnvelope),
+        (status = 429, description = "`rate_limited`: the company runs as many imports, exports and reports at once as it may (`TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS`), or its requests hold as many database connections as they may; with Retry-After", body = ErrorEnvelope),
     ))]
 pub async fn import_leads(
     State(state): State<App>,
@@ -152,16 +166,20 @@ pub async fn import_leads(
 }
 
 #[utoipa::path(get, path = "/api/leads/export", tag = "crm", security(("bearer" = [])),
-    responses((status = 200, description = "Every lead as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String)))]
+    responses(
+        (status = 200, description = "Every lead as CSV (the columns the import reads), streamed", content_type = "text/csv", body = String),
+        (status = 429, description = "`rate_limited`: the company runs as many imports, exports and reports at once as it may (`TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS`), or its requests hold as many database connections as they may; with Retry-After", body = ErrorEnvelope),
+    ))]
 pub async fn export_leads(s: TenantSession) -> axum::response::Response {
     export::<Leads>(s).await
 }
 
-/// These routes, with their descriptions.
+/// These routes, with their descriptions; each is a heavy operation.
 pub(super) fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(import_contacts))
         .routes(routes!(export_contacts))
         .routes(routes!(import_leads))
         .routes(routes!(export_leads))
+        .route_layer(Extension(HeavyOperation))
 }
