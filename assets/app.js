@@ -4,8 +4,14 @@
 "use strict";
 document.documentElement.classList.add("js");
 
+// The sign-in hand-off page posts its form to the company's address at once.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form[data-autopost]").forEach((f) => f.submit());
+});
+
 document.addEventListener("submit", (e) => {
-  const msg = e.target.getAttribute("data-confirm");
+  // A button may ask its own question (e.g. "Sign out everywhere").
+  const msg = (e.submitter && e.submitter.getAttribute("data-confirm")) || e.target.getAttribute("data-confirm");
   if (msg && !window.confirm(msg)) { e.preventDefault(); return; }
   // A card's Move menu moves it in place, like a drag.
   if (e.target.matches("form.move")) {

@@ -267,31 +267,42 @@ async fn sessions_live_in_cookies_and_end_on_logout(app: TestApp) {
             ],
         )
         .await;
-    assert_eq!(r.status, 303, "{}", r.text);
-    let to = location(&r).to_owned();
-    let prefix = format!(
-        "http://cookie-jar.localhost:{}/session/handoff?token=",
+    // The hand-off is a form posted to the sub-domain: its token is in the
+    // body, never in a URL.
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(location(&r).is_empty());
+    let action = format!(
+        "action=\"http://cookie-jar.localhost:{}/session/handoff\"",
         app.addr.port()
     );
-    assert!(to.starts_with(&prefix), "{to}");
+    assert!(r.text.contains(&action), "{}", r.text);
+    let field = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let at = r.text.find(&marker).unwrap() + marker.len();
+        r.text[at..at + r.text[at..].find('"').unwrap()].to_owned()
+    };
+    let (token, next) = (field("token"), field("next"));
+    assert!(!token.is_empty());
     assert!(
         bare.cookie("trasealla_session").is_none(),
         "no session on the bare domain"
     );
-    let handoff = &to[to.find("/session").unwrap()..];
+    let fields = [("token", token.as_str()), ("next", next.as_str())];
     let mut tenant = Browser::on(&app, "cookie-jar.localhost");
-    let r = tenant.get(handoff).await;
+    let r = tenant.post("/session/handoff", &fields).await;
     assert_eq!((r.status, location(&r)), (303, "/dashboard"), "{}", r.text);
     let set = r.headers.get("set-cookie").unwrap().to_str().unwrap();
     assert!(set.starts_with("trasealla_session="));
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"));
     assert!(!set.contains("Secure"), "plain HTTP: no Secure flag");
     let mut again = Browser::on(&app, "cookie-jar.localhost");
-    let r = again.get(handoff).await;
-    assert_eq!(location(&r), "/login", "a hand-off link works once");
+    let r = again.post("/session/handoff", &fields).await;
+    assert_eq!(location(&r), "/login", "a hand-off token works once");
     let mut elsewhere = Browser::on(&app, "other.localhost");
-    let r = elsewhere.get(handoff).await;
+    let r = elsewhere.post("/session/handoff", &fields).await;
     assert_eq!(location(&r), "/login", "and only on its tenant's host");
+    let r = tenant.get("/session/handoff?token=x").await;
+    assert_eq!(r.status, 405, "no hand-off through a URL");
 
     let r = tenant.get("/dashboard").await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -930,7 +941,7 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/logout"),
-    ("GET", "/session/handoff"),
+    ("POST", "/session/handoff"),
     ("GET", "/dashboard"),
     ("GET", "/upgrade"),
     ("GET", "/contacts"),

@@ -122,7 +122,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/login" => public::login_form),
         route!(POST "/login" => public::login),
         route!(POST "/logout" => public::logout),
-        route!(GET "/session/handoff" => public::handoff),
+        route!(POST "/session/handoff" => public::handoff),
         route!(GET "/dashboard" => crm::dashboard),
         route!(GET "/upgrade" => settings::upgrade),
         route!(GET "/settings" => settings::company),

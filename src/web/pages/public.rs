@@ -292,12 +292,8 @@ fn signed_in(
             "http"
         };
         let port = port.map(|p| format!(":{p}")).unwrap_or_default();
-        let to = format!(
-            "{scheme}://{slug}.{base}{port}/session/handoff?token={}&next={}",
-            handoff.token,
-            super::urlencode(next)
-        );
-        return Ok(see_other(&to));
+        let to = format!("{scheme}://{slug}.{base}{port}/session/handoff");
+        return Ok(handoff_page(&to, &handoff.token, next));
     }
     let mut r = see_other(next);
     r.headers_mut().append(
@@ -312,20 +308,56 @@ fn signed_in(
     Ok(r)
 }
 
+/// The page that carries a new session to the tenant's sub-domain: a form
+/// the browser posts there at once (a button without scripts). The token
+/// travels in the body, so it never lands in a URL: not in the address
+/// bar's history, server logs or a Referer header.
+fn handoff_page(to: &str, token: &str, next: &str) -> Response {
+    let markup = html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="referrer" content="no-referrer";
+                title { "Signing you in…" }
+                script src="/assets/app.js" defer {}
+            }
+            body {
+                form method="post" action=(to) data-autopost {
+                    input type="hidden" name="token" value=(token);
+                    input type="hidden" name="next" value=(next);
+                    p { "Signing you in to your company's address…" }
+                    button type="submit" { "Continue" }
+                }
+            }
+        }
+    };
+    let mut r = layout::respond(StatusCode::OK, markup);
+    r.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
 #[derive(Deserialize)]
-pub struct HandoffQuery {
+pub struct HandoffForm {
     token: Option<String>,
     next: Option<String>,
 }
 
-/// Takes a session handed over from the bare domain: the one-minute token
-/// names a session, which is replaced by a new one (so the link works
-/// once) whose cookie is set on this host.
+/// Takes a session handed over from the bare domain (posted by
+/// [`handoff_page`]): the one-minute token names a session, which is
+/// replaced by a new one (so the token works once) whose cookie is set on
+/// this host. The token is the credential, so the post comes from the bare
+/// domain's page by design.
 pub async fn handoff(
     State(state): State<App>,
     headers: HeaderMap,
-    Query(q): Query<HandoffQuery>,
+    body: axum::body::Bytes,
 ) -> PageResult {
+    let q: HandoffForm =
+        serde_urlencoded::from_bytes(&body).map_err(|_| ApiError::field("token", "is required"))?;
     let expired = || PageError::Login {
         admin: false,
         next: String::new(),
