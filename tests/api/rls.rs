@@ -5,6 +5,7 @@
 
 use crate::postgres_only;
 use crate::support::TestApp;
+use serde_json::json;
 
 /// Begins a transaction as the tenant role, with `tenant` as app.tenant_id.
 async fn begin_as_tenant(client: &tokio_postgres::Client, tenant: Option<&str>) {
@@ -188,3 +189,115 @@ async fn tenant_transactions_carry_their_timeouts() {
     drop(tx);
     assert_eq!(row.unwrap().0, "1234ms 4321ms");
 }
+
+/// The database ends every connection of the server (as a restart or an
+/// operator's `pg_terminate_backend` does, SQLSTATE 57P01): requests on
+/// the dead connections answer 503 `service_unavailable` with Retry-After,
+/// never 500, and the pool drops them, so the service recovers at once.
+async fn a_terminated_connection_answers_503_and_the_pool_recovers(app: TestApp) {
+    let t = app.register("Restart Co").await;
+    let client = app.database_client().await;
+    // Warm several pooled connections, so dead ones are in the pool.
+    let warm: Vec<_> = (0..6)
+        .map(|_| app.get("/api/contacts").bearer(&t.token).send())
+        .collect();
+    for r in futures_util::future::join_all(warm).await {
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let ended: i64 = client
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()) ended",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(ended > 0, "the server had connections to end");
+    // At once, so several requests take connections whose end the pool has
+    // not noticed yet; then one by one.
+    let burst: Vec<_> = (0..6)
+        .map(|_| app.get("/api/contacts").bearer(&t.token).send())
+        .collect();
+    let mut answers = futures_util::future::join_all(burst).await;
+    for _ in 0..6 {
+        answers.push(app.get("/api/contacts").bearer(&t.token).send().await);
+    }
+    let mut statuses = Vec::new();
+    for r in answers {
+        match r.status {
+            200 => {}
+            503 => {
+                assert_eq!(r.code(), "service_unavailable", "{}", r.body);
+                assert!(r.headers.contains_key("retry-after"), "{:?}", r.headers);
+            }
+            other => panic!("a dead connection answered {other}: {}", r.body),
+        }
+        statuses.push(r.status);
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&200),
+        "the pool recovers: {statuses:?}"
+    );
+}
+postgres_only!(a_terminated_connection_answers_503_and_the_pool_recovers);
+
+/// A statement in flight when its connection is ended gets SQLSTATE 57P01
+/// from the server itself: that request answers 503 with Retry-After, not
+/// 500. (The request waits on a row lock this test holds, so its
+/// connection is certainly mid-statement when it is ended.)
+async fn a_statement_cut_off_by_the_server_answers_503(app: TestApp) {
+    let t = app.register("Cut Off Co").await;
+    let tenant = uuid::Uuid::parse_str(&t.id).unwrap();
+    let mut locker = app.database_client().await;
+    let lock = locker.transaction().await.unwrap();
+    lock.execute("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", &[&tenant])
+        .await
+        .unwrap();
+    let request = {
+        let token = t.token.clone();
+        let app = &app;
+        async move {
+            app.patch("/api/tenants/current")
+                .bearer(&token)
+                .json(json!({"phone": "+1 555 0199"}))
+                .send()
+                .await
+        }
+    };
+    let terminate = async {
+        let watcher = app.database_client().await;
+        // The request's backend shows up waiting on the lock; bounded.
+        for _ in 0..500 {
+            let ended: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                      WHERE datname = current_database() AND wait_event_type = 'Lock') ended",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if ended > 0 {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the request never waited on the lock");
+    };
+    let (r, ()) = tokio::join!(request, terminate);
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.code(), "service_unavailable");
+    assert!(r.headers.contains_key("retry-after"), "{:?}", r.headers);
+    lock.rollback().await.unwrap();
+    // Nothing was written, and the next request goes through.
+    let r = app
+        .get("/api/tenants/current")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("after the cut");
+    assert_ne!(r.body["data"]["phone"], "+1 555 0199");
+}
+postgres_only!(a_statement_cut_off_by_the_server_answers_503);
