@@ -111,6 +111,24 @@ pub async fn list(
     Ok(page.page(rows, |u| u.id))
 }
 
+/// Every user of the tenant as (id, full name), by name: for choosing
+/// people (a team's members), where a page of them would not do.
+pub async fn names(tx: &mut impl Scoped) -> ApiResult<Vec<(Uuid, String)>> {
+    struct Name(Uuid, String);
+    impl FromRow for Name {
+        fn from_row(r: &Row<'_>) -> DbResult<Self> {
+            Ok(Name(r.get("id")?, r.get("full_name")?))
+        }
+    }
+    let rows: Vec<Name> = tx
+        .query(
+            "SELECT id, full_name FROM users WHERE tenant_id = $1 ORDER BY lower(full_name), id",
+            &[],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|Name(id, name)| (id, name)).collect())
+}
+
 /// The tenant's owner (`None` only while a tenant is half-made, which a
 /// transaction never shows).
 pub async fn owner(tx: &mut impl Scoped) -> ApiResult<Option<UserView>> {

@@ -58,19 +58,31 @@ impl FromRow for Member {
     }
 }
 
-/// The teams of `sql` (selecting team rows by `params`), with members.
+/// The teams `sql` selects (by `params`), each with its members: those of
+/// every team for a list, of one team for `one`.
 async fn load(
     tx: &mut impl Scoped,
     sql: &str,
     params: &[&dyn crate::store::Bind],
+    one: Option<Uuid>,
 ) -> ApiResult<Vec<TeamView>> {
     let rows: Vec<TeamRow> = tx.query(sql, params).await?;
-    let members: Vec<Member> = tx
-        .query(
-            "SELECT team_id, user_id FROM team_members WHERE tenant_id = $1",
-            &[],
-        )
-        .await?;
+    let members: Vec<Member> = match one {
+        None => {
+            tx.query(
+                "SELECT team_id, user_id FROM team_members WHERE tenant_id = $1",
+                &[],
+            )
+            .await?
+        }
+        Some(team) => {
+            tx.query(
+                "SELECT team_id, user_id FROM team_members WHERE tenant_id = $1 AND team_id = $2",
+                &[&team],
+            )
+            .await?
+        }
+    };
     let mut by_team: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     for Member(team, user) in members {
         by_team.entry(team).or_default().push(user);
@@ -95,6 +107,7 @@ pub async fn list(tx: &mut impl Scoped) -> ApiResult<Vec<TeamView>> {
         "SELECT id, name, description, created_at, updated_at FROM teams
           WHERE tenant_id = $1 ORDER BY lower(name), id",
         &[],
+        None,
     )
     .await
 }
@@ -105,6 +118,7 @@ pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<TeamView> {
         "SELECT id, name, description, created_at, updated_at FROM teams
           WHERE tenant_id = $1 AND id = $2",
         &[&id],
+        Some(id),
     )
     .await?
     .pop()

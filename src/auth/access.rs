@@ -349,28 +349,26 @@ impl RecordAccess {
         scope: Scope,
         record: &impl Owned,
     ) -> ApiResult<bool> {
-        let owners: Vec<Uuid> = record.owners().into_iter().flatten().collect();
+        let owners = record.owners();
         Ok(match scope {
             Scope::All => true,
-            _ if owners.contains(&self.me) => true,
+            _ if owners.contains(&Some(self.me)) => true,
             Scope::Own => false,
+            Scope::Team if owners.iter().all(Option::is_none) => false,
             Scope::Team => {
-                let mut any = false;
-                for owner in owners {
-                    let One(shared): One<bool> =
-                        tx.query_one(SHARE_A_TEAM, &[&self.me, &owner]).await?;
-                    any |= shared;
-                }
-                any
+                let One(shared): One<bool> = tx
+                    .query_one(SHARE_A_TEAM, &[&self.me, &owners[0], &owners[1]])
+                    .await?;
+                shared
             }
         })
     }
 }
 
-/// Do users $2 and $3 share a team?
+/// Does user $2 share a team with user $3 or $4 (either may be null)?
 const SHARE_A_TEAM: &str = "SELECT EXISTS (SELECT 1 FROM team_members tm1
       JOIN team_members tm2 ON tm2.tenant_id = $1 AND tm2.team_id = tm1.team_id
-     WHERE tm1.tenant_id = $1 AND tm1.user_id = $2 AND tm2.user_id = $3)";
+     WHERE tm1.tenant_id = $1 AND tm1.user_id = $2 AND (tm2.user_id = $3 OR tm2.user_id = $4))";
 
 fn scope_words(scope: Scope) -> &'static str {
     match scope {

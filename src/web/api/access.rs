@@ -14,18 +14,10 @@ use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-fn all<T>(data: Vec<T>) -> ListEnvelope<T> {
-    ListEnvelope {
-        success: true,
-        data,
-        next_cursor: None,
-    }
-}
-
 #[utoipa::path(get, path = "/api/teams", tag = "access", security(("bearer" = [])),
     responses((status = 200, description = "Every team, by name, with its members (one page)", body = ListEnvelope<TeamView>)))]
 pub async fn list_teams(mut s: TenantSession) -> ApiResult<ListEnvelope<TeamView>> {
-    Ok(all(teams::list(&mut s.tx).await?))
+    Ok(teams::list(&mut s.tx).await?.into())
 }
 
 #[utoipa::path(post, path = "/api/teams", tag = "access", security(("bearer" = [])),
@@ -101,7 +93,7 @@ pub async fn delete_team(
 #[utoipa::path(get, path = "/api/roles", tag = "access", security(("bearer" = [])),
     responses((status = 200, description = "The built-in roles (admin, manager, user), then the custom ones by name (one page)", body = ListEnvelope<RoleView>)))]
 pub async fn list_roles(mut s: TenantSession) -> ApiResult<ListEnvelope<RoleView>> {
-    Ok(all(roles::list(&mut s.tx).await?))
+    Ok(roles::list(&mut s.tx).await?.into())
 }
 
 #[utoipa::path(post, path = "/api/roles", tag = "access", security(("bearer" = [])),

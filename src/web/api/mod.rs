@@ -62,6 +62,17 @@ pub struct ListEnvelope<T> {
     pub next_cursor: Option<String>,
 }
 
+/// A whole list in one page (pipelines, a deal's items, teams, roles).
+impl<T: Serialize> From<Vec<T>> for ListEnvelope<T> {
+    fn from(data: Vec<T>) -> Self {
+        ListEnvelope {
+            success: true,
+            data,
+            next_cursor: None,
+        }
+    }
+}
+
 impl<T: Serialize> From<crate::pagination::Page<T>> for ListEnvelope<T> {
     fn from(p: crate::pagination::Page<T>) -> Self {
         ListEnvelope {

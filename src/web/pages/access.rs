@@ -8,7 +8,6 @@ use crate::app::App;
 use crate::auth::{RecordType, Scope};
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
-use crate::pagination::PageParams;
 use crate::roles::{self, PermissionsChange, RoleInput, TypeChange};
 use crate::staff;
 use crate::teams::{self, TeamInput};
@@ -26,21 +25,6 @@ const SCOPES: [(Scope, &str); 3] = [
     (Scope::Team, "team"),
     (Scope::All, "all"),
 ];
-
-/// The tenant's users by id, with their names (the first 200 of them).
-async fn people(s: &mut TenantSession) -> ApiResult<Vec<(Uuid, String)>> {
-    let page = PageParams {
-        limit: Some("200".into()),
-        cursor: None,
-    }
-    .parse(&mut Default::default());
-    Ok(staff::list(&mut s.tx, page, None)
-        .await?
-        .items
-        .into_iter()
-        .map(|u| (u.id, u.full_name))
-        .collect())
-}
 
 /// The members a team form ticked (`member_<id>` checkboxes).
 fn members(form: &Form) -> Vec<Uuid> {
@@ -78,7 +62,7 @@ async fn teams_page(
     errors: &Errors,
 ) -> Result<Markup, ApiError> {
     let all = teams::list(&mut s.tx).await?;
-    let people = people(s).await?;
+    let people = staff::names(&mut s.tx).await?;
     let name_of = |id: &Uuid| {
         people
             .iter()

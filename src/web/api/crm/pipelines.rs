@@ -6,11 +6,7 @@ use super::*;
     responses((status = 200, description = "Every pipeline with its stages, in order (one page)", body = ListEnvelope<PipelineView>)))]
 pub async fn list_pipelines(mut s: TenantSession) -> ApiResult<ListEnvelope<PipelineView>> {
     let all = crm::pipelines::list(&mut s.tx).await?;
-    Ok(ListEnvelope {
-        success: true,
-        data: all,
-        next_cursor: None,
-    })
+    Ok(ListEnvelope::from(all))
 }
 
 #[utoipa::path(post, path = "/api/pipelines", tag = "crm", security(("bearer" = [])),
@@ -91,11 +87,7 @@ pub async fn list_stages(
     PathId(id): PathId,
 ) -> ApiResult<ListEnvelope<StageView>> {
     let p = crm::pipelines::get(&mut s.tx, PipelineId(id)).await?;
-    Ok(ListEnvelope {
-        success: true,
-        data: p.stages,
-        next_cursor: None,
-    })
+    Ok(ListEnvelope::from(p.stages))
 }
 
 #[utoipa::path(post, path = "/api/pipelines/{id}/stages", tag = "crm", security(("bearer" = [])),

@@ -104,11 +104,7 @@ pub async fn list_items(
     PathId(id): PathId,
 ) -> ApiResult<ListEnvelope<ItemView>> {
     let all = crm::products::items(&mut s.tx, &s.user.access, DealId(id)).await?;
-    Ok(ListEnvelope {
-        success: true,
-        data: all,
-        next_cursor: None,
-    })
+    Ok(ListEnvelope::from(all))
 }
 
 #[utoipa::path(post, path = "/api/deals/{id}/items", tag = "crm", security(("bearer" = [])),
@@ -128,14 +124,7 @@ pub async fn add_item(
         state.clock.now(),
     )
     .await?;
-    Ok((
-        axum::http::StatusCode::CREATED,
-        ListEnvelope {
-            success: true,
-            data: all,
-            next_cursor: None,
-        },
-    ))
+    Ok((axum::http::StatusCode::CREATED, ListEnvelope::from(all)))
 }
 
 #[utoipa::path(patch, path = "/api/deals/{id}/items/{item_id}", tag = "crm", security(("bearer" = [])),
@@ -156,11 +145,7 @@ pub async fn update_item(
         state.clock.now(),
     )
     .await?;
-    Ok(ListEnvelope {
-        success: true,
-        data: all,
-        next_cursor: None,
-    })
+    Ok(ListEnvelope::from(all))
 }
 
 #[utoipa::path(delete, path = "/api/deals/{id}/items/{item_id}", tag = "crm", security(("bearer" = [])),
@@ -179,11 +164,7 @@ pub async fn delete_item(
         state.clock.now(),
     )
     .await?;
-    Ok(ListEnvelope {
-        success: true,
-        data: all,
-        next_cursor: None,
-    })
+    Ok(ListEnvelope::from(all))
 }
 
 /// These routes, with their descriptions.
