@@ -13,6 +13,9 @@ use tokio::sync::OnceCell;
 use trasealla::clock::ManualClock;
 use trasealla::{App, Config};
 
+pub mod mail;
+pub use mail::{mail_sink, Mail};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
