@@ -12,6 +12,7 @@ mod isolation;
 mod licensing;
 mod licensing_hardening;
 mod limits;
+mod mailsink;
 mod pages;
 mod platform;
 mod registration;
