@@ -21,6 +21,11 @@ pub struct App {
     pub licensing: Arc<Licensing>,
     /// What one tenant may hold at once.
     pub limits: Arc<TenantLimits>,
+    /// Seals the secrets the database keeps (and queued mail bodies).
+    pub master: Arc<crate::secrets::MasterKey>,
+    /// The SMTP server mail leaves through; `None` when none is configured
+    /// (messages are kept as `not_sent`).
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 impl App {
@@ -57,7 +62,7 @@ impl App {
             }
         }
         let tokens = Arc::new(TokenKeys::new(&secret, config.token_ttl_secs));
-        let licensing = Arc::new(licensing(&store, &config, master, clock.now()).await?);
+        let licensing = Arc::new(licensing(&store, &config, master.clone(), clock.now()).await?);
         crate::licensing::installation::check(&store, &licensing, false, clock.now())
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
@@ -67,6 +72,17 @@ impl App {
             config.tenant_max_heavy_operations,
             config.heavy_workers(),
         )?);
+        let mailer = match config.smtp_url.as_deref() {
+            Some(url) => {
+                let mailer = crate::mail::Mailer::new(url, &config.mail_from)?;
+                tracing::info!(smtp = %mailer.describe, "mail is sent through this SMTP server");
+                Some(Arc::new(mailer))
+            }
+            None => {
+                tracing::warn!("no SMTP server is configured (TRASEALLA_SMTP_URL): messages are kept as not_sent, visible to platform admins");
+                None
+            }
+        };
         Ok(App {
             store,
             config: Arc::new(config),
@@ -74,6 +90,8 @@ impl App {
             tokens,
             licensing,
             limits,
+            master,
+            mailer,
         })
     }
 }

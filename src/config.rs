@@ -178,6 +178,39 @@ pub struct Config {
     /// Log format: text or json.
     #[arg(long, env = "TRASEALLA_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+
+    /// The SMTP server mail leaves through: `smtp://user:pass@host:587`
+    /// (STARTTLS), `smtps://user:pass@host:465` (TLS), or
+    /// `smtp://host:1025?tls=none` (a local relay, no TLS). Unset: messages
+    /// are kept as `not_sent`.
+    #[arg(long, env = "TRASEALLA_SMTP_URL", hide_env_values = true, value_parser = crate::mail::smtp::parse_url_setting)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of every message: `Name <address>` or an address.
+    #[arg(long, env = "TRASEALLA_MAIL_FROM", default_value = "Trasealla CRM <no-reply@localhost>", value_parser = crate::mail::parse_mailbox_setting)]
+    pub mail_from: String,
+
+    /// How often, in seconds, the scheduler looks for due periodic work.
+    #[arg(long, env = "TRASEALLA_SCHEDULER_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub scheduler_interval_secs: u64,
+
+    /// How long, in seconds, a worker holds a job it claimed; a job whose
+    /// worker died runs again once its lease has passed.
+    #[arg(long, env = "TRASEALLA_JOB_LEASE", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub job_lease_secs: u64,
+
+    /// Jobs one server runs at once (0: this server runs none, another does).
+    #[arg(long, env = "TRASEALLA_JOB_WORKERS", default_value_t = 4)]
+    pub job_workers: u32,
+
+    /// Attempts a job gets before it is `dead`.
+    #[arg(long, env = "TRASEALLA_JOB_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub job_max_attempts: u32,
+
+    /// How often, in milliseconds, an idle worker looks for jobs queued by
+    /// other servers (its own it starts at once).
+    #[arg(long, env = "TRASEALLA_JOB_POLL_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub job_poll_ms: u64,
 }
 
 impl Config {
@@ -212,6 +245,13 @@ impl Config {
             license_server_ca: None,
             trust_proxy: false,
             log_format: "text".to_owned(),
+            smtp_url: None,
+            mail_from: "Trasealla CRM <no-reply@localhost>".to_owned(),
+            scheduler_interval_secs: 60,
+            job_lease_secs: 60,
+            job_workers: 4,
+            job_max_attempts: 8,
+            job_poll_ms: 1_000,
         }
     }
 }
@@ -239,6 +279,11 @@ impl fmt::Debug for Config {
             .field("license_server", &self.license_server)
             .field("license_server_ca", &self.license_server_ca)
             .field("trust_proxy", &self.trust_proxy)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_from", &self.mail_from)
+            .field("scheduler_interval_secs", &self.scheduler_interval_secs)
+            .field("job_lease_secs", &self.job_lease_secs)
+            .field("job_workers", &self.job_workers)
             .finish()
     }
 }
@@ -380,8 +425,9 @@ mod tests {
         c.jwt_secret = Some("s3cret-s3cret-s3cret-s3cret-s3cret".into());
         c.platform_admin_password = Some("AdminPass123".into());
         c.master_key = Some("bWFzdGVyLWtleS1tYXN0ZXIta2V5LW1hc3Rlci1rZXk=".into());
+        c.smtp_url = Some("smtp://mailer:sm7p-pa55@mail.example.com:587".into());
         let printed = format!("{c:?}");
-        for secret in ["hunter2", "s3cret", "AdminPass123", "bWFzdGVy"] {
+        for secret in ["hunter2", "s3cret", "AdminPass123", "bWFzdGVy", "sm7p-pa55"] {
             assert!(!printed.contains(secret), "{printed}");
         }
         assert!(printed.contains("postgres://app:[redacted]@db/crm"));

@@ -219,6 +219,14 @@ pub fn tenant_statuses() -> Object {
     query_one_of(crate::domain::TenantStatus::NAMES)
 }
 
+pub fn job_filters() -> Object {
+    query_one_of(&["problems", "failed", "dead", "queued", "running"])
+}
+
+pub fn message_statuses() -> Object {
+    query_one_of(crate::mail::STATUSES)
+}
+
 pub fn plan_codes() -> Object {
     query_one_of(crate::domain::PlanCode::NAMES)
 }

@@ -30,6 +30,7 @@ macro_rules! error_codes {
 error_codes! {
     InvalidJson = "invalid_json" => BAD_REQUEST,
     BadRequest = "bad_request" => BAD_REQUEST,
+    InvalidToken = "invalid_token" => BAD_REQUEST,
     Unauthorized = "unauthorized" => UNAUTHORIZED,
     InvalidCredentials = "invalid_credentials" => UNAUTHORIZED,
     TrialExpired = "trial_expired" => PAYMENT_REQUIRED,

@@ -18,7 +18,7 @@ pub(crate) const FULL_NAME_MAX: usize = 255;
 
 macro_rules! user_columns {
     () => {
-        "id, tenant_id, email, username, full_name, role, role_id, is_owner, is_active, last_login_at, created_at, updated_at"
+        "id, tenant_id, email, username, full_name, role, role_id, is_owner, is_active, email_verified_at, last_login_at, created_at, updated_at"
     };
 }
 pub(crate) use user_columns;
@@ -37,6 +37,9 @@ pub struct UserView {
     pub role_id: Option<Uuid>,
     pub is_owner: bool,
     pub is_active: bool,
+    /// When the user confirmed their e-mail address (a link sent to it);
+    /// `null`: not yet.
+    pub email_verified_at: Option<DateTime<Utc>>,
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -54,6 +57,7 @@ impl FromRow for UserView {
             role_id: r.get("role_id")?,
             is_owner: r.get("is_owner")?,
             is_active: r.get("is_active")?,
+            email_verified_at: r.get("email_verified_at")?,
             last_login_at: r.get("last_login_at")?,
             created_at: r.get("created_at")?,
             updated_at: r.get("updated_at")?,
@@ -212,7 +216,7 @@ impl CreateUserRequest {
 
 /// Serialises seat-limit checks of one tenant: on PostgreSQL by locking the
 /// tenant's row; on SQLite the write transaction already holds the lock.
-async fn lock_tenant(tx: &mut impl Scoped) -> ApiResult<()> {
+pub(crate) async fn lock_tenant(tx: &mut impl Scoped) -> ApiResult<()> {
     if tx.dialect() == Dialect::Postgres {
         let _: Option<One<Uuid>> = tx
             .query_opt("SELECT id FROM tenants WHERE id = $1 FOR UPDATE", &[])
@@ -221,12 +225,19 @@ async fn lock_tenant(tx: &mut impl Scoped) -> ApiResult<()> {
     Ok(())
 }
 
-/// 402 when one more active user would pass the plan's limit.
-async fn ensure_seat(tx: &mut impl Scoped) -> ApiResult<()> {
+/// 402 when one more active user would pass the plan's limit, pending
+/// invitations counted (each holds a seat).
+pub(crate) async fn ensure_seat(tx: &mut impl Scoped, now: DateTime<Utc>) -> ApiResult<()> {
     lock_tenant(tx).await?;
+    let pending = crate::invitations::pending(tx, now).await?;
+    seat_left(tx, pending).await
+}
+
+/// 402 unless one more active user fits beside `held` seats.
+pub(crate) async fn seat_left(tx: &mut impl Scoped, held: i64) -> ApiResult<()> {
     let seats = crate::tenancy::seats(tx).await?;
     if let Some(max) = seats.max {
-        if seats.current >= max {
+        if seats.current + held >= max {
             return Err(ApiError::new(
                 ErrorCode::PlanLimitReached,
                 format!("your plan allows {max} active users; upgrade to add more"),
@@ -234,6 +245,7 @@ async fn ensure_seat(tx: &mut impl Scoped) -> ApiResult<()> {
             .with_details(serde_json::json!({
                 "max_users": max,
                 "current_users": seats.current,
+                "pending_invitations": held,
             })));
         }
     }
@@ -270,7 +282,7 @@ fn username_taken() -> ApiError {
     .with_details(serde_json::json!({ "fields": { "username": "is already in use" } }))
 }
 
-fn email_taken() -> ApiError {
+pub(crate) fn email_taken() -> ApiError {
     ApiError::new(
         ErrorCode::EmailTaken,
         "that e-mail address is already registered",
@@ -285,46 +297,21 @@ pub async fn create(
     admin: &TenantAdmin<'_>,
     input: NewUser,
     password_hash: &str,
-    now: DateTime<Utc>,
+    app: &crate::app::App,
 ) -> ApiResult<UserView> {
-    ensure_seat(tx).await?;
-    let username = match input.username {
-        Some(u) => u,
-        None => {
-            let base =
-                parse_username(input.email.local_part()).unwrap_or_else(|_| "user".to_owned());
-            free_username(tx, &base).await?
-        }
-    };
-    let user: UserView = tx
-        .query_one(
-            concat!(
-                "INSERT INTO users (tenant_id, id, email, username, full_name, password_hash,
-                                role, is_owner, is_active, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, false, true, $8, $8)
-             RETURNING ",
-                user_columns!()
-            ),
-            &[
-                &UserId::new(),
-                &input.email.as_str(),
-                &username,
-                &input.full_name,
-                &password_hash,
-                &input.role,
-                &now,
-            ],
-        )
-        .await
-        .map_err(|e| {
-            if e.is_unique("users", "email") {
-                email_taken()
-            } else if e.is_unique("users", "username") {
-                username_taken()
-            } else {
-                e.into()
-            }
-        })?;
+    let now = app.clock.now();
+    ensure_seat(tx, now).await?;
+    let user = insert(tx, input, password_hash, None, now).await?;
+    // The admin typed the address: a link confirms it reaches the user.
+    crate::auth::recovery::queue_verification(
+        tx,
+        app,
+        UserId(user.id),
+        &user.email,
+        &user.full_name,
+        now,
+    )
+    .await?;
     audit::record(
         tx,
         &admin.actor(),
@@ -338,6 +325,67 @@ pub async fn create(
         now,
     )
     .await?;
+    Ok(user)
+}
+
+/// True when some tenant has a user with this address (the one
+/// platform-wide uniqueness): asked before inviting it.
+pub(crate) async fn email_registered(app: &crate::app::App, email: &str) -> ApiResult<bool> {
+    let mut tx = app.store.platform(crate::store::Access::Read).await?;
+    let found: Option<One<Uuid>> = tx
+        .query_opt("SELECT id FROM users WHERE email = $1", &[&email])
+        .await?;
+    tx.commit().await?;
+    Ok(found.is_some())
+}
+
+/// Adds the user row (the seat was checked by the caller); `verified_at`
+/// when the address is known to be theirs.
+pub(crate) async fn insert(
+    tx: &mut impl Scoped,
+    input: NewUser,
+    password_hash: &str,
+    verified_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> ApiResult<UserView> {
+    let username = match input.username {
+        Some(u) => u,
+        None => {
+            let base =
+                parse_username(input.email.local_part()).unwrap_or_else(|_| "user".to_owned());
+            free_username(tx, &base).await?
+        }
+    };
+    let user: UserView = tx
+        .query_one(
+            concat!(
+                "INSERT INTO users (tenant_id, id, email, username, full_name, password_hash,
+                                role, is_owner, is_active, email_verified_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, false, true, $9, $8, $8)
+             RETURNING ",
+                user_columns!()
+            ),
+            &[
+                &UserId::new(),
+                &input.email.as_str(),
+                &username,
+                &input.full_name,
+                &password_hash,
+                &input.role,
+                &now,
+                &verified_at,
+            ],
+        )
+        .await
+        .map_err(|e| {
+            if e.is_unique("users", "email") {
+                email_taken()
+            } else if e.is_unique("users", "username") {
+                username_taken()
+            } else {
+                e.into()
+            }
+        })?;
     Ok(user)
 }
 
@@ -415,7 +463,7 @@ pub async fn update(
         }
     }
     if changes.is_active == Some(true) && !current.is_active {
-        ensure_seat(tx).await?;
+        ensure_seat(tx, now).await?;
     }
     if let Some(Some(role)) = changes.role_id {
         crate::roles::ensure_custom(tx, role).await?;

@@ -7,8 +7,10 @@
 //! current role). A suspended tenant's old tokens therefore stop at once.
 
 pub mod access;
+pub mod links;
 pub mod login;
 pub mod password;
+pub mod recovery;
 pub mod roles;
 pub mod sessions;
 pub mod throttle;

@@ -228,21 +228,25 @@ impl Setup {
     }
 }
 
-/// Creates the tenant, its trial subscription and its owner in one
+/// Creates the tenant, its trial subscription and its owner, and queues
+/// the owner's welcome and address-verification messages, in one
 /// transaction.
-pub async fn register(
-    store: &Store,
-    input: Registration,
-    now: DateTime<Utc>,
-) -> ApiResult<Registered> {
+pub async fn register(app: &crate::app::App, input: Registration) -> ApiResult<Registered> {
+    let now = app.clock.now();
     let password_hash = password::hash(&input.password).await?;
-    with_slug_retries(&input, || async {
-        let mut tx = store.platform(Access::Write).await?;
+    let registered = with_slug_retries(&input, || async {
+        let mut tx = app.store.platform(Access::Write).await?;
         let r = create_in(&mut tx, &input, &password_hash, &Setup::trial(now), now).await?;
+        let mut scope = tx.for_tenant(TenantId(r.tenant.id));
+        let (user, email, name) = (UserId(r.user.id), &r.user.email, &r.user.full_name);
+        crate::auth::recovery::queue_welcome(&mut scope, app, user, email, name, now).await?;
+        crate::auth::recovery::queue_verification(&mut scope, app, user, email, name, now).await?;
         tx.commit().await?;
         Ok(r)
     })
-    .await
+    .await?;
+    crate::jobs::committed();
+    Ok(registered)
 }
 
 /// Runs `attempt` again when a derived slug was taken by a registration at

@@ -73,7 +73,12 @@ async fn transaction(mut req: Request, next: Next) -> Response {
     let status = response.status();
     let succeeded = status.is_success() || status.is_redirection();
     match slot.finish(succeeded).await {
-        Ok(()) => response,
+        Ok(()) => {
+            if succeeded {
+                crate::jobs::committed();
+            }
+            response
+        }
         Err(e) => {
             let e = ApiError::from(e);
             if page {
@@ -202,16 +207,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tcp,
         std::time::Duration::from_millis(state.config.send_timeout_ms),
     );
-    let sweeper = tokio::spawn(purge_cancelled_tenants(state.clone()));
-    let license_check = tokio::spawn(check_license_daily(state.clone()));
+    let background = crate::jobs::spawn(state.clone());
     axum::serve(
         listener,
         router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
-    sweeper.abort();
-    license_check.abort();
+    drop(background);
     let now = state.clock.now();
     if let Err(e) =
         crate::licensing::installation::record_clock(&state.store, &state.licensing, now).await
@@ -220,52 +223,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Self-hosted: keeps the clock's high-water mark in the database hourly,
-/// re-verifies the installed licence daily and, with a licence server
-/// configured, picks up a revocation.
-async fn check_license_daily(state: App) {
-    if state.licensing.mode != Mode::SelfHosted {
-        return;
-    }
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    let mut hours = 0u32;
-    loop {
-        tick.tick().await;
-        let now = state.clock.now();
-        let done = if hours % 24 == 0 {
-            crate::licensing::installation::check(&state.store, &state.licensing, true, now).await
-        } else {
-            crate::licensing::installation::record_clock(&state.store, &state.licensing, now)
-                .await
-                .map(|_| ())
-        };
-        if let Err(e) = done {
-            tracing::warn!(error = %e.message, "licence check failed");
-        }
-        hours = hours.wrapping_add(1);
-    }
-}
-
-/// Hourly, purges tenants cancelled longer ago than the retention period,
-/// and removes expired browser sessions.
-/// Purging is idempotent, so several servers may run this at once.
-async fn purge_cancelled_tenants(state: App) {
-    let retention = chrono::Duration::days(i64::from(state.config.purge_after_days));
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        match crate::platform::tenants::purge_due(&state.store, retention, state.clock.now()).await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "purged cancelled tenants past retention"),
-            Err(e) => tracing::warn!(error = %e.message, "purging cancelled tenants failed"),
-        }
-        if let Err(e) = crate::auth::sessions::prune(&state.store, state.clock.now()).await {
-            tracing::warn!(error = %e.message, "removing expired browser sessions failed");
-        }
-    }
 }
 
 async fn shutdown_signal() {

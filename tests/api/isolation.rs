@@ -17,6 +17,11 @@ const NOT_TENANT_SCOPED: &[(&str, &str)] = &[
     ("POST", "/api/tenants/licenses/validate"),
     ("POST", "/api/tenants/licenses/claim"),
     ("POST", "/api/tenants/licenses/activate"),
+    // A link's token names its tenant and user (mail::*).
+    ("POST", "/api/auth/verify-email"),
+    ("POST", "/api/auth/password-reset"),
+    ("POST", "/api/auth/password-reset/confirm"),
+    ("POST", "/api/invitations/accept"),
 ];
 
 /// Routes whose isolation the tests below exercise.
@@ -35,6 +40,13 @@ const COVERED: &[(&str, &str)] = &[
     ("PATCH", "/api/users/{id}"),
     ("DELETE", "/api/users/{id}"),
     ("GET", "/api/audit-log"),
+    // mail::invitations_and_messages_stay_in_their_tenant
+    ("POST", "/api/auth/verify-email/resend"),
+    ("GET", "/api/invitations"),
+    ("POST", "/api/invitations"),
+    ("POST", "/api/invitations/{id}/resend"),
+    ("DELETE", "/api/invitations/{id}"),
+    ("GET", "/api/messages"),
     // access::teams_and_roles_stay_in_their_tenant
     ("GET", "/api/teams"),
     ("POST", "/api/teams"),

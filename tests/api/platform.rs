@@ -17,6 +17,9 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/tenants/licenses/generate"),
     ("GET", "/api/tenants/licenses"),
     ("POST", "/api/tenants/licenses/{id}/revoke"),
+    ("GET", "/api/platform/jobs"),
+    ("POST", "/api/platform/jobs/{id}/retry"),
+    ("GET", "/api/platform/messages"),
 ];
 
 impl TestApp {

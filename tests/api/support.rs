@@ -157,6 +157,20 @@ impl TestApp {
         self.clock.advance(by);
     }
 
+    /// Runs every due job (as a worker would) until none is due; how many
+    /// ran.
+    pub async fn run_jobs(&self) -> usize {
+        trasealla::jobs::drain(&self.state).await.expect("jobs run")
+    }
+
+    /// One round of the scheduler, then every job that is due.
+    pub async fn tick(&self) -> usize {
+        trasealla::jobs::schedule::tick(&self.state)
+            .await
+            .expect("the scheduler's round");
+        self.run_jobs().await
+    }
+
     pub fn req(&self, method: Method, path: &str) -> Req<'_> {
         Req {
             app: self,

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod crm;
 pub mod health;
 pub mod licenses;
+pub mod mail;
 pub mod platform;
 pub mod tenants;
 pub mod users;
@@ -121,6 +122,18 @@ pub fn api() -> OpenApiRouter<App> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::me))
         .routes(routes!(auth::logout_all))
+        .routes(routes!(mail::verify_email))
+        .routes(routes!(mail::resend_verification))
+        .routes(routes!(mail::password_reset))
+        .routes(routes!(mail::password_reset_confirm))
+        .routes(routes!(mail::list_invitations, mail::invite))
+        .routes(routes!(mail::resend_invitation))
+        .routes(routes!(mail::revoke_invitation))
+        .routes(routes!(mail::accept_invitation))
+        .routes(routes!(mail::messages))
+        .routes(routes!(mail::jobs))
+        .routes(routes!(mail::retry_job))
+        .routes(routes!(mail::platform_messages))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(platform::own_audit_log))

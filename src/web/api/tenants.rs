@@ -50,7 +50,7 @@ pub async fn register(
     }
     register::throttle_signups(&state, &client).await?;
     let input = req.validate()?;
-    let r = register::register(&state.store, input, state.clock.now()).await?;
+    let r = register::register(&state, input).await?;
     if let Some(Extension(log)) = log {
         log.set(TenantId(r.tenant.id));
     }

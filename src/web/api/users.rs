@@ -75,7 +75,7 @@ pub async fn create(
     let hash = password::hash(&input.password).await?;
     let mut s = auth.begin(&state).await?;
     let admin = s.user.admin()?;
-    let user = staff::create(&mut s.tx, &admin, input, &hash, state.clock.now()).await?;
+    let user = staff::create(&mut s.tx, &admin, input, &hash, &state).await?;
     Ok(Created(user))
 }
 

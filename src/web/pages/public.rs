@@ -205,7 +205,7 @@ pub async fn register(
     let result = async {
         let input = request.validate()?;
         register::throttle_signups(&state, &client).await?;
-        register::register(&state.store, input, state.clock.now()).await
+        register::register(&state, input).await
     }
     .await;
     match result {

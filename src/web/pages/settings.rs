@@ -315,9 +315,7 @@ pub async fn add_user(State(state): State<App>, f: PendingForm<Form>) -> PageRes
     let (mut s, ctx, form) = f.begin(&state).await?;
     let admin = s.user.admin()?;
     let result = match checked {
-        Ok((input, hash)) => {
-            staff::create(&mut s.tx, &admin, input, &hash, state.clock.now()).await
-        }
+        Ok((input, hash)) => staff::create(&mut s.tx, &admin, input, &hash, &state).await,
         Err(e) => Err(e),
     };
     match result {

@@ -1,0 +1,309 @@
+//! The durable job queue: work that runs after the request that asked for
+//! it (mail, reminders, purges), on whichever server has a free worker.
+//!
+//! Jobs are rows of the `jobs` table, added inside the caller's own
+//! transaction, so that a request that rolls back leaves no job behind.
+//! A worker claims due jobs with a lease (on PostgreSQL with
+//! `FOR UPDATE SKIP LOCKED`, so servers sharing a database never take the
+//! same row; SQLite has one writer at a time). Delivery is at least once:
+//! a job whose worker died is claimed again when its lease has passed, so
+//! handlers are written to be run twice. A failed job is retried with
+//! exponential back-off and jitter until its attempts are spent; then it is
+//! `dead`, with its last error, until a platform admin retries it.
+//! `idempotency_key` makes one logical job exist once, ever.
+//!
+//! The design follows the PostgreSQL-backed queues Oban and River: one
+//! table, typed handlers registered once ([`registry`]), transactional
+//! enqueueing, and a scheduler ([`schedule`]) that enqueues periodic work
+//! under an advisory lock.
+
+pub mod admin;
+pub mod schedule;
+mod worker;
+
+use crate::app::App;
+use crate::domain::TenantId;
+use crate::store::{DbError, DbResult, Dialect, PlatformTx, Scoped};
+use chrono::{DateTime, Duration, Utc};
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use uuid::Uuid;
+
+pub use worker::{drain, spawn, Background};
+
+/// A kind of job: its payload is the value itself (as JSON), its handler
+/// [`Job::run`]. Handlers may run more than once for one job (at least
+/// once delivery): they check what is already done.
+pub trait Job: Serialize + DeserializeOwned + Send + 'static {
+    /// The name stored with each job; never change it once released.
+    const KIND: &'static str;
+
+    fn run(self, app: &App, ctx: &JobCtx) -> impl Future<Output = Result<(), JobError>> + Send;
+}
+
+/// What a handler knows of the job it runs.
+#[derive(Debug, Clone)]
+pub struct JobCtx {
+    pub id: Uuid,
+    pub tenant: Option<TenantId>,
+    /// This attempt, from 1.
+    pub attempt: u32,
+    pub max_attempts: u32,
+}
+
+impl JobCtx {
+    /// No attempt follows this one when it fails.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
+}
+
+/// Why a job failed; kept as the job's `last_error`. It must not hold
+/// secrets: it is shown to platform admins.
+#[derive(Debug)]
+pub struct JobError(pub String);
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<DbError> for JobError {
+    fn from(e: DbError) -> Self {
+        JobError(e.to_string())
+    }
+}
+
+impl From<crate::error::ApiError> for JobError {
+    fn from(e: crate::error::ApiError) -> Self {
+        JobError(e.message)
+    }
+}
+
+impl From<anyhow::Error> for JobError {
+    fn from(e: anyhow::Error) -> Self {
+        JobError(format!("{e:#}"))
+    }
+}
+
+/// How to queue one job.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Not before this time (default: now).
+    pub run_at: Option<DateTime<Utc>>,
+    /// One job with this key, ever: a second enqueue is ignored.
+    pub key: Option<String>,
+    /// Attempts before `dead` (default: `TRASEALLA_JOB_MAX_ATTEMPTS`).
+    pub max_attempts: Option<u32>,
+}
+
+impl Options {
+    pub fn keyed(key: impl Into<String>) -> Options {
+        Options {
+            key: Some(key.into()),
+            ..Options::default()
+        }
+    }
+}
+
+/// Queues `job` for the transaction's tenant. False when a job with the
+/// same idempotency key exists (it is not queued again).
+pub async fn enqueue<J: Job>(
+    tx: &mut impl Scoped,
+    job: &J,
+    opts: Options,
+    now: DateTime<Utc>,
+) -> DbResult<bool> {
+    let (id, payload, max, run_at) = row_values(job, &opts, now)?;
+    let sql = insert_sql(tx.dialect());
+    let n = tx
+        .execute(
+            &sql,
+            &[&id, &J::KIND, &payload, &opts.key, &max, &run_at, &now],
+        )
+        .await?;
+    note_queued();
+    Ok(n == 1)
+}
+
+/// Queues a job that belongs to no tenant (periodic platform work).
+pub async fn enqueue_platform<J: Job>(
+    tx: &mut PlatformTx,
+    job: &J,
+    opts: Options,
+    now: DateTime<Utc>,
+) -> DbResult<bool> {
+    let (id, payload, max, run_at) = row_values(job, &opts, now)?;
+    let sql = insert_sql(tx.dialect()).replace("($1, $2,", "(NULL, $1,");
+    let sql = renumber_down(&sql);
+    let n = tx
+        .execute(
+            &sql,
+            &[&id, &J::KIND, &payload, &opts.key, &max, &run_at, &now],
+        )
+        .await?;
+    note_queued();
+    Ok(n == 1)
+}
+
+type Row = (Uuid, serde_json::Value, Option<i64>, DateTime<Utc>);
+
+fn row_values<J: Job>(job: &J, opts: &Options, now: DateTime<Utc>) -> DbResult<Row> {
+    let payload =
+        serde_json::to_value(job).map_err(|e| DbError::Other(format!("job payload: {e}")))?;
+    Ok((
+        Uuid::now_v7(),
+        payload,
+        opts.max_attempts.map(i64::from),
+        opts.run_at.unwrap_or(now),
+    ))
+}
+
+/// The insert, with the tenant as `$1` (see [`enqueue_platform`] for the
+/// platform form). A duplicate idempotency key is skipped, not an error.
+fn insert_sql(_dialect: Dialect) -> String {
+    "INSERT INTO jobs (tenant_id, id, kind, payload, idempotency_key, state, max_attempts,
+                       run_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8)
+     ON CONFLICT (idempotency_key) DO NOTHING"
+        .to_owned()
+}
+
+/// `$2`…`$8` become `$1`…`$7` (the platform insert binds no tenant).
+fn renumber_down(sql: &str) -> String {
+    let mut out = sql.to_owned();
+    for n in 2..=8 {
+        out = out.replace(&format!("${n}"), &format!("${}", n - 1));
+    }
+    out
+}
+
+// Jobs queued by this process: its workers start them as soon as the
+// transaction that queued them has committed, instead of at their next poll.
+static QUEUED: AtomicBool = AtomicBool::new(false);
+
+fn wake() -> &'static tokio::sync::Notify {
+    static WAKE: OnceLock<tokio::sync::Notify> = OnceLock::new();
+    WAKE.get_or_init(tokio::sync::Notify::new)
+}
+
+fn note_queued() {
+    QUEUED.store(true, Ordering::Release);
+}
+
+/// Call after committing a transaction that may have queued jobs: this
+/// process's workers look at once. (Without it they look at their next
+/// poll.)
+pub fn committed() {
+    if QUEUED.swap(false, Ordering::AcqRel) {
+        wake().notify_waiters();
+    }
+}
+
+/// A handler, type-erased.
+type Handler = fn(App, JobCtx, serde_json::Value) -> BoxFuture<'static, Result<(), JobError>>;
+
+fn handler<J: Job>(
+    app: App,
+    ctx: JobCtx,
+    payload: serde_json::Value,
+) -> BoxFuture<'static, Result<(), JobError>> {
+    Box::pin(async move {
+        let job: J = serde_json::from_value(payload)
+            .map_err(|e| JobError(format!("unreadable {} payload: {e}", J::KIND)))?;
+        job.run(&app, &ctx).await
+    })
+}
+
+/// The handlers, by kind.
+#[derive(Default, Clone)]
+pub struct Registry {
+    handlers: HashMap<&'static str, Handler>,
+}
+
+impl Registry {
+    pub fn register<J: Job>(&mut self) -> &mut Self {
+        let previous = self.handlers.insert(J::KIND, handler::<J>);
+        assert!(previous.is_none(), "job kind {} registered twice", J::KIND);
+        self
+    }
+
+    fn get(&self, kind: &str) -> Option<Handler> {
+        self.handlers.get(kind).copied()
+    }
+}
+
+/// Every kind of job this binary runs.
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut r = Registry::default();
+        r.register::<Noop>()
+            .register::<crate::mail::SendMail>()
+            .register::<crate::mail::reminders::TrialReminders>()
+            .register::<crate::mail::reminders::TrialReminder>()
+            .register::<schedule::PurgeTenants>()
+            .register::<schedule::PruneJobs>()
+            .register::<schedule::LicenceCheck>();
+        r
+    })
+}
+
+/// A job that does nothing: the queue's own overhead, measured by
+/// `trasealla jobs bench`.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct Noop {}
+
+impl Job for Noop {
+    const KIND: &'static str = "noop";
+
+    async fn run(self, _app: &App, _ctx: &JobCtx) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
+/// The wait before attempt `attempt + 1` after attempt `attempt` failed:
+/// 30 s doubling each time, at most two hours, ±20 % jitter so that jobs
+/// that failed together do not retry together.
+pub fn backoff(attempt: u32, jitter: f64) -> Duration {
+    let base = 30f64 * 2f64.powi(attempt.saturating_sub(1).min(20) as i32);
+    let capped = base.min(7200.0);
+    let factor = 0.8 + 0.4 * jitter.clamp(0.0, 1.0);
+    Duration::milliseconds((capped * factor * 1000.0) as i64)
+}
+
+/// A uniform draw in [0, 1) for the jitter.
+fn jitter() -> f64 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::getrandom(&mut b);
+    f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_is_capped_and_jittered() {
+        assert_eq!(backoff(1, 0.5), Duration::seconds(30));
+        assert_eq!(backoff(2, 0.5), Duration::seconds(60));
+        assert_eq!(backoff(3, 0.5), Duration::seconds(120));
+        assert_eq!(backoff(30, 0.5), Duration::hours(2));
+        assert_eq!(backoff(1, 0.0), Duration::seconds(24));
+        assert_eq!(backoff(1, 1.0), Duration::seconds(36));
+        let j = jitter();
+        assert!((0.0..1.0).contains(&j));
+    }
+
+    #[test]
+    fn the_platform_insert_binds_no_tenant() {
+        let sql = renumber_down(&insert_sql(Dialect::Postgres).replace("($1, $2,", "(NULL, $1,"));
+        assert!(sql.contains("VALUES (NULL, $1, $2, $3, $4, 'queued', $5, $6, $7)"));
+    }
+}
