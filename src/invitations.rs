@@ -232,6 +232,14 @@ async fn send(
     Ok(())
 }
 
+fn already_invited() -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        "that address has an open invitation already; resend it instead",
+    )
+    .with_details(serde_json::json!({ "fields": { "email": "has an open invitation" } }))
+}
+
 /// Invites `email` as `role`: 409 when the address already has an account
 /// or an open invitation here, 402 when no seat is left.
 pub async fn invite(
@@ -242,12 +250,23 @@ pub async fn invite(
     role: Role,
     now: DateTime<Utc>,
 ) -> ApiResult<InvitationView> {
-    staff::ensure_seat(tx, now).await?;
+    let open: Option<One<Uuid>> = tx
+        .query_opt(
+            "SELECT id FROM invitations
+             WHERE tenant_id = $1 AND lower(email) = $2 AND accepted_at IS NULL
+               AND revoked_at IS NULL AND expires_at > $3",
+            &[&email.as_str(), &now],
+        )
+        .await?;
+    if open.is_some() {
+        return Err(already_invited());
+    }
     // Platform-wide, an address is one login: an invitation to an address
     // with an account could never be accepted.
     if staff::email_registered(app, email.as_str()).await? {
         return Err(staff::email_taken());
     }
+    staff::ensure_seat(tx, now).await?;
     // An expired invitation to the same address gives way to the new one.
     tx.execute(
         "UPDATE invitations SET revoked_at = $3
@@ -278,11 +297,7 @@ pub async fn invite(
         )
         .await
         .map_err(|e| match e {
-            crate::store::DbError::Unique(_) => ApiError::new(
-                ErrorCode::Conflict,
-                "that address has an open invitation already; resend it instead",
-            )
-            .with_details(serde_json::json!({ "fields": { "email": "has an open invitation" } })),
+            crate::store::DbError::Unique(_) => already_invited(),
             e => e.into(),
         })?;
     send(tx, app, admin, email.as_str(), role, &token, now).await?;

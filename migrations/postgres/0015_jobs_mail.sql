@@ -3,8 +3,11 @@
 -- password reset) and invitations.
 
 -- The job queue. A platform table that tenant transactions may add to (a
--- registration or an invitation queues its mail in its own transaction);
--- only the platform role claims and finishes jobs. `idempotency_key` makes
+-- registration or an invitation queues its mail in its own transaction):
+-- the tenant role inserts and sees only its own tenant's jobs, and only the
+-- platform role claims and finishes them. Platform jobs (the scheduler's)
+-- have no tenant, and ids and idempotency keys are platform-wide: the
+-- catalogue audit knows this table as the queue. `idempotency_key` makes
 -- one logical job exist once, ever (one reminder per tenant and threshold).
 CREATE TABLE jobs (
     id              UUID PRIMARY KEY,
@@ -55,14 +58,15 @@ CREATE TABLE mail_messages (
     user_id    UUID,
     subject    TEXT NOT NULL,
     body       TEXT,
-    dedupe_key TEXT CONSTRAINT mail_messages_dedupe_key_key UNIQUE,
+    dedupe_key TEXT,
     status     TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'not_sent', 'retrying', 'dead')),
     error      TEXT,
     attempts   BIGINT NOT NULL DEFAULT 0,
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL,
     sent_at    TIMESTAMPTZ,
-    PRIMARY KEY (tenant_id, id)
+    PRIMARY KEY (tenant_id, id),
+    CONSTRAINT mail_messages_dedupe_key_key UNIQUE (tenant_id, dedupe_key)
 );
 CREATE INDEX mail_messages_recent ON mail_messages (tenant_id, created_at DESC, id DESC);
 CREATE INDEX mail_messages_status ON mail_messages (status, created_at DESC);
@@ -74,16 +78,19 @@ CREATE TABLE user_tokens (
     id         UUID NOT NULL,
     user_id    UUID NOT NULL,
     purpose    TEXT NOT NULL CHECK (purpose IN ('verify_email', 'password_reset')),
-    token_hash TEXT NOT NULL CONSTRAINT user_tokens_token_hash_key UNIQUE,
+    token_hash TEXT NOT NULL,
     email      TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL,
     used_at    TIMESTAMPTZ,
     PRIMARY KEY (tenant_id, id),
+    CONSTRAINT user_tokens_token_hash_key UNIQUE (tenant_id, token_hash),
     CONSTRAINT user_tokens_user_fk FOREIGN KEY (tenant_id, user_id)
         REFERENCES users (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX user_tokens_user ON user_tokens (tenant_id, user_id, purpose);
+-- Links are redeemed before the tenant is known.
+CREATE INDEX user_tokens_token ON user_tokens (token_hash);
 
 -- Invitations: pending ones count against the plan's user limit.
 CREATE TABLE invitations (
@@ -91,7 +98,7 @@ CREATE TABLE invitations (
     id          UUID NOT NULL,
     email       TEXT NOT NULL,
     role        TEXT NOT NULL CHECK (role IN ('admin', 'manager', 'user')),
-    token_hash  TEXT NOT NULL CONSTRAINT invitations_token_hash_key UNIQUE,
+    token_hash  TEXT NOT NULL,
     invited_by  UUID,
     created_at  TIMESTAMPTZ NOT NULL,
     sent_at     TIMESTAMPTZ NOT NULL,
@@ -99,8 +106,10 @@ CREATE TABLE invitations (
     accepted_at TIMESTAMPTZ,
     user_id     UUID,
     revoked_at  TIMESTAMPTZ,
-    PRIMARY KEY (tenant_id, id)
+    PRIMARY KEY (tenant_id, id),
+    CONSTRAINT invitations_token_hash_key UNIQUE (tenant_id, token_hash)
 );
+CREATE INDEX invitations_token ON invitations (token_hash);
 CREATE UNIQUE INDEX invitations_open_email ON invitations (tenant_id, lower(email))
     WHERE accepted_at IS NULL AND revoked_at IS NULL;
 CREATE INDEX invitations_recent ON invitations (tenant_id, created_at DESC, id DESC);

@@ -37,14 +37,15 @@ CREATE TABLE mail_messages (
     user_id    TEXT,
     subject    TEXT NOT NULL,
     body       TEXT,
-    dedupe_key TEXT UNIQUE,
+    dedupe_key TEXT,
     status     TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'not_sent', 'retrying', 'dead')),
     error      TEXT,
     attempts   INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     sent_at    TEXT,
-    PRIMARY KEY (tenant_id, id)
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, dedupe_key)
 ) STRICT;
 CREATE INDEX mail_messages_recent ON mail_messages (tenant_id, created_at DESC, id DESC);
 CREATE INDEX mail_messages_status ON mail_messages (status, created_at DESC);
@@ -54,22 +55,24 @@ CREATE TABLE user_tokens (
     id         TEXT NOT NULL,
     user_id    TEXT NOT NULL,
     purpose    TEXT NOT NULL CHECK (purpose IN ('verify_email', 'password_reset')),
-    token_hash TEXT NOT NULL UNIQUE,
+    token_hash TEXT NOT NULL,
     email      TEXT NOT NULL,
     created_at TEXT NOT NULL,
     expires_at TEXT NOT NULL,
     used_at    TEXT,
     PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, token_hash),
     FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
 ) STRICT;
 CREATE INDEX user_tokens_user ON user_tokens (tenant_id, user_id, purpose);
+CREATE INDEX user_tokens_token ON user_tokens (token_hash);
 
 CREATE TABLE invitations (
     tenant_id   TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     id          TEXT NOT NULL,
     email       TEXT NOT NULL,
     role        TEXT NOT NULL CHECK (role IN ('admin', 'manager', 'user')),
-    token_hash  TEXT NOT NULL UNIQUE,
+    token_hash  TEXT NOT NULL,
     invited_by  TEXT,
     created_at  TEXT NOT NULL,
     sent_at     TEXT NOT NULL,
@@ -77,8 +80,10 @@ CREATE TABLE invitations (
     accepted_at TEXT,
     user_id     TEXT,
     revoked_at  TEXT,
-    PRIMARY KEY (tenant_id, id)
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, token_hash)
 ) STRICT;
+CREATE INDEX invitations_token ON invitations (token_hash);
 CREATE UNIQUE INDEX invitations_open_email ON invitations (tenant_id, lower(email))
     WHERE accepted_at IS NULL AND revoked_at IS NULL;
 CREATE INDEX invitations_recent ON invitations (tenant_id, created_at DESC, id DESC);

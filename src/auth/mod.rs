@@ -234,6 +234,11 @@ impl TenantAuth {
         Ok(())
     }
 
+    /// The user the token names (not yet checked against the database).
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+
     pub fn tenant(&self) -> TenantId {
         self.tenant
     }

@@ -139,7 +139,8 @@ impl Job for PurgeTenants {
 
 /// Removes finished jobs after a week (those with an idempotency key stay:
 /// they are what makes their work happen once, ever), and the bodies of
-/// messages that were not sent after a week (their links have expired).
+/// messages that were given up on a week ago (their links have expired;
+/// a message still waiting to be sent keeps its body).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct PruneJobs {}
 
@@ -156,7 +157,8 @@ impl Job for PruneJobs {
         )
         .await?;
         tx.execute(
-            "UPDATE mail_messages SET body = NULL WHERE body IS NOT NULL AND created_at < $1",
+            "UPDATE mail_messages SET body = NULL
+             WHERE body IS NOT NULL AND status IN ('not_sent', 'dead') AND created_at < $1",
             &[&before],
         )
         .await?;

@@ -76,7 +76,7 @@ pub async fn queue(
             "INSERT INTO mail_messages (tenant_id, id, kind, recipient, user_id, subject, body,
                                         dedupe_key, status, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $9)
-             ON CONFLICT (dedupe_key) DO NOTHING",
+             ON CONFLICT (tenant_id, dedupe_key) DO NOTHING",
             &[
                 &id,
                 &mail.kind,
@@ -389,16 +389,28 @@ pub async fn all_messages(
     limit: i64,
 ) -> ApiResult<Vec<PlatformMessageView>> {
     let mut tx = store.platform(Access::Read).await?;
-    let rows = tx
-        .query(
-            &format!(
-                "SELECT tenant_id, {MESSAGE_COLUMNS} FROM mail_messages
-                 WHERE ($1 IS NULL OR status = $1)
-                 ORDER BY created_at DESC, id DESC LIMIT $2"
-            ),
-            &[&status, &limit],
-        )
-        .await?;
+    let rows = match status {
+        Some(status) => {
+            tx.query(
+                &format!(
+                    "SELECT tenant_id, {MESSAGE_COLUMNS} FROM mail_messages WHERE status = $1
+                     ORDER BY created_at DESC, id DESC LIMIT $2"
+                ),
+                &[&status, &limit],
+            )
+            .await?
+        }
+        None => {
+            tx.query(
+                &format!(
+                    "SELECT tenant_id, {MESSAGE_COLUMNS} FROM mail_messages
+                     ORDER BY created_at DESC, id DESC LIMIT $1"
+                ),
+                &[&limit],
+            )
+            .await?
+        }
+    };
     tx.commit().await?;
     Ok(rows)
 }

@@ -184,6 +184,8 @@ impl Mailer {
             .parse()
             .map_err(|e| format!("the recipient is not an address: {e}"))?;
         let message = Message::builder()
+            .message_id(None)
+            .date_now()
             .from(self.from.clone())
             .to(to)
             .subject(subject)

@@ -157,6 +157,14 @@ impl TestApp {
         self.clock.advance(by);
     }
 
+    /// A second server on the same database and clock (what a deployment
+    /// of several servers looks like), without an HTTP listener.
+    pub async fn second_server(&self) -> App {
+        App::start((*self.state.config).clone(), Arc::new(self.clock.clone()))
+            .await
+            .expect("a second server starts")
+    }
+
     /// Runs every due job (as a worker would) until none is due; how many
     /// ran.
     pub async fn run_jobs(&self) -> usize {
@@ -751,6 +759,13 @@ impl Process {
             log,
             dir,
         }
+    }
+
+    /// SIGKILL (`kill -9`): the process ends at once, mid-work; its
+    /// directory (and database) stays until the value is dropped.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// SIGTERM, then waits; returns the exit status with the whole log.
