@@ -195,6 +195,35 @@ pub async fn admins(tx: &mut impl Scoped) -> ApiResult<Vec<(UserId, String, Stri
     Ok(rows.into_iter().map(|a| (a.0, a.1, a.2)).collect())
 }
 
+/// The notices billing and usage send ("payment failed", "plan changed",
+/// "usage at 80 % / 100 %"): a message to each of the tenant's active
+/// admins, in the transaction of the change. With `key`, once per tenant
+/// and key, ever (a usage alert per limit, threshold and month). The number
+/// of messages queued.
+pub async fn notify_admins(
+    tx: &mut impl Scoped,
+    app: &App,
+    notice: &templates::Notice,
+    key: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<usize> {
+    let brand = brand(tx, app).await?;
+    let mut queued = 0;
+    for (user, email, name) in admins(tx).await? {
+        let mail = Outgoing {
+            kind: notice.kind(),
+            to: email,
+            user: Some(user),
+            content: templates::notice(&brand, &name, notice),
+            dedupe_key: key.map(|k| format!("{}:{k}:{user}", notice.kind())),
+        };
+        if queue(tx, &app.master, mail, now).await?.is_some() {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
 /// Sends one queued message.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SendMail {

@@ -213,13 +213,14 @@ fn cancelled_conflict() -> ApiError {
 /// the plan nor the user limit may go past it, and a plan's catalogue
 /// limit and features are held to it.
 pub async fn update(
-    store: &Store,
+    app: &crate::app::App,
     id: TenantId,
     input: AdminUpdateTenant,
     ceiling: Option<&Ceiling>,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> ApiResult<TenantDetail> {
+    let store = &app.store;
     let mut errors = FieldErrors::default();
     let name = errors.text("name", input.name, NAME_MAX);
     if let Some(Some(n)) = input.max_users {
@@ -369,6 +370,17 @@ pub async fn update(
         now,
     )
     .await?;
+    if after.plan != before.plan {
+        let label = |p: PlanCode| {
+            let code = p.as_str();
+            code[..1].to_uppercase() + &code[1..]
+        };
+        let notice = crate::mail::templates::Notice::PlanChanged {
+            from: label(before.plan),
+            to: label(after.plan),
+        };
+        crate::mail::notify_admins(&mut scope, app, &notice, None, now).await?;
+    }
     let detail = detail_in(&mut scope, now).await?;
     tx.commit().await?;
     Ok(detail)

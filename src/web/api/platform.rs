@@ -126,7 +126,7 @@ pub async fn update(
     Json(req): Json<AdminUpdateTenant>,
 ) -> ApiResult<Envelope<TenantDetail>> {
     let d = tenants::update(
-        &state.store,
+        &state,
         TenantId(id),
         req,
         state.licensing.ceiling().as_ref(),

@@ -345,7 +345,7 @@ pub async fn change_plan(
         ..Default::default()
     };
     tenants::update(
-        &state.store,
+        &state,
         TenantId(id),
         input,
         state.licensing.ceiling().as_ref(),
