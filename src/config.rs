@@ -200,7 +200,7 @@ pub struct Config {
     pub job_lease_secs: u64,
 
     /// Jobs one server runs at once (0: this server runs none, another does).
-    #[arg(long, env = "TRASEALLA_JOB_WORKERS", default_value_t = 4)]
+    #[arg(long, env = "TRASEALLA_JOB_WORKERS", default_value_t = 10)]
     pub job_workers: u32,
 
     /// Attempts a job gets before it is `dead`.
@@ -249,7 +249,7 @@ impl Config {
             mail_from: "Trasealla CRM <no-reply@localhost>".to_owned(),
             scheduler_interval_secs: 60,
             job_lease_secs: 60,
-            job_workers: 4,
+            job_workers: 10,
             job_max_attempts: 8,
             job_poll_ms: 1_000,
         }

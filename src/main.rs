@@ -35,10 +35,33 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The background job queue.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Licensing: the vendor's signing keys, and offline activation.
     License {
         #[command(subcommand)]
         command: LicenseCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Measures the queue on the configured database with no-op jobs:
+    /// throughput (queued at once, then run by TRASEALLA_JOB_WORKERS
+    /// workers) and the delay from enqueue to the end of the run on an idle
+    /// queue. Use a database of its own: it leaves its jobs behind.
+    Bench {
+        /// No-op jobs for the throughput run.
+        #[arg(long, default_value_t = 10_000)]
+        jobs: usize,
+        /// Jobs, one at a time, for the latency run.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        #[command(flatten)]
+        config: Box<Config>,
     },
 }
 
@@ -135,6 +158,14 @@ fn main() -> std::process::ExitCode {
                         database_url,
                     },
             }) => create_admin(&username, password_stdin, &database_url).await,
+            Some(Command::Jobs {
+                command:
+                    JobsCommand::Bench {
+                        jobs,
+                        samples,
+                        config,
+                    },
+            }) => bench_jobs(*config, jobs, samples).await,
             Some(Command::License {
                 command: LicenseCommand::Keygen { out },
             }) => {
@@ -269,6 +300,31 @@ async fn activate_offline(
     println!(
         "activated: tenant {} ({}), plan {}, owner {}",
         r.tenant.name, r.tenant.slug, r.subscription.plan, r.user.email
+    );
+    Ok(())
+}
+
+async fn bench_jobs(config: Config, jobs: usize, samples: usize) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use trasealla::clock::SystemClock;
+    let backend = config
+        .database_url
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let app = trasealla::App::start(config, Arc::new(SystemClock)).await?;
+    let r = trasealla::jobs::bench::run(&app, jobs, samples).await?;
+    println!(
+        "{backend}: {} no-op jobs, {} workers: queued {:.0}/s, run {:.0}/s; enqueue-to-done on an idle queue over {} jobs: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        r.jobs,
+        r.workers,
+        r.enqueue_per_sec,
+        r.run_per_sec,
+        r.latency_samples,
+        r.latency_p50_ms,
+        r.latency_p99_ms,
+        r.latency_max_ms
     );
     Ok(())
 }

@@ -199,7 +199,6 @@ pub async fn retry(
     )
     .await?;
     tx.commit().await?;
-    super::note_queued();
     super::committed();
     Ok(job)
 }

@@ -18,6 +18,7 @@
 //! under an advisory lock.
 
 pub mod admin;
+pub mod bench;
 pub mod schedule;
 mod worker;
 
@@ -28,9 +29,9 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use uuid::Uuid;
 
@@ -184,26 +185,36 @@ fn renumber_down(sql: &str) -> String {
     out
 }
 
-// Jobs queued by this process: its workers start them as soon as the
-// transaction that queued them has committed, instead of at their next poll.
-static QUEUED: AtomicBool = AtomicBool::new(false);
-
 fn wake() -> &'static tokio::sync::Notify {
     static WAKE: OnceLock<tokio::sync::Notify> = OnceLock::new();
     WAKE.get_or_init(tokio::sync::Notify::new)
 }
 
-fn note_queued() {
-    QUEUED.store(true, Ordering::Release);
+tokio::task_local! {
+    /// Set when the task (a request) queued a job.
+    static QUEUED: Cell<bool>;
 }
 
-/// Call after committing a transaction that may have queued jobs: this
-/// process's workers look at once. (Without it they look at their next
-/// poll.)
+/// Runs `work` (a request) noting whether it queued a job, so that only
+/// requests that did wake the workers ([`committed`]) once they have
+/// committed.
+pub async fn tracked<T>(work: impl Future<Output = T>) -> (T, bool) {
+    QUEUED
+        .scope(Cell::new(false), async {
+            let out = work.await;
+            (out, QUEUED.with(Cell::get))
+        })
+        .await
+}
+
+fn note_queued() {
+    let _ = QUEUED.try_with(|q| q.set(true));
+}
+
+/// Call after committing a transaction that queued jobs: this process's
+/// idle workers look at once (otherwise at their next poll).
 pub fn committed() {
-    if QUEUED.swap(false, Ordering::AcqRel) {
-        wake().notify_waiters();
-    }
+    wake().notify_waiters();
 }
 
 /// A handler, type-erased.

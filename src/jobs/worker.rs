@@ -4,7 +4,7 @@
 use super::{backoff, jitter, registry, wake, JobCtx, JobError};
 use crate::app::App;
 use crate::domain::TenantId;
-use crate::store::{Access, DbResult, Dialect, FromRow, Row};
+use crate::store::{Access, DbResult, Dialect, FromRow, IdList, Row};
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -44,21 +44,45 @@ fn worker_name() -> &'static str {
     })
 }
 
+/// Whether this claim also looks for jobs whose worker died during their
+/// last attempt: at most once a second per process (a lease is seconds
+/// long), not at every claim of a busy queue.
+fn sweep_due() -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let now = START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+        + 1000;
+    let last = LAST.load(Ordering::Relaxed);
+    now.saturating_sub(last) >= 1000
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
 /// Claims up to `limit` due jobs (and jobs whose lease has passed) for this
-/// worker. A job whose lease passed during its last attempt is `dead`
-/// instead: a job that kills its server every time must not loop forever.
-pub(super) async fn claim(app: &App, limit: usize) -> DbResult<Vec<Claimed>> {
+/// worker. With `sweep`, a job whose lease passed during its last attempt
+/// is made `dead` first (it is never claimed again): a job that kills its
+/// server every time must not loop forever.
+pub(super) async fn claim(app: &App, limit: usize, sweep: bool) -> DbResult<Vec<Claimed>> {
     let now = app.clock.now();
     let lease = Duration::seconds(i64::try_from(app.config.job_lease_secs).unwrap_or(60));
     let default_max = i64::from(app.config.job_max_attempts);
     let mut tx = app.store.platform(Access::Write).await?;
-    tx.execute(
-        "UPDATE jobs SET state = 'dead', finished_at = $1, locked_by = NULL, locked_until = NULL,
-                last_error = 'its worker stopped during its last attempt (the lease passed)'
-         WHERE state = 'running' AND locked_until <= $1 AND attempts >= COALESCE(max_attempts, $2)",
-        &[&now, &default_max],
-    )
-    .await?;
+    if sweep {
+        tx.execute(
+            "UPDATE jobs SET state = 'dead', finished_at = $1, locked_by = NULL,
+                    locked_until = NULL,
+                    last_error = 'its worker stopped during its last attempt (the lease passed)'
+             WHERE state = 'running' AND locked_until <= $1
+               AND attempts >= COALESCE(max_attempts, $2)",
+            &[&now, &default_max],
+        )
+        .await?;
+    }
     let lock = match tx.dialect() {
         Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
@@ -68,13 +92,17 @@ pub(super) async fn claim(app: &App, limit: usize) -> DbResult<Vec<Claimed>> {
                 locked_until = $2
          WHERE id IN (SELECT id FROM jobs
                       WHERE (state = 'queued' AND run_at <= $3)
-                         OR (state = 'running' AND locked_until <= $3)
+                         OR (state = 'running' AND locked_until <= $3
+                             AND attempts < COALESCE(max_attempts, $5))
                       ORDER BY run_at, id LIMIT $4 {lock})
          RETURNING id, tenant_id, kind, payload, attempts, max_attempts"
     );
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let claimed: Vec<Claimed> = tx
-        .query(&sql, &[&worker_name(), &(now + lease), &now, &limit])
+        .query(
+            &sql,
+            &[&worker_name(), &(now + lease), &now, &limit, &default_max],
+        )
         .await?;
     tx.commit().await?;
     Ok(claimed)
@@ -83,7 +111,11 @@ pub(super) async fn claim(app: &App, limit: usize) -> DbResult<Vec<Claimed>> {
 /// Runs one claimed job and records how it went. The handler runs in its
 /// own task, so that a panic fails the job instead of the worker, and at
 /// most for the lease: past it another worker may take the job.
-pub(super) async fn run(app: &App, job: Claimed) {
+pub(super) async fn run(
+    app: &App,
+    job: Claimed,
+    done: Option<&tokio::sync::mpsc::UnboundedSender<Uuid>>,
+) {
     let max = job
         .max_attempts
         .unwrap_or(i64::from(app.config.job_max_attempts));
@@ -116,25 +148,58 @@ pub(super) async fn run(app: &App, job: Claimed) {
             }
         }
     };
-    let recorded = match &outcome {
-        Ok(()) => finish(app, job.id).await,
-        Err(e) => fail(app, &ctx, &job.kind, e).await,
+    let recorded = match (&outcome, done) {
+        (Ok(()), Some(done)) => {
+            // The completer records it with others finished meanwhile.
+            if done.send(job.id).is_ok() {
+                return;
+            }
+            finish(app, &[job.id]).await
+        }
+        (Ok(()), None) => finish(app, &[job.id]).await,
+        (Err(e), _) => fail(app, &ctx, &job.kind, e).await,
     };
     if let Err(e) = recorded {
         tracing::warn!(job = %job.id, error = %e, "could not record a job's outcome; it runs again after its lease");
     }
 }
 
-async fn finish(app: &App, id: Uuid) -> DbResult<()> {
+/// Marks jobs this worker ran as done, in one statement.
+async fn finish(app: &App, ids: &[Uuid]) -> DbResult<()> {
     let mut tx = app.store.platform(Access::Write).await?;
+    let list = match tx.dialect() {
+        Dialect::Postgres => "id = ANY($1)",
+        Dialect::Sqlite => "id IN (SELECT value FROM json_each($1))",
+    };
     tx.execute(
-        "UPDATE jobs SET state = 'done', finished_at = $3, locked_by = NULL, locked_until = NULL,
-                last_error = NULL
-         WHERE id = $1 AND locked_by = $2 AND state = 'running'",
-        &[&id, &worker_name(), &app.clock.now()],
+        &format!(
+            "UPDATE jobs SET state = 'done', finished_at = $3, locked_by = NULL,
+                    locked_until = NULL, last_error = NULL
+             WHERE {list} AND locked_by = $2 AND state = 'running'"
+        ),
+        &[&IdList(ids.to_vec()), &worker_name(), &app.clock.now()],
     )
     .await?;
     tx.commit().await
+}
+
+/// Records finished jobs in batches: what finished while the last batch was
+/// written goes in the next one (as River's batch completer does), so a
+/// busy queue pays one write for many jobs and an idle one waits for none.
+async fn complete(app: App, mut done: tokio::sync::mpsc::UnboundedReceiver<Uuid>) {
+    const MAX_BATCH: usize = 500;
+    while let Some(first) = done.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match done.try_recv() {
+                Ok(id) => batch.push(id),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = finish(&app, &batch).await {
+            tracing::warn!(jobs = batch.len(), error = %e, "could not record finished jobs; they run again after their lease");
+        }
+    }
 }
 
 async fn fail(app: &App, ctx: &JobCtx, kind: &str, error: &JobError) -> DbResult<()> {
@@ -169,15 +234,14 @@ async fn fail(app: &App, ctx: &JobCtx, kind: &str, error: &JobError) -> DbResult
 pub async fn drain(app: &App) -> DbResult<usize> {
     let mut ran = 0;
     loop {
-        let claimed = claim(app, 16).await?;
+        let claimed = claim(app, 16, true).await?;
         if claimed.is_empty() {
             return Ok(ran);
         }
         for job in claimed {
-            run(app, job).await;
+            run(app, job, None).await;
             ran += 1;
         }
-        super::committed();
     }
 }
 
@@ -209,6 +273,8 @@ pub fn spawn(app: App) -> Background {
 /// in its own task, and when nothing is due wait for a job queued by this
 /// process or for the next poll.
 async fn work(app: App, workers: usize) {
+    let (done, finished) = tokio::sync::mpsc::unbounded_channel();
+    let completer = AbortOnDrop(tokio::spawn(complete(app.clone(), finished)));
     let free = Arc::new(Semaphore::new(workers));
     let poll = std::time::Duration::from_millis(app.config.job_poll_ms);
     loop {
@@ -221,7 +287,7 @@ async fn work(app: App, workers: usize) {
         tokio::pin!(notified);
         notified.as_mut().enable();
         let room = free.available_permits();
-        let claimed = match claim(&app, room).await {
+        let claimed = match claim(&app, room, sweep_due()).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "could not claim jobs");
@@ -235,9 +301,9 @@ async fn work(app: App, workers: usize) {
                 return;
             };
             let app = app.clone();
+            let done = done.clone();
             tokio::spawn(async move {
-                run(&app, job).await;
-                super::committed();
+                run(&app, job, Some(&done)).await;
                 drop(permit);
             });
         }
@@ -247,5 +313,17 @@ async fn work(app: App, workers: usize) {
                 _ = tokio::time::sleep(poll) => {}
             }
         }
+        if completer.0.is_finished() {
+            return;
+        }
+    }
+}
+
+/// A task that stops with the worker loop that owns it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -69,12 +69,12 @@ async fn transaction(mut req: Request, next: Next) -> Response {
     let slot = TxSlot::default();
     req.extensions_mut().insert(slot.clone());
     let page = pages::is_page_path(req.uri().path());
-    let response = next.run(req).await;
+    let (response, queued) = crate::jobs::tracked(next.run(req)).await;
     let status = response.status();
     let succeeded = status.is_success() || status.is_redirection();
     match slot.finish(succeeded).await {
         Ok(()) => {
-            if succeeded {
+            if succeeded && queued {
                 crate::jobs::committed();
             }
             response

@@ -770,7 +770,11 @@ async fn a_moved_trial_end_gets_the_reminder_it_calls_for(app: TestApp) {
     let mails = mail_sink().wait_for(&paid.email, 3).await;
     let notice = with_subject(&mails, "Paid Co is now on the Starter plan");
     assert_eq!(notice.len(), 1, "{mails:?}");
-    assert!(notice[0].text.contains("from Trial to Starter"), "{}", notice[0].text);
+    assert!(
+        notice[0].text.contains("from Trial to Starter"),
+        "{}",
+        notice[0].text
+    );
 }
 both!(
     a_moved_trial_end_gets_the_reminder_it_calls_for,
