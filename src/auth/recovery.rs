@@ -107,8 +107,24 @@ pub async fn verify_email(app: &App, token: &str) -> ApiResult<TenantId> {
     Ok(r.tenant)
 }
 
-/// A signed-in user asks for the verification message again: 409 when the
-/// address is confirmed already, 429 past a few an hour.
+/// Counts a request for the verification message again: 429 past a few an
+/// hour. Called before the caller's tenant transaction begins: the count
+/// is written in a transaction of its own, which SQLite (one writer) could
+/// not begin while the tenant's is open.
+pub async fn throttle_verification(app: &App, user: UserId) -> ApiResult<()> {
+    crate::ratelimit::hit(
+        &app.store,
+        &format!("verify:{user}"),
+        VERIFICATIONS_PER_HOUR,
+        Duration::hours(1),
+        app.clock.now(),
+    )
+    .await
+}
+
+/// A signed-in user asks for the verification message again (counted by
+/// [`throttle_verification`] first): 409 when the address is confirmed
+/// already.
 pub async fn resend_verification(
     tx: &mut impl Scoped,
     app: &App,
@@ -142,14 +158,6 @@ pub async fn resend_verification(
         ));
     }
     let now = app.clock.now();
-    crate::ratelimit::hit(
-        &app.store,
-        &format!("verify:{user}"),
-        VERIFICATIONS_PER_HOUR,
-        Duration::hours(1),
-        now,
-    )
-    .await?;
     queue_verification(tx, app, user, &u.email, &u.full_name, now).await?;
     Ok(u.email)
 }

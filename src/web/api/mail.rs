@@ -84,8 +84,10 @@ pub struct SentTo {
     ))]
 pub async fn resend_verification(
     State(state): State<App>,
-    mut s: TenantSession,
+    auth: TenantAuth,
 ) -> ApiResult<Queued<SentTo>> {
+    recovery::throttle_verification(&state, auth.user()).await?;
+    let mut s = auth.begin(&state).await?;
     let email = recovery::resend_verification(&mut s.tx, &state, s.user.id).await?;
     Ok(Queued(SentTo { email }))
 }
