@@ -232,6 +232,14 @@ async fn send(
     Ok(())
 }
 
+fn open_invitation() -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        "that address has an open invitation already; resend it instead",
+    )
+    .with_details(serde_json::json!({ "fields": { "email": "has an open invitation" } }))
+}
+
 /// Invites `email` as `role`: 409 when the address already has an account
 /// or an open invitation here, 402 when no seat is left.
 pub async fn invite(
@@ -256,6 +264,19 @@ pub async fn invite(
         &[&email.as_str(), &now],
     )
     .await?;
+    // Asked before the insert: a failed statement would end a PostgreSQL
+    // transaction that a page still reads from to show the form again.
+    let open: Option<One<Uuid>> = tx
+        .query_opt(
+            "SELECT id FROM invitations
+             WHERE tenant_id = $1 AND lower(email) = $2 AND accepted_at IS NULL
+               AND revoked_at IS NULL",
+            &[&email.as_str()],
+        )
+        .await?;
+    if open.is_some() {
+        return Err(open_invitation());
+    }
     let (token, hash) = links::new_token()?;
     let id = Uuid::now_v7();
     let row: InvitationRow = tx
@@ -278,11 +299,7 @@ pub async fn invite(
         )
         .await
         .map_err(|e| match e {
-            crate::store::DbError::Unique(_) => ApiError::new(
-                ErrorCode::Conflict,
-                "that address has an open invitation already; resend it instead",
-            )
-            .with_details(serde_json::json!({ "fields": { "email": "has an open invitation" } })),
+            crate::store::DbError::Unique(_) => open_invitation(),
             e => e.into(),
         })?;
     send(tx, app, admin, email.as_str(), role, &token, now).await?;

@@ -389,11 +389,13 @@ pub async fn all_messages(
     limit: i64,
 ) -> ApiResult<Vec<PlatformMessageView>> {
     let mut tx = store.platform(Access::Read).await?;
+    // The cast types the parameter: PostgreSQL cannot tell the type of one
+    // that is only compared with NULL (500 on every call otherwise).
     let rows = tx
         .query(
             &format!(
                 "SELECT tenant_id, {MESSAGE_COLUMNS} FROM mail_messages
-                 WHERE ($1 IS NULL OR status = $1)
+                 WHERE (CAST($1 AS TEXT) IS NULL OR status = $1)
                  ORDER BY created_at DESC, id DESC LIMIT $2"
             ),
             &[&status, &limit],
