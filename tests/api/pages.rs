@@ -2018,7 +2018,10 @@ async fn a_forgotten_password_is_reset_through_the_emailed_link(app: TestApp) {
     assert_eq!(host, format!("{}.localhost", t.slug));
     let mut tenant = Browser::on(&app, &host);
     let r = tenant.get(&link).await.ok("open the reset link");
-    assert_eq!(r.headers["referrer-policy"], "no-referrer");
+    assert_eq!(
+        r.headers["referrer-policy"], "strict-origin",
+        "no token in a Referer"
+    );
     assert!(r.text.contains("New password, again"));
     let token = token_in(&link);
     for (password, again, field) in [

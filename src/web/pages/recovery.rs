@@ -38,13 +38,15 @@ impl TokenQuery {
     }
 }
 
-/// A page whose address carries a link's token: no Referer leaves it, so
-/// the token stays out of other servers' logs.
+/// A page whose address carries a link's token: its Referer is the origin
+/// only, so the token stays out of every log but this server's. (Not
+/// `no-referrer`: browsers then post its form with `Origin: null`, which
+/// the cross-site check refuses.)
 fn token_page(cookie: HeaderValue, markup: Markup, status: StatusCode) -> Response {
     let mut r = with_form_cookie(cookie, markup, status);
     r.headers_mut().insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("strict-origin"),
     );
     r
 }
