@@ -5,16 +5,20 @@
 // and the admin's: register a company, see the trial banner, create a
 // contact and log a call, create a deal and drag it to the next stage, log
 // out and in again on the company's sub-domain; as platform admin, suspend
-// the company and see its user blocked. Screenshots of the main pages go to
-// docs/screenshots/.
+// the company and see its user blocked. With mail (E2E_MAILDIR, the SMTP
+// sink's maildir, and TRASEALLA_SMTP_URL, as e2e/run.sh sets them): invite a
+// colleague who accepts from the mailed link and lands signed in, then
+// resets a forgotten password through the mailed link. Screenshots of the
+// main pages go to docs/screenshots/.
 //
-//   node e2e/run.mjs            (after `cargo build`)
+//   bash e2e/run.sh             (or node e2e/run.mjs after `cargo build`:
+//                                without a maildir, the mail steps are skipped)
 //
 // Environment: TRASEALLA_BIN (default target/debug/trasealla),
 // CHROMIUM (default /usr/bin/chromium), E2E_HEADED=1 to watch.
 import { chromium } from "playwright-core";
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,6 +41,84 @@ const freePort = () =>
     s.on("error", reject);
   });
 
+// Mail, as the SMTP sink files it: one file per message in <maildir>/new.
+const maildir = process.env.E2E_MAILDIR;
+
+/// Header lines (unfolded) and body of one MIME entity.
+function splitEntity(raw) {
+  const at = raw.search(/\r?\n\r?\n/);
+  const head = at < 0 ? raw : raw.slice(0, at);
+  const body = at < 0 ? "" : raw.slice(at).replace(/^\r?\n\r?\n/, "");
+  const headers = {};
+  for (const line of head.replace(/\r?\n[ \t]+/g, " ").split(/\r?\n/)) {
+    const i = line.indexOf(":");
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] ??= line.slice(i + 1).trim();
+  }
+  return { headers, body };
+}
+
+function decodeBody(body, encoding) {
+  switch ((encoding || "").toLowerCase()) {
+    case "base64":
+      return Buffer.from(body.replace(/\s+/g, ""), "base64").toString("utf8");
+    case "quoted-printable": {
+      const soft = body.replace(/=\r?\n/g, "");
+      const bytes = [];
+      for (let i = 0; i < soft.length; i++) {
+        const hex = soft.slice(i + 1, i + 3);
+        if (soft[i] === "=" && /^[0-9A-Fa-f]{2}$/.test(hex)) { bytes.push(parseInt(hex, 16)); i += 2; }
+        else bytes.push(...Buffer.from(soft[i], "utf8"));
+      }
+      return Buffer.from(bytes).toString("utf8");
+    }
+    default:
+      return body;
+  }
+}
+
+/// The text/plain part of a message (the first one, however deep), decoded.
+function plainText(raw) {
+  const { headers, body } = splitEntity(raw);
+  const type = headers["content-type"] || "text/plain";
+  const boundary = /boundary="?([^";]+)"?/i.exec(type);
+  if (/^multipart\//i.test(type) && boundary) {
+    const parts = body.split(`--${boundary[1]}`).slice(1);
+    for (const part of parts) {
+      if (part.startsWith("--")) break;
+      const text = plainText(part.replace(/^\r?\n/, ""));
+      if (text !== null) return text;
+    }
+    return null;
+  }
+  return /^text\/plain/i.test(type) ? decodeBody(body, headers["content-transfer-encoding"]) : null;
+}
+
+/// Waits for the `count`-th message to `to` and returns the text of the last.
+async function mailTo(to, count = 1) {
+  for (let i = 0; i < 300; i++) {
+    const found = [];
+    for (const name of readdirSync(join(maildir, "new"))) {
+      const raw = readFileSync(join(maildir, "new", name), "utf8");
+      const { headers } = splitEntity(raw);
+      const rcpt = (headers["x-rcptto"] || "").toLowerCase().split(/,\s*/);
+      if (rcpt.includes(to.toLowerCase())) found.push([Number(headers["x-sink-seq"]), raw]);
+    }
+    if (found.length >= count) {
+      found.sort((a, b) => a[0] - b[0]);
+      return plainText(found[found.length - 1][1]) ?? "";
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no message ${count} to ${to} within 30 s`);
+}
+
+/// The link to `path` in a message's text.
+function linkIn(text, path) {
+  const m = new RegExp(`https?://[^\\s<>"]*${path.replace("/", "\\/")}\\?token=[^\\s<>"]+`).exec(text);
+  assert.ok(m, `no ${path} link in: ${text}`);
+  return m[0];
+}
+
 const port = await freePort();
 const dir = mkdtempSync(join(tmpdir(), "trasealla-e2e-"));
 // A vendor signing key, so the admin can issue licences.
@@ -56,6 +138,7 @@ const server = spawn(bin, ["serve"], {
     TRASEALLA_LICENSE_SIGNING_KEY: join(dir, "keys", "license.key"),
     // The master key lives in the run's directory, not the home directory.
     TRASEALLA_MASTER_KEY_FILE: join(dir, "master.key"),
+    // Mail: TRASEALLA_SMTP_URL and TRASEALLA_JOB_POLL_MS come from e2e/run.sh.
     RUST_LOG: "warn",
   },
   stdio: ["ignore", "inherit", "inherit"],
@@ -253,6 +336,62 @@ try {
     await page.getByRole("link", { name: "Users" }).click();
     await page.getByText("of 3 users on your plan").waitFor();
     await page.screenshot({ path: join(shots, "settings-users.png") });
+  });
+
+  const colleague = `colleague-${randomBytes(4).toString("hex")}@example.com`;
+  const mailSteps = maildir ? step : async (name) => console.log(`skip ${name} (no E2E_MAILDIR: run e2e/run.sh)`);
+
+  await mailSteps("an admin invites a colleague who accepts and lands signed in", async () => {
+    // On the users settings page, where the previous step ended.
+    await page.getByLabel("Colleague's e-mail").fill(colleague);
+    await page.getByLabel("Their role").selectOption("manager");
+    await page.getByRole("button", { name: "Send the invitation" }).click();
+    await page.getByText("The invitation is on its way.").waitFor();
+    await page.locator("table.invitations tr", { hasText: colleague }).getByText("pending").waitFor();
+    await page.screenshot({ path: join(shots, "settings-invitations.png"), fullPage: true });
+    const link = linkIn(await mailTo(colleague), "/accept-invitation");
+    assert.ok(link.startsWith(tenantBase(slug) + "/accept-invitation?token="), link);
+    const fresh = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const invited = await fresh.newPage();
+    invited.on("pageerror", (e) => { throw new Error(`script error on ${invited.url()}: ${e.message}`); });
+    await invited.goto(link);
+    await invited.getByLabel("Your name").fill("Carla Colleague");
+    await invited.getByLabel("Password").fill("Colleague-Pass-42");
+    await invited.screenshot({ path: join(shots, "accept-invitation.png") });
+    await invited.getByRole("button", { name: "Join" }).click();
+    await invited.waitForURL(tenantBase(slug) + "/dashboard", { timeout: 10000 }).catch(async (e) => {
+      throw new Error(`not on the dashboard but ${invited.url()}: ${await invited.locator("main").textContent()}`, { cause: e });
+    });
+    const who = await invited.locator(".who").textContent();
+    assert.match(who, new RegExp(`^${colleague.split("@")[0]} · manager$`));
+    assert.equal(await invited.locator(".banner.unconfirmed").count(), 0, "the link confirmed the address");
+    await fresh.close();
+    await page.reload();
+    await page.locator("table.invitations tr", { hasText: colleague }).getByText("accepted").waitFor();
+  });
+
+  await mailSteps("a forgotten password is reset through the mailed link", async () => {
+    const fresh = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const p = await fresh.newPage();
+    await p.goto(tenantBase(slug) + "/login");
+    await p.getByRole("link", { name: "Forgot password?" }).click();
+    await p.getByLabel("E-mail").fill(colleague);
+    await p.getByRole("button", { name: "Send me a link" }).click();
+    await p.getByRole("heading", { name: "Check your inbox" }).waitFor();
+    // The invitation was the first message; the link is in the second.
+    const link = linkIn(await mailTo(colleague, 2), "/reset-password");
+    await p.goto(link);
+    // "New password" is also the start of "New password, again".
+    await p.locator("#f-password").fill("Another-Pass-43");
+    await p.getByLabel("New password, again").fill("Another-Pass-43");
+    await p.getByRole("button", { name: "Change my password" }).click();
+    await p.waitForURL(tenantBase(slug) + "/login");
+    await p.getByText("Your password is changed. Sign in with it.").waitFor();
+    await p.getByLabel("E-mail or username").fill(colleague);
+    await p.getByLabel("Password").fill("Another-Pass-43");
+    await p.getByRole("button", { name: "Log in" }).click();
+    await p.waitForURL(tenantBase(slug) + "/dashboard");
+    await fresh.close();
   });
 
   await step("log out ends the session; log in again on the sub-domain", async () => {

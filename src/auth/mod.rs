@@ -62,6 +62,9 @@ pub struct SessionUser {
     pub username: String,
     pub role: Role,
     pub is_owner: bool,
+    /// Their e-mail address, and whether they confirmed it.
+    pub email: String,
+    pub email_verified: bool,
     pub client_addr: String,
     /// What their role lets them do with records.
     pub access: RecordAccess,
@@ -110,6 +113,8 @@ struct SessionRow {
     tenant_name: String,
     slug: String,
     username: String,
+    email: String,
+    email_verified_at: Option<DateTime<Utc>>,
     tenant_status: TenantStatus,
     trial_ends_at: Option<DateTime<Utc>>,
     role: Role,
@@ -131,6 +136,8 @@ impl FromRow for SessionRow {
             tenant_name: r.get("name")?,
             slug: r.get("slug")?,
             username: r.get("username")?,
+            email: r.get("email")?,
+            email_verified_at: r.get("email_verified_at")?,
             tenant_status: r.get("status")?,
             trial_ends_at: r.get("trial_ends_at")?,
             role: r.get("role")?,
@@ -143,8 +150,8 @@ impl FromRow for SessionRow {
 }
 
 const SESSION_SQL: &str =
-    "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active,
-            u.token_version, NULL AS logo_url, NULL AS brand_color, NULL AS features, NULL AS timezone,
+    "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.email, u.email_verified_at,
+            u.role, u.is_owner, u.is_active, u.token_version, NULL AS logo_url, NULL AS brand_color, NULL AS features, NULL AS timezone,
             CAST(r.permissions AS TEXT) AS permissions
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     LEFT JOIN roles r ON r.tenant_id = $1 AND (r.id = u.role_id OR (u.role_id IS NULL AND r.builtin = u.role))
@@ -154,8 +161,8 @@ const SESSION_SQL: &str =
 /// also reads what the page frame shows (the branding, and the plan's
 /// features that allow it).
 const BROWSER_SESSION_SQL: &str =
-    "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.role, u.is_owner, u.is_active,
-            u.token_version, t.logo_url, t.settings ->> 'brand_color' AS brand_color, CAST(sub.features AS TEXT) AS features,
+    "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.email, u.email_verified_at,
+            u.role, u.is_owner, u.is_active, u.token_version, t.logo_url, t.settings ->> 'brand_color' AS brand_color, CAST(sub.features AS TEXT) AS features,
             t.timezone, CAST(r.permissions AS TEXT) AS permissions
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     LEFT JOIN roles r ON r.tenant_id = $1 AND (r.id = u.role_id OR (u.role_id IS NULL AND r.builtin = u.role))
@@ -319,6 +326,8 @@ impl TenantAuth {
                 username: row.username,
                 role: row.role,
                 is_owner: row.is_owner,
+                email: row.email,
+                email_verified: row.email_verified_at.is_some(),
                 client_addr: self.client_addr,
                 access,
             },

@@ -4,7 +4,9 @@
 //! route between tenants.
 
 use crate::both;
-use crate::support::{Req, Resp, Tenant, TestApp, ADMIN_PASSWORD, ADMIN_USERNAME, PASSWORD};
+use crate::support::{
+    mail_sink, Mail, Req, Resp, Tenant, TestApp, ADMIN_PASSWORD, ADMIN_USERNAME, PASSWORD,
+};
 use hyper::Method;
 use serde_json::json;
 
@@ -783,6 +785,14 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
     .await;
     let team = create(&app, &a.token, "teams", json!({"name": "Secret team"})).await;
     let role = create(&app, &a.token, "roles", json!({"name": "Secret role"})).await;
+    let invitation = app
+        .post("/api/invitations")
+        .bearer(&a.token)
+        .json(json!({"email": "secret-invitee@a.example"}))
+        .send()
+        .await
+        .created("A invites someone");
+    let invitation = invitation.body["data"]["id"].as_str().unwrap().to_owned();
     let snapshot = |path: String| {
         let token = a.token.clone();
         let app = &app;
@@ -812,6 +822,8 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
             "/api/tenants/current".into(),
             "/api/teams".into(),
             "/api/roles".into(),
+            "/api/invitations".into(),
+            "/api/messages".into(),
         ] {
             all.push(snapshot(path).await);
         }
@@ -849,6 +861,8 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
             vec![("contacts.read", "own")],
         ),
         (format!("/settings/roles/{role}/delete"), vec![]),
+        (format!("/settings/invitations/{invitation}/resend"), vec![]),
+        (format!("/settings/invitations/{invitation}/revoke"), vec![]),
         (
             format!("/contacts/{contact}/notes"),
             vec![("body", "planted")],
@@ -892,11 +906,15 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
         "/deals/new",
         "/settings/teams",
         "/settings/roles",
+        "/settings/users",
+        "/settings/messages",
     ] {
         let r = b.get(path).await;
         assert_eq!(r.status, 200, "GET {path}");
         assert!(
-            !r.text.contains("Secret") && !r.text.contains(&pipeline),
+            !r.text.contains("Secret")
+                && !r.text.contains("secret-invitee")
+                && !r.text.contains(&pipeline),
             "GET {path} shows A's data"
         );
     }
@@ -905,10 +923,15 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
     let r = b.get(&format!("/deals?pipeline_id={pipeline}")).await;
     assert!(!r.text.contains("Secret"));
     // The admin pages are not for tenant users at all.
-    for path in ["/admin".to_owned(), format!("/admin/tenants/{}", a.id)] {
+    for path in [
+        "/admin".to_owned(),
+        format!("/admin/tenants/{}", a.id),
+        "/admin/jobs".to_owned(),
+    ] {
         assert_eq!(b.get(&path).await.status, 303, "GET {path}");
     }
     for path in [
+        format!("/admin/jobs/{invitation}/retry"),
         format!("/admin/tenants/{}/suspend", a.id),
         format!("/admin/tenants/{}/activate", a.id),
         "/admin/logout".into(),
@@ -1028,6 +1051,27 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/products/{id}/edit"),
     ("POST", "/products/{id}/edit"),
     ("POST", "/products/{id}/delete"),
+    // The links mail carries: a_forgotten_password_is_reset_through_the_emailed_link,
+    // an_invitation_is_sent_accepted_and_signs_the_colleague_in,
+    // confirming_the_address_on_its_page_ends_the_banner.
+    ("GET", "/forgot-password"),
+    ("POST", "/forgot-password"),
+    ("GET", "/reset-password"),
+    ("POST", "/reset-password"),
+    ("GET", "/verify-email"),
+    ("POST", "/verify-email"),
+    ("POST", "/verify-email/resend"),
+    ("GET", "/accept-invitation"),
+    ("POST", "/accept-invitation"),
+    // A's invitation, B's posts: 404 below; non-admins:
+    // only_admins_reach_invitations_and_messages.
+    ("POST", "/settings/invitations/new"),
+    ("POST", "/settings/invitations/{id}/resend"),
+    ("POST", "/settings/invitations/{id}/revoke"),
+    ("GET", "/settings/messages"),
+    // the_admin_jobs_page_lists_a_dead_job_and_retries_it.
+    ("GET", "/admin/jobs"),
+    ("POST", "/admin/jobs/{id}/retry"),
 ];
 
 #[test]
@@ -1887,3 +1931,609 @@ both!(
     pages_count_among_a_tenants_heavy_operations,
     |c: &mut trasealla::Config| c.tenant_max_heavy_operations = 1
 );
+
+// ---------------------------------------------------------------------------
+// The pages behind the links mail carries, invitations and messages in the
+// settings, and the platform admin's view of the queue.
+
+/// The link of `mail` to `path` (`/reset-password`, …): the host it names
+/// (without its port) and its path with the query.
+fn mail_link(mail: &Mail, path: &str) -> (String, String) {
+    let link = mail
+        .links()
+        .into_iter()
+        .find(|l| l.contains(&format!("{path}?token=")))
+        .unwrap_or_else(|| panic!("no {path} link in {}", mail.text));
+    let rest = link.split_once("://").unwrap().1;
+    let (host, tail) = rest.split_at(rest.find('/').unwrap());
+    (host.split(':').next().unwrap().to_owned(), tail.to_owned())
+}
+
+/// The token of a link's path.
+fn token_in(path: &str) -> String {
+    path.split_once("token=").unwrap().1.to_owned()
+}
+
+/// The latest message to `addr` with `subject` once `count` have arrived.
+async fn mail_to(addr: &str, count: usize, subject: &str) -> Mail {
+    mail_sink()
+        .wait_for(addr, count)
+        .await
+        .into_iter()
+        .rev()
+        .find(|m| m.subject.contains(subject))
+        .unwrap_or_else(|| panic!("no message to {addr} about {subject:?}"))
+}
+
+async fn admin_browser(app: &TestApp) -> Browser<'_> {
+    let mut ops = Browser::new(app);
+    let r = ops
+        .submit(
+            "/admin/login",
+            "/admin/login",
+            &[("username", ADMIN_USERNAME), ("password", ADMIN_PASSWORD)],
+        )
+        .await;
+    assert_eq!((r.status, location(&r)), (303, "/admin"), "{}", r.text);
+    ops
+}
+
+/// Forgot the password → the link by mail → a new password → signed in
+/// with it; the link works once, and the form tells nobody whether an
+/// account uses an address.
+async fn a_forgotten_password_is_reset_through_the_emailed_link(app: TestApp) {
+    let t = app.register("Forgetful Co").await;
+    let login = Browser::new(&app).get("/login").await.ok("the login page");
+    assert!(login.text.contains("href=\"/forgot-password\""));
+    // On the bare domain and on the company's own address alike.
+    for host in ["localhost", &format!("{}.localhost", t.slug)] {
+        let r = Browser::on(&app, host).get("/forgot-password").await;
+        assert_eq!(r.status, 200, "{host}: {}", r.text);
+        assert!(r.text.contains("Send me a link"), "{host}");
+    }
+    let mut b = Browser::on(&app, "localhost");
+    let r = b
+        .submit(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", "not-an-address")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("id=\"f-email-error\""), "{}", r.text);
+    let mut answers = Vec::new();
+    for email in [t.email.as_str(), "nobody@forgetful.example"] {
+        let r = b
+            .submit("/forgot-password", "/forgot-password", &[("email", email)])
+            .await;
+        assert_eq!(r.status, 200, "{email}: {}", r.text);
+        assert!(r.text.contains("If an account uses that address, a link"));
+        answers.push(r.text.replace(email, ""));
+    }
+    assert_eq!(answers[0], answers[1], "the same answer either way");
+
+    app.run_jobs().await;
+    let mail = mail_to(&t.email, 3, "Reset your password").await;
+    let (host, link) = mail_link(&mail, "/reset-password");
+    assert_eq!(host, format!("{}.localhost", t.slug));
+    let mut tenant = Browser::on(&app, &host);
+    let r = tenant.get(&link).await.ok("open the reset link");
+    assert_eq!(
+        r.headers["referrer-policy"], "strict-origin",
+        "no token in a Referer"
+    );
+    assert!(r.text.contains("New password, again"));
+    let token = token_in(&link);
+    for (password, again, field) in [
+        ("short", "short", "password"),
+        ("Brand-new-pass-1", "Brand-new-pass-2", "password_again"),
+    ] {
+        let r = tenant
+            .submit(
+                &link,
+                "/reset-password",
+                &[
+                    ("token", &token),
+                    ("password", password),
+                    ("password_again", again),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert!(
+            r.text.contains(&format!("id=\"f-{field}-error\"")),
+            "{}",
+            r.text
+        );
+    }
+    let fields = [
+        ("token", token.as_str()),
+        ("password", "Brand-new-pass-1"),
+        ("password_again", "Brand-new-pass-1"),
+    ];
+    let r = tenant.submit(&link, "/reset-password", &fields).await;
+    assert_eq!((r.status, location(&r)), (303, "/login"), "{}", r.text);
+    let r = tenant.get("/login").await.ok("the login after the reset");
+    assert!(r
+        .text
+        .contains("Your password is changed. Sign in with it."));
+    let r = tenant.get("/login").await.ok("the login again");
+    assert!(!r.text.contains("Your password is changed"), "shown once");
+    // The link works once.
+    let r = tenant.submit(&link, "/reset-password", &fields).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r
+        .text
+        .contains("This link is not valid: it may have expired or been used already"));
+    assert!(r.text.contains("href=\"/forgot-password\""));
+    let r = tenant.get("/reset-password").await;
+    assert_eq!(r.status, 400, "no token, no form");
+
+    let r = tenant.login(&t.email, PASSWORD).await;
+    assert_eq!(r.status, 401, "the old password no longer works");
+    let r = tenant.login(&t.email, "Brand-new-pass-1").await;
+    assert_eq!((r.status, location(&r)), (303, "/dashboard"), "{}", r.text);
+
+    // Past a few an hour for one address, the form says so.
+    let mut status = 200;
+    for _ in 0..6 {
+        let r = b
+            .submit(
+                "/forgot-password",
+                "/forgot-password",
+                &[("email", "nobody@forgetful.example")],
+            )
+            .await;
+        status = r.status;
+        if status == 429 {
+            assert!(r.headers.contains_key("retry-after"));
+            assert!(r.text.contains("class=\"alert\""), "{}", r.text);
+            break;
+        }
+    }
+    assert_eq!(status, 429);
+}
+both!(
+    a_forgotten_password_is_reset_through_the_emailed_link,
+    |c: &mut trasealla::Config| c.smtp_url = Some(crate::support::mail_sink().smtp_url())
+);
+
+/// An admin invites a colleague from the users page; the colleague opens
+/// the link, chooses a name and password, and lands on the dashboard
+/// signed in. Resent links replace the old one; revoked ones stop
+/// working; pending invitations hold seats.
+async fn an_invitation_is_sent_accepted_and_signs_the_colleague_in(app: TestApp) {
+    let t = app.register("Inviting Co").await;
+    let mut b = signed_in(&app, &t).await;
+    let invitee = format!("colleague.{}@inviting.example", t.slug);
+    let r = b.get("/settings/users").await.ok("the users page");
+    assert!(r.text.contains("Invite a colleague") && r.text.contains("Nobody invited yet."));
+    let r = b
+        .submit(
+            "/settings/users",
+            "/settings/invitations/new",
+            &[("invite_email", "nope"), ("invite_role", "user")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("id=\"f-invite_email-error\"") && r.text.contains("value=\"nope\""));
+    let r = b
+        .submit(
+            "/settings/users",
+            "/settings/invitations/new",
+            &[("invite_email", &invitee), ("invite_role", "manager")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, location(&r)),
+        (303, "/settings/users"),
+        "{}",
+        r.text
+    );
+    let r = b.get("/settings/users").await.ok("the users page");
+    assert!(r.text.contains("The invitation is on its way."));
+    assert!(r.text.contains(&invitee) && r.text.contains("status-pending"));
+    let r = b
+        .submit(
+            "/settings/users",
+            "/settings/invitations/new",
+            &[("invite_email", &invitee), ("invite_role", "user")],
+        )
+        .await;
+    assert_eq!(r.status, 409, "an open invitation already: {}", r.text);
+    assert!(r.text.contains("id=\"f-invite_email-error\""), "{}", r.text);
+
+    app.run_jobs().await;
+    let first = mail_to(&invitee, 1, "invited you").await;
+    let (_, old_link) = mail_link(&first, "/accept-invitation");
+    let listed = app
+        .get("/api/invitations")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("the invitations");
+    let id = listed.body["data"][0]["id"].as_str().unwrap().to_owned();
+    let r = b
+        .submit(
+            "/settings/users",
+            &format!("/settings/invitations/{id}/resend"),
+            &[],
+        )
+        .await;
+    assert_eq!((r.status, location(&r)), (303, "/settings/users"));
+    app.run_jobs().await;
+    let second = mail_to(&invitee, 2, "invited you").await;
+    let (host, link) = mail_link(&second, "/accept-invitation");
+    assert_ne!(link, old_link, "a new link");
+    assert_eq!(host, format!("{}.localhost", t.slug));
+
+    let mut colleague = Browser::on(&app, &host);
+    let r = colleague
+        .submit(
+            &old_link,
+            "/accept-invitation",
+            &[
+                ("token", &token_in(&old_link)),
+                ("full_name", "Col League"),
+                ("password", "Colleague-pass-1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "the resent link replaced it: {}", r.text);
+    assert!(r.text.contains("This link is not valid"));
+    let token = token_in(&link);
+    let r = colleague
+        .submit(
+            &link,
+            "/accept-invitation",
+            &[("token", &token), ("full_name", ""), ("password", "short")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.text.contains("id=\"f-full_name-error\"") && r.text.contains("id=\"f-password-error\"")
+    );
+    let fields = [
+        ("token", token.as_str()),
+        ("full_name", "Col League"),
+        ("password", "Colleague-pass-1"),
+    ];
+    let r = colleague.submit(&link, "/accept-invitation", &fields).await;
+    assert_eq!((r.status, location(&r)), (303, "/dashboard"), "{}", r.text);
+    assert!(colleague.cookie("trasealla_session").is_some());
+    let r = colleague
+        .get("/dashboard")
+        .await
+        .ok("the colleague's dashboard");
+    let users = app
+        .get("/api/users")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("the users");
+    let user = users.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == invitee.as_str())
+        .expect("the colleague is a user");
+    assert_eq!(user["role"], "manager");
+    let who = format!("{} · manager", user["username"].as_str().unwrap());
+    assert!(
+        r.text.contains(&who),
+        "signed in as the colleague: {}",
+        r.text
+    );
+    assert!(
+        !r.text.contains("Please confirm your e-mail address"),
+        "the link confirmed the address"
+    );
+    let r = Browser::on(&app, &host)
+        .submit(&link, "/accept-invitation", &fields)
+        .await;
+    assert_eq!(r.status, 400, "the link works once");
+
+    let r = b.get("/settings/users").await.ok("the users page");
+    assert!(r.text.contains("status-accepted"));
+    // Revoked: its link stops working.
+    let other = format!("other.{}@inviting.example", t.slug);
+    let r = b
+        .submit(
+            "/settings/users",
+            "/settings/invitations/new",
+            &[("invite_email", &other), ("invite_role", "user")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let listed = app
+        .get("/api/invitations")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("the invitations");
+    let other_id = listed.body["data"][0]["id"].as_str().unwrap().to_owned();
+    let r = b
+        .submit(
+            "/settings/users",
+            &format!("/settings/invitations/{other_id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!((r.status, location(&r)), (303, "/settings/users"));
+    let r = b.get("/settings/users").await.ok("the users page");
+    assert!(r.text.contains("The invitation is revoked") && r.text.contains("status-revoked"));
+    app.run_jobs().await;
+    let revoked = mail_to(&other, 1, "invited you").await;
+    let (_, revoked_link) = mail_link(&revoked, "/accept-invitation");
+    let r = Browser::on(&app, &host)
+        .submit(
+            &revoked_link,
+            "/accept-invitation",
+            &[
+                ("token", &token_in(&revoked_link)),
+                ("full_name", "Too Late"),
+                ("password", "Too-late-pass-1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    // Accepted already: nothing to resend.
+    let r = b
+        .submit(
+            "/settings/users",
+            &format!("/settings/invitations/{id}/resend"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 409);
+
+    // The trial's 3 seats: the owner, the colleague and one open
+    // invitation; a fourth is refused on the form.
+    let r = b
+        .submit(
+            "/settings/users",
+            "/settings/invitations/new",
+            &[(
+                "invite_email",
+                &format!("third.{}@inviting.example", t.slug),
+            )],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let r = b
+        .submit(
+            "/settings/users",
+            "/settings/invitations/new",
+            &[(
+                "invite_email",
+                &format!("fourth.{}@inviting.example", t.slug),
+            )],
+        )
+        .await;
+    assert_eq!(r.status, 402, "{}", r.text);
+    assert!(
+        r.text.contains("your plan allows 3 active users"),
+        "{}",
+        r.text
+    );
+
+    // Every message is listed for the admins, in the tenant's zone.
+    let r = b.get("/settings/messages").await.ok("the messages page");
+    assert!(r.text.contains(&invitee) && r.text.contains("invited you"));
+    assert!(r.text.contains("Confirm your e-mail address") && r.text.contains("status-sent"));
+    assert!(
+        r.text.contains("href=\"/settings/messages\""),
+        "in the settings tabs"
+    );
+}
+both!(
+    an_invitation_is_sent_accepted_and_signs_the_colleague_in,
+    |c: &mut trasealla::Config| c.smtp_url = Some(crate::support::mail_sink().smtp_url())
+);
+
+/// The banner asks a new owner to confirm the address; "Send the link
+/// again" sends a new link; opening it confirms nothing until its button
+/// posts, and then the banner is gone.
+async fn confirming_the_address_on_its_page_ends_the_banner(app: TestApp) {
+    let t = app.register("Unconfirmed Co").await;
+    // The welcome and the first link arrive before the second is asked for.
+    app.tick().await;
+    mail_sink().wait_for(&t.email, 2).await;
+    let mut b = signed_in(&app, &t).await;
+    let r = b.get("/contacts").await.ok("the contacts");
+    assert!(r
+        .text
+        .contains("Please confirm your e-mail address: we sent a link to"));
+    assert!(r.text.contains(&t.email) && r.text.contains("Send the link again"));
+    let csrf = csrf_of(&r.text);
+    let r = b
+        .form(
+            "/verify-email/resend",
+            serde_urlencoded::to_string([("_csrf", csrf.as_str())]).unwrap(),
+        )
+        .header(
+            "referer",
+            &format!("http://127.0.0.1:{}/contacts?q=x", app.addr.port()),
+        )
+        .send()
+        .await;
+    b.keep_cookies(&r);
+    assert_eq!(
+        (r.status, location(&r)),
+        (303, "/contacts?q=x"),
+        "{}",
+        r.text
+    );
+    let r = b.get("/contacts?q=x").await.ok("back where it was");
+    assert!(r.text.contains("A new confirmation link is on its way"));
+    let r = b.post("/verify-email/resend", &[("_csrf", "forged")]).await;
+    assert_eq!(r.status, 403, "the anti-forgery token is checked");
+
+    app.run_jobs().await;
+    let mails = mail_sink().wait_for(&t.email, 3).await;
+    let verifications: Vec<&Mail> = mails
+        .iter()
+        .filter(|m| m.subject == "Confirm your e-mail address")
+        .collect();
+    assert_eq!(verifications.len(), 2);
+    let (_, old) = mail_link(verifications[0], "/verify-email");
+    let (host, link) = mail_link(verifications[1], "/verify-email");
+    let mut visitor = Browser::on(&app, &host);
+    for _ in 0..2 {
+        let r = visitor.get(&link).await.ok("open the link");
+        assert!(r.text.contains("data-autopost") && r.text.contains("Confirm my address"));
+    }
+    let r = b.get("/dashboard").await.ok("the dashboard");
+    assert!(
+        r.text.contains("Please confirm your e-mail address"),
+        "opening the link confirmed nothing"
+    );
+    let r = visitor
+        .submit(&old, "/verify-email", &[("token", &token_in(&old))])
+        .await;
+    assert_eq!(r.status, 400, "the earlier link stopped working");
+    let r = visitor
+        .submit(&link, "/verify-email", &[("token", &token_in(&link))])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Your address is confirmed") && r.text.contains("href=\"/dashboard\""));
+    let r = visitor
+        .submit(&link, "/verify-email", &[("token", &token_in(&link))])
+        .await;
+    assert_eq!(r.status, 400, "the link works once");
+    assert!(r.text.contains("This link is not valid"));
+
+    let r = b.get("/dashboard").await.ok("the dashboard");
+    assert!(!r.text.contains("Please confirm your e-mail address"));
+    let r = b.submit("/dashboard", "/verify-email/resend", &[]).await;
+    assert_eq!(r.status, 409, "confirmed already: {}", r.text);
+    assert_eq!(Browser::new(&app).get("/verify-email").await.status, 400);
+}
+both!(
+    confirming_the_address_on_its_page_ends_the_banner,
+    |c: &mut trasealla::Config| c.smtp_url = Some(crate::support::mail_sink().smtp_url())
+);
+
+/// The platform admin sees the queue, a dead job with its error and a
+/// Retry button that queues it again, and the message it did not send.
+async fn the_admin_jobs_page_lists_a_dead_job_and_retries_it(app: TestApp) {
+    let t = app.register("Bouncing Co").await;
+    let bounced = format!("gone.{}@refused.test", t.slug);
+    app.post("/api/invitations")
+        .bearer(&t.token)
+        .json(json!({"email": bounced}))
+        .send()
+        .await
+        .created("invite a refused address");
+    app.run_jobs().await;
+
+    let mut ops = admin_browser(&app).await;
+    let r = ops.get("/admin").await.ok("the tenants");
+    assert!(
+        r.text.contains("href=\"/admin/jobs\""),
+        "in the admin navigation"
+    );
+    let r = ops.get("/admin/jobs").await.ok("the jobs page");
+    assert!(r.text.contains("Done in the last day") && r.text.contains("Oldest due"));
+    assert!(
+        r.text.contains("send_mail") && r.text.contains("550"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains(&format!("/admin/tenants/{}", t.id)));
+    assert!(r.text.contains(&bounced), "the dead message: {}", r.text);
+    let marker = "action=\"/admin/jobs/";
+    let at = r.text.find(marker).expect("a Retry button") + marker.len();
+    let id = r.text[at..at + 36].to_owned();
+    let r = ops
+        .get("/admin/jobs?messages=sent")
+        .await
+        .ok("sent messages");
+    assert!(r.text.contains(&t.email) && !r.text.contains(&bounced));
+    assert_eq!(ops.get("/admin/jobs?messages=bogus").await.status, 422);
+
+    // Not for tenant users.
+    let mut user = signed_in(&app, &t).await;
+    let r = user.get("/admin/jobs").await;
+    assert_eq!(
+        (r.status, location(&r)),
+        (303, "/admin/login?next=%2Fadmin%2Fjobs")
+    );
+    let csrf = csrf_of(&user.get("/dashboard").await.text);
+    let r = user
+        .post(&format!("/admin/jobs/{id}/retry"), &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 303, "to the admin login");
+
+    let r = ops
+        .submit("/admin/jobs", &format!("/admin/jobs/{id}/retry"), &[])
+        .await;
+    assert_eq!((r.status, location(&r)), (303, "/admin/jobs"), "{}", r.text);
+    let r = ops.get("/admin/jobs").await.ok("the jobs page");
+    assert!(r.text.contains("The job is queued again."));
+    assert!(!r
+        .text
+        .contains(&format!("action=\"/admin/jobs/{id}/retry\"")));
+    let admin = app.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    let queued = app
+        .get("/api/platform/jobs?state=queued")
+        .bearer(&admin)
+        .send()
+        .await
+        .ok("the queued jobs");
+    assert!(queued.text.contains(&id), "{}", queued.text);
+    let r = ops
+        .submit("/admin/jobs", &format!("/admin/jobs/{id}/retry"), &[])
+        .await;
+    assert_eq!(r.status, 409, "only a dead job is retried");
+}
+both!(
+    the_admin_jobs_page_lists_a_dead_job_and_retries_it,
+    |c: &mut trasealla::Config| {
+        c.smtp_url = Some(crate::support::mail_sink().smtp_url());
+        c.job_max_attempts = 1;
+    }
+);
+
+/// Invitations and messages are for the tenant's admins only.
+async fn only_admins_reach_invitations_and_messages(app: TestApp) {
+    let t = app.register("Plain Invite Co").await;
+    let r = app
+        .post("/api/invitations")
+        .bearer(&t.token)
+        .json(json!({"email": "pending@plaininvite.example"}))
+        .send()
+        .await
+        .created("an invitation");
+    let id = r.body["data"]["id"].as_str().unwrap().to_owned();
+    app.add_user(&t, "plain@plaininvite.example", "manager")
+        .await;
+    let mut b = Browser::new(&app);
+    let r = b.login("plain@plaininvite.example", PASSWORD).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    for path in ["/settings/users", "/settings/messages"] {
+        let r = b.get(path).await;
+        assert_eq!(r.status, 403, "GET {path}");
+        assert!(!r.text.contains("pending@plaininvite.example"));
+    }
+    for (path, fields) in [
+        (
+            "/settings/invitations/new".to_owned(),
+            vec![("invite_email", "sneaky@plaininvite.example")],
+        ),
+        (format!("/settings/invitations/{id}/resend"), vec![]),
+        (format!("/settings/invitations/{id}/revoke"), vec![]),
+    ] {
+        let r = b.submit("/dashboard", &path, &fields).await;
+        assert_eq!(r.status, 403, "POST {path}: {}", r.text);
+    }
+    let listed = app
+        .get("/api/invitations")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("the invitations");
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(listed.body["data"][0]["status"], "pending");
+}
+both!(only_admins_reach_invitations_and_messages);

@@ -583,3 +583,166 @@ pub async fn activate(
     tenants::activate(&state.store, TenantId(id), &actor, state.clock.now()).await?;
     Ok(see_other(&format!("/admin/tenants/{id}")))
 }
+
+// ---------------------------------------------------------------------------
+// Jobs and messages.
+
+#[derive(Debug, Default, Deserialize)]
+pub struct JobsQuery {
+    /// Which messages: `problems` (not sent or dead, the default), one
+    /// status, or `all`.
+    messages: Option<String>,
+}
+
+/// The message filters the jobs page links to: (value, label).
+const MESSAGE_FILTERS: &[(&str, &str)] = &[
+    ("problems", "Not sent or dead"),
+    ("dead", "Dead"),
+    ("not_sent", "Not sent"),
+    ("retrying", "Retrying"),
+    ("queued", "Queued"),
+    ("sent", "Sent"),
+    ("all", "All"),
+];
+
+fn tenant_link(id: Option<uuid::Uuid>) -> Markup {
+    html! {
+        @match id {
+            Some(id) => a href=(format!("/admin/tenants/{id}")) { code { (id.to_string()[..8]) "…" } },
+            None => span.muted { "platform" },
+        }
+    }
+}
+
+/// The queue at a glance, the jobs that failed or died (dead ones can be
+/// retried), and the messages that did not go out.
+pub async fn jobs(
+    State(state): State<App>,
+    p: AdminPage,
+    Query(q): Query<JobsQuery>,
+) -> PageResult {
+    use crate::mail::{all_messages, STATUSES};
+    let filter = q
+        .messages
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "problems".to_owned());
+    if !MESSAGE_FILTERS.iter().any(|(v, _)| *v == filter) {
+        return Err(
+            ApiError::field("messages", "must be problems, all, or a message status").into(),
+        );
+    }
+    let now = state.clock.now();
+    let stats = crate::jobs::admin::stats(&state.store, now).await?;
+    let problems = crate::jobs::admin::problems(&state.store, 100).await?;
+    let mut messages = match filter.as_str() {
+        "all" => all_messages(&state.store, None, 200).await?,
+        "problems" => {
+            let mut both = all_messages(&state.store, Some("not_sent"), 200).await?;
+            both.extend(all_messages(&state.store, Some("dead"), 200).await?);
+            both
+        }
+        s if STATUSES.contains(&s) => all_messages(&state.store, Some(s), 200).await?,
+        _ => Vec::new(),
+    };
+    messages.sort_by(|a, b| {
+        (b.message.created_at, b.message.id).cmp(&(a.message.created_at, a.message.id))
+    });
+    messages.truncate(200);
+    let max_attempts = i64::from(state.config.job_max_attempts);
+    let ctx = &p.ctx;
+    let when = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let body = html! {
+        h1 { "Jobs" }
+        section.card {
+            h2 { "The queue" }
+            dl.details.queue-stats {
+                dt { "Queued" } dd { (stats.queued) }
+                dt { "Due now" } dd { (stats.due) }
+                dt { "Running" } dd { (stats.running) }
+                dt { "Retrying" } dd { (stats.retrying) }
+                dt { "Dead" } dd { (stats.dead) }
+                dt { "Done in the last day" } dd { (stats.done_last_day) }
+                dt { "Oldest due" } dd { (stats.oldest_due_at.as_ref().map(when).unwrap_or_else(|| "—".into())) }
+            }
+        }
+        h2 { "Failed and dead jobs" }
+        div.table-wrap {
+            table.list.jobs {
+                thead { tr { th { "Kind" } th { "Tenant" } th { "State" } th { "Attempts" } th { "Last error" } th { "When" } th { span.sr-only { "Actions" } } } }
+                tbody {
+                    @for j in &problems {
+                        @let dead = j.state == "dead";
+                        tr {
+                            td { code { (j.kind) } }
+                            td { (tenant_link(j.tenant_id)) }
+                            td { span class=(format!("badge status-{}", if dead { "dead" } else { "retrying" })) { (if dead { "dead" } else { "retrying" }) } }
+                            td { (j.attempts) " of " (j.max_attempts.unwrap_or(max_attempts)) }
+                            td.error-text { (j.last_error.as_deref().unwrap_or("")) }
+                            td {
+                                @if dead { (j.finished_at.as_ref().map(when).unwrap_or_default()) }
+                                @else { "next try " (when(&j.run_at)) }
+                            }
+                            td {
+                                @if dead {
+                                    form.inline method="post" action=(format!("/admin/jobs/{}/retry", j.id)) {
+                                        (ctx.csrf_field())
+                                        button.small type="submit" { "Retry" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if problems.is_empty() { tr { td colspan="7" .muted { "No job has failed." } } }
+                }
+            }
+        }
+        h2 #messages { "Messages" }
+        nav.tabs aria-label="Messages by status" {
+            @for (value, label) in MESSAGE_FILTERS {
+                a href=(format!("/admin/jobs?messages={value}#messages")) aria-current=[(*value == filter).then_some("page")] { (label) }
+                " "
+            }
+        }
+        div.table-wrap {
+            table.list.messages {
+                thead { tr { th { "When" } th { "Tenant" } th { "To" } th { "Subject" } th { "Kind" } th { "Status" } } }
+                tbody {
+                    @for m in &messages {
+                        tr {
+                            td { (when(&m.message.created_at)) }
+                            td { (tenant_link(Some(m.tenant_id))) }
+                            td { (m.message.recipient) }
+                            td { (m.message.subject) }
+                            td { (m.message.kind.replace('_', " ")) }
+                            td {
+                                span class=(format!("badge status-{}", m.message.status)) { (m.message.status.replace('_', " ")) }
+                                @if let Some(error) = &m.message.error { br; span.muted.small { (error) } }
+                            }
+                        }
+                    }
+                    @if messages.is_empty() { tr { td colspan="6" .muted { "No message here." } } }
+                }
+            }
+        }
+    };
+    Ok(layout::respond(
+        StatusCode::OK,
+        page("Jobs", ctx, Nav::Jobs, body),
+    ))
+}
+
+pub async fn retry_job(
+    State(state): State<App>,
+    headers: HeaderMap,
+    PathId(id): PathId,
+    f: AdminForm<Empty>,
+) -> PageResult {
+    let actor = f.page.admin.actor();
+    crate::jobs::admin::retry(&state.store, &actor, id, state.clock.now()).await?;
+    Ok(super::see_other_with(
+        &state,
+        &headers,
+        "/admin/jobs",
+        super::Flash::JobRetried,
+    ))
+}

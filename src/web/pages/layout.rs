@@ -20,6 +20,61 @@ pub struct Ctx {
     pub tz: chrono_tz::Tz,
     pub user: Option<UserChrome>,
     pub admin: Option<String>,
+    /// The one-time notice of what the last form did.
+    pub flash: Option<Flash>,
+}
+
+/// A one-time notice after a form, carried to the next page by a cookie
+/// that names it (so no page shows text a link could make up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flash {
+    VerificationSent,
+    PasswordChanged,
+    InvitationSent,
+    InvitationResent,
+    InvitationRevoked,
+    JobRetried,
+}
+
+impl Flash {
+    const ALL: [Flash; 6] = [
+        Flash::VerificationSent,
+        Flash::PasswordChanged,
+        Flash::InvitationSent,
+        Flash::InvitationResent,
+        Flash::InvitationRevoked,
+        Flash::JobRetried,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Flash::VerificationSent => "verification-sent",
+            Flash::PasswordChanged => "password-changed",
+            Flash::InvitationSent => "invitation-sent",
+            Flash::InvitationResent => "invitation-resent",
+            Flash::InvitationRevoked => "invitation-revoked",
+            Flash::JobRetried => "job-retried",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Flash> {
+        Flash::ALL.into_iter().find(|f| f.code() == code)
+    }
+
+    pub fn text(self) -> &'static str {
+        match self {
+            Flash::VerificationSent => {
+                "A new confirmation link is on its way; earlier links no longer work."
+            }
+            Flash::PasswordChanged => "Your password is changed. Sign in with it.",
+            Flash::InvitationSent => "The invitation is on its way.",
+            Flash::InvitationResent => {
+                "A new invitation link is on its way; the earlier one no longer works."
+            }
+            Flash::InvitationRevoked => "The invitation is revoked: its link no longer works.",
+            Flash::JobRetried => "The job is queued again.",
+        }
+    }
 }
 
 pub struct UserChrome {
@@ -33,6 +88,8 @@ pub struct UserChrome {
     /// Whole days left, while in a trial that has not ended.
     pub trial_days_left: Option<i64>,
     pub trial_expired: bool,
+    /// Their address, while they have not confirmed it.
+    pub unconfirmed_email: Option<String>,
 }
 
 impl Ctx {
@@ -42,7 +99,13 @@ impl Ctx {
             tz: chrono_tz::UTC,
             user: None,
             admin: None,
+            flash: None,
         }
+    }
+
+    /// This context, with a notice to show.
+    pub fn with_flash(self, flash: Option<Flash>) -> Ctx {
+        Ctx { flash, ..self }
     }
 
     pub fn for_user(state: &App, s: &TenantSession) -> Ctx {
@@ -79,8 +142,10 @@ impl Ctx {
                 // A part-day counts as a day: "1 day left" until it is over.
                 trial_days_left: left.filter(|l| *l > 0).map(|l| (l + 86_399) / 86_400),
                 trial_expired: left.is_some_and(|l| l <= 0),
+                unconfirmed_email: (!s.user.email_verified).then(|| s.user.email.clone()),
             }),
             admin: None,
+            flash: None,
         }
     }
 
@@ -90,6 +155,7 @@ impl Ctx {
             tz: chrono_tz::UTC,
             user: None,
             admin: Some(username.to_owned()),
+            flash: None,
         }
     }
 
@@ -151,6 +217,7 @@ pub enum Nav {
     Settings,
     Admin,
     Licenses,
+    Jobs,
 }
 
 /// The tenant user's navigation.
@@ -208,6 +275,7 @@ pub fn page(title: &str, ctx: &Ctx, nav: Nav, body: Markup) -> Markup {
                         nav aria-label="Main" {
                             a href="/admin" aria-current=[(nav == Nav::Admin).then_some("page")] { "Tenants" }
                             a href="/admin/licenses" aria-current=[(nav == Nav::Licenses).then_some("page")] { "Licences" }
+                            a href="/admin/jobs" aria-current=[(nav == Nav::Jobs).then_some("page")] { "Jobs" }
                         }
                         form.logout method="post" action="/admin/logout" {
                             (ctx.csrf_field())
@@ -237,6 +305,18 @@ pub fn page(title: &str, ctx: &Ctx, nav: Nav, body: Markup) -> Markup {
                             a href="/upgrade" { "Choose a plan" }
                         }
                     }
+                    @if let Some(email) = &u.unconfirmed_email {
+                        div.banner.unconfirmed role="status" {
+                            "Please confirm your e-mail address: we sent a link to " strong { (email) } ". "
+                            form.inline method="post" action="/verify-email/resend" {
+                                (ctx.csrf_field())
+                                button.link type="submit" { "Send the link again" }
+                            }
+                        }
+                    }
+                }
+                @if let Some(f) = ctx.flash {
+                    div.banner.flash role="status" { (f.text()) }
                 }
                 main #main { (body) }
                 footer { "Trasealla CRM" }

@@ -17,6 +17,7 @@ mod layout;
 mod overview;
 mod public;
 mod records;
+mod recovery;
 mod settings;
 mod transfer;
 
@@ -33,12 +34,14 @@ use axum::Router;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-pub use layout::{error_page, Ctx};
+pub use layout::{error_page, Ctx, Flash};
 
 /// The tenant user's session cookie.
 pub const SESSION_COOKIE: &str = "trasealla_session";
 /// The platform admin's session cookie (sent to `/admin` only).
 pub const ADMIN_COOKIE: &str = "trasealla_admin";
+/// The one-time notice for the next page (a [`Flash`] code).
+pub const FLASH_COOKIE: &str = "trasealla_flash";
 
 /// One mounted route: method, path (axum syntax, which is also OpenAPI's) and
 /// handler.
@@ -123,6 +126,15 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/login" => public::login),
         route!(POST "/logout" => public::logout),
         route!(POST "/session/handoff" => public::handoff),
+        route!(GET "/forgot-password" => recovery::forgot_form),
+        route!(POST "/forgot-password" => recovery::forgot),
+        route!(GET "/reset-password" => recovery::reset_form),
+        route!(POST "/reset-password" => recovery::reset),
+        route!(GET "/verify-email" => recovery::verify_form),
+        route!(POST "/verify-email" => recovery::verify),
+        route!(POST "/verify-email/resend" => recovery::resend_verification),
+        route!(GET "/accept-invitation" => recovery::accept_form),
+        route!(POST "/accept-invitation" => recovery::accept),
         route!(GET "/dashboard" => crm::dashboard),
         route!(GET "/upgrade" => settings::upgrade),
         route!(GET "/settings" => settings::company),
@@ -131,6 +143,10 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/settings/users/new" => settings::add_user),
         route!(POST "/settings/users/{id}" => settings::change_user),
         route!(POST "/settings/users/{id}/delete" => settings::delete_user),
+        route!(POST "/settings/invitations/new" => settings::invite),
+        route!(POST "/settings/invitations/{id}/resend" => settings::resend_invitation),
+        route!(POST "/settings/invitations/{id}/revoke" => settings::revoke_invitation),
+        route!(GET "/settings/messages" => settings::messages),
         route!(GET "/settings/teams" => access::teams_list),
         route!(POST "/settings/teams/new" => access::create_team),
         route!(POST "/settings/teams/{id}" => access::update_team),
@@ -161,6 +177,8 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/admin/licenses" => admin::licenses),
         route!(POST "/admin/licenses" => admin::generate_license),
         route!(POST "/admin/licenses/{id}/revoke" => admin::revoke_license),
+        route!(GET "/admin/jobs" => admin::jobs),
+        route!(POST "/admin/jobs/{id}/retry" => admin::retry_job),
         route!(GET "/assets/{file}" => assets::serve),
         route!(POST "/leads/{id}/convert" => kinds::convert_lead),
         route!(GET "/activities" => overview::calendar),
@@ -191,9 +209,75 @@ pub fn router(state: &App) -> Router<App> {
     );
     let csp = HeaderValue::from_str(&csp)
         .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'none'"));
-    router_of(routes()).layer(axum::middleware::map_response(move |r: Response| {
-        page_headers(r, csp.clone())
-    }))
+    router_of(routes())
+        .layer(axum::middleware::map_response(move |r: Response| {
+            page_headers(r, csp.clone())
+        }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            flash_once,
+        ))
+}
+
+/// A notice is shown once: the page that showed it clears its cookie.
+async fn flash_once(
+    axum::extract::State(state): axum::extract::State<App>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let carried = cookie(req.headers(), FLASH_COOKIE).is_some();
+    let https = is_https(&state, req.headers());
+    let mut r = next.run(req).await;
+    let shown = r.status() == axum::http::StatusCode::OK
+        && r.headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"));
+    if carried && shown {
+        r.headers_mut()
+            .append(header::SET_COOKIE, flash_cookie(https, None));
+    }
+    r
+}
+
+fn flash_cookie(https: bool, flash: Option<Flash>) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    let value = match flash {
+        Some(f) => format!(
+            "{FLASH_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=300{secure}",
+            f.code()
+        ),
+        None => format!("{FLASH_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+    };
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// A redirect to `to` whose page shows `flash`.
+pub fn see_other_with(state: &App, headers: &HeaderMap, to: &str, flash: Flash) -> Response {
+    let mut r = see_other(to);
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        flash_cookie(is_https(state, headers), Some(flash)),
+    );
+    r
+}
+
+/// The notice a form left for this page, if any.
+pub fn flash_of(headers: &HeaderMap) -> Option<Flash> {
+    cookie(headers, FLASH_COOKIE).and_then(Flash::parse)
+}
+
+/// The path of the page a form was posted from (its Referer, on this
+/// site), else `default`.
+pub fn back_to(headers: &HeaderMap, default: &str) -> String {
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| {
+            r.split_once("://")
+                .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
+        });
+    safe_next(back.as_deref(), default)
 }
 
 /// Headers of every page: no framing by other sites, no referrer beyond
@@ -207,10 +291,9 @@ async fn page_headers(mut r: Response, csp: HeaderValue) -> Response {
         .is_some_and(|v| v.starts_with("text/html"));
     let h = r.headers_mut();
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    // A page may ask for less (one whose address carries a token).
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("same-origin"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -445,6 +528,7 @@ struct Pending {
     csrf: String,
     back: String,
     slug: Option<String>,
+    flash: Option<Flash>,
 }
 
 impl Pending {
@@ -462,6 +546,7 @@ impl Pending {
             csrf,
             back,
             slug: host_slug(state, &parts.headers),
+            flash: flash_of(&parts.headers),
         })
     }
 
@@ -482,7 +567,7 @@ impl Pending {
         {
             return Err(login());
         }
-        let ctx = Ctx::for_user(state, &s);
+        let ctx = Ctx::for_user(state, &s).with_flash(self.flash);
         Ok((s, ctx))
     }
 }
@@ -528,6 +613,12 @@ impl<T> PendingForm<T> {
     /// begins is the one that counts.
     pub fn token_says_admin(&self) -> PageResult<()> {
         Ok(self.pending.auth.token_says_admin()?)
+    }
+
+    /// Whose session it is, as its token says (the transaction's first
+    /// statement checks they may still act).
+    pub fn user(&self) -> crate::domain::UserId {
+        self.pending.auth.user()
     }
 
     pub async fn begin(self, state: &App) -> PageResult<(TenantSession, Ctx, T)> {
@@ -592,7 +683,8 @@ async fn admin_session(parts: &mut Parts, state: &App) -> PageResult<AdminPage> 
     let sid = claims.sid.unwrap_or_default();
     match crate::web::session::admin_session(claims, parts, state).await {
         Ok(admin) => {
-            let ctx = Ctx::for_admin(state, &admin.username, sid);
+            let ctx =
+                Ctx::for_admin(state, &admin.username, sid).with_flash(flash_of(&parts.headers));
             Ok(AdminPage { admin, sid, ctx })
         }
         Err(e) if matches!(e.code, ErrorCode::Unauthorized | ErrorCode::Forbidden) => Err(login()),

@@ -256,7 +256,7 @@ pub async fn register(
 /// After a login or registration: the session cookie on this host, or, on
 /// the bare base domain, a hand-off to the tenant's own sub-domain.
 #[allow(clippy::too_many_arguments)]
-fn signed_in(
+pub(super) fn signed_in(
     state: &App,
     headers: &HeaderMap,
     started: sessions::Started,
@@ -409,11 +409,17 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-fn login_page(f: &LoginForm, errors: &Errors, csrf: &str, on_subdomain: Option<&str>) -> Markup {
+fn login_page(
+    f: &LoginForm,
+    errors: &Errors,
+    csrf: &str,
+    on_subdomain: Option<&str>,
+    flash: Option<super::Flash>,
+) -> Markup {
     let v = |o: &Option<String>| o.clone().unwrap_or_default();
     page(
         "Log in",
-        &Ctx::anonymous(),
+        &Ctx::anonymous().with_flash(flash),
         Nav::None,
         html! {
             section.card.narrow {
@@ -429,6 +435,7 @@ fn login_page(f: &LoginForm, errors: &Errors, csrf: &str, on_subdomain: Option<&
                     }
                     (layout::credentials("E-mail or username", &v(&f.username), errors))
                 }
+                p.small { a href="/forgot-password" { "Forgot password?" } }
             }
         },
     )
@@ -447,7 +454,13 @@ pub async fn login_form(
     };
     with_form_cookie(
         cookie,
-        login_page(&form, &Errors::new(), &csrf, slug.as_deref()),
+        login_page(
+            &form,
+            &Errors::new(),
+            &csrf,
+            slug.as_deref(),
+            super::flash_of(&headers),
+        ),
         StatusCode::OK,
     )
 }
@@ -520,7 +533,7 @@ pub async fn login(
             let status = e.code.status();
             Ok(with_form_cookie(
                 cookie,
-                login_page(&form, &errors, &csrf, slug.as_deref()),
+                login_page(&form, &errors, &csrf, slug.as_deref(), None),
                 status,
             ))
         }

@@ -1,21 +1,23 @@
 //! Settings, for the tenant's admins: the company profile and time zone,
 //! branding (on plans with custom branding), users and roles within the
-//! plan's user limit, the subscription and plan catalogue, the audit log.
+//! plan's user limit, invitations, the subscription and plan catalogue,
+//! the messages sent, the audit log.
 
 use super::layout::{
     self, field_errors, form_alert, form_failure, money, page, select, Errors, Field, Nav,
 };
-use super::{see_other, Ctx, PageResult, PendingForm, UserForm, UserPage};
+use super::{see_other, see_other_with, Ctx, Flash, PageResult, PendingForm, UserForm, UserPage};
 use crate::app::App;
 use crate::auth::password;
 use crate::domain::{Password, Role, UserId};
-use crate::error::{ApiError, FieldErrors};
+use crate::error::{ApiError, ErrorCode, FieldErrors};
+use crate::invitations::{self, InviteRequest};
 use crate::pagination::PageParams;
 use crate::staff::{self, CreateUserRequest, UpdateUserRequest};
 use crate::tenancy::{self, TenantView, UpdateTenant};
 use crate::web::extract::PathId;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -27,7 +29,7 @@ const BRANDING: &str = "custom_branding";
 pub(super) fn tabs(current: &str) -> Markup {
     html! {
         nav.tabs aria-label="Settings" {
-            @for (href, label) in [("/settings", "Company"), ("/settings/users", "Users"), ("/settings/teams", "Teams"), ("/settings/roles", "Roles"), ("/settings/subscription", "Subscription"), ("/settings/audit", "Audit log")] {
+            @for (href, label) in [("/settings", "Company"), ("/settings/users", "Users"), ("/settings/teams", "Teams"), ("/settings/roles", "Roles"), ("/settings/subscription", "Subscription"), ("/settings/messages", "Messages"), ("/settings/audit", "Audit log")] {
                 a href=(href) aria-current=[(href == current).then_some("page")] { (label) }
             }
         }
@@ -178,13 +180,24 @@ pub async fn save_company(State(state): State<App>, f: UserForm<Form>) -> PageRe
 // ---------------------------------------------------------------------------
 // Users.
 
+/// What the two forms of the users page were sent, and their errors:
+/// adding a user, and inviting one.
+#[derive(Default)]
+struct UserForms {
+    add: Form,
+    add_errors: Errors,
+    invite: Form,
+    invite_errors: Errors,
+}
+
 async fn users_page(
+    state: &App,
     s: &mut super::TenantSession,
     ctx: &Ctx,
-    values: &Form,
-    errors: &Errors,
+    forms: &UserForms,
     cursor: Option<String>,
 ) -> Result<Markup, ApiError> {
+    let (values, errors) = (&forms.add, &forms.add_errors);
     let mut e = FieldErrors::default();
     let page_req = PageParams {
         limit: Some("50".into()),
@@ -200,7 +213,9 @@ async fn users_page(
         .map(|r| (r.as_str().to_owned(), r.as_str().to_owned()))
         .collect();
     let custom = super::access::custom_roles(s).await?;
+    let invited = invitations::list(&mut s.tx, state.clock.now()).await?;
     let v = |k: &str| values.get(k).cloned().unwrap_or_default();
+    let invite_errors = &forms.invite_errors;
     Ok(page(
         "Users",
         ctx,
@@ -272,6 +287,47 @@ async fn users_page(
                     button type="submit" { "Add user" }
                 }
             }
+            section.card.narrow #invite {
+                h2 { "Invite a colleague" }
+                p.muted { "They get a link by e-mail to choose their name and password. An open invitation holds a seat for 7 days." }
+                (form_alert(invite_errors, &["invite_email", "invite_role"]))
+                form method="post" action="/settings/invitations/new" novalidate {
+                    (ctx.csrf_field())
+                    (Field::new("invite_email", "Colleague's e-mail", forms.invite.get("invite_email").map(String::as_str).unwrap_or("")).kind("email").auto("off").required().render(invite_errors))
+                    (select("invite_role", "Their role", &roles, forms.invite.get("invite_role").map(String::as_str).unwrap_or("user"), invite_errors))
+                    button type="submit" { "Send the invitation" }
+                }
+            }
+            h2 { "Invitations" }
+            div.table-wrap {
+                table.list.invitations {
+                    thead { tr { th { "E-mail" } th { "Role" } th { "Status" } th { "Sent" } th { "Expires" } th { span.sr-only { "Actions" } } } }
+                    tbody {
+                        @for i in &invited {
+                            tr {
+                                td { (i.email) }
+                                td { (i.role.as_str()) }
+                                td { span class=(format!("badge status-{}", i.status)) { (i.status) } }
+                                td { (ctx.when(&i.sent_at)) }
+                                td { (ctx.when(&i.expires_at)) }
+                                td {
+                                    @if matches!(i.status, "pending" | "expired") {
+                                        form.inline method="post" action=(format!("/settings/invitations/{}/resend", i.id)) {
+                                            (ctx.csrf_field())
+                                            button.small.secondary type="submit" { "Resend" }
+                                        }
+                                        form.inline method="post" action=(format!("/settings/invitations/{}/revoke", i.id)) data-confirm=(format!("Revoke the invitation to {}? Its link stops working.", i.email)) {
+                                            (ctx.csrf_field())
+                                            button.small.danger type="submit" { "Revoke" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        @if invited.is_empty() { tr { td colspan="6" .muted { "Nobody invited yet." } } }
+                    }
+                }
+            }
         },
     ))
 }
@@ -281,10 +337,14 @@ pub struct CursorQuery {
     cursor: Option<String>,
 }
 
-pub async fn users(p: UserPage, Query(q): Query<CursorQuery>) -> PageResult {
+pub async fn users(
+    State(state): State<App>,
+    p: UserPage,
+    Query(q): Query<CursorQuery>,
+) -> PageResult {
     let UserPage { mut s, ctx } = p;
     s.user.admin()?;
-    let markup = users_page(&mut s, &ctx, &Form::new(), &Errors::new(), q.cursor).await?;
+    let markup = users_page(&state, &mut s, &ctx, &UserForms::default(), q.cursor).await?;
     Ok(layout::respond(StatusCode::OK, markup))
 }
 
@@ -323,11 +383,94 @@ pub async fn add_user(State(state): State<App>, f: PendingForm<Form>) -> PageRes
         Err(e)
             if layout::is_form_error(&e) || e.code == crate::error::ErrorCode::PlanLimitReached =>
         {
-            let markup = users_page(&mut s, &ctx, &form, &field_errors(&e), None).await?;
+            let forms = UserForms {
+                add: form,
+                add_errors: field_errors(&e),
+                ..Default::default()
+            };
+            let markup = users_page(&state, &mut s, &ctx, &forms, None).await?;
             Ok(layout::respond(e.code.status(), markup))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+// ---------------------------------------------------------------------------
+// Invitations.
+
+pub async fn invite(State(state): State<App>, headers: HeaderMap, f: UserForm<Form>) -> PageResult {
+    let UserForm { mut s, ctx, form } = f;
+    let admin = s.user.admin()?;
+    let request = InviteRequest {
+        email: form.get("invite_email").cloned(),
+        role: form.get("invite_role").and_then(|r| r.parse().ok()),
+    };
+    let result = match request.validate() {
+        Ok((email, role)) => {
+            invitations::invite(&mut s.tx, &state, &admin, email, role, state.clock.now()).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(see_other_with(
+            &state,
+            &headers,
+            "/settings/users",
+            Flash::InvitationSent,
+        )),
+        Err(e) if layout::is_form_error(&e) || e.code == ErrorCode::PlanLimitReached => {
+            // The service names its fields as the API does.
+            let invite_errors = field_errors(&e)
+                .into_iter()
+                .map(|(k, v)| match k.as_str() {
+                    "email" | "role" => (format!("invite_{k}"), v),
+                    _ => (k, v),
+                })
+                .collect();
+            let forms = UserForms {
+                invite: form,
+                invite_errors,
+                ..Default::default()
+            };
+            let markup = users_page(&state, &mut s, &ctx, &forms, None).await?;
+            Ok(layout::respond(e.code.status(), markup))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn resend_invitation(
+    State(state): State<App>,
+    headers: HeaderMap,
+    PathId(id): PathId,
+    f: UserForm<Form>,
+) -> PageResult {
+    let UserForm { mut s, .. } = f;
+    let admin = s.user.admin()?;
+    invitations::resend(&mut s.tx, &state, &admin, id, state.clock.now()).await?;
+    Ok(see_other_with(
+        &state,
+        &headers,
+        "/settings/users",
+        Flash::InvitationResent,
+    ))
+}
+
+pub async fn revoke_invitation(
+    State(state): State<App>,
+    headers: HeaderMap,
+    PathId(id): PathId,
+    f: UserForm<Form>,
+) -> PageResult {
+    let UserForm { mut s, .. } = f;
+    let admin = s.user.admin()?;
+    invitations::revoke(&mut s.tx, &admin, id, state.clock.now()).await?;
+    Ok(see_other_with(
+        &state,
+        &headers,
+        "/settings/users",
+        Flash::InvitationRevoked,
+    ))
 }
 
 pub async fn change_user(
@@ -431,6 +574,45 @@ pub async fn subscription(State(state): State<App>, p: UserPage) -> PageResult {
     Ok(layout::respond(
         StatusCode::OK,
         page("Subscription", &ctx, Nav::Settings, body),
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// Messages.
+
+/// The latest 200 messages sent to the company's users and invitees.
+pub async fn messages(p: UserPage) -> PageResult {
+    let UserPage { mut s, ctx } = p;
+    s.user.admin()?;
+    let list = crate::mail::messages(&mut s.tx, 200).await?;
+    let body = html! {
+        h1 { "Settings" }
+        (tabs("/settings/messages"))
+        p.muted { "The latest 200 messages sent to your users and the people you invited." }
+        div.table-wrap {
+            table.list.messages {
+                thead { tr { th { "When" } th { "To" } th { "Subject" } th { "Kind" } th { "Status" } } }
+                tbody {
+                    @for m in &list {
+                        tr {
+                            td { (ctx.when(m.sent_at.as_ref().unwrap_or(&m.created_at))) }
+                            td { (m.recipient) }
+                            td { (m.subject) }
+                            td { (m.kind.replace('_', " ")) }
+                            td {
+                                span class=(format!("badge status-{}", m.status)) { (m.status.replace('_', " ")) }
+                                @if m.status != "sent" { @if let Some(error) = &m.error { br; span.muted.small { (error) } } }
+                            }
+                        }
+                    }
+                    @if list.is_empty() { tr { td colspan="5" .muted { "No messages yet." } } }
+                }
+            }
+        }
+    };
+    Ok(layout::respond(
+        StatusCode::OK,
+        page("Messages", &ctx, Nav::Settings, body),
     ))
 }
 
