@@ -18,7 +18,7 @@ CREATE TABLE jobs (
     created_at      TEXT NOT NULL,
     finished_at     TEXT
 ) STRICT;
-CREATE INDEX jobs_due ON jobs (run_at) WHERE state = 'queued';
+CREATE INDEX jobs_due ON jobs (run_at, id) WHERE state = 'queued';
 CREATE INDEX jobs_leased ON jobs (locked_until) WHERE state = 'running';
 CREATE INDEX jobs_finished ON jobs (state, finished_at);
 CREATE INDEX jobs_tenant ON jobs (tenant_id);

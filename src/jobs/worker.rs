@@ -44,9 +44,9 @@ fn worker_name() -> &'static str {
     })
 }
 
-/// Whether this claim also looks for jobs whose worker died during their
-/// last attempt: at most once a second per process (a lease is seconds
-/// long), not at every claim of a busy queue.
+/// Whether this claim also looks for jobs whose worker died: at most once a
+/// second per process (a lease is seconds long), not at every claim of a
+/// busy queue.
 fn sweep_due() -> bool {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST: AtomicU64 = AtomicU64::new(0);
@@ -63,10 +63,11 @@ fn sweep_due() -> bool {
             .is_ok()
 }
 
-/// Claims up to `limit` due jobs (and jobs whose lease has passed) for this
-/// worker. With `sweep`, a job whose lease passed during its last attempt
-/// is made `dead` first (it is never claimed again): a job that kills its
-/// server every time must not loop forever.
+/// Claims up to `limit` due jobs for this worker, oldest first (an index
+/// scan of the due jobs: the cost does not grow with finished ones). With
+/// `sweep`, jobs whose lease passed are first queued again, or made `dead`
+/// when that was their last attempt (a job that kills its server every
+/// time must not loop forever).
 pub(super) async fn claim(app: &App, limit: usize, sweep: bool) -> DbResult<Vec<Claimed>> {
     let now = app.clock.now();
     let lease = Duration::seconds(i64::try_from(app.config.job_lease_secs).unwrap_or(60));
@@ -82,6 +83,13 @@ pub(super) async fn claim(app: &App, limit: usize, sweep: bool) -> DbResult<Vec<
             &[&now, &default_max],
         )
         .await?;
+        tx.execute(
+            "UPDATE jobs SET state = 'queued', run_at = $1, locked_by = NULL, locked_until = NULL,
+                    last_error = 'its worker stopped before it finished (the lease passed)'
+             WHERE state = 'running' AND locked_until <= $1",
+            &[&now],
+        )
+        .await?;
     }
     let lock = match tx.dialect() {
         Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -91,18 +99,13 @@ pub(super) async fn claim(app: &App, limit: usize, sweep: bool) -> DbResult<Vec<
         "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1,
                 locked_until = $2
          WHERE id IN (SELECT id FROM jobs
-                      WHERE (state = 'queued' AND run_at <= $3)
-                         OR (state = 'running' AND locked_until <= $3
-                             AND attempts < COALESCE(max_attempts, $5))
+                      WHERE state = 'queued' AND run_at <= $3
                       ORDER BY run_at, id LIMIT $4 {lock})
          RETURNING id, tenant_id, kind, payload, attempts, max_attempts"
     );
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let claimed: Vec<Claimed> = tx
-        .query(
-            &sql,
-            &[&worker_name(), &(now + lease), &now, &limit, &default_max],
-        )
+        .query(&sql, &[&worker_name(), &(now + lease), &now, &limit])
         .await?;
     tx.commit().await?;
     Ok(claimed)
