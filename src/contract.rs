@@ -321,6 +321,11 @@ pub fn null_only() -> Object {
 }
 
 /// A new password ([`crate::domain::Password::new_secret`]).
+/// The token of a link a message carried.
+pub fn link_token() -> Object {
+    string().min_length(Some(1)).max_length(Some(200)).build()
+}
+
 pub fn password() -> Object {
     string()
         .min_length(Some(crate::domain::Password::MIN))

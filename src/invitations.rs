@@ -49,7 +49,7 @@ impl InviteRequest {
 #[serde(deny_unknown_fields)]
 pub struct AcceptRequest {
     /// The token of the invitation's link.
-    #[schema(required = true, min_length = 1)]
+    #[schema(required = true, schema_with = crate::contract::link_token)]
     pub token: Option<String>,
     #[schema(required = true, schema_with = crate::contract::text::<{ staff::FULL_NAME_MAX }>)]
     pub full_name: Option<String>,

@@ -34,7 +34,7 @@ impl<T: Serialize> IntoResponse for Queued<T> {
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The token of the link the message carried.
-    #[schema(required = true, min_length = 1)]
+    #[schema(required = true, schema_with = crate::contract::link_token)]
     pub token: Option<String>,
 }
 
@@ -133,7 +133,7 @@ pub async fn password_reset(
 #[serde(deny_unknown_fields)]
 pub struct ResetConfirm {
     /// The token of the link the message carried.
-    #[schema(required = true, min_length = 1)]
+    #[schema(required = true, schema_with = crate::contract::link_token)]
     pub token: Option<String>,
     /// The new password: at least 8 characters.
     #[schema(required = true, schema_with = crate::contract::password)]
