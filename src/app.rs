@@ -26,6 +26,8 @@ pub struct App {
     /// The SMTP server mail leaves through; `None` when none is configured
     /// (messages are kept as `not_sent`).
     pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// Usage counted since the last flush.
+    pub meter: Arc<crate::usage::Meter>,
 }
 
 impl App {
@@ -92,6 +94,7 @@ impl App {
             limits,
             master,
             mailer,
+            meter: Arc::new(crate::usage::Meter::default()),
         })
     }
 }

@@ -207,6 +207,11 @@ pub struct Config {
     #[arg(long, env = "TRASEALLA_JOB_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub job_max_attempts: u32,
 
+    /// How often, in seconds, a server adds the usage it counted to the
+    /// database (a crash loses at most this much of its counts).
+    #[arg(long, env = "TRASEALLA_USAGE_FLUSH_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub usage_flush_secs: u64,
+
     /// How often, in milliseconds, an idle worker looks for jobs queued by
     /// other servers (its own it starts at once).
     #[arg(long, env = "TRASEALLA_JOB_POLL_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..))]
@@ -252,6 +257,7 @@ impl Config {
             job_workers: 10,
             job_max_attempts: 8,
             job_poll_ms: 1_000,
+            usage_flush_secs: 10,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod licensing;
 pub mod limits;
 pub mod mail;
 pub mod pagination;
+pub mod plans;
 pub mod platform;
 pub mod ratelimit;
 pub mod roles;
@@ -26,6 +27,7 @@ pub mod staff;
 pub mod store;
 pub mod teams;
 pub mod tenancy;
+pub mod usage;
 pub mod web;
 
 pub use app::App;

@@ -68,6 +68,11 @@ pub struct SessionUser {
     pub client_addr: String,
     /// What their role lets them do with records.
     pub access: RecordAccess,
+    /// The tenant's plan limit on records (contacts, companies, leads and
+    /// deals together); `None`: unlimited.
+    pub records_limit: Option<i64>,
+    /// The plan's rows per CSV import; `None`: unlimited.
+    pub import_rows_limit: Option<i64>,
 }
 
 impl SessionUser {
@@ -96,11 +101,24 @@ pub struct Standing {
     pub features: Vec<String>,
     /// Browser sessions only: the IANA zone the tenant reads times in.
     pub timezone: Option<String>,
+    /// What the plan and its overrides allow.
+    pub entitlements: crate::plans::Entitlements,
 }
 
 impl Standing {
     pub fn has_feature(&self, feature: &str) -> bool {
         self.features.iter().any(|f| f == feature)
+    }
+
+    /// 402 `feature_not_in_plan` unless the tenant's subscription has
+    /// `feature` (the features it stores: the plan's with the overrides,
+    /// within a self-hosted licence).
+    pub fn require(&self, feature: crate::plans::Feature) -> ApiResult<()> {
+        if self.has_feature(feature.as_str()) {
+            Ok(())
+        } else {
+            Err(crate::plans::not_in_plan(feature))
+        }
     }
 }
 
@@ -110,6 +128,9 @@ struct SessionRow {
     logo_url: Option<String>,
     brand_color: Option<String>,
     features: Option<String>,
+    plan: crate::domain::PlanCode,
+    max_users: Option<i64>,
+    limit_overrides: Option<String>,
     tenant_name: String,
     slug: String,
     username: String,
@@ -133,6 +154,9 @@ impl FromRow for SessionRow {
             logo_url: r.get("logo_url")?,
             brand_color: r.get("brand_color")?,
             features: r.get("features")?,
+            plan: r.get("plan")?,
+            max_users: r.get("max_users")?,
+            limit_overrides: r.get("limit_overrides")?,
             tenant_name: r.get("name")?,
             slug: r.get("slug")?,
             username: r.get("username")?,
@@ -151,10 +175,13 @@ impl FromRow for SessionRow {
 
 const SESSION_SQL: &str =
     "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.email, u.email_verified_at,
-            u.role, u.is_owner, u.is_active, u.token_version, NULL AS logo_url, NULL AS brand_color, NULL AS features, NULL AS timezone,
+            u.role, u.is_owner, u.is_active, u.token_version, NULL AS logo_url, NULL AS brand_color,
+            CAST(sub.features AS TEXT) AS features, sub.plan, sub.max_users,
+            CAST(sub.limit_overrides AS TEXT) AS limit_overrides, NULL AS timezone,
             CAST(r.permissions AS TEXT) AS permissions
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     LEFT JOIN roles r ON r.tenant_id = $1 AND (r.id = u.role_id OR (u.role_id IS NULL AND r.builtin = u.role))
+    JOIN subscriptions sub ON sub.tenant_id = $1
     WHERE t.id = $1 AND u.tenant_id = $1 AND u.id = $2";
 
 /// The same for a browser session's token: its row must still exist. It
@@ -163,6 +190,7 @@ const SESSION_SQL: &str =
 const BROWSER_SESSION_SQL: &str =
     "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.email, u.email_verified_at,
             u.role, u.is_owner, u.is_active, u.token_version, t.logo_url, t.settings ->> 'brand_color' AS brand_color, CAST(sub.features AS TEXT) AS features,
+            sub.plan, sub.max_users, CAST(sub.limit_overrides AS TEXT) AS limit_overrides,
             t.timezone, CAST(r.permissions AS TEXT) AS permissions
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     LEFT JOIN roles r ON r.tenant_id = $1 AND (r.id = u.role_id OR (u.role_id IS NULL AND r.builtin = u.role))
@@ -179,6 +207,20 @@ fn permissions_of(role: Role, stored: Option<&str>) -> Permissions {
         (Role::Manager, None) => Permissions::full(),
         (Role::User, None) => Permissions::user(),
     }
+}
+
+/// A session's limits: its plan's, with the stored overrides and user
+/// limit. (Features are checked against the subscription's stored list.)
+fn entitlements(
+    plan: crate::domain::PlanCode,
+    max_users: Option<i64>,
+    limit_overrides: Option<&str>,
+) -> crate::plans::Entitlements {
+    let limits = limit_overrides
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    let overrides = crate::plans::Overrides::from_json(&serde_json::Value::Null, &limits);
+    crate::plans::Entitlements::of(plan, &overrides).with_users(max_users)
 }
 
 /// Is `now` past the end of a trial that no paid plan has replaced?
@@ -318,6 +360,7 @@ impl TenantAuth {
             self.user,
             permissions_of(row.role, row.permissions.as_deref()),
         );
+        let entitlements = entitlements(row.plan, row.max_users, row.limit_overrides.as_deref());
         Ok(TenantSession {
             tx: self.slot.hold(tx),
             user: SessionUser {
@@ -330,6 +373,8 @@ impl TenantAuth {
                 email_verified: row.email_verified_at.is_some(),
                 client_addr: self.client_addr,
                 access,
+                records_limit: entitlements.limit(crate::plans::Limit::Records),
+                import_rows_limit: entitlements.limit(crate::plans::Limit::ImportRows),
             },
             tenant: Standing {
                 name: row.tenant_name,
@@ -343,6 +388,7 @@ impl TenantAuth {
                     .features
                     .and_then(|f| serde_json::from_str(&f).ok())
                     .unwrap_or_default(),
+                entitlements,
             },
             sid: self.sid,
             heavy: self.heavy,

@@ -261,7 +261,8 @@ pub fn registry() -> &'static Registry {
             .register::<crate::mail::reminders::TrialReminder>()
             .register::<schedule::PurgeTenants>()
             .register::<schedule::PruneJobs>()
-            .register::<schedule::LicenceCheck>();
+            .register::<schedule::LicenceCheck>()
+            .register::<crate::usage::MeasureStorage>();
         r
     })
 }

@@ -51,6 +51,11 @@ fn periodic(app: &App) -> Vec<Periodic> {
             every: Duration::hours(24),
             queue: queue::<PruneJobs>,
         },
+        Periodic {
+            name: "measure_storage",
+            every: Duration::hours(24),
+            queue: queue::<crate::usage::MeasureStorage>,
+        },
     ];
     if app.licensing.mode == Mode::SelfHosted {
         all.push(Periodic {

@@ -262,9 +262,13 @@ impl Drop for Background {
     }
 }
 
-/// Starts the scheduler and `TRASEALLA_JOB_WORKERS` workers.
+/// Starts the scheduler, the usage meter's flush and
+/// `TRASEALLA_JOB_WORKERS` workers.
 pub fn spawn(app: App) -> Background {
-    let mut tasks = vec![tokio::spawn(super::schedule::run(app.clone()))];
+    let mut tasks = vec![
+        tokio::spawn(super::schedule::run(app.clone())),
+        tokio::spawn(crate::usage::flush_periodically(app.clone())),
+    ];
     let workers = app.config.job_workers as usize;
     if workers > 0 {
         tasks.push(tokio::spawn(work(app, workers)));

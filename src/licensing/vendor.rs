@@ -155,16 +155,16 @@ pub async fn generate(
     };
 
     let mut tx = store.platform(Access::Write).await?;
-    let plan: crate::tenancy::Plan = tx
-        .query_one(
-            "SELECT name, max_users, features FROM plans WHERE code = $1",
-            &[&kind.plan()],
-        )
-        .await?;
-    let max_users = req.max_users.unwrap_or(plan.max_users);
-    let mut features = req
-        .features
-        .unwrap_or_else(|| crate::tenancy::features_list(&plan.features));
+    let plan = crate::plans::Entitlements::of(kind.plan(), &Default::default());
+    let max_users = req
+        .max_users
+        .unwrap_or(plan.limit(crate::plans::Limit::Users));
+    let mut features = req.features.unwrap_or_else(|| {
+        plan.features()
+            .iter()
+            .map(|f| f.as_str().to_owned())
+            .collect()
+    });
     features.sort();
     features.dedup();
     let id = Uuid::now_v7();

@@ -299,6 +299,8 @@ impl Job for SendMail {
         {
             Ok(()) => {
                 self.record(app, "sent", None, app.clock.now()).await?;
+                app.meter
+                    .count(self.tenant_id, crate::usage::Metric::EmailsSent, 1);
                 Ok(())
             }
             Err(e) => {

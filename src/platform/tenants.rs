@@ -14,7 +14,7 @@ use crate::licensing::Ceiling;
 use crate::pagination::{Page, PageRequest};
 use crate::staff::{self, UserView};
 use crate::store::{Access, DbResult, Dialect, FromRow, One, PlatformTx, Row, Scoped, Store};
-use crate::tenancy::{self, Plan, SubscriptionView, TenantView, UsageView};
+use crate::tenancy::{self, SubscriptionView, TenantView, UsageView};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -158,6 +158,17 @@ pub struct AdminUpdateTenant {
     pub trial_ends_at: Option<DateTime<Utc>>,
     /// Allow a user limit below the tenant's current active users.
     pub force: Option<bool>,
+    /// Features given or taken beyond the plan's: `{"workflows": true}`; a
+    /// `null` removes the override. Names: see `GET /api/tenants/usage`'s
+    /// plan table in the README.
+    #[schema(value_type = Option<Object>)]
+    pub feature_overrides: Option<std::collections::BTreeMap<String, Option<bool>>>,
+    /// Limits other than the plan's: `{"requests_per_minute": 600}`; a
+    /// `null` removes the override. `users`, `records`, `storage_bytes`,
+    /// `api_calls_per_month`, `requests_per_minute`, `import_rows`,
+    /// `active_workflows`.
+    #[schema(value_type = Option<Object>)]
+    pub limit_overrides: Option<std::collections::BTreeMap<String, Option<i64>>>,
 }
 
 /// The state a change applies to, for the audit's before/after.
@@ -168,6 +179,8 @@ struct State {
     plan: PlanCode,
     max_users: Option<i64>,
     trial_ends_at: Option<DateTime<Utc>>,
+    feature_overrides: serde_json::Value,
+    limit_overrides: serde_json::Value,
 }
 
 struct StateRow(State);
@@ -180,6 +193,8 @@ impl FromRow for StateRow {
             plan: r.get("plan")?,
             max_users: r.get("max_users")?,
             trial_ends_at: r.get("trial_ends_at")?,
+            feature_overrides: r.get("feature_overrides")?,
+            limit_overrides: r.get("limit_overrides")?,
         }))
     }
 }
@@ -189,13 +204,15 @@ impl FromRow for StateRow {
 async fn state_for_update(tx: &mut impl Scoped) -> ApiResult<State> {
     let sql = match tx.dialect() {
         Dialect::Postgres => {
-            "SELECT t.name, t.status, t.trial_ends_at, s.plan, s.max_users
+            "SELECT t.name, t.status, t.trial_ends_at, s.plan, s.max_users,
+                    s.feature_overrides, s.limit_overrides
                FROM tenants t JOIN subscriptions s ON s.tenant_id = t.id
               WHERE t.id = $1 AND s.tenant_id = $1
                 FOR UPDATE OF t"
         }
         Dialect::Sqlite => {
-            "SELECT t.name, t.status, t.trial_ends_at, s.plan, s.max_users
+            "SELECT t.name, t.status, t.trial_ends_at, s.plan, s.max_users,
+                    s.feature_overrides, s.limit_overrides
                FROM tenants t JOIN subscriptions s ON s.tenant_id = t.id
               WHERE t.id = $1 AND s.tenant_id = $1"
         }
@@ -250,19 +267,29 @@ pub async fn update(
     if input.status == Some(TenantStatus::Cancelled) {
         errors.add("status", "cancel a tenant with DELETE /api/tenants/{id}");
     }
+    let mut feature_changes = Vec::new();
+    for (name, on) in input.feature_overrides.iter().flatten() {
+        match crate::plans::Feature::parse(name) {
+            Some(f) => feature_changes.push((f, *on)),
+            None => errors.add(&format!("feature_overrides.{name}"), "is not a feature"),
+        }
+    }
+    let mut limit_changes = Vec::new();
+    for (name, value) in input.limit_overrides.iter().flatten() {
+        match crate::plans::Limit::parse(name) {
+            Some(_) if value.is_some_and(|n| n < 0) => {
+                errors.add(&format!("limit_overrides.{name}"), "must be at least 0")
+            }
+            Some(crate::plans::Limit::Users) if *value == Some(0) => {
+                errors.add("limit_overrides.users", "must be at least 1")
+            }
+            Some(l) => limit_changes.push((l, *value)),
+            None => errors.add(&format!("limit_overrides.{name}"), "is not a limit"),
+        }
+    }
     errors.finish()?;
 
     let mut tx = store.platform(Access::Write).await?;
-    let catalogue: Option<Plan> = match input.plan {
-        Some(plan) => Some(
-            tx.query_one(
-                "SELECT name, max_users, features FROM plans WHERE code = $1",
-                &[&plan],
-            )
-            .await?,
-        ),
-        None => None,
-    };
     let mut scope = tx.for_tenant(id);
     let before = state_for_update(&mut scope).await?;
     if before.status == TenantStatus::Cancelled {
@@ -275,11 +302,26 @@ pub async fn update(
     if let Some(t) = input.trial_ends_at {
         after.trial_ends_at = Some(t);
     }
-    let mut features = None;
-    if let (Some(plan), Some(catalogue)) = (input.plan.filter(|p| *p != before.plan), catalogue) {
+    let mut overrides =
+        crate::plans::Overrides::from_json(&before.feature_overrides, &before.limit_overrides);
+    for (f, on) in &feature_changes {
+        match on {
+            Some(on) => overrides.features.insert(*f, *on),
+            None => overrides.features.remove(f),
+        };
+    }
+    let mut users_override_changed = false;
+    for (l, value) in &limit_changes {
+        users_override_changed |= *l == crate::plans::Limit::Users;
+        match value {
+            Some(n) => overrides.limits.insert(*l, *n),
+            None => overrides.limits.remove(l),
+        };
+    }
+    after.feature_overrides = overrides.features_json();
+    after.limit_overrides = overrides.limits_json();
+    if let Some(plan) = input.plan.filter(|p| *p != before.plan) {
         after.plan = plan;
-        after.max_users = catalogue.max_users;
-        features = Some(catalogue.features);
         // A paid plan ends the trial (and lifts an expired trial's
         // read-only state); moving back to the trial plan restarts one.
         after.status = match (before.status, plan) {
@@ -288,22 +330,31 @@ pub async fn update(
             (s, _) => s,
         };
     }
+    // The user limit and the features follow the plan and the overrides;
+    // a `max_users` given now wins over both.
+    let entitled = crate::plans::Entitlements::of(after.plan, &overrides);
+    if after.plan != before.plan || users_override_changed {
+        after.max_users = entitled.limit(crate::plans::Limit::Users);
+    }
     if let Some(max) = input.max_users {
         after.max_users = max;
     }
+    let mut features: Vec<String> = entitled
+        .features()
+        .iter()
+        .map(|f| f.as_str().to_owned())
+        .collect();
     if let Some(c) = ceiling {
         if let Some(limit) = c.max_users {
             after.max_users = Some(after.max_users.map_or(limit, |m| m.min(limit)));
         }
-        features = features.map(|f| {
-            let mut within: Vec<String> = tenancy::features_list(&f)
-                .into_iter()
-                .filter(|name| c.features.contains(name))
-                .collect();
-            within.sort();
-            serde_json::json!(within)
-        });
+        features.retain(|name| c.features.contains(name));
+        features.sort();
     }
+    // Only a change of plan or of feature overrides rewrites the features
+    // (a licence activation may have set others).
+    let features = (after.plan != before.plan || !feature_changes.is_empty())
+        .then(|| serde_json::json!(features));
     if let Some(status) = input.status {
         after.status = status;
     }
@@ -349,7 +400,8 @@ pub async fn update(
     scope
         .execute(
             "UPDATE subscriptions SET plan = $2, status = $3, max_users = $4,
-                    features = COALESCE($5, features), current_period_end = $6, updated_at = $7
+                    features = COALESCE($5, features), current_period_end = $6, updated_at = $7,
+                    feature_overrides = $8, limit_overrides = $9
               WHERE tenant_id = $1",
             &[
                 &after.plan,
@@ -358,6 +410,8 @@ pub async fn update(
                 &features,
                 &period_end,
                 &now,
+                &after.feature_overrides,
+                &after.limit_overrides,
             ],
         )
         .await?;

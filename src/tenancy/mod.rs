@@ -136,12 +136,22 @@ pub fn valid_url(s: &str) -> bool {
         && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// Changes the tenant's own settings. Setting a logo or a brand colour
+/// needs `custom_branding` (402 otherwise); clearing them never does, so a
+/// tenant that lost the feature can still tidy up.
 pub async fn update_current(
     tx: &mut impl Scoped,
     admin: &TenantAdmin<'_>,
+    standing: &crate::auth::Standing,
     input: UpdateTenant,
     now: DateTime<Utc>,
 ) -> ApiResult<TenantView> {
+    let sets_logo = matches!(&input.logo_url, Some(Some(u)) if !u.trim().is_empty());
+    let sets_colour = input
+        .settings
+        .as_ref()
+        .and_then(|s| s.get("brand_color"))
+        .is_some_and(|c| !c.is_null() && c.as_str() != Some(""));
     let mut errors = FieldErrors::default();
     let name = errors.text("name", input.name, NAME_MAX);
     let timezone = input
@@ -163,6 +173,9 @@ pub async fn update_current(
         }
     }
     errors.finish()?;
+    if sets_logo || sets_colour {
+        standing.require(crate::plans::Feature::CustomBranding)?;
+    }
 
     let timezone = timezone.map(|t| t.as_str().to_owned());
     let before = current(tx).await?;
@@ -376,23 +389,6 @@ pub async fn usage(tx: &mut impl Scoped) -> ApiResult<UsageView> {
             max: seats.max,
         },
     })
-}
-
-/// The plan catalogue entry a subscription starts from.
-pub(crate) struct Plan {
-    pub name: String,
-    pub max_users: Option<i64>,
-    pub features: serde_json::Value,
-}
-
-impl FromRow for Plan {
-    fn from_row(r: &Row<'_>) -> DbResult<Self> {
-        Ok(Plan {
-            name: r.get("name")?,
-            max_users: r.get("max_users")?,
-            features: r.get("features")?,
-        })
-    }
 }
 
 /// A plan a tenant can buy, as the plan chooser shows it.

@@ -2,7 +2,7 @@
 //! creates the tenant in trial, its trial subscription and its owner, or
 //! nothing at all.
 
-use super::{tenant_columns, Plan, SubscriptionView, TenantView};
+use super::{tenant_columns, SubscriptionView, TenantView};
 use crate::auth::password;
 use crate::domain::{
     Email, Password, PlanCode, Role, Slug, SubscriptionStatus, TenantId, TenantStatus, UserId,
@@ -315,16 +315,18 @@ pub(crate) async fn create_in(
         }
         None => free_slug(tx, &Slug::derive(&input.company_name)).await?,
     };
-    let plan: Plan = tx
-        .query_one(
-            "SELECT name, max_users, features FROM plans WHERE code = $1",
-            &[&setup.plan],
-        )
-        .await?;
-    let max_users = setup.max_users.unwrap_or(plan.max_users);
+    let catalogue = crate::plans::Entitlements::of(setup.plan, &Default::default());
+    let plan_name = crate::plans::spec(setup.plan).name.to_owned();
+    let max_users = setup
+        .max_users
+        .unwrap_or(catalogue.limit(crate::plans::Limit::Users));
     let features = match &setup.features {
         Some(f) => serde_json::json!(f),
-        None => plan.features.clone(),
+        None => serde_json::json!(catalogue
+            .features()
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()),
     };
     let tenant_id = TenantId::new();
     let tenant: TenantView = tx
@@ -404,7 +406,7 @@ pub(crate) async fn create_in(
     crate::crm::pipelines::create_default(&mut tx.for_tenant(tenant_id), now).await?;
     let subscription = SubscriptionView {
         plan: setup.plan,
-        plan_name: plan.name,
+        plan_name,
         status: sub_status,
         max_users,
         current_users: 1,

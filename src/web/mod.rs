@@ -59,6 +59,25 @@ async fn log_request(mut req: Request, next: Next) -> Response {
     response
 }
 
+/// Counts each API call of a tenant when it completes (in memory; see
+/// [`crate::usage::Meter`]). Calls refused by a rate limit or quota (429)
+/// are not counted.
+async fn meter(
+    axum::extract::State(state): axum::extract::State<App>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let tenant = req.extensions().get::<RequestTenant>().cloned();
+    let response = next.run(req).await;
+    if let (true, Some(t)) = (api, tenant.and_then(|t| t.get())) {
+        if response.status() != axum::http::StatusCode::TOO_MANY_REQUESTS {
+            state.meter.count(t, crate::usage::Metric::ApiCalls, 1);
+        }
+    }
+    response
+}
+
 /// The request's transaction: handlers borrow it (see [`session`]); here,
 /// once the handler has answered, it is committed when the answer is a
 /// success (2xx or a redirect) and rolled back otherwise. This is the one
@@ -177,6 +196,7 @@ pub fn router(state: App) -> Router {
             state.clone(),
             strict_transport,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), meter))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -215,6 +235,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     drop(background);
+    if let Err(e) = state.meter.flush(&state.store, state.clock.now()).await {
+        tracing::warn!(error = %e, "could not write the last usage counts");
+    }
     let now = state.clock.now();
     if let Err(e) =
         crate::licensing::installation::record_clock(&state.store, &state.licensing, now).await

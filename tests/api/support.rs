@@ -285,6 +285,18 @@ impl TestApp {
         .await;
     }
 
+    /// `PATCH /api/tenants/{id}` as the platform admin: a plan change, an
+    /// override; fails the test unless it answers 200.
+    pub async fn admin_patch_tenant(&self, tenant: &Tenant, body: Value) -> Resp {
+        let admin = self.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+        self.patch(&format!("/api/tenants/{}", tenant.id))
+            .bearer(&admin)
+            .json(body)
+            .send()
+            .await
+            .ok("the platform admin changes the tenant")
+    }
+
     /// Lifts a tenant's user limit (as a platform admin's plan change would).
     pub async fn unlimit_users(&self, tenant: &Tenant) {
         self.platform_update(

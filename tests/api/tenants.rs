@@ -20,6 +20,9 @@ both!(current_tenant_is_the_callers_own);
 
 async fn an_admin_updates_the_tenant_settings(app: TestApp) {
     let t = app.register("Settings Co").await;
+    // A logo is custom branding, which no trial has.
+    app.admin_patch_tenant(&t, json!({"feature_overrides": {"custom_branding": true}}))
+        .await;
     let r = app
         .patch("/api/tenants/current")
         .bearer(&t.token)
@@ -121,7 +124,19 @@ async fn subscription_and_usage_count_down_the_trial(app: TestApp) {
     assert_eq!(d["current_users"], 2);
     assert_eq!(d["days_left_in_trial"], 14);
     assert_eq!(d["trial_expired"], false);
-    assert_eq!(d["features"], json!(["core_crm", "basic_reports"]));
+    assert_eq!(
+        d["features"],
+        json!([
+            "core_crm",
+            "basic_reports",
+            "advanced_reports",
+            "workflows",
+            "custom_fields",
+            "email_templates",
+            "integrations"
+        ]),
+        "the trial has the professional plan's features"
+    );
 
     app.advance(Duration::days(10) + Duration::hours(1));
     let token = app.login_ok(&t.email, crate::support::PASSWORD).await;

@@ -237,13 +237,21 @@ pub struct Import<K: Kind> {
     batch: Vec<(u64, K::Row)>,
     report: ImportReport,
     row: u64,
+    /// The plan's rows per import; `None`: unlimited.
+    max_rows: Option<i64>,
 }
 
 impl<K: Kind> Import<K> {
-    pub fn new(kind: K, on_duplicate: OnDuplicate, dry_run: bool) -> Import<K> {
+    pub fn new(
+        kind: K,
+        on_duplicate: OnDuplicate,
+        dry_run: bool,
+        max_rows: Option<i64>,
+    ) -> Import<K> {
         Import {
             kind,
             on_duplicate,
+            max_rows,
             map: None,
             batch: Vec::new(),
             report: ImportReport {
@@ -318,6 +326,13 @@ impl<K: Kind> Import<K> {
             return Ok(());
         };
         self.row += 1;
+        if let Some(max) = self.max_rows.filter(|m| self.row as i64 > *m) {
+            return Err(crate::plans::limit_reached(
+                crate::plans::Limit::ImportRows,
+                self.row as i64,
+                max,
+            ));
+        }
         if values.iter().all(|v| v.trim().is_empty()) {
             return Ok(());
         }
@@ -457,7 +472,7 @@ pub async fn import<K: Kind + Default + 'static>(
     heavy
         .run(async move {
             tx.plan_each_time().await?;
-            let report = Import::new(K::default(), on_duplicate, dry_run)
+            let report = Import::new(K::default(), on_duplicate, dry_run, user.import_rows_limit)
                 .run(&mut tx, &user, file, now)
                 .await?;
             if !dry_run {

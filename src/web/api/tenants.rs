@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::licensing::Mode;
 use crate::staff::UserView;
 use crate::tenancy::register::{self, Availability, RegisterRequest};
-use crate::tenancy::{self, SubscriptionView, TenantView, UpdateTenant, UsageView};
+use crate::tenancy::{self, SubscriptionView, TenantView, UpdateTenant};
 use crate::web::extract::{ClientAddr, Json, Query};
 use crate::web::session::WithBody;
 use crate::web::RequestTenant;
@@ -130,7 +130,7 @@ pub async fn update_current(
     WithBody(mut s, Json(req)): WithBody<Json<UpdateTenant>>,
 ) -> ApiResult<Envelope<TenantView>> {
     let admin = s.user.admin()?;
-    let t = tenancy::update_current(&mut s.tx, &admin, req, state.clock.now()).await?;
+    let t = tenancy::update_current(&mut s.tx, &admin, &s.tenant, req, state.clock.now()).await?;
     Ok(ok(t))
 }
 
@@ -147,8 +147,12 @@ pub async fn subscription(
 }
 
 #[utoipa::path(get, path = "/api/tenants/usage", tag = "tenants", security(("bearer" = [])),
-    responses((status = 200, description = "Usage against the plan", body = Envelope<UsageView>)))]
-pub async fn usage(mut s: TenantSession) -> ApiResult<Envelope<UsageView>> {
-    let v = tenancy::usage(&mut s.tx).await?;
+    responses((status = 200, description = "Usage this billing period against the plan: API calls (counted when each completes, so this one is not in its own answer), records, users, storage and feature use", body = Envelope<crate::usage::UsageReport>)))]
+pub async fn usage(
+    State(state): State<App>,
+    mut s: TenantSession,
+) -> ApiResult<Envelope<crate::usage::UsageReport>> {
+    let now = state.clock.now();
+    let v = crate::usage::report(&state, &mut s.tx, &s.tenant.entitlements, now).await?;
     Ok(ok(v))
 }

@@ -30,6 +30,7 @@ pub async fn calendar(
     Query(q): Query<CalendarQuery>,
 ) -> PageResult {
     let UserPage { mut s, ctx } = p;
+    s.tenant.require(crate::plans::Feature::BasicReports)?;
     let today = ctx.day_of(&state.clock.now());
     let mut e = FieldErrors::default();
     let day = match q.date.as_deref().filter(|d| !d.is_empty()) {
@@ -191,6 +192,7 @@ pub async fn reports(
     Query(q): Query<ReportQuery>,
 ) -> PageResult {
     let UserPage { mut s, ctx } = p;
+    s.tenant.require(crate::plans::Feature::BasicReports)?;
     let today = ctx.day_of(&state.clock.now());
     let mut e = FieldErrors::default();
     let mut date =

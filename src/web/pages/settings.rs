@@ -165,7 +165,7 @@ pub async fn save_company(State(state): State<App>, f: UserForm<Form>) -> PageRe
     let result = match e.finish() {
         Ok(()) => {
             let admin = s.user.admin()?;
-            tenancy::update_current(&mut s.tx, &admin, input, state.clock.now()).await
+            tenancy::update_current(&mut s.tx, &admin, &s.tenant, input, state.clock.now()).await
         }
         Err(e) => Err(e),
     };

@@ -105,7 +105,12 @@ pub async fn import<K: Place>(State(state): State<App>, up: UserUpload) -> PageR
     let tx = s.tx.take();
     let result = transfer::import::<K>(&heavy, tx, &s.user, on_duplicate, dry_run, file, now).await;
     let report = match result {
-        Ok(r) => r,
+        Ok(r) => {
+            if !dry_run {
+                (state.meter).count(s.user.tenant_id, crate::usage::Metric::Imports, 1);
+            }
+            r
+        }
         Err(e) => {
             return layout::form_failure(e, |errors| {
                 page(

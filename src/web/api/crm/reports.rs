@@ -1,6 +1,7 @@
 //! The basic reports over HTTP.
 
 use super::*;
+use crate::plans::Feature;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -45,12 +46,14 @@ impl PeriodQuery {
     responses(
         (status = 200, description = "Deals and their value per stage (per currency)", body = Envelope<PipelineReport>),
         (status = 404, description = "`not_found`: no pipeline of that id", body = ErrorEnvelope),
+        (status = 402, description = "`feature_not_in_plan`: the plan has no reports (`basic_reports`)", body = ErrorEnvelope),
         (status = 429, description = "`rate_limited`: the company runs as many imports, exports and reports at once as it may (`TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS`), or its requests hold as many database connections as they may; with Retry-After", body = ErrorEnvelope),
     ))]
 pub async fn pipeline_report(
     mut s: TenantSession,
     Query(q): Query<PipelineReportQuery>,
 ) -> ApiResult<Envelope<PipelineReport>> {
+    s.tenant.require(Feature::BasicReports)?;
     let mut e = FieldErrors::default();
     let pipeline = uuid_param(&mut e, "pipeline_id", q.pipeline_id);
     e.finish()?;
@@ -62,6 +65,7 @@ pub async fn pipeline_report(
     params(PeriodQuery),
     responses(
         (status = 200, description = "Won deals and their value per month (UTC)", body = Envelope<Vec<MonthReport>>),
+        (status = 402, description = "`feature_not_in_plan`: the plan has no reports (`basic_reports`)", body = ErrorEnvelope),
         (status = 429, description = "`rate_limited`: the company runs as many imports, exports and reports at once as it may (`TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS`), or its requests hold as many database connections as they may; with Retry-After", body = ErrorEnvelope),
     ))]
 pub async fn sales_report(
@@ -69,6 +73,7 @@ pub async fn sales_report(
     mut s: TenantSession,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Envelope<Vec<MonthReport>>> {
+    s.tenant.require(Feature::BasicReports)?;
     let (from, to) = q.parse(state.clock.now())?;
     let r = crm::reports::sales(&mut s.tx, &s.user.access, from, to).await?;
     Ok(ok(r))
@@ -78,6 +83,7 @@ pub async fn sales_report(
     params(PeriodQuery),
     responses(
         (status = 200, description = "Done and open activities per assignee", body = Envelope<Vec<UserActivityReport>>),
+        (status = 402, description = "`feature_not_in_plan`: the plan has no reports (`basic_reports`)", body = ErrorEnvelope),
         (status = 429, description = "`rate_limited`: the company runs as many imports, exports and reports at once as it may (`TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS`), or its requests hold as many database connections as they may; with Retry-After", body = ErrorEnvelope),
     ))]
 pub async fn activities_report(
@@ -85,6 +91,7 @@ pub async fn activities_report(
     mut s: TenantSession,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Envelope<Vec<UserActivityReport>>> {
+    s.tenant.require(Feature::BasicReports)?;
     let (from, to) = q.parse(state.clock.now())?;
     let r = crm::reports::activities(&mut s.tx, &s.user.access, from, to).await?;
     Ok(ok(r))
@@ -94,6 +101,7 @@ pub async fn activities_report(
     params(PeriodQuery),
     responses(
         (status = 200, description = "Leads and their conversion rate per source", body = Envelope<Vec<SourceReport>>),
+        (status = 402, description = "`feature_not_in_plan`: the plan has no reports (`basic_reports`)", body = ErrorEnvelope),
         (status = 429, description = "`rate_limited`: the company runs as many imports, exports and reports at once as it may (`TRASEALLA_TENANT_MAX_HEAVY_OPERATIONS`), or its requests hold as many database connections as they may; with Retry-After", body = ErrorEnvelope),
     ))]
 pub async fn leads_report(
@@ -101,6 +109,7 @@ pub async fn leads_report(
     mut s: TenantSession,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Envelope<Vec<SourceReport>>> {
+    s.tenant.require(Feature::BasicReports)?;
     let (from, to) = q.parse(state.clock.now())?;
     let r = crm::reports::leads(&mut s.tx, &s.user.access, from, to).await?;
     Ok(ok(r))

@@ -74,6 +74,9 @@ async fn import<K: Kind + Default + 'static>(
     let tx = s.tx.take();
     let report =
         crm::transfer::import::<K>(&heavy, tx, &s.user, on_duplicate, dry_run, file, now).await?;
+    if !dry_run {
+        (state.meter).count(s.user.tenant_id, crate::usage::Metric::Imports, 1);
+    }
     Ok(ok(report))
 }
 

@@ -1,0 +1,416 @@
+//! Usage metering: what each tenant uses of what its plan allows.
+//!
+//! Events (API calls, imports, e-mails sent…) are counted in memory and
+//! added to `usage_counters` (per tenant, metric and day) by a periodic
+//! flush, so counting adds no database write to a request; a crash loses
+//! at most one flush interval of counts, and several servers on one
+//! database each add their own, so the sum stays exact. Records and users
+//! are counted when asked; storage is measured by a scheduled job (and on
+//! demand for platform admins).
+
+use crate::app::App;
+use crate::domain::TenantId;
+use crate::error::{ApiError, ApiResult};
+use crate::plans::{Entitlements, Limit};
+use crate::store::{Access, DbResult, Dialect, FromRow, One, Row, Scoped, Store};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use utoipa::ToSchema;
+
+/// A metered kind of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    ApiCalls,
+    Imports,
+    EmailsSent,
+    WorkflowRuns,
+    WebhookDeliveries,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 5] = [
+        Metric::ApiCalls,
+        Metric::Imports,
+        Metric::EmailsSent,
+        Metric::WorkflowRuns,
+        Metric::WebhookDeliveries,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::ApiCalls => "api_calls",
+            Metric::Imports => "imports",
+            Metric::EmailsSent => "emails_sent",
+            Metric::WorkflowRuns => "workflow_runs",
+            Metric::WebhookDeliveries => "webhook_deliveries",
+        }
+    }
+}
+
+/// The events counted since the last flush, and the monthly API-call
+/// totals the last flush saw (for the quota).
+#[derive(Default)]
+pub struct Meter {
+    pending: Mutex<HashMap<(TenantId, Metric), i64>>,
+    /// Per tenant: the period the total is of, and its API calls then.
+    api_calls: Mutex<HashMap<TenantId, (NaiveDate, i64)>>,
+}
+
+/// The billing period `now` is in: the calendar month (UTC).
+pub fn period(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap_or_default();
+    let next = if now.month() == 12 {
+        NaiveDate::from_ymd_opt(now.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(now.year(), now.month() + 1, 1)
+    }
+    .unwrap_or_default();
+    let at = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
+    (at(start), at(next))
+}
+
+impl Meter {
+    pub fn count(&self, tenant: TenantId, metric: Metric, n: i64) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        *p.entry((tenant, metric)).or_default() += n;
+    }
+
+    fn pending(&self, tenant: TenantId, metric: Metric) -> i64 {
+        let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.get(&(tenant, metric)).copied().unwrap_or(0)
+    }
+
+    /// The tenant's API calls this period as this server knows them: the
+    /// total at its last flush and what it counted since.
+    pub fn api_calls(&self, tenant: TenantId, now: DateTime<Utc>) -> i64 {
+        let month = period(now).0.date_naive();
+        let flushed = {
+            let t = self.api_calls.lock().unwrap_or_else(|e| e.into_inner());
+            t.get(&tenant)
+                .filter(|(p, _)| *p == month)
+                .map_or(0, |(_, n)| *n)
+        };
+        flushed + self.pending(tenant, Metric::ApiCalls)
+    }
+
+    /// Adds the pending counts to the database, in one transaction; on
+    /// failure they stay pending for the next flush.
+    pub async fn flush(&self, store: &Store, now: DateTime<Utc>) -> DbResult<()> {
+        let taken: Vec<((TenantId, Metric), i64)> = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.drain().filter(|(_, n)| *n != 0).collect()
+        };
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let day = now.date_naive();
+        let (start, _) = period(now);
+        let result = async {
+            let mut tx = store.platform(Access::Write).await?;
+            let mut totals = Vec::new();
+            for ((tenant, metric), n) in &taken {
+                // Platform work: each row names its tenant.
+                tx.execute(
+                    "INSERT INTO usage_counters (tenant_id, metric, day, count)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (tenant_id, metric, day)
+                     DO UPDATE SET count = usage_counters.count + excluded.count",
+                    &[tenant, &metric.as_str(), &day, n],
+                )
+                .await?;
+                if *metric == Metric::ApiCalls {
+                    let One(total): One<i64> = tx
+                        .for_tenant(*tenant)
+                        .query_one(
+                            "SELECT COALESCE(SUM(count), 0) FROM usage_counters
+                             WHERE tenant_id = $1 AND metric = 'api_calls' AND day >= $2",
+                            &[&start.date_naive()],
+                        )
+                        .await?;
+                    totals.push((*tenant, total));
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, crate::store::DbError>(totals)
+        }
+        .await;
+        match result {
+            Ok(totals) => {
+                let mut t = self.api_calls.lock().unwrap_or_else(|e| e.into_inner());
+                for (tenant, total) in totals {
+                    t.insert(tenant, (start.date_naive(), total));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+                for (k, n) in taken {
+                    *p.entry(k).or_default() += n;
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Measures every live tenant's storage (daily, from the scheduler).
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+pub struct MeasureStorage {}
+
+impl crate::jobs::Job for MeasureStorage {
+    const KIND: &'static str = "measure_storage";
+
+    async fn run(self, app: &App, _ctx: &crate::jobs::JobCtx) -> Result<(), crate::jobs::JobError> {
+        let mut tx = app.store.platform(Access::Read).await?;
+        let tenants: Vec<One<TenantId>> = tx
+            .query("SELECT id FROM tenants WHERE status <> 'cancelled'", &[])
+            .await?;
+        tx.commit().await?;
+        for One(tenant) in tenants {
+            measure_storage(&app.store, tenant, app.clock.now()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The flush loop of one server.
+pub async fn flush_periodically(app: App) {
+    let every = std::time::Duration::from_secs(app.config.usage_flush_secs);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = app.meter.flush(&app.store, app.clock.now()).await {
+            tracing::warn!(error = %e, "could not write usage counts; they are kept for the next flush");
+        }
+    }
+}
+
+/// Contacts, companies, leads and deals: the records the plan counts.
+pub async fn records(tx: &mut impl Scoped) -> ApiResult<i64> {
+    let One(n): One<i64> = tx
+        .query_one(
+            "SELECT (SELECT count(*) FROM contacts c WHERE c.tenant_id = $1)
+                  + (SELECT count(*) FROM companies co WHERE co.tenant_id = $1)
+                  + (SELECT count(*) FROM leads l WHERE l.tenant_id = $1)
+                  + (SELECT count(*) FROM deals d WHERE d.tenant_id = $1)",
+            &[],
+        )
+        .await?;
+    Ok(n)
+}
+
+/// 402 `plan_limit_reached` when `adding` records would pass the limit
+/// (`None`: unlimited, nothing is counted).
+pub async fn ensure_records(
+    tx: &mut impl Scoped,
+    limit: Option<i64>,
+    adding: i64,
+) -> ApiResult<()> {
+    let Some(max) = limit else {
+        return Ok(());
+    };
+    let used = records(tx).await?;
+    if used + adding > max {
+        return Err(crate::plans::limit_reached(Limit::Records, used, max));
+    }
+    Ok(())
+}
+
+/// One metric of `GET /api/tenants/usage`, in the shape billing systems use.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MetricUsage {
+    /// `api_calls`, `records`, `users`, `storage_bytes`, `imports`,
+    /// `emails_sent`, `workflow_runs`, `webhook_deliveries`.
+    pub metric: &'static str,
+    pub used: i64,
+    /// `null`: unlimited (or not limited).
+    pub limit: Option<i64>,
+    /// `null` when unlimited.
+    pub remaining: Option<i64>,
+    /// When the count starts again (the end of the period); `null` for
+    /// what is not counted per period.
+    pub reset_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/tenants/usage`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageReport {
+    /// Active users against the user limit (as before).
+    pub users: crate::tenancy::UsageCount,
+    /// The billing period the counts are of (a calendar month, UTC).
+    pub period: Period,
+    pub metrics: Vec<MetricUsage>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Period {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+fn metric(
+    name: &'static str,
+    used: i64,
+    limit: Option<i64>,
+    reset_at: Option<DateTime<Utc>>,
+) -> MetricUsage {
+    MetricUsage {
+        metric: name,
+        used,
+        limit,
+        remaining: limit.map(|l| (l - used).max(0)),
+        reset_at,
+    }
+}
+
+struct Counted(String, i64);
+
+impl FromRow for Counted {
+    fn from_row(r: &Row<'_>) -> DbResult<Self> {
+        Ok(Counted(r.get("metric")?, r.get("total")?))
+    }
+}
+
+/// The tenant's usage this period: each metric with its limit. This
+/// server's pending counts are flushed first, so what it counted is in.
+pub async fn report(
+    app: &App,
+    tx: &mut impl Scoped,
+    entitlements: &Entitlements,
+    now: DateTime<Utc>,
+) -> ApiResult<UsageReport> {
+    app.meter
+        .flush(&app.store, now)
+        .await
+        .map_err(ApiError::from)?;
+    let (start, end) = period(now);
+    let counted: Vec<Counted> = tx
+        .query(
+            "SELECT metric, SUM(count) AS total FROM usage_counters
+             WHERE tenant_id = $1 AND day >= $2 AND day < $3 GROUP BY metric",
+            &[&start.date_naive(), &end.date_naive()],
+        )
+        .await?;
+    let of = |m: Metric| {
+        counted
+            .iter()
+            .find(|c| c.0 == m.as_str())
+            .map_or(0, |c| c.1)
+    };
+    let seats = crate::tenancy::seats(tx).await?;
+    let records = records(tx).await?;
+    let storage: Option<One<i64>> = tx
+        .query_opt("SELECT bytes FROM usage_storage WHERE tenant_id = $1", &[])
+        .await?;
+    let storage = match storage {
+        Some(One(b)) => b,
+        None => storage_bytes(&app.store, tx.tenant_id()).await?,
+    };
+    let mut metrics = vec![
+        metric(
+            "api_calls",
+            of(Metric::ApiCalls),
+            entitlements.limit(Limit::ApiCallsPerMonth),
+            Some(end),
+        ),
+        metric("records", records, entitlements.limit(Limit::Records), None),
+        metric("users", seats.current, seats.max, None),
+        metric(
+            "storage_bytes",
+            storage,
+            entitlements.limit(Limit::StorageBytes),
+            None,
+        ),
+    ];
+    for m in [
+        Metric::Imports,
+        Metric::EmailsSent,
+        Metric::WorkflowRuns,
+        Metric::WebhookDeliveries,
+    ] {
+        metrics.push(metric(m.as_str(), of(m), None, Some(end)));
+    }
+    Ok(UsageReport {
+        users: crate::tenancy::UsageCount {
+            current: seats.current,
+            max: seats.max,
+        },
+        period: Period { start, end },
+        metrics,
+    })
+}
+
+/// The tenant tables whose rows count as its storage.
+const STORED: &[&str] = &[
+    "contacts",
+    "companies",
+    "leads",
+    "deals",
+    "deal_items",
+    "activities",
+    "notes",
+    "products",
+    "pipelines",
+    "pipeline_stages",
+    "users",
+    "audit_log",
+    "record_changes",
+    "mail_messages",
+];
+
+/// Measures what the tenant's rows take: PostgreSQL's own size of each row
+/// (`pg_column_size`); on SQLite, the bytes of each row's values.
+pub async fn storage_bytes(store: &Store, tenant: TenantId) -> ApiResult<i64> {
+    let mut tx = store.platform(Access::Read).await?;
+    let mut total = 0;
+    for table in STORED {
+        let sql = match tx.dialect() {
+            Dialect::Postgres => format!(
+                "SELECT COALESCE(SUM(pg_column_size(x.*)), 0)::bigint FROM {table} x
+                 WHERE x.tenant_id = $1"
+            ),
+            Dialect::Sqlite => {
+                let columns: Vec<One<String>> = tx
+                    .query(
+                        &format!("SELECT name FROM pragma_table_info('{table}')"),
+                        &[],
+                    )
+                    .await?;
+                let sizes: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("COALESCE(length(CAST(x.\"{}\" AS BLOB)), 0)", c.0))
+                    .collect();
+                format!(
+                    "SELECT COALESCE(SUM({}), 0) FROM {table} x WHERE x.tenant_id = $1",
+                    sizes.join(" + ")
+                )
+            }
+        };
+        let One(n): One<i64> = tx.for_tenant(tenant).query_one(&sql, &[]).await?;
+        total += n;
+    }
+    tx.commit().await?;
+    Ok(total)
+}
+
+/// Measures and keeps one tenant's storage; the bytes.
+pub async fn measure_storage(
+    store: &Store,
+    tenant: TenantId,
+    now: DateTime<Utc>,
+) -> ApiResult<i64> {
+    let bytes = storage_bytes(store, tenant).await?;
+    let mut tx = store.platform(Access::Write).await?;
+    tx.execute(
+        "INSERT INTO usage_storage (tenant_id, bytes, measured_at) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id) DO UPDATE SET bytes = excluded.bytes,
+                                               measured_at = excluded.measured_at",
+        &[&tenant, &bytes, &now],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(bytes)
+}
