@@ -10,7 +10,7 @@
 
 use crate::app::App;
 use crate::domain::TenantId;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::plans::{Entitlements, Limit};
 use crate::store::{Access, DbResult, Dialect, FromRow, One, Row, Scoped, Store};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
@@ -124,7 +124,7 @@ impl Meter {
                     let One(total): One<i64> = tx
                         .for_tenant(*tenant)
                         .query_one(
-                            "SELECT COALESCE(SUM(count), 0) FROM usage_counters
+                            "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM usage_counters
                              WHERE tenant_id = $1 AND metric = 'api_calls' AND day >= $2",
                             &[&start.date_naive()],
                         )
@@ -274,22 +274,19 @@ impl FromRow for Counted {
     }
 }
 
-/// The tenant's usage this period: each metric with its limit. This
-/// server's pending counts are flushed first, so what it counted is in.
+/// The tenant's usage this period: each metric with its limit. The caller
+/// flushes this server's pending counts first (before its transaction
+/// begins, so that it sees them), so what this server counted is in.
 pub async fn report(
     app: &App,
     tx: &mut impl Scoped,
     entitlements: &Entitlements,
     now: DateTime<Utc>,
 ) -> ApiResult<UsageReport> {
-    app.meter
-        .flush(&app.store, now)
-        .await
-        .map_err(ApiError::from)?;
     let (start, end) = period(now);
     let counted: Vec<Counted> = tx
         .query(
-            "SELECT metric, SUM(count) AS total FROM usage_counters
+            "SELECT metric, CAST(SUM(count) AS BIGINT) AS total FROM usage_counters
              WHERE tenant_id = $1 AND day >= $2 AND day < $3 GROUP BY metric",
             &[&start.date_naive(), &end.date_naive()],
         )

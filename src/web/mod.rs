@@ -28,14 +28,24 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 /// The tenant a request acted for, filled in by authentication and read by
 /// the request log.
 #[derive(Clone, Default)]
-pub struct RequestTenant(Arc<OnceLock<TenantId>>);
+pub struct RequestTenant(Arc<(OnceLock<TenantId>, OnceLock<TenantId>)>);
 
 impl RequestTenant {
+    /// The tenant the request concerned (a login, a registration).
     pub fn set(&self, tenant: TenantId) {
-        let _ = self.0.set(tenant);
+        let _ = self.0 .0.set(tenant);
+    }
+    /// The tenant whose user made the request (a verified token): its
+    /// API calls are metered.
+    pub fn set_caller(&self, tenant: TenantId) {
+        self.set(tenant);
+        let _ = self.0 .1.set(tenant);
     }
     pub fn get(&self) -> Option<TenantId> {
-        self.0.get().copied()
+        self.0 .0.get().copied()
+    }
+    pub fn caller(&self) -> Option<TenantId> {
+        self.0 .1.get().copied()
     }
 }
 
@@ -70,7 +80,7 @@ async fn meter(
     let api = req.uri().path().starts_with("/api/");
     let tenant = req.extensions().get::<RequestTenant>().cloned();
     let response = next.run(req).await;
-    if let (true, Some(t)) = (api, tenant.and_then(|t| t.get())) {
+    if let (true, Some(t)) = (api, tenant.and_then(|t| t.caller())) {
         if response.status() != axum::http::StatusCode::TOO_MANY_REQUESTS {
             state.meter.count(t, crate::usage::Metric::ApiCalls, 1);
         }

@@ -36,7 +36,7 @@ pub async fn tenant_auth(claims: Claims, parts: &mut Parts, app: &App) -> ApiRes
     let ClientAddr(client_addr) = ClientAddr::from_request_parts(parts, app).await?;
     let mut auth = TenantAuth::new(claims, access_of(parts), client_addr, slot(parts))?;
     if let Some(slot) = parts.extensions.get::<RequestTenant>() {
-        slot.set(auth.tenant());
+        slot.set_caller(auth.tenant());
     }
     if parts.extensions.get::<HeavyOperation>().is_some() {
         auth.heavy(app)?;

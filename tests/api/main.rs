@@ -16,6 +16,7 @@ mod limits;
 mod mail;
 mod mailsink;
 mod pages;
+mod plans;
 mod platform;
 mod registration;
 mod rls;

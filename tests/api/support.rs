@@ -165,6 +165,14 @@ impl TestApp {
             .expect("a second server starts")
     }
 
+    /// A second server on the same database and clock, listening: its
+    /// state, its address (send to it with [`Req::via`]) and its task.
+    pub async fn second_listener(&self) -> (App, SocketAddr, tokio::task::JoinHandle<()>) {
+        serve((*self.state.config).clone(), &self.clock)
+            .await
+            .expect("a second server starts")
+    }
+
     /// Runs every due job (as a worker would) until none is due; how many
     /// ran.
     pub async fn run_jobs(&self) -> usize {
@@ -186,6 +194,7 @@ impl TestApp {
             path: path.to_owned(),
             headers: Vec::new(),
             body: None,
+            to: None,
         }
     }
 
@@ -440,6 +449,8 @@ pub struct Req<'a> {
     path: String,
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
+    /// Another server of the same deployment to send it to.
+    to: Option<SocketAddr>,
 }
 
 #[derive(Debug)]
@@ -482,6 +493,12 @@ impl Resp {
 }
 
 impl Req<'_> {
+    /// Sends it to another server (see [`TestApp::second_listener`]).
+    pub fn via(mut self, addr: SocketAddr) -> Self {
+        self.to = Some(addr);
+        self
+    }
+
     pub fn bearer(self, token: &str) -> Self {
         self.header("authorization", &format!("Bearer {token}"))
     }
@@ -503,7 +520,8 @@ impl Req<'_> {
     }
 
     pub async fn send(self) -> Resp {
-        let stream = tokio::net::TcpStream::connect(self.app.addr).await.unwrap();
+        let addr = self.to.unwrap_or(self.app.addr);
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let io = hyper_util::rt::TokioIo::new(stream);
         let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(io)
             .await
@@ -517,7 +535,7 @@ impl Req<'_> {
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("host"))
         {
-            builder = builder.header("host", format!("127.0.0.1:{}", self.app.addr.port()));
+            builder = builder.header("host", format!("127.0.0.1:{}", addr.port()));
         }
         for (k, v) in &self.headers {
             builder = builder.header(k, v);

@@ -150,9 +150,13 @@ pub async fn subscription(
     responses((status = 200, description = "Usage this billing period against the plan: API calls (counted when each completes, so this one is not in its own answer), records, users, storage and feature use", body = Envelope<crate::usage::UsageReport>)))]
 pub async fn usage(
     State(state): State<App>,
-    mut s: TenantSession,
+    auth: crate::auth::TenantAuth,
 ) -> ApiResult<Envelope<crate::usage::UsageReport>> {
     let now = state.clock.now();
+    // What this server counted goes in first, before the transaction's
+    // snapshot is taken.
+    state.meter.flush(&state.store, now).await?;
+    let mut s = auth.begin(&state).await?;
     let v = crate::usage::report(&state, &mut s.tx, &s.tenant.entitlements, now).await?;
     Ok(ok(v))
 }

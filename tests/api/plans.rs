@@ -1,0 +1,380 @@
+//! Plans that mean something: gated features and limits answer 402 with
+//! what the plan lacks, a downgrade keeps data readable, a platform
+//! admin's overrides take effect (audited), and the usage endpoint's
+//! counts are exact.
+
+use crate::support::{Resp, Tenant, TestApp, ADMIN_PASSWORD, ADMIN_USERNAME};
+use crate::{both, postgres_only};
+use serde_json::{json, Value};
+
+fn details(r: &Resp) -> &Value {
+    &r.body["error"]["details"]
+}
+
+#[track_caller]
+fn refused_feature(r: &Resp, feature: &str, plan: &str) {
+    assert_eq!(
+        (r.status, r.code()),
+        (402, "feature_not_in_plan"),
+        "{}",
+        r.text
+    );
+    assert_eq!(details(r)["feature"], feature);
+    assert_eq!(details(r)["required_plan"], plan);
+}
+
+#[track_caller]
+fn refused_limit(r: &Resp, limit: &str, used: i64, max: i64) {
+    assert_eq!(
+        (r.status, r.code()),
+        (402, "plan_limit_reached"),
+        "{}",
+        r.text
+    );
+    assert_eq!(details(r)["limit"], limit, "{}", r.text);
+    assert_eq!(details(r)["used"], used, "{}", r.text);
+    assert_eq!(details(r)["max"], max, "{}", r.text);
+}
+
+async fn set_logo(app: &TestApp, t: &Tenant, logo: Value) -> Resp {
+    app.patch("/api/tenants/current")
+        .bearer(&t.token)
+        .json(json!({ "logo_url": logo }))
+        .send()
+        .await
+}
+
+async fn custom_branding_needs_a_plan_with_it_and_survives_a_downgrade(app: TestApp) {
+    let t = app.register("Brand Co").await;
+    let r = set_logo(&app, &t, json!("https://cdn.example.com/a.png")).await;
+    refused_feature(&r, "custom_branding", "enterprise");
+    let r = app
+        .patch("/api/tenants/current")
+        .bearer(&t.token)
+        .json(json!({ "settings": { "brand_color": "#ff0000" } }))
+        .send()
+        .await;
+    refused_feature(&r, "custom_branding", "enterprise");
+
+    app.admin_patch_tenant(&t, json!({ "plan": "enterprise" }))
+        .await;
+    let r = set_logo(&app, &t, json!("https://cdn.example.com/a.png")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // Down to starter: the logo is kept and readable, not changeable…
+    app.admin_patch_tenant(&t, json!({ "plan": "starter" }))
+        .await;
+    let r = app
+        .get("/api/tenants/current")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("read");
+    assert_eq!(r.body["data"]["logo_url"], "https://cdn.example.com/a.png");
+    let r = set_logo(&app, &t, json!("https://cdn.example.com/b.png")).await;
+    refused_feature(&r, "custom_branding", "enterprise");
+    // …but may be removed.
+    let r = set_logo(&app, &t, Value::Null).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+both!(custom_branding_needs_a_plan_with_it_and_survives_a_downgrade);
+
+async fn an_override_takes_a_feature_away_or_gives_it_and_is_audited(app: TestApp) {
+    let t = app.register("Report Co").await;
+    let reports = [
+        "/api/reports/pipeline",
+        "/api/reports/sales",
+        "/api/reports/activities",
+        "/api/reports/leads",
+    ];
+    for path in reports {
+        app.get(path).bearer(&t.token).send().await.ok(path);
+    }
+    let r = app
+        .admin_patch_tenant(
+            &t,
+            json!({ "feature_overrides": { "basic_reports": false } }),
+        )
+        .await;
+    assert!(!r.body["data"]["subscription"]["features"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("basic_reports")));
+    for path in reports {
+        let r = app.get(path).bearer(&t.token).send().await;
+        refused_feature(&r, "basic_reports", "starter");
+    }
+    // A custom_branding override lets a trial set its logo.
+    app.admin_patch_tenant(
+        &t,
+        json!({ "feature_overrides": { "basic_reports": null, "custom_branding": true } }),
+    )
+    .await;
+    for path in reports {
+        app.get(path).bearer(&t.token).send().await.ok(path);
+    }
+    let r = set_logo(&app, &t, json!("https://cdn.example.com/a.png")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let admin = app.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    let r = app
+        .get(&format!("/api/tenants/{}/audit-log", t.id))
+        .bearer(&admin)
+        .send()
+        .await
+        .ok("audit");
+    let changes: Vec<&Value> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "tenant.updated")
+        .collect();
+    assert_eq!(changes.len(), 2, "{}", r.text);
+    assert_eq!(
+        changes[0]["after"]["feature_overrides"],
+        json!({ "custom_branding": true })
+    );
+    assert_eq!(
+        changes[1]["after"]["feature_overrides"],
+        json!({ "basic_reports": false })
+    );
+
+    // Names are checked.
+    let r = app
+        .patch(&format!("/api/tenants/{}", t.id))
+        .bearer(&admin)
+        .json(json!({
+            "feature_overrides": { "teleportation": true },
+            "limit_overrides": { "records": -1, "parsecs": 3 }
+        }))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let fields = &r.body["error"]["details"]["fields"];
+    for f in [
+        "feature_overrides.teleportation",
+        "limit_overrides.records",
+        "limit_overrides.parsecs",
+    ] {
+        assert!(fields[f].is_string(), "{f}: {}", r.text);
+    }
+}
+both!(an_override_takes_a_feature_away_or_gives_it_and_is_audited);
+
+async fn records_are_limited_across_kinds_and_stay_readable(app: TestApp) {
+    let t = app.register("Records Co").await;
+    app.admin_patch_tenant(&t, json!({ "limit_overrides": { "records": 4 } }))
+        .await;
+    let create = |path: &'static str, body: Value| {
+        let app = &app;
+        let token = t.token.clone();
+        async move { app.post(path).bearer(&token).json(body).send().await }
+    };
+    create("/api/contacts", json!({ "first_name": "Ann" }))
+        .await
+        .created("contact");
+    create("/api/companies", json!({ "name": "Acme" }))
+        .await
+        .created("company");
+    create("/api/leads", json!({ "first_name": "Lee" }))
+        .await
+        .created("lead");
+    create("/api/deals", json!({ "title": "Deal" }))
+        .await
+        .created("deal");
+    for (path, body) in [
+        ("/api/contacts", json!({ "first_name": "Bo" })),
+        ("/api/companies", json!({ "name": "Beta" })),
+        ("/api/leads", json!({ "first_name": "Lu" })),
+        ("/api/deals", json!({ "title": "Another" })),
+    ] {
+        refused_limit(&create(path, body).await, "records", 4, 4);
+    }
+    // An import that would pass the limit writes nothing.
+    let r = app
+        .post("/api/contacts/import")
+        .bearer(&t.token)
+        .raw("text/csv", b"first_name\nCy\nDi\n".to_vec())
+        .send()
+        .await;
+    refused_limit(&r, "records", 4, 4);
+    // Everything stays readable.
+    let r = app
+        .get("/api/contacts")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("list");
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+    // Lifting the override gives the plan's limit back.
+    app.admin_patch_tenant(&t, json!({ "limit_overrides": { "records": null } }))
+        .await;
+    create("/api/contacts", json!({ "first_name": "Bo" }))
+        .await
+        .created("contact within the trial's 5,000");
+}
+both!(records_are_limited_across_kinds_and_stay_readable);
+
+async fn an_import_may_not_pass_the_plans_rows(app: TestApp) {
+    let t = app.register("Import Co").await;
+    app.admin_patch_tenant(&t, json!({ "limit_overrides": { "import_rows": 2 } }))
+        .await;
+    let import = |csv: &'static str| {
+        let app = &app;
+        let token = t.token.clone();
+        async move {
+            app.post("/api/contacts/import")
+                .bearer(&token)
+                .raw("text/csv", csv.as_bytes().to_vec())
+                .send()
+                .await
+        }
+    };
+    let r = import("first_name\nA\nB\nC\n").await;
+    refused_limit(&r, "import_rows", 3, 2);
+    let r = app
+        .get("/api/contacts")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("list");
+    assert_eq!(r.body["data"], json!([]), "nothing was written");
+    let r = import("first_name\nA\nB\n").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["data"]["imported"], 2);
+}
+both!(an_import_may_not_pass_the_plans_rows);
+
+fn metric<'a>(usage: &'a Value, name: &str) -> &'a Value {
+    usage["data"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {usage}"))
+}
+
+async fn usage_counts_a_scripted_sequence_exactly(app: TestApp) {
+    let t = app.register("Usage Co").await;
+    let other = app.register("Other Co").await;
+    // 10 calls of the tenant's (registration is not one of them: it is not
+    // made by a tenant's user), some failing: each counts.
+    for _ in 0..6 {
+        app.get("/api/contacts")
+            .bearer(&t.token)
+            .send()
+            .await
+            .ok("list");
+    }
+    app.post("/api/contacts")
+        .bearer(&t.token)
+        .json(json!({ "first_name": "Ann" }))
+        .send()
+        .await
+        .created("create");
+    app.post("/api/contacts")
+        .bearer(&t.token)
+        .json(json!({}))
+        .send()
+        .await
+        .expect(422, "a bad create is a call too");
+    app.post("/api/contacts/import")
+        .bearer(&t.token)
+        .raw("text/csv", b"first_name\nBo\n".to_vec())
+        .send()
+        .await
+        .ok("import");
+    app.get("/api/auth/me")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("me");
+    // Another tenant's calls are its own.
+    app.get("/api/contacts")
+        .bearer(&other.token)
+        .send()
+        .await
+        .ok("other");
+
+    let r = app
+        .get("/api/tenants/usage")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("usage");
+    assert_eq!(r.body["data"]["users"], json!({ "current": 1, "max": 3 }));
+    let calls = metric(&r.body, "api_calls");
+    assert_eq!(calls["used"], 10, "{}", r.text);
+    assert_eq!(calls["limit"], 50_000);
+    assert_eq!(calls["remaining"], 49_990);
+    assert_eq!(calls["reset_at"], "2026-04-01T00:00:00Z");
+    assert_eq!(r.body["data"]["period"]["start"], "2026-03-01T00:00:00Z");
+    assert_eq!(r.body["data"]["period"]["end"], "2026-04-01T00:00:00Z");
+    assert_eq!(metric(&r.body, "records")["used"], 2);
+    assert_eq!(metric(&r.body, "records")["limit"], 5_000);
+    assert_eq!(metric(&r.body, "imports")["used"], 1);
+    assert_eq!(metric(&r.body, "users")["used"], 1);
+    assert!(metric(&r.body, "storage_bytes")["used"].as_i64().unwrap() > 0);
+    // The usage call itself counts once it has answered.
+    let r = app
+        .get("/api/tenants/usage")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("usage");
+    assert_eq!(metric(&r.body, "api_calls")["used"], 11);
+    let r = app
+        .get("/api/tenants/usage")
+        .bearer(&other.token)
+        .send()
+        .await
+        .ok("usage");
+    assert_eq!(metric(&r.body, "api_calls")["used"], 1);
+    // A new month starts from nothing.
+    app.advance(chrono::Duration::days(31));
+    let fresh = app.login_ok(&t.email, crate::support::PASSWORD).await;
+    let r = app
+        .get("/api/tenants/usage")
+        .bearer(&fresh)
+        .send()
+        .await
+        .ok("usage");
+    assert_eq!(metric(&r.body, "api_calls")["used"], 0);
+    assert_eq!(r.body["data"]["period"]["start"], "2026-04-01T00:00:00Z");
+}
+both!(usage_counts_a_scripted_sequence_exactly);
+
+/// Two servers on one database each count their own calls; the sum is
+/// exact once both have flushed.
+async fn two_servers_count_into_one_usage(app: TestApp) {
+    let (second, addr, _server) = app.second_listener().await;
+    let t = app.register("Shared Usage Co").await;
+    for _ in 0..5 {
+        app.get("/api/contacts")
+            .bearer(&t.token)
+            .send()
+            .await
+            .ok("on the first");
+    }
+    for _ in 0..7 {
+        app.get("/api/contacts")
+            .bearer(&t.token)
+            .via(addr)
+            .send()
+            .await
+            .ok("on the second");
+    }
+    second
+        .meter
+        .flush(&second.store, app.clock_now())
+        .await
+        .unwrap();
+    let r = app
+        .get("/api/tenants/usage")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("usage");
+    assert_eq!(metric(&r.body, "api_calls")["used"], 12, "{}", r.text);
+}
+postgres_only!(two_servers_count_into_one_usage);
