@@ -370,6 +370,45 @@ mod tests {
         assert_eq!(limits.tenants_holding(), 0);
     }
 
+    /// Two servers sharing one Redis (TEST_REDIS_URL): a tenant's
+    /// connections are capped across both, and a place given back on one
+    /// is taken by a request waiting on the other.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_redis_a_tenants_connections_are_capped_across_servers() {
+        let Some(url) = std::env::var("TEST_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!("skipped: TEST_REDIS_URL is not set");
+            return;
+        };
+        let prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
+        let server = || async {
+            let limiter = Limiter::with_prefix(Some(&url), &prefix).await.unwrap();
+            assert!(limiter.shared());
+            TenantLimits::new(2, Duration::from_millis(1000), 1, 1)
+                .unwrap()
+                .shared_through(limiter, Duration::from_secs(30))
+        };
+        let (a, b) = (Arc::new(server().await), Arc::new(server().await));
+        let t = tenant();
+        let first = a.connection(t).await.unwrap();
+        let second = b.connection(t).await.unwrap();
+        let e = a.connection(t).await.err().expect("a third across servers");
+        assert_eq!(e.code, ErrorCode::RateLimited);
+        assert!(b.connection(t).await.is_err());
+        // Another tenant is not counted.
+        let other = b.connection(tenant()).await.expect("another tenant's");
+        let waiting = tokio::spawn({
+            let b = b.clone();
+            async move { b.connection(t).await.map(|l| l.tenant()) }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(first);
+        assert_eq!(waiting.await.unwrap().ok(), Some(t));
+        drop((second, other));
+    }
+
     #[tokio::test]
     async fn heavy_work_runs_on_its_own_threads_and_stops_with_its_request() {
         let limits = TenantLimits::new(1, Duration::from_millis(10), 1, 1).unwrap();
