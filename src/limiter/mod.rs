@@ -290,7 +290,7 @@ impl Health {
     fn answered(&self) {
         if !self.up.swap(true, Ordering::Relaxed) {
             self.lock().warned_at = None;
-            tracing::warn!("Redis answers again: limits are shared across servers again");
+            tracing::info!("Redis answers again: limits are shared across servers again");
         }
     }
 
