@@ -1,5 +1,6 @@
 //! The application context: what every layer works with (store,
-//! configuration, clock, token keys, licensing, per-tenant limits). HTTP
+//! configuration, clock, token keys, licensing, per-tenant limits, the
+//! limits shared across servers). HTTP
 //! lives in `web`, which depends on this module and never the other way
 //! round.
 
@@ -21,6 +22,9 @@ pub struct App {
     pub licensing: Arc<Licensing>,
     /// What one tenant may hold at once.
     pub limits: Arc<TenantLimits>,
+    /// Rates and throttles, shared across servers through Redis when
+    /// TRASEALLA_REDIS_URL is set.
+    pub limiter: crate::limiter::Limiter,
     /// Seals the secrets the database keeps (and queued mail bodies).
     pub master: Arc<crate::secrets::MasterKey>,
     /// The SMTP server mail leaves through; `None` when none is configured
@@ -68,12 +72,26 @@ impl App {
         crate::licensing::installation::check(&store, &licensing, false, clock.now())
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
-        let limits = Arc::new(TenantLimits::new(
-            config.tenant_connections(),
-            std::time::Duration::from_millis(config.tenant_connection_wait_ms),
-            config.tenant_max_heavy_operations,
-            config.heavy_workers(),
-        )?);
+        let limiter =
+            crate::limiter::Limiter::with_prefix(config.redis_url.as_deref(), &config.redis_prefix)
+                .await?;
+        if config.redis_url.is_none() {
+            tracing::info!("no Redis is configured (TRASEALLA_REDIS_URL): request rates and connection caps are per server");
+        }
+        let limits = Arc::new(
+            TenantLimits::new(
+                config.tenant_connections(),
+                std::time::Duration::from_millis(config.tenant_connection_wait_ms),
+                config.tenant_max_heavy_operations,
+                config.heavy_workers(),
+            )?
+            // A tenant transaction's place is taken back at the latest
+            // after one statement's time, should its server die holding it.
+            .shared_through(
+                limiter.clone(),
+                std::time::Duration::from_millis(config.statement_timeout_ms),
+            ),
+        );
         let mailer = match config.smtp_url.as_deref() {
             Some(url) => {
                 let mailer = crate::mail::Mailer::new(url, &config.mail_from)?;
@@ -92,6 +110,7 @@ impl App {
             tokens,
             licensing,
             limits,
+            limiter,
             master,
             mailer,
             meter: Arc::new(crate::usage::Meter::default()),

@@ -175,6 +175,18 @@ pub struct Config {
     #[arg(long, env = "TRASEALLA_AVAILABILITY_PER_MINUTE", default_value_t = 60)]
     pub availability_per_minute: i64,
 
+    /// Redis for the limits several servers enforce together (request
+    /// rates, sign-up and login throttles, per-tenant connection caps):
+    /// `redis://[:password@]host:6379[/db]`. Unset: each server keeps its
+    /// own (the database keeps the throttles).
+    #[arg(long, env = "TRASEALLA_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// The prefix of every key written to Redis (deployments that share
+    /// one Redis use different prefixes).
+    #[arg(long, env = "TRASEALLA_REDIS_PREFIX", default_value = crate::limiter::DEFAULT_PREFIX)]
+    pub redis_prefix: String,
+
     /// Log format: text or json.
     #[arg(long, env = "TRASEALLA_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -242,6 +254,8 @@ impl Config {
             send_timeout_ms: 60_000,
             signups_per_hour: 20,
             availability_per_minute: 60,
+            redis_url: None,
+            redis_prefix: crate::limiter::DEFAULT_PREFIX.to_owned(),
             mode: crate::licensing::Mode::Saas,
             license_signing_key: None,
             master_key: None,
@@ -286,6 +300,8 @@ impl fmt::Debug for Config {
             .field("license_server_ca", &self.license_server_ca)
             .field("trust_proxy", &self.trust_proxy)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_prefix", &self.redis_prefix)
             .field("mail_from", &self.mail_from)
             .field("scheduler_interval_secs", &self.scheduler_interval_secs)
             .field("job_lease_secs", &self.job_lease_secs)
@@ -432,8 +448,16 @@ mod tests {
         c.platform_admin_password = Some("AdminPass123".into());
         c.master_key = Some("bWFzdGVyLWtleS1tYXN0ZXIta2V5LW1hc3Rlci1rZXk=".into());
         c.smtp_url = Some("smtp://mailer:sm7p-pa55@mail.example.com:587".into());
+        c.redis_url = Some("redis://:r3d1s-pa55@cache:6379/0".into());
         let printed = format!("{c:?}");
-        for secret in ["hunter2", "s3cret", "AdminPass123", "bWFzdGVy", "sm7p-pa55"] {
+        for secret in [
+            "hunter2",
+            "s3cret",
+            "AdminPass123",
+            "bWFzdGVy",
+            "sm7p-pa55",
+            "r3d1s-pa55",
+        ] {
             assert!(!printed.contains(secret), "{printed}");
         }
         assert!(printed.contains("postgres://app:[redacted]@db/crm"));

@@ -15,6 +15,7 @@ pub mod error;
 pub mod invitations;
 pub mod jobs;
 pub mod licensing;
+pub mod limiter;
 pub mod limits;
 pub mod mail;
 pub mod pagination;

@@ -3,7 +3,10 @@
 //! heavy operations (imports, exports, reports). Past a cap a request
 //! answers 429 `rate_limited` with Retry-After. The counts are per server
 //! process, like the connection pool they protect; a tenant that holds
-//! nothing has no entry.
+//! nothing has no entry. With Redis (TRASEALLA_REDIS_URL) a tenant's
+//! connections are also capped across every server together: this
+//! server's own cap is the first gate, the shared one the second, and
+//! while Redis does not answer only the first counts.
 //!
 //! The work of imports and exports (parsing, checking and writing rows)
 //! runs on threads of its own ([`HeavyLease::run`]), a few for the whole
@@ -12,6 +15,7 @@
 
 use crate::domain::TenantId;
 use crate::error::{ApiError, ApiResult};
+use crate::limiter::{Hold, Limiter, Place};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -29,7 +33,13 @@ pub struct TenantLimits {
     connection_wait: Duration,
     heavy: PerTenant,
     workers: Arc<Workers>,
+    /// The cap across servers and how long a place in it is held at most.
+    shared: Option<(Limiter, Duration)>,
 }
+
+/// How often a connection waiting for a place of the shared cap asks
+/// again, at most (it starts faster).
+const SHARED_POLL_MAX: Duration = Duration::from_millis(100);
 
 impl TenantLimits {
     /// At most `connections` tenant transactions of one tenant at a time
@@ -47,23 +57,65 @@ impl TenantLimits {
             connection_wait,
             heavy: PerTenant::new(heavy),
             workers: Arc::new(Workers::new(workers)?),
+            shared: None,
         })
+    }
+
+    /// Caps the connections of a tenant across every server that shares
+    /// `limiter`'s Redis too; a place is held at most `lease` (so that a
+    /// server that dies holding places frees them).
+    pub fn shared_through(mut self, limiter: Limiter, lease: Duration) -> TenantLimits {
+        self.shared = Some((limiter, lease));
+        self
     }
 
     /// One of the tenant's connections, for a tenant transaction: waits
     /// briefly while the tenant holds all of its own, then 429.
     pub async fn connection(&self, tenant: TenantId) -> ApiResult<ConnectionLease> {
-        match self.connections.acquire(tenant, self.connection_wait).await {
-            Some(lease) => Ok(ConnectionLease(lease)),
-            None => {
-                tracing::info!(%tenant, limit = self.connections.max(), "tenant at its connection limit");
-                let secs = self.connection_wait.as_secs_f64().ceil() as u64;
-                Err(ApiError::rate_limited_because(
-                    "too many of this company's requests are running at once; try again shortly",
-                    secs,
-                ))
+        let deadline = tokio::time::Instant::now() + self.connection_wait;
+        let Some(lease) = self.connections.acquire(tenant, self.connection_wait).await else {
+            return Err(self.at_connection_limit(tenant));
+        };
+        let Some((limiter, hold_for)) = &self.shared else {
+            return Ok(ConnectionLease {
+                lease,
+                _shared: None,
+            });
+        };
+        let key = format!("connections:{tenant}");
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match limiter.hold(&key, self.connections.max(), *hold_for).await {
+                Hold::Held(place) => {
+                    return Ok(ConnectionLease {
+                        lease,
+                        _shared: Some(place),
+                    })
+                }
+                Hold::Unshared => {
+                    return Ok(ConnectionLease {
+                        lease,
+                        _shared: None,
+                    })
+                }
+                Hold::Full if tokio::time::Instant::now() + pause > deadline => {
+                    return Err(self.at_connection_limit(tenant))
+                }
+                Hold::Full => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(SHARED_POLL_MAX);
+                }
             }
         }
+    }
+
+    fn at_connection_limit(&self, tenant: TenantId) -> ApiError {
+        tracing::info!(%tenant, limit = self.connections.max(), "tenant at its connection limit");
+        let secs = self.connection_wait.as_secs_f64().ceil() as u64;
+        ApiError::rate_limited_because(
+            "too many of this company's requests are running at once; try again shortly",
+            secs,
+        )
     }
 
     /// A heavy operation of the tenant (an import, an export, a report),
@@ -96,12 +148,16 @@ impl TenantLimits {
     }
 }
 
-/// A tenant transaction's share of the pool; given back when dropped.
-pub struct ConnectionLease(Lease);
+/// A tenant transaction's share of the pool (and its place in the cap
+/// shared across servers, if any); given back when dropped.
+pub struct ConnectionLease {
+    lease: Lease,
+    _shared: Option<Place>,
+}
 
 impl ConnectionLease {
     pub fn tenant(&self) -> TenantId {
-        self.0.tenant
+        self.lease.tenant
     }
 }
 
@@ -312,6 +368,45 @@ mod tests {
         drop(first);
         assert_eq!(waiting.await.unwrap().ok(), Some(a));
         assert_eq!(limits.tenants_holding(), 0);
+    }
+
+    /// Two servers sharing one Redis (TEST_REDIS_URL): a tenant's
+    /// connections are capped across both, and a place given back on one
+    /// is taken by a request waiting on the other.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_redis_a_tenants_connections_are_capped_across_servers() {
+        let Some(url) = std::env::var("TEST_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!("skipped: TEST_REDIS_URL is not set");
+            return;
+        };
+        let prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
+        let server = || async {
+            let limiter = Limiter::with_prefix(Some(&url), &prefix).await.unwrap();
+            assert!(limiter.shared());
+            TenantLimits::new(2, Duration::from_millis(1000), 1, 1)
+                .unwrap()
+                .shared_through(limiter, Duration::from_secs(30))
+        };
+        let (a, b) = (Arc::new(server().await), Arc::new(server().await));
+        let t = tenant();
+        let first = a.connection(t).await.unwrap();
+        let second = b.connection(t).await.unwrap();
+        let e = a.connection(t).await.err().expect("a third across servers");
+        assert_eq!(e.code, ErrorCode::RateLimited);
+        assert!(b.connection(t).await.is_err());
+        // Another tenant is not counted.
+        let other = b.connection(tenant()).await.expect("another tenant's");
+        let waiting = tokio::spawn({
+            let b = b.clone();
+            async move { b.connection(t).await.map(|l| l.tenant()) }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(first);
+        assert_eq!(waiting.await.unwrap().ok(), Some(t));
+        drop((second, other));
     }
 
     #[tokio::test]

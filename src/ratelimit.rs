@@ -1,13 +1,27 @@
-//! Fixed-window rate limits kept in the database, so every server process
-//! behind a load balancer counts the same requests.
+//! Fixed-window rate limits that every server process behind a load
+//! balancer counts together: in Redis when one is configured (and
+//! answers), else in the database.
 
+use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Access, One, Store};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 /// Counts one request in `bucket`; 429 with Retry-After once more than
 /// `limit` arrived in the current window.
-pub async fn hit(
+pub async fn hit(app: &App, bucket: &str, limit: i64, window: Duration) -> ApiResult<()> {
+    let std_window = window.to_std().unwrap_or(std::time::Duration::from_secs(1));
+    match app.limiter.hit_shared(bucket, limit, std_window).await {
+        Some(Ok(())) => Ok(()),
+        Some(Err(retry)) => Err(ApiError::rate_limited(retry)),
+        // No Redis, or it does not answer: the database is shared too.
+        None => hit_in_database(&app.store, bucket, limit, window, app.clock.now()).await,
+    }
+}
+
+/// The same count in the database's `rate_limits`, in windows aligned to
+/// the clock.
+async fn hit_in_database(
     store: &Store,
     bucket: &str,
     limit: i64,

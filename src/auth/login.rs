@@ -128,7 +128,8 @@ fn invalid_credentials() -> ApiError {
 ///
 /// The attempt is counted as a failure before the password is checked (and
 /// the count forgotten for this client once it proves right), under a
-/// per-username lock, so concurrent guesses cannot slip past the limit.
+/// per-username lock (in Redis, one atomic script), so concurrent guesses
+/// cannot slip past the limit.
 /// Where the name matches several accounts, the password decides: exactly
 /// one match logs in; several answer 409 `tenant_required`.
 pub async fn login(
@@ -173,7 +174,7 @@ pub async fn login(
         )
         .await?;
     }
-    throttle::check(&mut tx, &bucket, client, now).await?;
+    let failures = throttle::attempt(state, &mut tx, &bucket, client, now).await?;
     let candidates: Vec<Candidate> = match &hint {
         Some(slug) => {
             tx.query(USERS_OF_TENANT, &[&username, &slug.trim().to_lowercase()])
@@ -185,7 +186,6 @@ pub async fn login(
             c
         }
     };
-    let failures = throttle::record_failure(&mut tx, &bucket, client, now).await?;
     tx.commit().await?;
 
     let mut matches = Vec::new();
@@ -222,7 +222,7 @@ pub async fn login(
         tx.commit().await?;
         return Err(invalid_credentials());
     }
-    throttle::clear(&mut tx, &bucket, client).await?;
+    throttle::clear(state, &mut tx, &bucket, client).await?;
     if matches.len() > 1 {
         tx.commit().await?;
         return Err(ApiError::new(

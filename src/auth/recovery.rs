@@ -111,11 +111,10 @@ pub async fn verify_email(app: &App, token: &str) -> ApiResult<TenantId> {
 /// an hour. Before the request's transaction: the count commits on its own.
 pub async fn throttle_verification(app: &App, user: UserId) -> ApiResult<()> {
     crate::ratelimit::hit(
-        &app.store,
+        app,
         &format!("verify:{user}"),
         VERIFICATIONS_PER_HOUR,
         Duration::hours(1),
-        app.clock.now(),
     )
     .await
 }
@@ -165,19 +164,17 @@ pub async fn resend_verification(
 pub async fn request_reset(app: &App, email: &Email, client: &str) -> ApiResult<()> {
     let now = app.clock.now();
     crate::ratelimit::hit(
-        &app.store,
+        app,
         &format!("reset_client:{client}"),
         RESETS_PER_CLIENT_PER_HOUR,
         Duration::hours(1),
-        now,
     )
     .await?;
     crate::ratelimit::hit(
-        &app.store,
+        app,
         &format!("reset_email:{}", email.as_str()),
         RESETS_PER_ADDRESS_PER_HOUR,
         Duration::hours(1),
-        now,
     )
     .await?;
     struct U {

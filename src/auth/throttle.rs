@@ -1,10 +1,12 @@
-//! Login throttling, kept in the database so every server process behind a
-//! load balancer counts the same failures. Ten failures for one username, or
-//! three hundred from one client address, within fifteen minutes lock further
+//! Login throttling, kept where every server process behind a load
+//! balancer counts the same failures: in Redis when one is configured (and
+//! answers), else in the database. Ten failures for one username, or three
+//! hundred from one client address, within fifteen minutes lock further
 //! attempts until the window has passed. A success clears only the failures
 //! of that username from that same client, so a legitimate login elsewhere
 //! never resets an attacker's count.
 
+use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{DbResult, FromRow, One, PlatformTx, Row};
 use chrono::{DateTime, Duration, Utc};
@@ -35,8 +37,36 @@ fn window() -> Duration {
     Duration::minutes(WINDOW_MINUTES)
 }
 
+/// Counts an attempt as a failure before its password is checked (a
+/// success [`clear`]s it), or 429 with Retry-After when either count has
+/// reached its limit: how many failures the username now has in the
+/// window. Without Redis the caller's transaction must serialise attempts
+/// on the username (the check and the count are two statements).
+pub async fn attempt(
+    app: &App,
+    tx: &mut PlatformTx,
+    username: &str,
+    client: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<i64> {
+    let window = std::time::Duration::from_secs(60 * WINDOW_MINUTES as u64);
+    let max = (MAX_PER_USERNAME, MAX_PER_CLIENT);
+    match app
+        .limiter
+        .record_failure_shared(username, client, max, window)
+        .await
+    {
+        Some(Ok(failures)) => Ok(failures),
+        Some(Err(retry)) => Err(ApiError::rate_limited(retry)),
+        None => {
+            check(tx, username, client, now).await?;
+            record_failure(tx, username, client, now).await
+        }
+    }
+}
+
 /// 429 with Retry-After when either count has reached its limit.
-pub async fn check(
+async fn check(
     tx: &mut PlatformTx,
     username: &str,
     client: &str,
@@ -74,7 +104,7 @@ pub async fn check(
 
 /// Records a failure; returns how many failures the username now has in
 /// the window.
-pub async fn record_failure(
+async fn record_failure(
     tx: &mut PlatformTx,
     username: &str,
     client: &str,
@@ -100,7 +130,10 @@ pub async fn record_failure(
     Ok(n)
 }
 
-pub async fn clear(tx: &mut PlatformTx, username: &str, client: &str) -> ApiResult<()> {
+/// Forgets the username's failures from this client: in Redis, and in
+/// the database, which may hold some from while Redis did not answer.
+pub async fn clear(app: &App, tx: &mut PlatformTx, username: &str, client: &str) -> ApiResult<()> {
+    app.limiter.clear_failures_shared(username, client).await;
     tx.execute(
         "DELETE FROM login_failures WHERE username = $1 AND client_addr = $2",
         &[&username, &client],

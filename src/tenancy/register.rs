@@ -438,11 +438,10 @@ fn email_conflict() -> ApiError {
 /// hour (`TRASEALLA_SIGNUPS_PER_HOUR`).
 pub async fn throttle_signups(app: &crate::app::App, client: &str) -> ApiResult<()> {
     crate::ratelimit::hit(
-        &app.store,
+        app,
         &format!("signup:{client}"),
         app.config.signups_per_hour,
         chrono::Duration::hours(1),
-        app.clock.now(),
     )
     .await
 }
@@ -452,11 +451,10 @@ pub async fn throttle_signups(app: &crate::app::App, client: &str) -> ApiResult<
 /// cannot be used to list who has an account.
 pub async fn throttle_availability(app: &crate::app::App, client: &str) -> ApiResult<()> {
     crate::ratelimit::hit(
-        &app.store,
+        app,
         &format!("availability:{client}"),
         app.config.availability_per_minute,
         chrono::Duration::minutes(1),
-        app.clock.now(),
     )
     .await
 }

@@ -294,7 +294,8 @@ async fn many_failures_from_one_client_lock_that_client(app: TestApp) {
         .await
         .unwrap();
     for i in 0..trasealla::auth::throttle::MAX_PER_CLIENT {
-        trasealla::auth::throttle::record_failure(
+        trasealla::auth::throttle::attempt(
+            &app.state,
             &mut tx,
             &format!("user{i}"),
             "10.9.9.9",

@@ -12,6 +12,7 @@ mod isolation;
 mod jobs;
 mod licensing;
 mod licensing_hardening;
+mod limiter;
 mod limits;
 mod mail;
 mod mailsink;

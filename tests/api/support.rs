@@ -157,6 +157,39 @@ impl TestApp {
         self.clock.advance(by);
     }
 
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            TestDb::Sqlite { .. } => Backend::Sqlite,
+            TestDb::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// True (with a note) when the test needs the test Redis and
+    /// TEST_REDIS_URL is not set.
+    pub fn redis_skipped(&self) -> bool {
+        let skipped = self.state.config.redis_url.is_none();
+        if skipped {
+            eprintln!("skipped: TEST_REDIS_URL is not set");
+        }
+        skipped
+    }
+
+    /// Another server with its own listener and database but this one's
+    /// configuration, Redis and prefix included: what two servers behind a
+    /// load balancer share is then only what Redis keeps.
+    pub async fn server_beside(&self) -> TestApp {
+        let config = (*self.state.config).clone();
+        TestApp::spawn_with(self.backend(), move |c| {
+            c.redis_url = config.redis_url;
+            c.redis_prefix = config.redis_prefix;
+            c.signups_per_hour = config.signups_per_hour;
+            c.availability_per_minute = config.availability_per_minute;
+            c.trust_proxy = config.trust_proxy;
+            c.tenant_max_connections = config.tenant_max_connections;
+        })
+        .await
+    }
+
     /// A second server on the same database and clock (what a deployment
     /// of several servers looks like), without an HTTP listener.
     pub async fn second_server(&self) -> App {
@@ -561,6 +594,21 @@ impl Req<'_> {
 enum TestDb {
     Sqlite { dir: tempfile::TempDir },
     Postgres { admin_url: String, name: String },
+}
+
+/// The test Redis (TEST_REDIS_URL), or `None`; CI always sets it.
+pub fn redis_url() -> Option<String> {
+    std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Shares limits through the test Redis, under a key prefix of the test's
+/// own (tests running at once share no count); without TEST_REDIS_URL it
+/// changes nothing (see [`TestApp::redis_skipped`]).
+pub fn with_test_redis(config: &mut Config) {
+    config.redis_url = redis_url();
+    config.redis_prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
 }
 
 pub fn postgres_url() -> Option<String> {

@@ -23,11 +23,10 @@ const PUBLIC_PER_MINUTE: i64 = 30;
 
 async fn throttle(state: &App, client: &str) -> ApiResult<()> {
     crate::ratelimit::hit(
-        &state.store,
+        state,
         &format!("license:{client}"),
         PUBLIC_PER_MINUTE,
         chrono::Duration::minutes(1),
-        state.clock.now(),
     )
     .await
 }
