@@ -219,6 +219,12 @@ pub struct Config {
     #[arg(long, env = "TRASEALLA_JOB_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub job_max_attempts: u32,
 
+    /// Meter API calls and hold tenants to their plan's requests per minute
+    /// and API calls per month (`false`: neither; for an installation that
+    /// bills nothing, and to measure what metering costs).
+    #[arg(long, env = "TRASEALLA_METERING", default_value_t = true, action = clap::ArgAction::Set)]
+    pub metering: bool,
+
     /// How often, in seconds, a server adds the usage it counted to the
     /// database (a crash loses at most this much of its counts).
     #[arg(long, env = "TRASEALLA_USAGE_FLUSH_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
@@ -272,6 +278,7 @@ impl Config {
             job_max_attempts: 8,
             job_poll_ms: 1_000,
             usage_flush_secs: 10,
+            metering: true,
         }
     }
 }

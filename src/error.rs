@@ -53,6 +53,7 @@ error_codes! {
     UnsupportedMediaType = "unsupported_media_type" => UNSUPPORTED_MEDIA_TYPE,
     ValidationFailed = "validation_failed" => UNPROCESSABLE_ENTITY,
     RateLimited = "rate_limited" => TOO_MANY_REQUESTS,
+    QuotaExceeded = "quota_exceeded" => TOO_MANY_REQUESTS,
     Internal = "internal" => INTERNAL_SERVER_ERROR,
     Unavailable = "service_unavailable" => SERVICE_UNAVAILABLE,
 }

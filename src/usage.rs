@@ -10,7 +10,7 @@
 
 use crate::app::App;
 use crate::domain::TenantId;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::plans::{Entitlements, Limit};
 use crate::store::{Access, DbResult, Dialect, FromRow, One, Row, Scoped, Store};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
@@ -49,13 +49,32 @@ impl Metric {
     }
 }
 
-/// The events counted since the last flush, and the monthly API-call
-/// totals the last flush saw (for the quota).
+/// The events counted since the last flush, the monthly API-call totals
+/// the last flush saw (for the quota), and each tenant's request limits as
+/// its last session read them (so a request is limited before it touches
+/// the database).
 #[derive(Default)]
 pub struct Meter {
     pending: Mutex<HashMap<(TenantId, Metric), i64>>,
     /// Per tenant: the period the total is of, and its API calls then.
     api_calls: Mutex<HashMap<TenantId, (NaiveDate, i64)>>,
+    quotas: Mutex<HashMap<TenantId, Quota>>,
+}
+
+/// A tenant's request limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub per_minute: Option<i64>,
+    pub per_month: Option<i64>,
+}
+
+impl Quota {
+    pub fn of(e: &Entitlements) -> Quota {
+        Quota {
+            per_minute: e.limit(Limit::RequestsPerMinute),
+            per_month: e.limit(Limit::ApiCallsPerMonth),
+        }
+    }
 }
 
 /// The billing period `now` is in: the calendar month (UTC).
@@ -72,6 +91,26 @@ pub fn period(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 }
 
 impl Meter {
+    /// Notes the tenant's limits, as its session just read them.
+    pub fn note_quota(&self, tenant: TenantId, quota: Quota) {
+        let mut q = self.quotas.lock().unwrap_or_else(|e| e.into_inner());
+        if q.get(&tenant) != Some(&quota) {
+            q.insert(tenant, quota);
+        }
+    }
+
+    /// The tenant's limits as last seen; a tenant this server has not seen
+    /// yet is held to the trial's until its first session reads its own.
+    pub fn quota(&self, tenant: TenantId) -> Quota {
+        let q = self.quotas.lock().unwrap_or_else(|e| e.into_inner());
+        q.get(&tenant).copied().unwrap_or_else(|| {
+            Quota::of(&Entitlements::of(
+                crate::domain::PlanCode::Trial,
+                &Default::default(),
+            ))
+        })
+    }
+
     pub fn count(&self, tenant: TenantId, metric: Metric, n: i64) {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         *p.entry((tenant, metric)).or_default() += n;
@@ -175,17 +214,122 @@ impl crate::jobs::Job for MeasureStorage {
     }
 }
 
-/// The flush loop of one server.
+/// The flush loop of one server: counts go to the database, and admins
+/// hear when their API calls pass 80 % and 100 % of the month's.
 pub async fn flush_periodically(app: App) {
     let every = std::time::Duration::from_secs(app.config.usage_flush_secs);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = app.meter.flush(&app.store, app.clock.now()).await {
-            tracing::warn!(error = %e, "could not write usage counts; they are kept for the next flush");
+        if let Err(e) = flush(&app).await {
+            tracing::warn!(error = %e.message, "could not write usage counts; they are kept for the next flush");
         }
     }
+}
+
+/// Flushes this server's counts, then queues the usage alerts they call
+/// for (once per tenant, threshold and month: the messages' keys).
+pub async fn flush(app: &App) -> ApiResult<()> {
+    let now = app.clock.now();
+    app.meter.flush(&app.store, now).await?;
+    let month = period(now).0;
+    let crossed: Vec<(TenantId, u32, i64, i64)> = {
+        let totals = app
+            .meter
+            .api_calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let quotas = app.meter.quotas.lock().unwrap_or_else(|e| e.into_inner());
+        totals
+            .iter()
+            .filter(|(_, (p, _))| *p == month.date_naive())
+            .filter_map(|(t, (_, used))| {
+                let max = quotas.get(t)?.per_month.filter(|m| *m > 0)?;
+                let percent = if *used >= max {
+                    100
+                } else if used * 100 >= max * 80 {
+                    80
+                } else {
+                    return None;
+                };
+                Some((*t, percent, *used, max))
+            })
+            .collect()
+    };
+    for (tenant, percent, used, max) in crossed {
+        let notice = crate::mail::templates::Notice::Usage {
+            limit: "API calls this month".to_owned(),
+            percent,
+            current: used,
+            max,
+        };
+        let key = format!("api_calls:{percent}:{}", month.format("%Y-%m"));
+        let mut tx = app.store.platform(Access::Write).await?;
+        let queued =
+            crate::mail::notify_admins(&mut tx.for_tenant(tenant), app, &notice, Some(&key), now)
+                .await?;
+        tx.commit().await?;
+        if queued > 0 {
+            crate::jobs::committed();
+        }
+    }
+    Ok(())
+}
+
+/// Admits one API call of `tenant` before any work: 429 `quota_exceeded`
+/// past the month's API calls (until the month ends), 429 `rate_limited`
+/// past its requests per minute. The rate decision is for the
+/// `RateLimit-*` headers.
+pub async fn admit(
+    app: &App,
+    tenant: TenantId,
+    path: &str,
+) -> Result<Option<crate::limiter::RateDecision>, (ApiError, Option<crate::limiter::RateDecision>)>
+{
+    if !app.config.metering {
+        return Ok(None);
+    }
+    let quota = app.meter.quota(tenant);
+    let now = app.clock.now();
+    // Past its quota a tenant can still see its usage and plan: why it is
+    // refused, and what would lift it.
+    let exempt = matches!(path, "/api/tenants/usage" | "/api/tenants/subscription");
+    if let Some(max) = quota.per_month.filter(|_| !exempt) {
+        if app.meter.api_calls(tenant, now) >= max {
+            let end = period(now).1;
+            let mut e = ApiError::new(
+                crate::error::ErrorCode::QuotaExceeded,
+                format!(
+                    "your plan allows {max} API calls a month; they start again on {}",
+                    end.format("%-d %B")
+                ),
+            )
+            .with_details(serde_json::json!({
+                "limit": Limit::ApiCallsPerMonth.as_str(),
+                "max": max,
+                "reset_at": end,
+            }));
+            e.retry_after = Some(u64::try_from((end - now).num_seconds()).unwrap_or(1).max(1));
+            return Err((e, None));
+        }
+    }
+    let Some(per_minute) = quota.per_minute else {
+        return Ok(None);
+    };
+    let per_minute = u32::try_from(per_minute).unwrap_or(u32::MAX);
+    let decision = app
+        .limiter
+        .check(&format!("tenant:{tenant}"), per_minute)
+        .await;
+    if decision.allowed {
+        return Ok(Some(decision));
+    }
+    let e = ApiError::rate_limited_because(
+        format!("your plan allows {per_minute} requests a minute"),
+        decision.retry_after_secs.unwrap_or(1),
+    );
+    Err((e, Some(decision)))
 }
 
 /// Contacts, companies, leads and deals: the records the plan counts.

@@ -361,6 +361,9 @@ impl TenantAuth {
             permissions_of(row.role, row.permissions.as_deref()),
         );
         let entitlements = entitlements(row.plan, row.max_users, row.limit_overrides.as_deref());
+        state
+            .meter
+            .note_quota(self.tenant, crate::usage::Quota::of(&entitlements));
         Ok(TenantSession {
             tx: self.slot.hold(tx),
             user: SessionUser {

@@ -69,20 +69,47 @@ async fn log_request(mut req: Request, next: Next) -> Response {
     response
 }
 
+/// The rate decision of a tenant's API call, for the `RateLimit-*`
+/// headers of its answer.
+#[derive(Clone, Default)]
+pub struct RequestRate(Arc<OnceLock<crate::limiter::RateDecision>>);
+
+impl RequestRate {
+    pub fn set(&self, d: crate::limiter::RateDecision) {
+        let _ = self.0.set(d);
+    }
+}
+
 /// Counts each API call of a tenant when it completes (in memory; see
-/// [`crate::usage::Meter`]). Calls refused by a rate limit or quota (429)
-/// are not counted.
+/// [`crate::usage::Meter`]), and puts the tenant's rate limit in the
+/// answer's headers. Calls refused by a rate limit or quota (429) are not
+/// counted.
 async fn meter(
     axum::extract::State(state): axum::extract::State<App>,
     req: Request,
     next: Next,
 ) -> Response {
-    let api = req.uri().path().starts_with("/api/");
+    let api = req.uri().path().starts_with("/api/") && state.config.metering;
     let tenant = req.extensions().get::<RequestTenant>().cloned();
-    let response = next.run(req).await;
+    let rate = RequestRate::default();
+    let mut req = req;
+    req.extensions_mut().insert(rate.clone());
+    let mut response = next.run(req).await;
     if let (true, Some(t)) = (api, tenant.and_then(|t| t.caller())) {
         if response.status() != axum::http::StatusCode::TOO_MANY_REQUESTS {
             state.meter.count(t, crate::usage::Metric::ApiCalls, 1);
+        }
+    }
+    // The IETF RateLimit header fields (draft): the tenant's limit, what is
+    // left of it and the seconds until it is whole again.
+    if let Some(d) = rate.0.get() {
+        let h = response.headers_mut();
+        for (name, value) in [
+            ("ratelimit-limit", u64::from(d.limit)),
+            ("ratelimit-remaining", u64::from(d.remaining)),
+            ("ratelimit-reset", d.reset_secs),
+        ] {
+            h.insert(name, axum::http::HeaderValue::from(value));
         }
     }
     response

@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::Access;
 use crate::store::TxSlot;
 use crate::web::extract::ClientAddr;
-use crate::web::RequestTenant;
+use crate::web::{RequestRate, RequestTenant};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts, Method};
 
@@ -37,6 +37,24 @@ pub async fn tenant_auth(claims: Claims, parts: &mut Parts, app: &App) -> ApiRes
     let mut auth = TenantAuth::new(claims, access_of(parts), client_addr, slot(parts))?;
     if let Some(slot) = parts.extensions.get::<RequestTenant>() {
         slot.set_caller(auth.tenant());
+    }
+    // API calls are held to the plan's rate and monthly quota before any
+    // work (pages are people, not integrations).
+    if parts.uri.path().starts_with("/api/") {
+        let rate = parts.extensions.get::<RequestRate>().cloned();
+        match crate::usage::admit(app, auth.tenant(), parts.uri.path()).await {
+            Ok(decision) => {
+                if let (Some(r), Some(d)) = (rate, decision) {
+                    r.set(d);
+                }
+            }
+            Err((e, decision)) => {
+                if let (Some(r), Some(d)) = (rate, decision) {
+                    r.set(d);
+                }
+                return Err(e);
+            }
+        }
     }
     if parts.extensions.get::<HeavyOperation>().is_some() {
         auth.heavy(app)?;

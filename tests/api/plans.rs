@@ -3,7 +3,7 @@
 //! admin's overrides take effect (audited), and the usage endpoint's
 //! counts are exact.
 
-use crate::support::{Resp, Tenant, TestApp, ADMIN_PASSWORD, ADMIN_USERNAME};
+use crate::support::{mail_sink, Resp, Tenant, TestApp, ADMIN_PASSWORD, ADMIN_USERNAME};
 use crate::{both, postgres_only};
 use serde_json::{json, Value};
 
@@ -378,3 +378,188 @@ async fn two_servers_count_into_one_usage(app: TestApp) {
     assert_eq!(metric(&r.body, "api_calls")["used"], 12, "{}", r.text);
 }
 postgres_only!(two_servers_count_into_one_usage);
+
+fn header(r: &Resp, name: &str) -> String {
+    r.headers
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+async fn a_tenant_over_its_rate_gets_429_and_others_are_unaffected(app: TestApp) {
+    let a = app.register("Busy Co").await;
+    let b = app.register("Quiet Co").await;
+    app.admin_patch_tenant(
+        &a,
+        json!({ "limit_overrides": { "requests_per_minute": 5 } }),
+    )
+    .await;
+    // The first call reads the new limit; then the tenant has a minute's
+    // worth, five, at once.
+    app.get("/api/contacts")
+        .bearer(&a.token)
+        .send()
+        .await
+        .ok("read the limit");
+    for left in (0..5).rev() {
+        let r = app
+            .get("/api/contacts")
+            .bearer(&a.token)
+            .send()
+            .await
+            .ok("within");
+        assert_eq!(header(&r, "ratelimit-limit"), "5");
+        assert_eq!(header(&r, "ratelimit-remaining"), left.to_string());
+        assert!(header(&r, "ratelimit-reset").parse::<u64>().unwrap() <= 60);
+    }
+    let r = app.get("/api/contacts").bearer(&a.token).send().await;
+    assert_eq!((r.status, r.code()), (429, "rate_limited"), "{}", r.text);
+    let retry: u64 = header(&r, "retry-after").parse().unwrap();
+    assert!(
+        (1..=12).contains(&retry),
+        "one call comes back every 12 s: {retry}"
+    );
+    assert_eq!(header(&r, "ratelimit-remaining"), "0");
+    // Another tenant of the same server is not held back.
+    let r = app
+        .get("/api/contacts")
+        .bearer(&b.token)
+        .send()
+        .await
+        .ok("another tenant");
+    assert_eq!(header(&r, "ratelimit-limit"), "120");
+    assert_eq!(header(&r, "ratelimit-remaining"), "119");
+    // Refused calls are not metered.
+    let r = app.get("/api/tenants/usage").bearer(&a.token).send().await;
+    if r.status == 200 {
+        assert_eq!(metric(&r.body, "api_calls")["used"], 6);
+    }
+}
+both!(a_tenant_over_its_rate_gets_429_and_others_are_unaffected);
+
+async fn the_monthly_quota_answers_quota_exceeded_and_warns_the_admins(app: TestApp) {
+    let t = app.register("Quota Co").await;
+    app.admin_patch_tenant(
+        &t,
+        json!({ "limit_overrides": { "api_calls_per_month": 10 } }),
+    )
+    .await;
+    for _ in 0..7 {
+        app.get("/api/contacts")
+            .bearer(&t.token)
+            .send()
+            .await
+            .ok("call");
+    }
+    // The usage call flushes the counts: 7 of 10 (the usage call is the 8th).
+    app.get("/api/tenants/usage")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("usage");
+    app.get("/api/contacts")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("the 9th");
+    let r = app
+        .get("/api/tenants/usage")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("usage");
+    assert_eq!(metric(&r.body, "api_calls")["used"], 9, "{}", r.text);
+    let r = app.get("/api/contacts").bearer(&t.token).send().await;
+    assert_eq!((r.status, r.code()), (429, "quota_exceeded"), "{}", r.text);
+    assert_eq!(
+        r.body["error"]["details"]["reset_at"],
+        "2026-04-01T00:00:00Z"
+    );
+    let retry: i64 = header(&r, "retry-after").parse().unwrap();
+    assert_eq!(
+        retry,
+        (chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 4, 1, 0, 0, 0).unwrap()
+            - app.clock_now())
+        .num_seconds()
+    );
+    // The tenant can still see why.
+    let r = app
+        .get("/api/tenants/usage")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("usage");
+    assert_eq!(metric(&r.body, "api_calls")["remaining"], 0);
+    app.run_jobs().await;
+    let mails = mail_sink().wait_for(&t.email, 4).await;
+    let mut alerts: Vec<&str> = mails
+        .iter()
+        .map(|m| m.subject.as_str())
+        .filter(|s| s.contains("API calls"))
+        .collect();
+    alerts.sort();
+    assert_eq!(
+        alerts,
+        [
+            "Quota Co has used 100% of its API calls this month",
+            "Quota Co has used 80% of its API calls this month"
+        ],
+        "each once"
+    );
+    // Next month the calls start again.
+    app.advance(chrono::Duration::days(31));
+    let fresh = app.login_ok(&t.email, crate::support::PASSWORD).await;
+    app.get("/api/contacts")
+        .bearer(&fresh)
+        .send()
+        .await
+        .ok("a new month");
+}
+both!(
+    the_monthly_quota_answers_quota_exceeded_and_warns_the_admins,
+    crate::mail::smtp
+);
+
+/// Two servers sharing one Redis hold a tenant to one limit together.
+async fn two_servers_share_one_rate_limit_through_redis(app: TestApp) {
+    if app.redis_skipped() {
+        return;
+    }
+    let (_second, addr, _server) = app.second_listener().await;
+    let t = app.register("Spread Co").await;
+    app.admin_patch_tenant(
+        &t,
+        json!({ "limit_overrides": { "requests_per_minute": 40 } }),
+    )
+    .await;
+    // Each server learns the tenant's limit from a first call.
+    app.get("/api/contacts")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("first");
+    app.get("/api/contacts")
+        .bearer(&t.token)
+        .via(addr)
+        .send()
+        .await
+        .ok("second");
+    let mut allowed = 0;
+    for i in 0..120 {
+        let req = app.get("/api/contacts").bearer(&t.token);
+        let req = if i % 2 == 0 { req } else { req.via(addr) };
+        let r = req.send().await;
+        match r.status {
+            200 => allowed += 1,
+            429 => {}
+            other => panic!("{other}: {}", r.text),
+        }
+    }
+    // 40 a minute, 38 left after the two first calls, plus what refills
+    // while the calls run: within 5% of one limit, not two.
+    assert!((38..=42).contains(&allowed), "allowed {allowed}");
+}
+both!(
+    two_servers_share_one_rate_limit_through_redis,
+    crate::support::with_test_redis
+);

@@ -155,7 +155,7 @@ pub async fn usage(
     let now = state.clock.now();
     // What this server counted goes in first, before the transaction's
     // snapshot is taken.
-    state.meter.flush(&state.store, now).await?;
+    crate::usage::flush(&state).await?;
     let mut s = auth.begin(&state).await?;
     let v = crate::usage::report(&state, &mut s.tx, &s.tenant.entitlements, now).await?;
     Ok(ok(v))
