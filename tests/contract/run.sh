@@ -111,8 +111,9 @@ register() {
         -H 'Content-Type: application/json' --data "$body" "$BASE/api/tenants/register")"
     [[ "$code" == 201 ]] || { cat "$WORK/register.json" >&2; die "[$BACKEND] register answered $code"; }
     TOKEN="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["data"]["token"])' "$WORK/register.json")"
-    # The run sends thousands of requests a minute, far past a trial's
-    # (the limits have tests of their own in tests/api/plans.rs).
+    # The run sends thousands of requests a minute, far past a trial's, and
+    # sets logos, which a trial's plan lacks (the limits and the feature
+    # have tests of their own in tests/api/plans.rs).
     python3 - "$BASE" "$ADMIN_PASSWORD" "$WORK/register.json" <<'PY'
 import json, sys, urllib.request
 base, password, registered = sys.argv[1:4]
@@ -125,7 +126,7 @@ def call(method, path, body, token=None):
     with urllib.request.urlopen(req) as r:
         return json.load(r)["data"]
 admin = call("POST", "/api/auth/login", {"username": "contract-admin", "password": password})["token"]
-call("PATCH", "/api/tenants/" + tenant, {"limit_overrides": {
+call("PATCH", "/api/tenants/" + tenant, {"feature_overrides": {"custom_branding": True}, "limit_overrides": {
     "requests_per_minute": 10000000, "api_calls_per_month": 1000000000, "records": 10000000}}, admin)
 PY
 }

@@ -121,7 +121,7 @@ pub async fn current(mut s: TenantSession) -> ApiResult<Envelope<TenantView>> {
     request_body = UpdateTenant,
     responses(
         (status = 200, description = "Updated", body = Envelope<TenantView>),
-        (status = 402, description = "`trial_expired`", body = ErrorEnvelope),
+        (status = 402, description = "`trial_expired`, or `feature_not_in_plan`: a logo or brand colour needs `custom_branding`", body = ErrorEnvelope),
         (status = 403, description = "`forbidden`: admins only", body = ErrorEnvelope),
         (status = 422, description = "`validation_failed`", body = ErrorEnvelope),
     ))]
