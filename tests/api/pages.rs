@@ -2584,7 +2584,9 @@ async fn the_usage_pages_show_each_tenants_counts(app: TestApp) {
         .await;
     let r = b.get("/settings/usage").await.ok("the usage tab");
     assert!(
-        r.text.contains("Users</strong>: 1 — unlimited"),
+        r.text.contains("Users</strong>: 1 — unlimited")
+            && r.text.contains("Your account manager can raise it.")
+            && !r.text.contains("allows more"),
         "{}",
         r.text
     );

@@ -598,6 +598,18 @@ fn metric_label(metric: &str) -> (&'static str, Option<crate::plans::Limit>) {
     }
 }
 
+/// The cheapest plan above the tenant's that allows more than `used` of
+/// `limit` (none when only an override would: an own limit lowered).
+fn upgrade_for(
+    current: crate::domain::PlanCode,
+    limit: crate::plans::Limit,
+    used: i64,
+) -> Option<&'static crate::plans::PlanSpec> {
+    let rank = |code| crate::plans::CATALOGUE.iter().position(|p| p.code == code);
+    let code = crate::plans::cheapest_above(limit, used);
+    (rank(code) > rank(current)).then(|| crate::plans::spec(code))
+}
+
 /// Usage this billing period against the plan: a bar per limited metric,
 /// the other counts plain, and the plan that allows more near a limit.
 pub async fn usage(State(state): State<App>, p: PendingPage) -> PageResult {
@@ -614,6 +626,7 @@ pub async fn usage(State(state): State<App>, p: PendingPage) -> PageResult {
             n.to_string()
         }
     };
+    let current = s.tenant.entitlements.plan;
     let last_day = report.period.end - chrono::Duration::days(1);
     let body = html! {
         h1 { "Settings" }
@@ -636,10 +649,14 @@ pub async fn usage(State(state): State<App>, p: PendingPage) -> PageResult {
                         meter min="0" max=(max) high=(max * 8 / 10) optimum="0" value=(m.used.min(max)) aria-label=(label) { (percent) " %" }
                         @if percent >= 80 {
                             @if let Some(limit) = limit {
-                                @let plan = crate::plans::spec(crate::plans::cheapest_above(limit, max.max(m.used)));
+                                @let plan = upgrade_for(current, limit, max.max(m.used));
                                 p.seats.alert {
                                     @if m.used >= max { "The limit is reached. " } @else { "Close to the limit. " }
-                                    "The " (plan.name) " plan allows more: " a href="/settings/subscription" { "see the plans" } "."
+                                    @if let Some(plan) = plan {
+                                        "The " (plan.name) " plan allows more: " a href="/settings/subscription" { "see the plans" } "."
+                                    } @else {
+                                        "Your account manager can raise it."
+                                    }
                                 }
                             }
                         }
