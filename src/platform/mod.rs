@@ -3,6 +3,7 @@
 //! the staff's management of tenants.
 
 pub mod tenants;
+pub mod usage;
 
 use crate::auth::password;
 use crate::domain::AdminId;

@@ -908,6 +908,7 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
         "/settings/roles",
         "/settings/users",
         "/settings/messages",
+        "/settings/usage",
     ] {
         let r = b.get(path).await;
         assert_eq!(r.status, 200, "GET {path}");
@@ -927,6 +928,8 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
         "/admin".to_owned(),
         format!("/admin/tenants/{}", a.id),
         "/admin/jobs".to_owned(),
+        "/admin/usage".to_owned(),
+        "/admin/usage.csv".to_owned(),
     ] {
         assert_eq!(b.get(&path).await.status, 303, "GET {path}");
     }
@@ -1072,6 +1075,11 @@ const COVERED: &[(&str, &str)] = &[
     // the_admin_jobs_page_lists_a_dead_job_and_retries_it.
     ("GET", "/admin/jobs"),
     ("POST", "/admin/jobs/{id}/retry"),
+    // B sees its own usage only (above); the numbers:
+    // the_usage_pages_show_each_tenants_counts.
+    ("GET", "/settings/usage"),
+    ("GET", "/admin/usage"),
+    ("GET", "/admin/usage.csv"),
 ];
 
 #[test]
@@ -2537,3 +2545,100 @@ async fn only_admins_reach_invitations_and_messages(app: TestApp) {
     assert_eq!(listed.body["data"][0]["status"], "pending");
 }
 both!(only_admins_reach_invitations_and_messages);
+
+/// The usage tab shows the tenant's own counts against its plan and names
+/// a plan that allows more near a limit; the admin's usage page lists
+/// every tenant, sorts by a column and downloads as CSV.
+async fn the_usage_pages_show_each_tenants_counts(app: TestApp) {
+    let t = app.register("Metered Pages Co").await;
+    let other = app.register("Quiet Pages Co").await;
+    for name in ["Ann", "Bo"] {
+        create(&app, &t.token, "contacts", json!({ "first_name": name })).await;
+    }
+    let mut b = signed_in(&app, &t).await;
+    let r = b.get("/settings/usage").await.ok("the usage tab");
+    for shown in [
+        "API calls this month</strong>: 2 of 50000 (0 %)",
+        "Records</strong>: 2 of 5000 (0 %)",
+        "Users</strong>: 1 of 3 (33 %)",
+        "Storage</strong>: ",
+        "E-mails sent",
+        "Imports",
+        "href=\"/settings/usage\" aria-current=\"page\"",
+    ] {
+        assert!(r.text.contains(shown), "{shown} in {}", r.text);
+    }
+    assert!(!r.text.contains("allows more"), "far from every limit");
+    // At a limit, the plan that allows more is named.
+    app.admin_patch_tenant(&t, json!({ "limit_overrides": { "records": 2 } }))
+        .await;
+    let r = b.get("/settings/usage").await.ok("the usage tab");
+    assert!(
+        r.text.contains("Records</strong>: 2 of 2 (100 %)")
+            && r.text
+                .contains("The limit is reached. The Starter plan allows more"),
+        "{}",
+        r.text
+    );
+    app.admin_patch_tenant(&t, json!({ "plan": "enterprise" }))
+        .await;
+    let r = b.get("/settings/usage").await.ok("the usage tab");
+    assert!(
+        r.text.contains("Users</strong>: 1 — unlimited")
+            && r.text.contains("Your account manager can raise it.")
+            && !r.text.contains("allows more"),
+        "{}",
+        r.text
+    );
+    // Another tenant sees its own numbers.
+    let mut q = signed_in(&app, &other).await;
+    let r = q.get("/settings/usage").await.ok("the other usage tab");
+    assert!(r.text.contains("Records</strong>: 0 of 5000"), "{}", r.text);
+    // Plain users do not see it.
+    app.add_user(&t, "plain@meteredpages.example", "user").await;
+    let mut plain = Browser::new(&app);
+    plain.login("plain@meteredpages.example", PASSWORD).await;
+    assert_eq!(plain.get("/settings/usage").await.status, 403);
+
+    let mut ops = admin_browser(&app).await;
+    let r = ops.get("/admin").await.ok("the tenants");
+    assert!(
+        r.text.contains("href=\"/admin/usage\""),
+        "in the admin navigation"
+    );
+    let r = ops
+        .get("/admin/usage?sort=records&order=desc")
+        .await
+        .ok("the usage page");
+    let first = r.text.find("Metered Pages Co").expect("the busy tenant");
+    let second = r.text.find("Quiet Pages Co").expect("the quiet tenant");
+    assert!(first < second, "most records first");
+    assert!(r
+        .text
+        .contains("href=\"/admin/usage?sort=records&amp;order=asc\""));
+    assert!(r
+        .text
+        .contains("href=\"/admin/usage?sort=api_calls&amp;order=desc\""));
+    assert!(r
+        .text
+        .contains("/admin/usage.csv?sort=records&amp;order=desc"));
+    assert!(r.text.contains("Download CSV"));
+    let r = ops
+        .get("/admin/usage?sort=records&order=asc")
+        .await
+        .ok("the usage page");
+    assert!(r.text.find("Quiet Pages Co") < r.text.find("Metered Pages Co"));
+    assert_eq!(ops.get("/admin/usage?sort=bogus").await.status, 422);
+    let r = ops.get("/admin/usage.csv").await.ok("the CSV");
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert_eq!(r.text.lines().count(), 3, "{}", r.text);
+    assert!(
+        r.text.contains(&format!(",{},enterprise,2,2,", t.slug)),
+        "{}",
+        r.text
+    );
+}
+both!(the_usage_pages_show_each_tenants_counts);

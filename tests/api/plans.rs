@@ -563,3 +563,155 @@ both!(
     two_servers_share_one_rate_limit_through_redis,
     crate::support::with_test_redis
 );
+
+/// The admin's usage view: every tenant not cancelled with its counts,
+/// sorted as asked, and the same rows as CSV.
+async fn the_platform_usage_view_lists_each_tenants_counts(app: TestApp) {
+    let a = app.register("Alpha Usage").await;
+    let b = app.register("Beta Usage").await;
+    let gone = app.register("Gone Usage").await;
+    // A: 3 records in 5 calls; B: 2 records in 2 calls.
+    for name in ["Ann", "Bo", "Cy"] {
+        app.post("/api/contacts")
+            .bearer(&a.token)
+            .json(json!({ "first_name": name }))
+            .send()
+            .await
+            .created("A's contact");
+    }
+    for _ in 0..2 {
+        app.get("/api/contacts")
+            .bearer(&a.token)
+            .send()
+            .await
+            .ok("A lists");
+    }
+    app.post("/api/contacts")
+        .bearer(&b.token)
+        .json(json!({ "first_name": "Di" }))
+        .send()
+        .await
+        .created("B's contact");
+    app.post("/api/companies")
+        .bearer(&b.token)
+        .json(json!({ "name": "Beta Client" }))
+        .send()
+        .await
+        .created("B's company");
+    app.state
+        .meter
+        .flush(&app.state.store, app.clock_now())
+        .await
+        .unwrap();
+    let measured = trasealla::usage::measure_storage(
+        &app.state.store,
+        trasealla::domain::TenantId(b.id.parse().unwrap()),
+        app.clock_now(),
+    )
+    .await
+    .unwrap();
+    let admin = app.login_ok(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    app.delete(&format!("/api/tenants/{}", gone.id))
+        .bearer(&admin)
+        .send()
+        .await
+        .ok("cancel a tenant");
+
+    let usage = |query: &'static str| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            app.get(&format!("/api/platform/usage{query}"))
+                .bearer(&admin)
+                .send()
+                .await
+                .ok(query)
+        }
+    };
+    let slugs = |r: &Resp| -> Vec<String> {
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["slug"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let r = usage("?sort=api_calls&order=desc").await;
+    assert_eq!(slugs(&r), [a.slug.as_str(), b.slug.as_str()], "{}", r.text);
+    let row_a = &r.body["data"][0];
+    assert_eq!(row_a["id"], a.id.as_str());
+    assert_eq!(row_a["name"], "Alpha Usage");
+    assert_eq!(row_a["plan"], "trial");
+    assert_eq!(row_a["users"], 1);
+    assert_eq!(row_a["records"], 3);
+    assert_eq!(row_a["api_calls"], 5);
+    assert_eq!(row_a["storage_bytes"], Value::Null, "never measured");
+    let row_b = &r.body["data"][1];
+    assert_eq!(row_b["records"], 2);
+    assert_eq!(row_b["api_calls"], 2);
+    assert_eq!(row_b["storage_bytes"], measured);
+    assert_eq!(
+        slugs(&usage("?sort=api_calls&order=asc").await),
+        [b.slug.as_str(), a.slug.as_str()]
+    );
+    assert_eq!(
+        slugs(&usage("?sort=records&order=asc").await),
+        [b.slug.as_str(), a.slug.as_str()]
+    );
+    assert_eq!(
+        slugs(&usage("?sort=storage_bytes&order=desc").await),
+        [b.slug.as_str(), a.slug.as_str()]
+    );
+    assert_eq!(
+        slugs(&usage("?sort=name").await),
+        [a.slug.as_str(), b.slug.as_str()]
+    );
+    assert_eq!(
+        slugs(&usage("?sort=name&order=desc").await),
+        [b.slug.as_str(), a.slug.as_str()]
+    );
+    assert_eq!(slugs(&usage("").await), [a.slug.as_str(), b.slug.as_str()]);
+    for bad in ["?sort=bogus", "?order=up"] {
+        let r = app
+            .get(&format!("/api/platform/usage{bad}"))
+            .bearer(&admin)
+            .send()
+            .await;
+        assert_eq!((r.status, r.code()), (422, "validation_failed"), "{bad}");
+    }
+
+    let r = app
+        .get("/api/platform/usage.csv?sort=records&order=desc")
+        .bearer(&admin)
+        .send()
+        .await
+        .ok("the CSV");
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(r.headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let lines: Vec<&str> = r.text.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "a header and one line per tenant: {}",
+        r.text
+    );
+    assert_eq!(
+        lines[0],
+        "id,name,slug,plan,users,records,storage_bytes,api_calls"
+    );
+    assert_eq!(
+        lines[1],
+        format!("{},Alpha Usage,{},trial,1,3,,5", a.id, a.slug)
+    );
+    assert_eq!(
+        lines[2],
+        format!("{},Beta Usage,{},trial,1,2,{measured},2", b.id, b.slug)
+    );
+}
+both!(the_platform_usage_view_lists_each_tenants_counts);

@@ -20,6 +20,8 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/platform/jobs"),
     ("POST", "/api/platform/jobs/{id}/retry"),
     ("GET", "/api/platform/messages"),
+    ("GET", "/api/platform/usage"),
+    ("GET", "/api/platform/usage.csv"),
 ];
 
 impl TestApp {

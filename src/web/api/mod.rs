@@ -142,6 +142,8 @@ pub fn api() -> OpenApiRouter<App> {
         .routes(routes!(platform::suspend))
         .routes(routes!(platform::activate))
         .routes(routes!(platform::tenant_audit_log))
+        .routes(routes!(platform::usage))
+        .routes(routes!(platform::usage_csv))
         .routes(routes!(licenses::generate))
         .routes(routes!(licenses::list))
         .routes(routes!(licenses::revoke))

@@ -264,3 +264,82 @@ pub async fn own_audit_log(
     let entries = audit::own_log(&mut s.tx, &admin, page).await?;
     Ok(entries.into())
 }
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageQuery {
+    /// `api_calls`, `records`, `users`, `storage_bytes` or `name` (the
+    /// default).
+    #[param(schema_with = usage_sorts)]
+    pub sort: Option<String>,
+    /// `asc` or `desc`; by default names A–Z and counts largest first.
+    #[param(schema_with = usage_orders)]
+    pub order: Option<String>,
+}
+
+fn usage_sorts() -> utoipa::openapi::Object {
+    crate::contract::query_one_of(&["api_calls", "records", "users", "storage_bytes", "name"])
+}
+
+fn usage_orders() -> utoipa::openapi::Object {
+    crate::contract::query_one_of(&["asc", "desc"])
+}
+
+/// Every tenant not cancelled with its usage, sorted as asked; this
+/// server's pending counts are flushed first.
+pub(crate) async fn usage_rows(
+    state: &App,
+    q: UsageQuery,
+) -> ApiResult<Vec<crate::platform::usage::TenantUsage>> {
+    let (sort, desc) = crate::platform::usage::parse_sort(q.sort.as_deref(), q.order.as_deref())?;
+    let now = state.clock.now();
+    state.meter.flush(&state.store, now).await?;
+    crate::platform::usage::list(&state.store, now, sort, desc).await
+}
+
+#[utoipa::path(get, path = "/api/platform/usage", tag = "platform", security(("bearer" = [])),
+    params(UsageQuery),
+    responses(
+        (status = 200, description = "Every tenant not cancelled with its users, records, storage (as last measured) and API calls this billing period", body = Envelope<Vec<crate::platform::usage::TenantUsage>>),
+        (status = 401, description = "`unauthorized`", body = ErrorEnvelope),
+        (status = 403, description = "`forbidden`: platform admins only", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`: an unknown `sort` or `order`", body = ErrorEnvelope),
+    ))]
+pub async fn usage(
+    State(state): State<App>,
+    _admin: AdminSession,
+    Query(q): Query<UsageQuery>,
+) -> ApiResult<Envelope<Vec<crate::platform::usage::TenantUsage>>> {
+    Ok(ok(usage_rows(&state, q).await?))
+}
+
+#[utoipa::path(get, path = "/api/platform/usage.csv", tag = "platform", security(("bearer" = [])),
+    params(UsageQuery),
+    responses(
+        (status = 200, description = "The same rows as CSV, a header line first (storage empty when never measured)", content_type = "text/csv", body = String),
+        (status = 401, description = "`unauthorized`", body = ErrorEnvelope),
+        (status = 403, description = "`forbidden`: platform admins only", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`: an unknown `sort` or `order`", body = ErrorEnvelope),
+    ))]
+pub async fn usage_csv(
+    State(state): State<App>,
+    _admin: AdminSession,
+    Query(q): Query<UsageQuery>,
+) -> ApiResult<axum::response::Response> {
+    let rows = usage_rows(&state, q).await?;
+    Ok(usage_csv_response(&rows))
+}
+
+/// The CSV download of usage rows.
+pub fn usage_csv_response(
+    rows: &[crate::platform::usage::TenantUsage],
+) -> axum::response::Response {
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
+        .header(
+            axum::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"usage.csv\"",
+        )
+        .body(axum::body::Body::from(crate::platform::usage::csv(rows)))
+        .unwrap_or_default()
+}

@@ -746,3 +746,81 @@ pub async fn retry_job(
         super::Flash::JobRetried,
     ))
 }
+
+// ---------------------------------------------------------------------------
+// Usage.
+
+/// Every tenant's usage, sortable by each column; the same rows as CSV.
+pub async fn usage(
+    State(state): State<App>,
+    p: AdminPage,
+    Query(q): Query<crate::web::api::platform::UsageQuery>,
+) -> PageResult {
+    use crate::platform::usage::{self, Sort};
+    let AdminPage { ctx, .. } = &p;
+    let (sort, desc) = usage::parse_sort(q.sort.as_deref(), q.order.as_deref())?;
+    let rows = crate::web::api::platform::usage_rows(&state, q).await?;
+    let (start, end) = crate::usage::period(state.clock.now());
+    let order = |desc: bool| if desc { "desc" } else { "asc" };
+    // A column's link: the other order when it is the current sort.
+    let head = |by: Sort, label: &str| {
+        let next = if by == sort { !desc } else { by.default_desc() };
+        let arrow = match (by == sort, desc) {
+            (false, _) => "",
+            (true, true) => " ↓",
+            (true, false) => " ↑",
+        };
+        html! {
+            th aria-sort=[(by == sort).then_some(if desc { "descending" } else { "ascending" })] {
+                a href=(format!("/admin/usage?sort={}&order={}", by.as_str(), order(next))) { (label) (arrow) }
+            }
+        }
+    };
+    let body = html! {
+        h1 { "Usage" }
+        p.muted {
+            "API calls from " (start.format("%-d %B %Y")) " to " ((end - chrono::Duration::days(1)).format("%-d %B %Y"))
+            " (UTC); storage as last measured. "
+            a href=(format!("/admin/usage.csv?sort={}&order={}", sort.as_str(), order(desc))) download { "Download CSV" }
+        }
+        div.table-wrap {
+            table.list.usage-table {
+                thead { tr {
+                    (head(Sort::Name, "Company"))
+                    th { "Plan" }
+                    (head(Sort::Users, "Users"))
+                    (head(Sort::Records, "Records"))
+                    (head(Sort::StorageBytes, "Storage"))
+                    (head(Sort::ApiCalls, "API calls"))
+                } }
+                tbody {
+                    @for t in &rows {
+                        tr {
+                            td { a href=(format!("/admin/tenants/{}", t.id)) { (t.name) } br; span.muted.small { code { (t.slug) } } }
+                            td { (t.plan.as_str()) }
+                            td { (t.users) }
+                            td { (t.records) }
+                            td { @if let Some(b) = t.storage_bytes { (layout::bytes(b)) } @else { span.muted { "not measured" } } }
+                            td { (t.api_calls) }
+                        }
+                    }
+                    @if rows.is_empty() { tr { td colspan="6" .muted { "No tenant yet." } } }
+                }
+            }
+        }
+    };
+    Ok(layout::respond(
+        StatusCode::OK,
+        page("Usage", ctx, Nav::Usage, body),
+    ))
+}
+
+/// `/admin/usage.csv`: the usage table as a download.
+pub async fn usage_csv(
+    State(state): State<App>,
+    _p: AdminPage,
+    Query(q): Query<crate::web::api::platform::UsageQuery>,
+) -> PageResult {
+    let rows = crate::web::api::platform::usage_rows(&state, q).await?;
+    Ok(crate::web::api::platform::usage_csv_response(&rows))
+}

@@ -218,6 +218,7 @@ pub enum Nav {
     Admin,
     Licenses,
     Jobs,
+    Usage,
 }
 
 /// The tenant user's navigation.
@@ -276,6 +277,7 @@ pub fn page(title: &str, ctx: &Ctx, nav: Nav, body: Markup) -> Markup {
                             a href="/admin" aria-current=[(nav == Nav::Admin).then_some("page")] { "Tenants" }
                             a href="/admin/licenses" aria-current=[(nav == Nav::Licenses).then_some("page")] { "Licences" }
                             a href="/admin/jobs" aria-current=[(nav == Nav::Jobs).then_some("page")] { "Jobs" }
+                            a href="/admin/usage" aria-current=[(nav == Nav::Usage).then_some("page")] { "Usage" }
                         }
                         form.logout method="post" action="/admin/logout" {
                             (ctx.csrf_field())
@@ -609,6 +611,22 @@ pub fn money(amount: i64, currency: &str) -> String {
 pub fn json_data(id: &str, value: &serde_json::Value) -> Markup {
     let text = value.to_string().replace("</", "<\\/");
     html! { script type="application/json" id=(id) { (PreEscaped(text)) } }
+}
+
+/// A size in bytes for people: 512 B, 1.5 KiB, 2.0 GiB.
+pub fn bytes(n: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut size = n as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
 }
 
 #[cfg(test)]

@@ -158,6 +158,7 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/logout-all" => public::logout_all),
         route!(GET "/settings/subscription" => settings::subscription),
         route!(GET "/settings/audit" => settings::audit),
+        route!(GET "/settings/usage" => settings::usage),
         route!(POST "/activities/{id}/done" => crm::activity_done),
         route!(GET "/deals" => crm::board),
         route!(GET "/deals/new" => crm::new_deal),
@@ -179,6 +180,8 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/admin/licenses/{id}/revoke" => admin::revoke_license),
         route!(GET "/admin/jobs" => admin::jobs),
         route!(POST "/admin/jobs/{id}/retry" => admin::retry_job),
+        route!(GET "/admin/usage" => admin::usage),
+        route!(GET "/admin/usage.csv" => admin::usage_csv),
         route!(GET "/assets/{file}" => assets::serve),
         route!(POST "/leads/{id}/convert" => kinds::convert_lead),
         route!(GET "/activities" => overview::calendar),
@@ -479,6 +482,33 @@ impl FromRequestParts<App> for UserPage {
             .begin(state)
             .await?;
         Ok(UserPage { s, ctx })
+    }
+}
+
+/// A signed-in tenant user's page whose transaction begins when the
+/// handler calls `begin`, after work that must come before its snapshot
+/// (flushing usage counts).
+pub struct PendingPage {
+    pending: Pending,
+}
+
+impl PendingPage {
+    pub async fn begin(self, state: &App) -> PageResult<(TenantSession, Ctx)> {
+        self.pending.begin(state).await
+    }
+}
+
+impl FromRequestParts<App> for PendingPage {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> PageResult<Self> {
+        let here = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        let pending = Pending::check(parts, state, here).await?;
+        Ok(PendingPage { pending })
     }
 }
 

@@ -1,12 +1,14 @@
 //! Settings, for the tenant's admins: the company profile and time zone,
 //! branding (on plans with custom branding), users and roles within the
 //! plan's user limit, invitations, the subscription and plan catalogue,
-//! the messages sent, the audit log.
+//! usage against the plan, the messages sent, the audit log.
 
 use super::layout::{
     self, field_errors, form_alert, form_failure, money, page, select, Errors, Field, Nav,
 };
-use super::{see_other, see_other_with, Ctx, Flash, PageResult, PendingForm, UserForm, UserPage};
+use super::{
+    see_other, see_other_with, Ctx, Flash, PageResult, PendingForm, PendingPage, UserForm, UserPage,
+};
 use crate::app::App;
 use crate::auth::password;
 use crate::domain::{Password, Role, UserId};
@@ -29,7 +31,7 @@ const BRANDING: &str = "custom_branding";
 pub(super) fn tabs(current: &str) -> Markup {
     html! {
         nav.tabs aria-label="Settings" {
-            @for (href, label) in [("/settings", "Company"), ("/settings/users", "Users"), ("/settings/teams", "Teams"), ("/settings/roles", "Roles"), ("/settings/subscription", "Subscription"), ("/settings/messages", "Messages"), ("/settings/audit", "Audit log")] {
+            @for (href, label) in [("/settings", "Company"), ("/settings/users", "Users"), ("/settings/teams", "Teams"), ("/settings/roles", "Roles"), ("/settings/subscription", "Subscription"), ("/settings/usage", "Usage"), ("/settings/messages", "Messages"), ("/settings/audit", "Audit log")] {
                 a href=(href) aria-current=[(href == current).then_some("page")] { (label) }
             }
         }
@@ -574,6 +576,108 @@ pub async fn subscription(State(state): State<App>, p: UserPage) -> PageResult {
     Ok(layout::respond(
         StatusCode::OK,
         page("Subscription", &ctx, Nav::Settings, body),
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// Usage.
+
+/// What the usage tab calls a metric, and the plan limit it is held to.
+fn metric_label(metric: &str) -> (&'static str, Option<crate::plans::Limit>) {
+    use crate::plans::Limit;
+    match metric {
+        "api_calls" => ("API calls this month", Some(Limit::ApiCallsPerMonth)),
+        "records" => ("Records", Some(Limit::Records)),
+        "users" => ("Users", Some(Limit::Users)),
+        "storage_bytes" => ("Storage", Some(Limit::StorageBytes)),
+        "imports" => ("Imports", None),
+        "emails_sent" => ("E-mails sent", None),
+        "workflow_runs" => ("Workflow runs", None),
+        "webhook_deliveries" => ("Webhook deliveries", None),
+        _ => ("Other", None),
+    }
+}
+
+/// The cheapest plan above the tenant's that allows more than `used` of
+/// `limit` (none when only an override would: an own limit lowered).
+fn upgrade_for(
+    current: crate::domain::PlanCode,
+    limit: crate::plans::Limit,
+    used: i64,
+) -> Option<&'static crate::plans::PlanSpec> {
+    let rank = |code| crate::plans::CATALOGUE.iter().position(|p| p.code == code);
+    let code = crate::plans::cheapest_above(limit, used);
+    (rank(code) > rank(current)).then(|| crate::plans::spec(code))
+}
+
+/// Usage this billing period against the plan: a bar per limited metric,
+/// the other counts plain, and the plan that allows more near a limit.
+pub async fn usage(State(state): State<App>, p: PendingPage) -> PageResult {
+    // What this server counted goes in before the snapshot is taken.
+    crate::usage::flush(&state).await?;
+    let (mut s, ctx) = p.begin(&state).await?;
+    s.user.admin()?;
+    let now = state.clock.now();
+    let report = crate::usage::report(&state, &mut s.tx, &s.tenant.entitlements, now).await?;
+    let show = |metric: &str, n: i64| {
+        if metric == "storage_bytes" {
+            layout::bytes(n)
+        } else {
+            n.to_string()
+        }
+    };
+    let current = s.tenant.entitlements.plan;
+    let last_day = report.period.end - chrono::Duration::days(1);
+    let body = html! {
+        h1 { "Settings" }
+        (tabs("/settings/usage"))
+        p.muted {
+            "This billing period: " (report.period.start.format("%-d %B")) " to " (last_day.format("%-d %B %Y"))
+            " (UTC). API calls count again from " (report.period.end.format("%-d %B")) "."
+        }
+        section.card.usage {
+            h2 { "Against your plan" }
+            @for m in report.metrics.iter().filter(|m| metric_label(m.metric).1.is_some()) {
+                @let (label, limit) = metric_label(m.metric);
+                div.metric data-metric=(m.metric) {
+                    @if let Some(max) = m.limit {
+                        @let percent = if max > 0 { m.used.saturating_mul(100) / max } else { 100 };
+                        p {
+                            strong { (label) } ": " (show(m.metric, m.used)) " of " (show(m.metric, max))
+                            " (" (percent) " %)"
+                        }
+                        meter min="0" max=(max) high=(max * 8 / 10) optimum="0" value=(m.used.min(max)) aria-label=(label) { (percent) " %" }
+                        @if percent >= 80 {
+                            @if let Some(limit) = limit {
+                                @let plan = upgrade_for(current, limit, max.max(m.used));
+                                p.seats.alert {
+                                    @if m.used >= max { "The limit is reached. " } @else { "Close to the limit. " }
+                                    @if let Some(plan) = plan {
+                                        "The " (plan.name) " plan allows more: " a href="/settings/subscription" { "see the plans" } "."
+                                    } @else {
+                                        "Your account manager can raise it."
+                                    }
+                                }
+                            }
+                        }
+                    } @else {
+                        p { strong { (label) } ": " (show(m.metric, m.used)) " — unlimited" }
+                    }
+                }
+            }
+        }
+        section.card {
+            h2 { "Activity this period" }
+            dl.details {
+                @for m in report.metrics.iter().filter(|m| metric_label(m.metric).1.is_none()) {
+                    dt { (metric_label(m.metric).0) } dd data-metric=(m.metric) { (m.used) }
+                }
+            }
+        }
+    };
+    Ok(layout::respond(
+        StatusCode::OK,
+        page("Usage", &ctx, Nav::Settings, body),
     ))
 }
 
