@@ -346,14 +346,23 @@ pub async fn records(tx: &mut impl Scoped) -> ApiResult<i64> {
     Ok(n)
 }
 
-/// 402 `plan_limit_reached` when `adding` records would pass the limit
-/// (`None`: unlimited, nothing is counted).
+/// 402 `plan_limit_reached` when `adding` records would pass the plan's
+/// records, or when the storage last measured is at the plan's storage
+/// (`None` limits: nothing is counted).
 pub async fn ensure_records(
     tx: &mut impl Scoped,
-    limit: Option<i64>,
+    user: &crate::auth::SessionUser,
     adding: i64,
 ) -> ApiResult<()> {
-    let Some(max) = limit else {
+    if let Some(max) = user.storage_limit {
+        let stored: Option<One<i64>> = tx
+            .query_opt("SELECT bytes FROM usage_storage WHERE tenant_id = $1", &[])
+            .await?;
+        if let Some(One(used)) = stored.filter(|s| s.0 >= max) {
+            return Err(crate::plans::limit_reached(Limit::StorageBytes, used, max));
+        }
+    }
+    let Some(max) = user.records_limit else {
         return Ok(());
     };
     let used = records(tx).await?;

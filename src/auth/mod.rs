@@ -71,6 +71,8 @@ pub struct SessionUser {
     /// The tenant's plan limit on records (contacts, companies, leads and
     /// deals together); `None`: unlimited.
     pub records_limit: Option<i64>,
+    /// The plan's storage in bytes; `None`: unlimited.
+    pub storage_limit: Option<i64>,
     /// The plan's rows per CSV import; `None`: unlimited.
     pub import_rows_limit: Option<i64>,
 }
@@ -377,6 +379,7 @@ impl TenantAuth {
                 client_addr: self.client_addr,
                 access,
                 records_limit: entitlements.limit(crate::plans::Limit::Records),
+                storage_limit: entitlements.limit(crate::plans::Limit::StorageBytes),
                 import_rows_limit: entitlements.limit(crate::plans::Limit::ImportRows),
             },
             tenant: Standing {

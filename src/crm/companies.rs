@@ -280,7 +280,7 @@ pub async fn create(
     input: CompanyInput,
     now: DateTime<Utc>,
 ) -> ApiResult<CompanyView> {
-    crate::usage::ensure_records(tx, user.records_limit, 1).await?;
+    crate::usage::ensure_records(tx, user, 1).await?;
     let c = validate(tx, input, true).await?;
     let id = Uuid::now_v7();
     tx.execute(

@@ -320,7 +320,7 @@ pub async fn create_many(
     rows: Vec<(Uuid, Valid)>,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    crate::usage::ensure_records(tx, user.records_limit, rows.len() as i64).await?;
+    crate::usage::ensure_records(tx, user, rows.len() as i64).await?;
     struct New {
         id: Uuid,
         first_name: String,

@@ -271,7 +271,7 @@ pub async fn create(
     input: DealInput,
     now: DateTime<Utc>,
 ) -> ApiResult<DealView> {
-    crate::usage::ensure_records(tx, user.records_limit, 1).await?;
+    crate::usage::ensure_records(tx, user, 1).await?;
     let mut e = FieldErrors::default();
     let title = e.required("title", input.title.clone());
     let title = e.text("title", title, TITLE_MAX);

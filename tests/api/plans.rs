@@ -245,6 +245,48 @@ async fn an_import_may_not_pass_the_plans_rows(app: TestApp) {
 }
 both!(an_import_may_not_pass_the_plans_rows);
 
+async fn records_stop_once_storage_reaches_the_plans(app: TestApp) {
+    let t = app.register("Storage Co").await;
+    app.post("/api/contacts")
+        .bearer(&t.token)
+        .json(json!({ "first_name": "Ann" }))
+        .send()
+        .await
+        .created("a contact");
+    // The daily measurement, run now.
+    let tenant = trasealla::domain::TenantId(uuid::Uuid::parse_str(&t.id).unwrap());
+    let bytes = trasealla::usage::measure_storage(&app.state.store, tenant, app.clock_now())
+        .await
+        .unwrap();
+    assert!(bytes > 0);
+    app.admin_patch_tenant(&t, json!({ "limit_overrides": { "storage_bytes": bytes } }))
+        .await;
+    let r = app
+        .post("/api/companies")
+        .bearer(&t.token)
+        .json(json!({ "name": "Acme" }))
+        .send()
+        .await;
+    refused_limit(&r, "storage_bytes", bytes, bytes);
+    let r = app
+        .get("/api/tenants/usage")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("usage");
+    assert_eq!(metric(&r.body, "storage_bytes")["used"], bytes);
+    assert_eq!(metric(&r.body, "storage_bytes")["remaining"], 0);
+    app.admin_patch_tenant(&t, json!({ "limit_overrides": { "storage_bytes": null } }))
+        .await;
+    app.post("/api/companies")
+        .bearer(&t.token)
+        .json(json!({ "name": "Acme" }))
+        .send()
+        .await
+        .created("within the trial's gigabyte");
+}
+both!(records_stop_once_storage_reaches_the_plans);
+
 fn metric<'a>(usage: &'a Value, name: &str) -> &'a Value {
     usage["data"]["metrics"]
         .as_array()
@@ -377,7 +419,10 @@ async fn two_servers_count_into_one_usage(app: TestApp) {
         .ok("usage");
     assert_eq!(metric(&r.body, "api_calls")["used"], 12, "{}", r.text);
 }
-postgres_only!(two_servers_count_into_one_usage);
+postgres_only!(
+    two_servers_count_into_one_usage,
+    crate::support::with_test_redis
+);
 
 fn header(r: &Resp, name: &str) -> String {
     r.headers
