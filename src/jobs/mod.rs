@@ -24,7 +24,7 @@ mod worker;
 
 use crate::app::App;
 use crate::domain::TenantId;
-use crate::store::{DbError, DbResult, Dialect, PlatformTx, Scoped};
+use crate::store::{DbError, DbResult, PlatformTx, Scoped};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
@@ -113,6 +113,13 @@ impl Options {
     }
 }
 
+/// The insert: the tenant (or NULL) first. A duplicate idempotency key is
+/// skipped, not an error.
+const INSERT: &str = "INSERT INTO jobs (tenant_id, id, kind, payload, idempotency_key, state,
+                                       max_attempts, run_at, created_at)
+                      VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8)
+                      ON CONFLICT (idempotency_key) DO NOTHING";
+
 /// Queues `job` for the transaction's tenant. False when a job with the
 /// same idempotency key exists (it is not queued again).
 pub async fn enqueue<J: Job>(
@@ -121,14 +128,8 @@ pub async fn enqueue<J: Job>(
     opts: Options,
     now: DateTime<Utc>,
 ) -> DbResult<bool> {
-    let (id, payload, max, run_at) = row_values(job, &opts, now)?;
-    let sql = insert_sql(tx.dialect());
-    let n = tx
-        .execute(
-            &sql,
-            &[&id, &J::KIND, &payload, &opts.key, &max, &run_at, &now],
-        )
-        .await?;
+    let row = Row::of(job, &opts, now)?;
+    let n = tx.execute(INSERT, &row.params(&opts)).await?;
     note_queued();
     Ok(n == 1)
 }
@@ -140,49 +141,49 @@ pub async fn enqueue_platform<J: Job>(
     opts: Options,
     now: DateTime<Utc>,
 ) -> DbResult<bool> {
-    let (id, payload, max, run_at) = row_values(job, &opts, now)?;
-    let sql = insert_sql(tx.dialect()).replace("($1, $2,", "(NULL, $1,");
-    let sql = renumber_down(&sql);
-    let n = tx
-        .execute(
-            &sql,
-            &[&id, &J::KIND, &payload, &opts.key, &max, &run_at, &now],
-        )
-        .await?;
+    let row = Row::of(job, &opts, now)?;
+    let no_tenant: Option<Uuid> = None;
+    let mut params: Vec<&dyn crate::store::Bind> = vec![&no_tenant];
+    params.extend(row.params(&opts));
+    let n = tx.execute(INSERT, &params).await?;
     note_queued();
     Ok(n == 1)
 }
 
-type Row = (Uuid, serde_json::Value, Option<i64>, DateTime<Utc>);
-
-fn row_values<J: Job>(job: &J, opts: &Options, now: DateTime<Utc>) -> DbResult<Row> {
-    let payload =
-        serde_json::to_value(job).map_err(|e| DbError::Other(format!("job payload: {e}")))?;
-    Ok((
-        Uuid::now_v7(),
-        payload,
-        opts.max_attempts.map(i64::from),
-        opts.run_at.unwrap_or(now),
-    ))
+/// A job's values, as the insert binds them after the tenant.
+struct Row {
+    id: Uuid,
+    kind: &'static str,
+    payload: serde_json::Value,
+    max_attempts: Option<i64>,
+    run_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
 }
 
-/// The insert, with the tenant as `$1` (see [`enqueue_platform`] for the
-/// platform form). A duplicate idempotency key is skipped, not an error.
-fn insert_sql(_dialect: Dialect) -> String {
-    "INSERT INTO jobs (tenant_id, id, kind, payload, idempotency_key, state, max_attempts,
-                       run_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8)
-     ON CONFLICT (idempotency_key) DO NOTHING"
-        .to_owned()
-}
-
-/// `$2`…`$8` become `$1`…`$7` (the platform insert binds no tenant).
-fn renumber_down(sql: &str) -> String {
-    let mut out = sql.to_owned();
-    for n in 2..=8 {
-        out = out.replace(&format!("${n}"), &format!("${}", n - 1));
+impl Row {
+    fn of<J: Job>(job: &J, opts: &Options, now: DateTime<Utc>) -> DbResult<Row> {
+        Ok(Row {
+            id: Uuid::now_v7(),
+            kind: J::KIND,
+            payload: serde_json::to_value(job)
+                .map_err(|e| DbError::Other(format!("job payload: {e}")))?,
+            max_attempts: opts.max_attempts.map(i64::from),
+            run_at: opts.run_at.unwrap_or(now),
+            created_at: now,
+        })
     }
-    out
+
+    fn params<'a>(&'a self, opts: &'a Options) -> Vec<&'a dyn crate::store::Bind> {
+        vec![
+            &self.id,
+            &self.kind,
+            &self.payload,
+            &opts.key,
+            &self.max_attempts,
+            &self.run_at,
+            &self.created_at,
+        ]
+    }
 }
 
 fn wake() -> &'static tokio::sync::Notify {
@@ -311,11 +312,5 @@ mod tests {
         assert_eq!(backoff(1, 1.0), Duration::seconds(36));
         let j = jitter();
         assert!((0.0..1.0).contains(&j));
-    }
-
-    #[test]
-    fn the_platform_insert_binds_no_tenant() {
-        let sql = renumber_down(&insert_sql(Dialect::Postgres).replace("($1, $2,", "(NULL, $1,"));
-        assert!(sql.contains("VALUES (NULL, $1, $2, $3, $4, 'queued', $5, $6, $7)"));
     }
 }
