@@ -258,7 +258,10 @@ impl Modify for CommonResponses {
                 if op.security.is_some() {
                     add("401", "`unauthorized`: no token, or one that is invalid, expired or no longer valid");
                     add("403", "`forbidden`, `tenant_suspended`");
-                    add("429", "`rate_limited`: the company's requests hold as many database connections as they may (`TRASEALLA_TENANT_MAX_CONNECTIONS`), with Retry-After");
+                    add("429", "`rate_limited`: past the plan's requests per minute, or the company's requests hold as many database connections as they may (`TRASEALLA_TENANT_MAX_CONNECTIONS`); `quota_exceeded`: past the plan's API calls this month; with Retry-After");
+                    if method != "get" {
+                        add("402", "`trial_expired`, `plan_limit_reached` or `feature_not_in_plan`: what the plan allows (`details` names the limit or feature and the plan that has it)");
+                    }
                 }
                 if op.request_body.is_some() {
                     add("400", "`invalid_json`");
