@@ -104,6 +104,8 @@ pub async fn stats(store: &Store, now: DateTime<Utc>) -> ApiResult<QueueStats> {
 /// Which jobs to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Filter {
+    /// Failed (waiting for a retry) or dead.
+    Problems,
     /// Waiting for a retry after a failed attempt.
     Failed,
     Dead,
@@ -115,6 +117,7 @@ impl std::str::FromStr for Filter {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
         match s {
+            "problems" => Ok(Filter::Problems),
             "failed" => Ok(Filter::Failed),
             "dead" => Ok(Filter::Dead),
             "queued" => Ok(Filter::Queued),
@@ -127,6 +130,7 @@ impl std::str::FromStr for Filter {
 /// The latest jobs of a kind of trouble (at most `limit`), newest first.
 pub async fn list(store: &Store, filter: Filter, limit: i64) -> ApiResult<Vec<JobView>> {
     let condition = match filter {
+        Filter::Problems => "state = 'dead' OR (state = 'queued' AND last_error IS NOT NULL)",
         Filter::Failed => "state = 'queued' AND last_error IS NOT NULL",
         Filter::Dead => "state = 'dead'",
         Filter::Queued => "state = 'queued'",
@@ -137,24 +141,6 @@ pub async fn list(store: &Store, filter: Filter, limit: i64) -> ApiResult<Vec<Jo
         .query(
             &format!(
                 "SELECT {COLUMNS} FROM jobs WHERE {condition}
-                 ORDER BY COALESCE(finished_at, run_at) DESC, id DESC LIMIT $1"
-            ),
-            &[&limit],
-        )
-        .await?;
-    tx.commit().await?;
-    Ok(jobs)
-}
-
-/// The latest jobs that failed (waiting for a retry) or are dead, newest
-/// first.
-pub async fn problems(store: &Store, limit: i64) -> ApiResult<Vec<JobView>> {
-    let mut tx = store.platform(Access::Read).await?;
-    let jobs = tx
-        .query(
-            &format!(
-                "SELECT {COLUMNS} FROM jobs
-                 WHERE state = 'dead' OR (state = 'queued' AND last_error IS NOT NULL)
                  ORDER BY COALESCE(finished_at, run_at) DESC, id DESC LIMIT $1"
             ),
             &[&limit],

@@ -322,22 +322,17 @@ pub async fn jobs(
 ) -> ApiResult<Envelope<JobsOverview>> {
     let mut e = FieldErrors::default();
     let filter = match q.state.as_deref().filter(|s| !s.is_empty()) {
-        None | Some("problems") => None,
+        None => Some(Filter::Problems),
         Some(s) => e.check(
             "state",
             s.parse::<Filter>()
-                .map(Some)
                 .map_err(|_| "must be problems, failed, dead, queued or running"),
         ),
-    }
-    .flatten();
+    };
     e.finish()?;
     let now = state.clock.now();
     let stats = queue::stats(&state.store, now).await?;
-    let jobs = match filter {
-        Some(f) => queue::list(&state.store, f, 100).await?,
-        None => queue::problems(&state.store, 100).await?,
-    };
+    let jobs = queue::list(&state.store, filter.unwrap_or(Filter::Problems), 100).await?;
     Ok(ok(JobsOverview { stats, jobs }))
 }
 

@@ -633,7 +633,8 @@ pub async fn jobs(
     }
     let now = state.clock.now();
     let stats = crate::jobs::admin::stats(&state.store, now).await?;
-    let problems = crate::jobs::admin::problems(&state.store, 100).await?;
+    let problems =
+        crate::jobs::admin::list(&state.store, crate::jobs::admin::Filter::Problems, 100).await?;
     let mut messages = match filter.as_str() {
         "all" => all_messages(&state.store, None, 200).await?,
         "problems" => {
