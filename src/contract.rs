@@ -323,7 +323,11 @@ pub fn null_only() -> Object {
 /// A new password ([`crate::domain::Password::new_secret`]).
 /// The token of a link a message carried.
 pub fn link_token() -> Object {
-    string().min_length(Some(1)).max_length(Some(200)).build()
+    string()
+        .min_length(Some(1))
+        .max_length(Some(200))
+        .pattern(Some(NO_NUL))
+        .build()
 }
 
 pub fn password() -> Object {
