@@ -32,6 +32,8 @@ pub struct App {
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     /// Usage counted since the last flush.
     pub meter: Arc<crate::usage::Meter>,
+    /// The one client for calls out (licence server, Stripe).
+    pub http: crate::outbound::Outbound,
 }
 
 impl App {
@@ -68,7 +70,12 @@ impl App {
             }
         }
         let tokens = Arc::new(TokenKeys::new(&secret, config.token_ttl_secs));
-        let licensing = Arc::new(licensing(&store, &config, master.clone(), clock.now()).await?);
+        let outbound_ca = config.outbound_ca.clone().or_else(|| {
+            std::env::var_os("TRASEALLA_LICENSE_SERVER_CA").map(std::path::PathBuf::from)
+        });
+        let http = crate::outbound::Outbound::new(outbound_ca.as_deref())?;
+        let licensing =
+            Arc::new(licensing(&store, &config, master.clone(), &http, clock.now()).await?);
         crate::licensing::installation::check(&store, &licensing, false, clock.now())
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
@@ -114,6 +121,7 @@ impl App {
             master,
             mailer,
             meter: Arc::new(crate::usage::Meter::default()),
+            http,
         })
     }
 }
@@ -145,6 +153,7 @@ async fn licensing(
     store: &Store,
     config: &Config,
     master: Arc<crate::secrets::MasterKey>,
+    http: &crate::outbound::Outbound,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Licensing> {
     use crate::licensing::cert::{self, TrustRoot};
@@ -171,13 +180,12 @@ async fn licensing(
         }
     }
     let fingerprint = Fingerprint::of_instance(&crate::platform::instance_id(store, now).await?);
-    let tls = crate::licensing::client::tls_config(config.license_server_ca.as_deref())?;
     Ok(Licensing::new(
         config.mode,
         signing,
         public,
         config.license_server.clone(),
-        tls,
+        http.clone(),
         fingerprint,
         master,
     ))

@@ -62,10 +62,11 @@ pub struct Config {
     #[arg(long, env = "TRASEALLA_LICENSE_SERVER")]
     pub license_server: Option<String>,
 
-    /// A PEM file of CA certificates to trust for an https:// licence server,
-    /// besides the built-in roots.
-    #[arg(long, env = "TRASEALLA_LICENSE_SERVER_CA")]
-    pub license_server_ca: Option<std::path::PathBuf>,
+    /// A PEM file of CA certificates to trust for calls out (the licence
+    /// server, Stripe), besides the built-in roots: a private CA. The older
+    /// name TRASEALLA_LICENSE_SERVER_CA is still read.
+    #[arg(long, env = "TRASEALLA_OUTBOUND_CA")]
+    pub outbound_ca: Option<std::path::PathBuf>,
 
     /// The key that seals the secrets the database keeps (the generated
     /// token secret, a licence key): base64 of 32 bytes. Every server of a
@@ -267,7 +268,7 @@ impl Config {
             master_key: None,
             master_key_file: None,
             license_server: None,
-            license_server_ca: None,
+            outbound_ca: None,
             trust_proxy: false,
             log_format: "text".to_owned(),
             smtp_url: None,
@@ -304,7 +305,7 @@ impl fmt::Debug for Config {
             .field("master_key", &redacted(&self.master_key))
             .field("master_key_file", &self.master_key_file)
             .field("license_server", &self.license_server)
-            .field("license_server_ca", &self.license_server_ca)
+            .field("outbound_ca", &self.outbound_ca)
             .field("trust_proxy", &self.trust_proxy)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))

@@ -18,6 +18,7 @@ pub mod licensing;
 pub mod limiter;
 pub mod limits;
 pub mod mail;
+pub mod outbound;
 pub mod pagination;
 pub mod plans;
 pub mod platform;

@@ -51,7 +51,7 @@ pub struct Licensing {
     /// The key certificates are checked with: the one built into the binary.
     pub public: VerifyingKey,
     pub server: Option<String>,
-    pub tls: Arc<rustls::ClientConfig>,
+    pub http: crate::outbound::Outbound,
     /// This installation: sent with an online claim, named by its certificate.
     pub fingerprint: Fingerprint,
     master: Arc<MasterKey>,
@@ -133,7 +133,7 @@ impl Licensing {
         signing: Option<SigningKey>,
         public: VerifyingKey,
         server: Option<String>,
-        tls: Arc<rustls::ClientConfig>,
+        http: crate::outbound::Outbound,
         fingerprint: Fingerprint,
         master: Arc<MasterKey>,
     ) -> Licensing {
@@ -142,7 +142,7 @@ impl Licensing {
             signing,
             public,
             server,
-            tls,
+            http,
             fingerprint,
             master,
             gate: RwLock::new(Gate::default()),
@@ -433,7 +433,7 @@ pub async fn check(
     let server = licensing.server.as_ref().filter(|_| online);
     if let (Some(server), Some(key), false) = (server, &key, revoked) {
         match client::post_json(
-            &licensing.tls,
+            &licensing.http,
             server,
             "/api/tenants/licenses/validate",
             &serde_json::json!({ "license_key": key }),
@@ -615,7 +615,7 @@ async fn claim_online(licensing: &Licensing, key: &LicenseKey) -> ApiResult<Stri
         ));
     };
     let answer = client::post_json(
-        &licensing.tls,
+        &licensing.http,
         server,
         "/api/tenants/licenses/claim",
         &serde_json::json!({ "license_key": key.expose(), "instance_id": licensing.fingerprint.as_str() }),

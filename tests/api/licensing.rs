@@ -873,14 +873,18 @@ async fn online_activation_works_over_https(backend: Backend) {
     std::fs::write(&ca, ca_pem).unwrap();
     let url = format!("https://localhost:{port}");
 
-    // Not trusting the vendor's certificate, the server refuses to talk.
+    // Not trusting the vendor's certificate, the server refuses to talk,
+    // and says why.
     let untrusting = self_hosted_at(backend, url.clone()).await;
     let r = untrusting
         .activate(json!({"license_key": d["license_key"]}))
         .await;
     assert_eq!(r.status, 503, "{}", r.body);
     assert!(
-        r.body["error"]["message"].as_str().unwrap().contains("TLS"),
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid peer certificate"),
         "{}",
         r.body
     );
@@ -888,7 +892,7 @@ async fn online_activation_works_over_https(backend: Backend) {
     let trusting = TestApp::spawn_with(backend, move |c| {
         c.mode = Mode::SelfHosted;
         c.license_server = Some(url);
-        c.license_server_ca = Some(ca);
+        c.outbound_ca = Some(ca);
     })
     .await;
     let r = trusting
