@@ -34,6 +34,8 @@ pub struct App {
     pub meter: Arc<crate::usage::Meter>,
     /// The one client for calls out (licence server, Stripe).
     pub http: crate::outbound::Outbound,
+    /// Billing with Stripe; `None` when it is off.
+    pub billing: Option<Arc<crate::billing::Billing>>,
 }
 
 impl App {
@@ -110,6 +112,13 @@ impl App {
                 None
             }
         };
+        let billing = crate::billing::Billing::from_config(&config, &http)?.map(Arc::new);
+        match &billing {
+            Some(_) => tracing::info!(api = %config.stripe_api_base, "billing with Stripe is on"),
+            None => tracing::info!(
+                "billing is off (no TRASEALLA_STRIPE_SECRET_KEY): platform admins change plans"
+            ),
+        }
         Ok(App {
             store,
             config: Arc::new(config),
@@ -121,6 +130,7 @@ impl App {
             master,
             mailer,
             meter: Arc::new(crate::usage::Meter::default()),
+            billing,
             http,
         })
     }

@@ -50,6 +50,17 @@ impl Actor {
         }
     }
 
+    /// Stripe, through the webhook event `event` (its id is the actor's
+    /// name, so every billing change names the event that made it).
+    pub fn stripe(event: &str) -> Actor {
+        Actor {
+            kind: ActorKind::System,
+            id: None,
+            name: Some(format!("stripe {event}")),
+            client_addr: None,
+        }
+    }
+
     pub fn system() -> Actor {
         Actor {
             kind: ActorKind::System,

@@ -235,6 +235,29 @@ pub struct Config {
     /// other servers (its own it starts at once).
     #[arg(long, env = "TRASEALLA_JOB_POLL_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..))]
     pub job_poll_ms: u64,
+
+    /// Stripe's secret API key (`sk_live_…`, `sk_test_…` or a restricted
+    /// `rk_…`). Unset: billing is off, and platform admins change plans.
+    #[arg(long, env = "TRASEALLA_STRIPE_SECRET_KEY", hide_env_values = true)]
+    pub stripe_secret_key: Option<String>,
+
+    /// The signing secret of the Stripe webhook endpoint (`whsec_…`).
+    #[arg(long, env = "TRASEALLA_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<String>,
+
+    /// The Stripe price of each paid plan and interval:
+    /// `starter_monthly=price_…,starter_yearly=price_…,professional_monthly=price_…`.
+    #[arg(long, env = "TRASEALLA_STRIPE_PRICES", default_value = "")]
+    pub stripe_prices: String,
+
+    /// Where Stripe's API is (tests point it at a local fake).
+    #[arg(long, env = "TRASEALLA_STRIPE_API_BASE", default_value = crate::billing::stripe::API_BASE)]
+    pub stripe_api_base: String,
+
+    /// Days a subscription may stay past due before writes answer 402
+    /// `payment_required`.
+    #[arg(long, env = "TRASEALLA_BILLING_GRACE_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=365))]
+    pub billing_grace_days: u32,
 }
 
 impl Config {
@@ -280,6 +303,11 @@ impl Config {
             job_poll_ms: 1_000,
             usage_flush_secs: 10,
             metering: true,
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_prices: String::new(),
+            stripe_api_base: crate::billing::stripe::API_BASE.to_owned(),
+            billing_grace_days: 7,
         }
     }
 }
@@ -314,6 +342,14 @@ impl fmt::Debug for Config {
             .field("scheduler_interval_secs", &self.scheduler_interval_secs)
             .field("job_lease_secs", &self.job_lease_secs)
             .field("job_workers", &self.job_workers)
+            .field("stripe_secret_key", &redacted(&self.stripe_secret_key))
+            .field(
+                "stripe_webhook_secret",
+                &redacted(&self.stripe_webhook_secret),
+            )
+            .field("stripe_prices", &self.stripe_prices)
+            .field("stripe_api_base", &self.stripe_api_base)
+            .field("billing_grace_days", &self.billing_grace_days)
             .finish()
     }
 }

@@ -509,6 +509,20 @@ pub fn check_date(d: &chrono::NaiveDate) -> Result<(), &'static str> {
     }
 }
 
+/// Money in minor units, as people read it.
+pub fn money(amount: i64, currency: &str) -> String {
+    let major = amount / 100;
+    let minor = (amount % 100).abs();
+    let mut digits = major.abs().to_string();
+    let mut grouped = String::new();
+    while digits.len() > 3 {
+        let tail = digits.split_off(digits.len() - 3);
+        grouped = format!(",{tail}{grouped}");
+    }
+    let sign = if amount < 0 { "-" } else { "" };
+    format!("{sign}{digits}{grouped}.{minor:02} {currency}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,8 @@ error_codes! {
     LicenseExpired = "license_expired" => PAYMENT_REQUIRED,
     LicenseRevoked = "license_revoked" => PAYMENT_REQUIRED,
     FeatureNotInPlan = "feature_not_in_plan" => PAYMENT_REQUIRED,
+    PaymentRequired = "payment_required" => PAYMENT_REQUIRED,
+    SubscriptionInactive = "subscription_inactive" => PAYMENT_REQUIRED,
     Forbidden = "forbidden" => FORBIDDEN,
     TenantSuspended = "tenant_suspended" => FORBIDDEN,
     NotFound = "not_found" => NOT_FOUND,
@@ -56,6 +58,7 @@ error_codes! {
     QuotaExceeded = "quota_exceeded" => TOO_MANY_REQUESTS,
     Internal = "internal" => INTERNAL_SERVER_ERROR,
     Unavailable = "service_unavailable" => SERVICE_UNAVAILABLE,
+    BillingNotConfigured = "billing_not_configured" => SERVICE_UNAVAILABLE,
 }
 
 #[derive(Debug)]

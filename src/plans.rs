@@ -350,6 +350,11 @@ impl Entitlements {
         self.features.contains(&feature)
     }
 
+    /// The features' names, as a subscription stores them.
+    pub fn feature_names(&self) -> serde_json::Value {
+        self.features().iter().map(|f| f.as_str()).collect()
+    }
+
     pub fn features(&self) -> &[Feature] {
         &self.features
     }

@@ -105,6 +105,10 @@ pub struct Standing {
     pub timezone: Option<String>,
     /// What the plan and its overrides allow.
     pub entitlements: crate::plans::Entitlements,
+    /// Stripe's status of the tenant's subscription (`past_due`…), `null`
+    /// when it never subscribed.
+    pub billing_status: Option<String>,
+    pub past_due_since: Option<DateTime<Utc>>,
 }
 
 impl Standing {
@@ -147,6 +151,8 @@ struct SessionRow {
     /// The stored permissions of the user's custom role, or of their
     /// built-in role once an admin changed it.
     permissions: Option<String>,
+    billing_status: Option<String>,
+    past_due_since: Option<DateTime<Utc>>,
 }
 
 impl FromRow for SessionRow {
@@ -171,6 +177,8 @@ impl FromRow for SessionRow {
             is_active: r.get("is_active")?,
             token_version: r.get("token_version")?,
             permissions: r.get("permissions")?,
+            billing_status: r.get("billing_status")?,
+            past_due_since: r.get("past_due_since")?,
         })
     }
 }
@@ -180,7 +188,7 @@ const SESSION_SQL: &str =
             u.role, u.is_owner, u.is_active, u.token_version, NULL AS logo_url, NULL AS brand_color,
             CAST(sub.features AS TEXT) AS features, sub.plan, sub.max_users,
             CAST(sub.limit_overrides AS TEXT) AS limit_overrides, NULL AS timezone,
-            CAST(r.permissions AS TEXT) AS permissions
+            CAST(r.permissions AS TEXT) AS permissions, sub.billing_status, sub.past_due_since
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     LEFT JOIN roles r ON r.tenant_id = $1 AND (r.id = u.role_id OR (u.role_id IS NULL AND r.builtin = u.role))
     JOIN subscriptions sub ON sub.tenant_id = $1
@@ -193,7 +201,7 @@ const BROWSER_SESSION_SQL: &str =
     "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.email, u.email_verified_at,
             u.role, u.is_owner, u.is_active, u.token_version, t.logo_url, t.settings ->> 'brand_color' AS brand_color, CAST(sub.features AS TEXT) AS features,
             sub.plan, sub.max_users, CAST(sub.limit_overrides AS TEXT) AS limit_overrides,
-            t.timezone, CAST(r.permissions AS TEXT) AS permissions
+            t.timezone, CAST(r.permissions AS TEXT) AS permissions, sub.billing_status, sub.past_due_since
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     LEFT JOIN roles r ON r.tenant_id = $1 AND (r.id = u.role_id OR (u.role_id IS NULL AND r.builtin = u.role))
     JOIN sessions s ON s.tenant_id = $1 AND s.user_id = u.id
@@ -247,6 +255,9 @@ pub struct TenantAuth {
     ver: i64,
     slot: TxSlot,
     heavy: Option<HeavyLease>,
+    /// Billing's own routes: writes go on while the trial has ended or a
+    /// payment is due (paying is how the tenant gets out of it).
+    payment_exempt: bool,
 }
 
 impl TenantAuth {
@@ -274,7 +285,14 @@ impl TenantAuth {
             ver: claims.ver,
             slot,
             heavy: None,
+            payment_exempt: false,
         })
+    }
+
+    /// Lets this request write whatever the subscription's state (billing's
+    /// own routes).
+    pub fn exempt_from_payment(&mut self) {
+        self.payment_exempt = true;
     }
 
     /// Counts this request as one of its tenant's heavy operations from
@@ -350,11 +368,21 @@ impl TenantAuth {
             ));
         }
         if self.access == Access::Write {
-            if trial_expired(row.tenant_status, row.trial_ends_at, now) {
-                return Err(ApiError::new(
-                    ErrorCode::TrialExpired,
-                    "the trial has ended; choose a plan to keep making changes",
-                ));
+            if !self.payment_exempt {
+                if trial_expired(row.tenant_status, row.trial_ends_at, now) {
+                    return Err(ApiError::new(
+                        ErrorCode::TrialExpired,
+                        "the trial has ended; choose a plan to keep making changes",
+                    ));
+                }
+                if let Some(refused) = crate::billing::write_block(
+                    row.billing_status.as_deref(),
+                    row.past_due_since,
+                    state.config.billing_grace_days,
+                    now,
+                ) {
+                    return Err(refused);
+                }
             }
             state.licensing.check_write(now)?;
         }
@@ -395,6 +423,8 @@ impl TenantAuth {
                     .and_then(|f| serde_json::from_str(&f).ok())
                     .unwrap_or_default(),
                 entitlements,
+                billing_status: row.billing_status,
+                past_due_since: row.past_due_since,
             },
             sid: self.sid,
             heavy: self.heavy,

@@ -263,7 +263,8 @@ pub fn registry() -> &'static Registry {
             .register::<schedule::PurgeTenants>()
             .register::<schedule::PruneJobs>()
             .register::<schedule::LicenceCheck>()
-            .register::<crate::usage::MeasureStorage>();
+            .register::<crate::usage::MeasureStorage>()
+            .register::<crate::billing::webhook::SyncCard>();
         r
     })
 }

@@ -244,6 +244,18 @@ pub enum Notice {
         current: i64,
         max: i64,
     },
+    /// The bank asks the customer to confirm a payment (3-D Secure).
+    PaymentActionRequired {
+        amount: String,
+        /// Stripe's page of the invoice, where it is confirmed.
+        url: Option<String>,
+    },
+    /// A trial kept by Stripe ends soon.
+    TrialWillEnd {
+        ends_on: Option<DateTime<Utc>>,
+    },
+    /// The paid subscription ended: the account is read-only.
+    SubscriptionEnded,
 }
 
 impl Notice {
@@ -252,6 +264,17 @@ impl Notice {
             Notice::PaymentFailed { .. } => "payment_failed",
             Notice::PlanChanged { .. } => "plan_changed",
             Notice::Usage { .. } => "usage_alert",
+            Notice::PaymentActionRequired { .. } => "payment_action_required",
+            Notice::TrialWillEnd { .. } => "billing_trial_will_end",
+            Notice::SubscriptionEnded => "subscription_ended",
+        }
+    }
+
+    /// The page the message's button opens.
+    fn page(&self) -> &'static str {
+        match self {
+            Notice::Usage { .. } => "/settings/usage",
+            _ => "/settings/subscription",
         }
     }
 }
@@ -303,13 +326,49 @@ pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
             ],
             "See your usage",
         ),
+        Notice::PaymentActionRequired { amount, url } => (
+            format!("Please confirm a payment for {}", brand.name),
+            vec![
+                format!(
+                    "Your bank asks you to confirm the payment of {amount} for {}'s subscription.",
+                    brand.name
+                ),
+                match url {
+                    Some(u) => format!("Confirm it on the invoice's page: {u}"),
+                    None => "Confirm it from the billing settings.".to_owned(),
+                },
+            ],
+            "Open billing",
+        ),
+        Notice::TrialWillEnd { ends_on } => (
+            format!("{}'s trial ends soon", brand.name),
+            vec![
+                match ends_on {
+                    Some(d) => format!("The trial of {} ends on {}.", brand.name, d.format("%-d %B %Y")),
+                    None => format!("The trial of {} ends in a few days.", brand.name),
+                },
+                "Check the card on file so the subscription goes on without a break.".to_owned(),
+            ],
+            "Open billing",
+        ),
+        Notice::SubscriptionEnded => (
+            format!("{}'s subscription has ended", brand.name),
+            vec![
+                format!(
+                    "The subscription of {} has ended. Your data is kept and can still be read, but changes are paused.",
+                    brand.name
+                ),
+                "Choose a plan to keep working.".to_owned(),
+            ],
+            "Choose a plan",
+        ),
     };
     Letter {
         brand,
         subject,
         greeting: hello(full_name),
         paragraphs,
-        action: Some((label, link(brand, "/settings"))),
+        action: Some((label, link(brand, notice.page()))),
         after: vec![],
     }
     .render()

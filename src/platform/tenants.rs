@@ -118,6 +118,9 @@ pub struct TenantDetail {
     pub subscription: SubscriptionView,
     pub owner: Option<UserView>,
     pub usage: UsageView,
+    /// The tenant's Stripe customer and subscription; `null` when it never
+    /// went to checkout.
+    pub billing: Option<crate::billing::StripeRecords>,
 }
 
 async fn detail_in(tx: &mut impl Scoped, now: DateTime<Utc>) -> ApiResult<TenantDetail> {
@@ -125,11 +128,13 @@ async fn detail_in(tx: &mut impl Scoped, now: DateTime<Utc>) -> ApiResult<Tenant
     let subscription = tenancy::subscription(tx, now).await?;
     let owner = staff::owner(tx).await?;
     let usage = tenancy::usage(tx).await?;
+    let billing = crate::billing::records(tx).await?;
     Ok(TenantDetail {
         tenant,
         subscription,
         owner,
         usage,
+        billing,
     })
 }
 

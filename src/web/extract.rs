@@ -66,6 +66,18 @@ pub async fn read_bytes<S: Send + Sync>(req: Request, state: &S) -> ApiResult<By
     Ok(bytes)
 }
 
+/// The body as sent, bytes untouched (a signed webhook is verified on
+/// them before anything reads it).
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        read_bytes(req, state).await.map(RawBody)
+    }
+}
+
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         let message = if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -30,6 +30,12 @@ fn access_of(parts: &Parts) -> Access {
 #[derive(Clone, Copy)]
 pub struct HeavyOperation;
 
+/// Marks billing's routes: a tenant whose trial ended or whose payment is
+/// due may still use them (they are how it pays). A router gets it with
+/// `.route_layer(Extension(PaymentRoute))`.
+#[derive(Clone, Copy)]
+pub struct PaymentRoute;
+
 /// The tenant caller of verified `claims`, noted for the request log; on a
 /// heavy operation's route, holding one of its tenant's places for them.
 pub async fn tenant_auth(claims: Claims, parts: &mut Parts, app: &App) -> ApiResult<TenantAuth> {
@@ -58,6 +64,9 @@ pub async fn tenant_auth(claims: Claims, parts: &mut Parts, app: &App) -> ApiRes
     }
     if parts.extensions.get::<HeavyOperation>().is_some() {
         auth.heavy(app)?;
+    }
+    if parts.extensions.get::<PaymentRoute>().is_some() {
+        auth.exempt_from_payment();
     }
     Ok(auth)
 }

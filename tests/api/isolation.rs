@@ -22,6 +22,9 @@ const NOT_TENANT_SCOPED: &[(&str, &str)] = &[
     ("POST", "/api/auth/password-reset"),
     ("POST", "/api/auth/password-reset/confirm"),
     ("POST", "/api/invitations/accept"),
+    // Public, signed by Stripe; which tenant an event changes:
+    // billing::an_event_changes_only_its_own_tenant.
+    ("POST", "/api/billing/webhook"),
 ];
 
 /// Routes whose isolation the tests below exercise.
@@ -130,6 +133,11 @@ const COVERED: &[(&str, &str)] = &[
     // crm::leads_import_from_csv_or_a_form_and_export_back_unchanged
     ("POST", "/api/leads/import"),
     ("GET", "/api/leads/export"),
+    // billing::an_event_changes_only_its_own_tenant
+    ("GET", "/api/billing"),
+    ("POST", "/api/billing/checkout"),
+    ("POST", "/api/billing/portal"),
+    ("POST", "/api/billing/change"),
 ];
 
 #[test]

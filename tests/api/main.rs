@@ -7,6 +7,7 @@ mod support;
 mod access;
 mod auth;
 mod bad_input;
+mod billing;
 mod crm;
 mod isolation;
 mod jobs;

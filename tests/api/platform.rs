@@ -22,6 +22,7 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/platform/messages"),
     ("GET", "/api/platform/usage"),
     ("GET", "/api/platform/usage.csv"),
+    ("GET", "/api/platform/billing"),
 ];
 
 impl TestApp {

@@ -14,7 +14,9 @@ use trasealla::clock::ManualClock;
 use trasealla::{App, Config};
 
 pub mod mail;
+pub mod stripe;
 pub use mail::{mail_sink, Mail};
+pub use stripe::FakeStripe;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -337,6 +339,19 @@ impl TestApp {
             .send()
             .await
             .ok("the platform admin changes the tenant")
+    }
+
+    /// Delivers a Stripe event to the webhook, signed now with the test
+    /// secret.
+    pub async fn stripe_event(&self, event: &Value) -> Resp {
+        let body = event.to_string().into_bytes();
+        let signature =
+            stripe::signature(stripe::WEBHOOK_SECRET, self.clock_now().timestamp(), &body);
+        self.post("/api/billing/webhook")
+            .header("stripe-signature", &signature)
+            .raw("application/json", body)
+            .send()
+            .await
     }
 
     /// Lifts a tenant's user limit (as a platform admin's plan change would).

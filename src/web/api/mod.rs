@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod billing;
 pub mod crm;
 pub mod health;
 pub mod licenses;
@@ -150,6 +151,7 @@ pub fn api() -> OpenApiRouter<App> {
         .routes(routes!(licenses::validate))
         .routes(routes!(licenses::claim))
         .routes(routes!(licenses::activate))
+        .merge(billing::routes())
         .merge(crm::routes())
         .merge(access::routes())
 }

@@ -593,19 +593,7 @@ pub fn is_color(c: &str) -> bool {
     c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Money in minor units, as people read it.
-pub fn money(amount: i64, currency: &str) -> String {
-    let major = amount / 100;
-    let minor = (amount % 100).abs();
-    let mut digits = major.abs().to_string();
-    let mut grouped = String::new();
-    while digits.len() > 3 {
-        let tail = digits.split_off(digits.len() - 3);
-        grouped = format!(",{tail}{grouped}");
-    }
-    let sign = if amount < 0 { "-" } else { "" };
-    format!("{sign}{digits}{grouped}.{minor:02} {currency}")
-}
+pub use crate::domain::money;
 
 /// A small inline script's data, safely embedded as JSON.
 pub fn json_data(id: &str, value: &serde_json::Value) -> Markup {
