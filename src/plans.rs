@@ -62,6 +62,23 @@ impl Feature {
         Feature::ALL.into_iter().find(|f| f.as_str() == s)
     }
 
+    /// Its name in a list of what a plan includes.
+    pub fn title(self) -> &'static str {
+        match self {
+            Feature::CoreCrm => "Core CRM",
+            Feature::BasicReports => "Reports",
+            Feature::AdvancedReports => "Advanced reports",
+            Feature::Workflows => "Workflows",
+            Feature::CustomFields => "Custom fields",
+            Feature::EmailTemplates => "E-mail templates",
+            Feature::Integrations => "Integrations (API keys, webhooks)",
+            Feature::CustomBranding => "Your logo and colours",
+            Feature::CustomDomain => "Your own domain",
+            Feature::Sso => "Single sign-on",
+            Feature::PrioritySupport => "Priority support",
+        }
+    }
+
     /// What people read on an upgrade prompt.
     pub fn label(self) -> &'static str {
         match self {

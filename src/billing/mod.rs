@@ -186,6 +186,35 @@ pub fn write_block(
     }
 }
 
+/// What every user of a tenant is told of its payments (the banner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// A payment failed; writes go on until `writes_stop`.
+    PastDue { writes_stop: DateTime<Utc> },
+    /// Writes answer 402 `payment_required`.
+    PaymentRequired,
+    /// Writes answer 402 `subscription_inactive`.
+    Inactive,
+}
+
+impl Standing {
+    pub fn of(
+        status: Option<&str>,
+        past_due_since: Option<DateTime<Utc>>,
+        grace_days: u32,
+        now: DateTime<Utc>,
+    ) -> Option<Standing> {
+        match write_block(status, past_due_since, grace_days, now).map(|e| e.code) {
+            Some(ErrorCode::PaymentRequired) => Some(Standing::PaymentRequired),
+            Some(_) => Some(Standing::Inactive),
+            None if status == Some("past_due") => Some(Standing::PastDue {
+                writes_stop: past_due_since.unwrap_or(now) + Duration::days(grace_days.into()),
+            }),
+            None => None,
+        }
+    }
+}
+
 fn payment_required() -> ApiError {
     ApiError::new(
         ErrorCode::PaymentRequired,

@@ -997,3 +997,195 @@ async fn an_event_changes_only_its_own_tenant(app: TestApp, stripe: FakeStripe) 
     assert_eq!(r.body["data"]["outcome"], "ignored");
 }
 billing_test!(an_event_changes_only_its_own_tenant);
+
+/// The pages: the trial banner's "Upgrade", the plan chooser, Checkout
+/// (the fake's page), back to the subscription settings showing the new
+/// plan once the webhook came, the portal, a plan change, the past-due
+/// banner every user sees, and the platform's revenue. Another tenant's
+/// forms act on their own tenant only.
+async fn the_pages_lead_from_the_plan_chooser_to_checkout_and_back(
+    app: TestApp,
+    stripe: FakeStripe,
+) {
+    use crate::pages::{location, signed_in, Browser};
+    let t = app.register("Page Payer").await;
+    let mut b = signed_in(&app, &t).await;
+    let dash = b.get("/dashboard").await;
+    assert!(
+        dash.text.contains("href=\"/upgrade\""),
+        "the trial banner leads to the plans"
+    );
+    let plans = b.get("/upgrade").await;
+    assert!(
+        plans.text.contains("Choose Professional, monthly")
+            && plans.text.contains("Choose Professional, yearly")
+    );
+    assert!(
+        plans.text.contains("Core CRM"),
+        "features are named for people"
+    );
+
+    let r = b
+        .submit(
+            "/upgrade",
+            "/billing/checkout",
+            &[("plan", "professional"), ("interval", "monthly")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let refresh = r
+        .headers
+        .get("refresh")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        refresh.starts_with(&format!("0; url={}/pay/cs_test_", stripe.base)),
+        "{refresh}"
+    );
+    let session = refresh.rsplit('/').next().unwrap().to_owned();
+    let customer = stripe.calls("POST", "/v1/customers")[0].clone();
+    assert_eq!(customer.param("metadata[tenant_id]"), Some(t.id.as_str()));
+    let customer = "cus_fake1";
+
+    // Paid at Stripe; its events arrive; the customer is sent back.
+    let now = app.clock_now();
+    let completed = json!({"id": session, "object": "checkout.session", "mode": "subscription",
+        "customer": customer, "subscription": "sub_pages", "client_reference_id": t.id,
+        "payment_status": "paid", "metadata": {"tenant_id": t.id, "plan": "professional", "interval": "monthly"}});
+    deliver(
+        &app,
+        "evt_pages_cs",
+        "checkout.session.completed",
+        now,
+        completed,
+        "completed",
+    )
+    .await;
+    let page = b.get("/settings/subscription?checkout=success").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("Thank you") && page.text.contains("data-plan=\"professional\""),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("Manage billing"));
+    assert!(
+        !b.get("/dashboard").await.text.contains("left in trial"),
+        "the trial banner is gone"
+    );
+
+    let sub = stripe.subscription(
+        "sub_pages",
+        customer,
+        &t.id,
+        "price_pro_m",
+        "active",
+        now + Duration::days(30),
+    );
+    deliver(
+        &app,
+        "evt_pages_sub",
+        "customer.subscription.created",
+        now,
+        sub,
+        "created",
+    )
+    .await;
+    let r = b
+        .submit("/settings/subscription", "/billing/portal", &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r
+        .headers
+        .get("refresh")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("/portal/bps_"));
+
+    let r = b
+        .submit(
+            "/settings/subscription",
+            "/billing/change",
+            &[("plan", "enterprise"), ("interval", "monthly")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, location(&r)),
+        (303, "/settings/subscription"),
+        "{}",
+        r.text
+    );
+    let page = b.get("/settings/subscription").await;
+    assert!(
+        page.text.contains("data-plan=\"enterprise\"") && page.text.contains("prorated"),
+        "{}",
+        page.text
+    );
+
+    // A failed renewal: every user sees it, admins get the way to pay.
+    let failed = invoice_object("in_pages", customer, "sub_pages", 19_900, "open");
+    deliver(
+        &app,
+        "evt_pages_fail",
+        "invoice.payment_failed",
+        now + Duration::seconds(5),
+        failed,
+        "failed",
+    )
+    .await;
+    app.add_user(&t, "plain.pages@example.com", "user").await;
+    let mut plain = Browser::new(&app);
+    plain
+        .login("plain.pages@example.com", crate::support::PASSWORD)
+        .await;
+    let dash = plain.get("/dashboard").await;
+    assert!(
+        dash.text.contains("A payment failed.") && dash.text.contains("Your admins have been told"),
+        "{}",
+        dash.text
+    );
+    assert!(b.get("/dashboard").await.text.contains("Update billing"));
+    let page = b.get("/settings/subscription").await;
+    assert!(
+        page.text.contains("INV-in_pages") && page.text.contains("199.00 USD"),
+        "{}",
+        page.text
+    );
+
+    // Another tenant's forms act on itself only.
+    let other = app.register("Page Bystander").await;
+    let mut ob = signed_in(&app, &other).await;
+    let r = ob.submit("/upgrade", "/billing/portal", &[]).await;
+    assert_eq!(r.status, 409, "no customer of its own: {}", r.text);
+    let r = ob
+        .submit(
+            "/upgrade",
+            "/billing/change",
+            &[("plan", "starter"), ("interval", "monthly")],
+        )
+        .await;
+    assert_eq!(r.status, 409, "no subscription of its own");
+    assert_eq!(stripe.calls("POST", "/v1/subscriptions/sub_pages").len(), 1);
+
+    // The vendor's dashboard shows the revenue and who is past due.
+    let mut ops = Browser::new(&app);
+    ops.submit(
+        "/admin/login",
+        "/admin/login",
+        &[("username", ADMIN_USERNAME), ("password", ADMIN_PASSWORD)],
+    )
+    .await;
+    let admin = ops.get("/admin").await;
+    assert!(
+        admin.text.contains("Monthly recurring revenue") && admin.text.contains("199.00 USD"),
+        "{}",
+        admin.text
+    );
+    assert!(admin.text.contains("Page Payer"));
+    let detail = ops.get(&format!("/admin/tenants/{}", t.id)).await;
+    assert!(detail.text.contains("sub_pages") && detail.text.contains(customer));
+}
+billing_test!(the_pages_lead_from_the_plan_chooser_to_checkout_and_back);

@@ -11,14 +11,14 @@ use hyper::Method;
 use serde_json::json;
 
 /// A browser: its cookies and the host it talks to.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     host: String,
     cookies: Vec<(String, String)>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         Browser {
             app,
             host: format!("127.0.0.1:{}", app.addr.port()),
@@ -74,13 +74,13 @@ impl<'a> Browser<'a> {
             .raw("application/x-www-form-urlencoded", body.into_bytes())
     }
 
-    async fn get(&mut self, path: &str) -> Resp {
+    pub(crate) async fn get(&mut self, path: &str) -> Resp {
         let r = self.req(Method::GET, path).send().await;
         self.keep_cookies(&r);
         r
     }
 
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
         let body = serde_urlencoded::to_string(fields).unwrap();
         let r = self.form(path, body).send().await;
         self.keep_cookies(&r);
@@ -88,7 +88,12 @@ impl<'a> Browser<'a> {
     }
 
     /// Posts a form with the anti-forgery token of the page at `from`.
-    async fn submit(&mut self, from: &str, action: &str, fields: &[(&str, &str)]) -> Resp {
+    pub(crate) async fn submit(
+        &mut self,
+        from: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> Resp {
         let page = self.get(from).await;
         assert_eq!(page.status, 200, "{from}: {}", page.text);
         let csrf = csrf_of(&page.text);
@@ -98,7 +103,7 @@ impl<'a> Browser<'a> {
     }
 
     /// Signs in through the login form.
-    async fn login(&mut self, username: &str, password: &str) -> Resp {
+    pub(crate) async fn login(&mut self, username: &str, password: &str) -> Resp {
         self.submit(
             "/login",
             "/login",
@@ -120,7 +125,7 @@ async fn create(app: &TestApp, token: &str, kind: &str, body: serde_json::Value)
     r.body["data"]["id"].as_str().unwrap().to_owned()
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let at = html
         .find("name=\"_csrf\" value=\"")
         .unwrap_or_else(|| panic!("no _csrf field in {html}"));
@@ -128,14 +133,14 @@ fn csrf_of(html: &str) -> String {
     rest[..rest.find('"').unwrap()].to_owned()
 }
 
-fn location(r: &Resp) -> &str {
+pub(crate) fn location(r: &Resp) -> &str {
     r.headers
         .get("location")
         .map(|v| v.to_str().unwrap())
         .unwrap_or("")
 }
 
-async fn signed_in<'a>(app: &'a TestApp, t: &Tenant) -> Browser<'a> {
+pub(crate) async fn signed_in<'a>(app: &'a TestApp, t: &Tenant) -> Browser<'a> {
     let mut b = Browser::new(app);
     let r = b.login(&t.email, PASSWORD).await;
     assert_eq!((r.status, location(&r)), (303, "/dashboard"), "{}", r.text);
@@ -970,6 +975,10 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/session/handoff"),
     ("GET", "/dashboard"),
     ("GET", "/upgrade"),
+    // billing::the_pages_lead_from_the_plan_chooser_to_checkout_and_back
+    ("POST", "/billing/checkout"),
+    ("POST", "/billing/portal"),
+    ("POST", "/billing/change"),
     ("GET", "/contacts"),
     ("GET", "/contacts/new"),
     ("POST", "/contacts/new"),

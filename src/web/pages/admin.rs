@@ -1,7 +1,7 @@
 //! The platform admin dashboard (`/admin`): tenants with filters and
 //! search, a tenant's subscription and usage, suspend and activate.
 
-use super::layout::{self, field_errors, form_alert, page, select, Ctx, Errors, Field, Nav};
+use super::layout::{self, field_errors, form_alert, money, page, select, Ctx, Errors, Field, Nav};
 use super::public::PublicForm;
 use super::{safe_next, see_other, session_cookie, AdminForm, AdminPage, PageResult};
 use crate::app::App;
@@ -173,8 +173,28 @@ pub async fn tenants(
         )
     };
     let none = Errors::new();
+    let revenue = crate::billing::overview(&state.store).await?;
     let body = html! {
         h1 { "Tenants" }
+        div.columns.business {
+            section.card {
+                h2 { "Monthly recurring revenue" }
+                p.big data-mrr=(revenue.mrr_cents) { (money(revenue.mrr_cents, &revenue.currency)) }
+                p.muted.small { "Running Stripe subscriptions; a yearly one counts a twelfth." }
+            }
+            section.card {
+                h2 { "Subscriptions" }
+                @if revenue.subscriptions.is_empty() { p.muted { "None yet." } }
+                ul { @for c in &revenue.subscriptions { li { a href=(format!("/admin?plan={}", c.plan)) { (crate::plans::spec(c.plan).name) } ": " (c.count) } } }
+            }
+            section.card {
+                h2 { "Past due" }
+                @if revenue.past_due.is_empty() { p.muted { "Nobody owes anything." } }
+                ul { @for t in &revenue.past_due {
+                    li { a href=(format!("/admin/tenants/{}", t.tenant_id)) { (t.name) } " — " (t.status.replace('_', " ")) @if let Some(since) = t.since { " since " (since.format("%Y-%m-%d")) } }
+                } }
+            }
+        }
         form.filters method="get" action="/admin" role="search" {
             (Field::new("q", "Search", &text).kind("search").auto("off").render(&none))
             (select("status", "Status", &opts(&["trial", "active", "suspended", "cancelled"], "Any status"), &status, &none))
@@ -263,6 +283,18 @@ pub async fn tenant(State(state): State<App>, p: AdminPage, PathId(id): PathId) 
                     dt { "Users" } dd { (sub.current_users) " of " (sub.max_users.map(|m| m.to_string()).unwrap_or_else(|| "unlimited".into())) }
                     @if let Some(days) = sub.days_left_in_trial { dt { "Trial" } dd { (days) " days left" } }
                     @if sub.trial_expired { dt { "Trial" } dd { "ended" } }
+                }
+            }
+            @if let Some(b) = &d.billing {
+                section.card {
+                    h2 { "Stripe" }
+                    dl.details {
+                        @if let Some(c) = &b.customer_id { dt { "Customer" } dd { a href=(format!("https://dashboard.stripe.com/customers/{c}")) rel="noopener" { code { (c) } } } }
+                        @if let Some(s) = &b.subscription_id { dt { "Subscription" } dd { a href=(format!("https://dashboard.stripe.com/subscriptions/{s}")) rel="noopener" { code { (s) } } } }
+                        dt { "Status" } dd { (b.status.as_deref().unwrap_or("no subscription yet")) }
+                        @if let Some(i) = b.interval { dt { "Billed" } dd { (i.as_str()) } }
+                        @if let Some(since) = b.past_due_since { dt { "Past due since" } dd { (since.format("%Y-%m-%d %H:%M UTC")) } }
+                    }
                 }
             }
         }

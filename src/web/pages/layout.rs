@@ -34,16 +34,18 @@ pub enum Flash {
     InvitationResent,
     InvitationRevoked,
     JobRetried,
+    PlanChanged,
 }
 
 impl Flash {
-    const ALL: [Flash; 6] = [
+    const ALL: [Flash; 7] = [
         Flash::VerificationSent,
         Flash::PasswordChanged,
         Flash::InvitationSent,
         Flash::InvitationResent,
         Flash::InvitationRevoked,
         Flash::JobRetried,
+        Flash::PlanChanged,
     ];
 
     pub fn code(self) -> &'static str {
@@ -54,6 +56,7 @@ impl Flash {
             Flash::InvitationResent => "invitation-resent",
             Flash::InvitationRevoked => "invitation-revoked",
             Flash::JobRetried => "job-retried",
+            Flash::PlanChanged => "plan-changed",
         }
     }
 
@@ -73,6 +76,9 @@ impl Flash {
             }
             Flash::InvitationRevoked => "The invitation is revoked: its link no longer works.",
             Flash::JobRetried => "The job is queued again.",
+            Flash::PlanChanged => {
+                "The plan is changed; the difference is prorated on the next invoice."
+            }
         }
     }
 }
@@ -90,6 +96,8 @@ pub struct UserChrome {
     pub trial_expired: bool,
     /// Their address, while they have not confirmed it.
     pub unconfirmed_email: Option<String>,
+    /// A payment problem every user is told of.
+    pub payment: Option<crate::billing::Standing>,
 }
 
 impl Ctx {
@@ -143,6 +151,12 @@ impl Ctx {
                 trial_days_left: left.filter(|l| *l > 0).map(|l| (l + 86_399) / 86_400),
                 trial_expired: left.is_some_and(|l| l <= 0),
                 unconfirmed_email: (!s.user.email_verified).then(|| s.user.email.clone()),
+                payment: crate::billing::Standing::of(
+                    s.tenant.billing_status.as_deref(),
+                    s.tenant.past_due_since,
+                    state.config.billing_grace_days,
+                    now,
+                ),
             }),
             admin: None,
             flash: None,
@@ -307,6 +321,32 @@ pub fn page(title: &str, ctx: &Ctx, nav: Nav, body: Markup) -> Markup {
                             a href="/upgrade" { "Choose a plan" }
                         }
                     }
+                    @if let Some(standing) = u.payment {
+                        @let admin = u.role == Role::Admin;
+                        @match standing {
+                            crate::billing::Standing::PastDue { writes_stop } => {
+                                div.banner.expired role="alert" {
+                                    strong { "A payment failed." }
+                                    " Changes stay possible until " (ctx.when(&writes_stop)) "; after that the account is read-only until it is paid. "
+                                    @if admin { a href="/settings/subscription" { "Update billing" } } @else { "Your admins have been told." }
+                                }
+                            }
+                            crate::billing::Standing::PaymentRequired => {
+                                div.banner.expired role="alert" {
+                                    strong { "A payment is overdue." }
+                                    " Your data is safe and readable; changes are paused until it is paid. "
+                                    @if admin { a href="/settings/subscription" { "Update billing" } } @else { "Your admins have been told." }
+                                }
+                            }
+                            crate::billing::Standing::Inactive => {
+                                div.banner.expired role="alert" {
+                                    strong { "The subscription has ended." }
+                                    " Your data is kept and readable; choose a plan to keep making changes. "
+                                    a href="/upgrade" { "Choose a plan" }
+                                }
+                            }
+                        }
+                    }
                     @if let Some(email) = &u.unconfirmed_email {
                         div.banner.unconfirmed role="status" {
                             "Please confirm your e-mail address: we sent a link to " strong { (email) } ". "
@@ -352,6 +392,21 @@ pub fn error_page(e: &ApiError) -> Response {
             "Your trial has ended",
             "Your data is safe and you can still read it. Choose a plan to keep making changes.".into(),
             Some(("/upgrade", "Choose a plan")),
+        ),
+        ErrorCode::PaymentRequired => (
+            "A payment is overdue",
+            "Your data is safe and readable; changes are paused until the payment goes through. An admin can update the card in the subscription settings.".into(),
+            Some(("/settings/subscription", "Open billing")),
+        ),
+        ErrorCode::SubscriptionInactive => (
+            "The subscription has ended",
+            "Your data is kept and readable; choose a plan to keep making changes.".into(),
+            Some(("/upgrade", "Choose a plan")),
+        ),
+        ErrorCode::BillingNotConfigured => (
+            "Online payment is not available",
+            "Contact sales to change your plan; they switch it for you.".into(),
+            None,
         ),
         ErrorCode::PlanLimitReached | ErrorCode::FeatureNotInPlan => (
             "Your plan's limit is reached",

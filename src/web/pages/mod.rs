@@ -63,15 +63,24 @@ macro_rules! route {
     (@fn POST) => { post };
 }
 
-/// `route`, as a heavy operation (see [`crate::web::session::HeavyOperation`]).
-fn heavy(route: Route) -> Route {
+/// `route` with `mark` among its request's extensions.
+fn marked<M: Clone + Send + Sync + 'static>(route: Route, mark: M) -> Route {
     Route {
-        handler: route
-            .handler
-            .route_layer(axum::Extension(crate::web::session::HeavyOperation)),
+        handler: route.handler.route_layer(axum::Extension(mark)),
         ..route
     }
 }
+
+/// `route`, as a heavy operation (see [`crate::web::session::HeavyOperation`]).
+fn heavy(route: Route) -> Route {
+    marked(route, crate::web::session::HeavyOperation)
+}
+
+/// `route`, as one of billing's (see [`crate::web::session::PaymentRoute`]).
+fn payment(route: Route) -> Route {
+    marked(route, crate::web::session::PaymentRoute)
+}
+
 
 /// A router of `routes`.
 fn router_of(routes: Vec<Route>) -> axum::Router<App> {
@@ -137,6 +146,9 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/accept-invitation" => recovery::accept),
         route!(GET "/dashboard" => crm::dashboard),
         route!(GET "/upgrade" => settings::upgrade),
+        payment(route!(POST "/billing/checkout" => settings::checkout)),
+        payment(route!(POST "/billing/portal" => settings::portal)),
+        payment(route!(POST "/billing/change" => settings::change_plan)),
         route!(GET "/settings" => settings::company),
         route!(POST "/settings" => settings::save_company),
         route!(GET "/settings/users" => settings::users),

@@ -20,6 +20,7 @@ use crate::tenancy::{self, TenantView, UpdateTenant};
 use crate::web::extract::PathId;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -523,55 +524,219 @@ pub async fn delete_user(
 // ---------------------------------------------------------------------------
 // Subscription and plans.
 
-/// The plan catalogue (global, read outside the tenant's scope).
-async fn catalogue(state: &App, current: Option<&str>) -> Result<Markup, ApiError> {
-    let plans = tenancy::paid_plans(&state.store).await?;
-    Ok(html! {
-        p.muted { "Online payment arrives with billing; until then, your account manager switches plans for you." }
+/// The plans for sale, each with a button per interval it is sold with:
+/// Checkout for a tenant without a running subscription, a prorated change
+/// for one with, nothing for non-admins or when billing is off.
+fn plan_chooser(
+    ctx: &Ctx,
+    offers: &[crate::billing::PlanOffer],
+    running: bool,
+    admin: bool,
+) -> Markup {
+    use crate::billing::Interval;
+    let action = if running {
+        "/billing/change"
+    } else {
+        "/billing/checkout"
+    };
+    html! {
         div.plans {
-            @for p in &plans {
-                section.card.plan.current[current == Some(p.code.as_str())] {
-                    h2 { (p.name) @if current == Some(p.code.as_str()) { " " span.badge { "your plan" } } }
-                    p.big { (money(p.price_cents, &p.currency)) span.muted.small { " / month" } }
+            @for p in offers {
+                section.card.plan.current[p.current] aria-labelledby=(format!("plan-{}", p.plan)) {
+                    h2 id=(format!("plan-{}", p.plan)) { (p.name) @if p.current { " " span.badge { "your plan" } } }
+                    p.big { (money(p.monthly_cents, &p.currency)) span.muted.small { " / month" } }
+                    p.muted.small { "or " (money(p.yearly_cents, &p.currency)) " / year, paid yearly" }
                     p { @if let Some(n) = p.max_users { "Up to " (n) " users" } @else { "Unlimited users" } }
-                    ul { @for f in p.features.as_array().into_iter().flatten() { li { (f.as_str().unwrap_or_default().replace('_', " ")) } } }
+                    ul { @for f in &p.features { li { (f.title()) } } }
+                    @if admin && !p.intervals.is_empty() {
+                        @for interval in &p.intervals {
+                            form method="post" action=(action) {
+                                (ctx.csrf_field())
+                                input type="hidden" name="plan" value=(p.plan.as_str());
+                                input type="hidden" name="interval" value=(interval.as_str());
+                                button type="submit" .secondary[*interval == Interval::Yearly] {
+                                    @if running { "Switch to " (p.name) } @else { "Choose " (p.name) }
+                                    @if *interval == Interval::Yearly { ", yearly" } @else { ", monthly" }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
-    })
+        @if offers.iter().all(|p| p.intervals.is_empty()) {
+            p.muted { "Online payment is not available here: contact sales and your account manager switches the plan for you." }
+        } @else if !admin {
+            p.muted { "An admin of your company can change the plan." }
+        }
+    }
 }
 
-pub async fn upgrade(State(state): State<App>, p: UserPage) -> PageResult {
-    let UserPage { ctx, .. } = p;
-    let plans = catalogue(&state, None).await?;
-    let body = html! { h1 { "Plans" } (plans) };
+/// The plan chooser: where the trial banner's "Upgrade" leads.
+pub async fn upgrade(
+    State(state): State<App>,
+    p: UserPage,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let UserPage { mut s, ctx } = p;
+    let admin = s.user.role == Role::Admin;
+    let sub = tenancy::subscription(&mut s.tx, state.clock.now()).await?;
+    let running = s
+        .tenant
+        .billing_status
+        .as_deref()
+        .is_some_and(crate::billing::is_live);
+    let offers = crate::billing::offers(state.billing.as_deref(), sub.plan);
+    let body = html! {
+        h1 { "Choose a plan" }
+        @if q.get("checkout").map(String::as_str) == Some("cancelled") {
+            p.notice role="status" { "Checkout was cancelled; nothing was charged." }
+        }
+        p { "You are on the " strong { (crate::plans::spec(sub.plan).name) } " plan. Prices are per company, not per user; yearly billing gives two months free." }
+        (plan_chooser(&ctx, &offers, running, admin))
+    };
     Ok(layout::respond(
         StatusCode::OK,
         page("Plans", &ctx, Nav::None, body),
     ))
 }
 
-pub async fn subscription(State(state): State<App>, p: UserPage) -> PageResult {
+/// A page that sends the browser on to Stripe (Checkout or the Billing
+/// Portal). A redirect after a form would be refused by the pages'
+/// form-action policy; a refresh is not, and the link works without it.
+fn onward(ctx: &Ctx, url: &str, what: &str) -> Response {
+    let body = html! {
+        h1 { (what) }
+        p { "Taking you to Stripe, our payment provider… " a href=(url) { "Continue" } }
+    };
+    let mut r = layout::respond(StatusCode::OK, page(what, ctx, Nav::None, body));
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("0; url={url}")) {
+        r.headers_mut().insert("refresh", v);
+    }
+    r
+}
+
+/// The plan and interval a plan chooser's button posts.
+fn choice_of(form: &Form) -> crate::billing::PlanChoice {
+    crate::billing::PlanChoice {
+        plan: form.get("plan").and_then(|p| p.parse().ok()),
+        interval: form.get("interval").and_then(|i| i.parse().ok()),
+    }
+}
+
+pub async fn checkout(State(state): State<App>, f: UserForm<Form>) -> PageResult {
+    let UserForm { s, ctx, form } = f;
+    let r = crate::billing::checkout(&state, s, choice_of(&form)).await?;
+    Ok(onward(&ctx, &r.url, "Secure payment"))
+}
+
+pub async fn portal(State(state): State<App>, f: UserForm<Form>) -> PageResult {
+    let UserForm { s, ctx, .. } = f;
+    let r = crate::billing::portal(&state, s).await?;
+    Ok(onward(&ctx, &r.url, "Billing"))
+}
+
+pub async fn change_plan(
+    State(state): State<App>,
+    headers: HeaderMap,
+    f: UserForm<Form>,
+) -> PageResult {
+    let UserForm { s, form, .. } = f;
+    crate::billing::change(&state, s, choice_of(&form)).await?;
+    Ok(see_other_with(
+        &state,
+        &headers,
+        "/settings/subscription",
+        Flash::PlanChanged,
+    ))
+}
+
+pub async fn subscription(
+    State(state): State<App>,
+    p: UserPage,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
     let UserPage { mut s, ctx } = p;
     s.user.admin()?;
     let sub = tenancy::subscription(&mut s.tx, state.clock.now()).await?;
-    let plans = catalogue(&state, Some(sub.plan.as_str())).await?;
+    let billing = match state.billing {
+        Some(_) => Some(crate::billing::view(&state, &mut s.tx).await?),
+        None => None,
+    };
+    let running = billing
+        .as_ref()
+        .and_then(|b| b.status.as_deref())
+        .is_some_and(crate::billing::is_live);
+    let offers = crate::billing::offers(state.billing.as_deref(), sub.plan);
+    let status = match billing.as_ref().and_then(|b| b.status.as_deref()) {
+        Some(s) => s.replace('_', " "),
+        None => sub.status.as_str().replace('_', " "),
+    };
     let body = html! {
         h1 { "Settings" }
         (tabs("/settings/subscription"))
+        @if q.get("checkout").map(String::as_str) == Some("success") {
+            p.notice role="status" {
+                "Thank you: the payment went through. "
+                @if running { "Your plan is active." } @else { "Your plan changes as soon as Stripe confirms it, usually within seconds; reload this page if it has not yet." }
+            }
+        }
         section.card {
             h2 { "Your subscription" }
             dl.details {
-                dt { "Plan" } dd { (sub.plan_name) }
-                dt { "Status" } dd { (sub.status.as_str().replace('_', " ")) }
+                dt { "Plan" } dd data-plan=(sub.plan.as_str()) { (sub.plan_name) }
+                dt { "Status" } dd { (status) }
+                @if let Some(i) = billing.as_ref().and_then(|b| b.interval) { dt { "Billed" } dd { (i.as_str()) } }
                 dt { "Users" } dd { (sub.current_users) " of " (sub.max_users.map(|m| m.to_string()).unwrap_or_else(|| "unlimited".into())) }
                 @if let Some(days) = sub.days_left_in_trial { dt { "Trial" } dd { (days) " days left" } }
                 @if sub.trial_expired { dt { "Trial" } dd { "ended: choose a plan to keep making changes" } }
-                @if let Some(end) = sub.current_period_end { dt { "Current period ends" } dd { (ctx.when(&end)) } }
+                @if let Some(end) = sub.current_period_end {
+                    @if billing.as_ref().is_some_and(|b| b.cancel_at_period_end) {
+                        dt { "Ends" } dd { (ctx.when(&end)) " (cancelled: it will not renew)" }
+                    } @else {
+                        dt { "Current period ends" } dd { (ctx.when(&end)) }
+                    }
+                }
+                @if let Some(card) = billing.as_ref().and_then(|b| b.card.as_ref()) {
+                    dt { "Card" } dd { (card.brand) " ending " (card.last4) }
+                }
+                @if let Some(at) = billing.as_ref().and_then(|b| b.grace_ends_at) {
+                    dt { "Payment due" } dd.alert { "changes stop on " (ctx.when(&at)) " unless it is paid" }
+                }
+            }
+            @if billing.as_ref().is_some_and(|b| b.status.is_some()) {
+                form method="post" action="/billing/portal" {
+                    (ctx.csrf_field())
+                    button type="submit" { "Manage billing" }
+                    span.muted.small { " Card, invoices and cancellation, at Stripe." }
+                }
+            }
+        }
+        @if let Some(b) = &billing {
+            @if !b.invoices.is_empty() {
+                section.card {
+                    h2 { "Invoices" }
+                    div.table-wrap {
+                        table.list {
+                            thead { tr { th { "Number" } th { "Date" } th { "Amount" } th { "Status" } th { span.visually-hidden { "Link" } } } }
+                            tbody {
+                                @for i in &b.invoices {
+                                    tr {
+                                        td { (i.number.as_deref().unwrap_or(&i.id)) }
+                                        td { (ctx.when(&i.created_at)) }
+                                        td { (money(i.amount_due, &i.currency.to_uppercase())) }
+                                        td { (i.status) }
+                                        td { @if let Some(u) = &i.hosted_invoice_url { a href=(u) rel="noopener" { "View" } } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         h2 { "Plans" }
-        (plans)
+        (plan_chooser(&ctx, &offers, running, true))
     };
     Ok(layout::respond(
         StatusCode::OK,
