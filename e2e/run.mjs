@@ -25,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import assert from "node:assert/strict";
+import { startFakeStripe } from "./fake-stripe.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = process.env.TRASEALLA_BIN || join(root, "target/debug/trasealla");
@@ -127,6 +128,8 @@ await new Promise((resolve, reject) => {
   keygen.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`keygen exited with ${code}`))));
 });
 const adminPassword = randomBytes(12).toString("hex");
+// Billing against a local fake of Stripe (e2e/fake-stripe.mjs).
+const stripe = await startFakeStripe(`http://localhost:${port}/api/billing/webhook`);
 const server = spawn(bin, ["serve"], {
   env: {
     ...process.env,
@@ -139,6 +142,7 @@ const server = spawn(bin, ["serve"], {
     // The master key lives in the run's directory, not the home directory.
     TRASEALLA_MASTER_KEY_FILE: join(dir, "master.key"),
     // Mail: TRASEALLA_SMTP_URL and TRASEALLA_JOB_POLL_MS come from e2e/run.sh.
+    ...stripe.env,
     RUST_LOG: "warn",
   },
   stdio: ["ignore", "inherit", "inherit"],
@@ -450,6 +454,27 @@ try {
     await ops.close();
   });
 
+  await step("the trial banner's Upgrade goes through the plan chooser to Checkout and back to the new plan", async () => {
+    await page.goto(tenantBase(slug) + "/dashboard");
+    await page.locator(".banner.trial").getByRole("link", { name: "Upgrade" }).click();
+    await page.waitForURL(tenantBase(slug) + "/upgrade");
+    await page.getByRole("heading", { name: "Choose a plan" }).waitFor();
+    await page.screenshot({ path: join(shots, "plans.png"), fullPage: true });
+    await page.getByRole("button", { name: "Choose Professional, monthly" }).click();
+    // Our page hands over to Checkout (here the fake's page).
+    await page.waitForURL((u) => u.href.startsWith(`${stripe.base}/pay/`), { timeout: 10000 });
+    await page.getByRole("heading", { name: "Pay for professional" }).waitFor();
+    await page.getByRole("button", { name: "Pay" }).click();
+    // Stripe's webhooks came before the browser is sent back.
+    await page.waitForURL((u) => u.href.startsWith(tenantBase(slug) + "/settings/subscription?checkout=success"));
+    await page.getByText("Thank you: the payment went through.").waitFor();
+    await page.locator("dd[data-plan=professional]").waitFor();
+    await page.getByText("visa ending 4242").waitFor();
+    await page.getByRole("button", { name: "Manage billing" }).waitFor();
+    assert.equal(await page.locator(".banner.trial").count(), 0, "no trial banner once paid");
+    await page.screenshot({ path: join(shots, "billing.png"), fullPage: true });
+  });
+
   await step("the board works at phone width", async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, storageState: await user.storageState() });
     const p = await phone.newPage();
@@ -466,6 +491,7 @@ try {
 } finally {
   if (browser) await browser.close();
   server.kill("SIGTERM");
+  await stripe.close();
   await new Promise((r) => (serverExited ? r() : server.on("exit", r)));
   rmSync(dir, { recursive: true, force: true });
 }

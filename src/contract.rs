@@ -227,6 +227,15 @@ pub fn message_statuses() -> Object {
     query_one_of(crate::mail::STATUSES)
 }
 
+/// The plans that are sold (not the trial).
+pub fn sold_plans() -> Object {
+    one_of(&["starter", "professional", "enterprise"])
+}
+
+pub fn billing_intervals() -> Object {
+    one_of(crate::billing::Interval::NAMES)
+}
+
 pub fn plan_codes() -> Object {
     query_one_of(crate::domain::PlanCode::NAMES)
 }

@@ -439,10 +439,11 @@ pub async fn view(app: &App, tx: &mut impl Scoped) -> ApiResult<BillingView> {
 #[serde(deny_unknown_fields)]
 pub struct PlanChoice {
     /// `starter`, `professional` or `enterprise`.
-    #[schema(required = true)]
+    #[schema(required = true, schema_with = crate::contract::sold_plans)]
     pub plan: Option<PlanCode>,
-    /// `monthly` or `yearly`.
-    #[schema(required = true)]
+    /// `monthly` or `yearly` (a plan may not be sold with both: see
+    /// `GET /api/billing`'s `plans`).
+    #[schema(required = true, schema_with = crate::contract::billing_intervals)]
     pub interval: Option<Interval>,
 }
 

@@ -105,6 +105,17 @@ def filter_failure(ctx, failure, case, response):
     if failure.code != "ST202":
         return True
     label = case.operation.label
+    # A webhook must carry Stripe's signature: an HMAC of the exact body
+    # with a secret only Stripe and the server hold, which no schema can
+    # describe and no generated request can have. Refused with 400 and
+    # nothing changed (tests/api/billing.rs checks the signed path).
+    if label == "POST /api/billing/webhook":
+        try:
+            code = response.json()["error"]["code"]
+        except Exception:
+            code = None
+        if response.status_code == 400 and code == "bad_request":
+            return False
     # `from` must be before `to`: a relation between two parameters, which
     # OpenAPI cannot state (each alone is any RFC 3339 time).
     if label in ("GET /api/reports/sales", "GET /api/reports/activities", "GET /api/reports/leads"):

@@ -43,7 +43,8 @@ cleanup() {
         PG_DB=""
     fi
 }
-trap 'cleanup; [[ -n "${CONTRACT_KEEP:-}" ]] || rm -rf "$WORK"' EXIT
+stop_stripe() { if [[ -n "${STRIPE_PID:-}" ]]; then kill "$STRIPE_PID" 2>/dev/null || true; fi; }
+trap 'cleanup; stop_stripe; [[ -n "${CONTRACT_KEEP:-}" ]] || rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
 # The version these hooks and settings were made with (hook names and
@@ -72,6 +73,17 @@ cargo build --quiet
 # environment of this run only).
 ADMIN_PASSWORD="contract-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
 
+# Billing is on, against a local fake of Stripe's API
+# (tests/contract/fake_stripe.py), which exits when this script does.
+STRIPE_KEY="sk_test_contract_$$"
+coproc STRIPE { exec python3 "$ROOT/tests/contract/fake_stripe.py" "$STRIPE_KEY"; }
+STRIPE_PORT=""
+if read -r -t 30 word port <&"${STRIPE[0]}" && [[ "$word" == PORT ]]; then
+    STRIPE_PORT="$port"
+fi
+[[ -n "$STRIPE_PORT" ]] || die "the fake Stripe did not start"
+log "fake Stripe API on 127.0.0.1:$STRIPE_PORT"
+
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -90,6 +102,9 @@ start_server() { # database-url
     TRASEALLA_PLATFORM_ADMIN_USERNAME=contract-admin \
     TRASEALLA_PLATFORM_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
     TRASEALLA_MASTER_KEY_FILE="$WORK/master.key" \
+    TRASEALLA_STRIPE_SECRET_KEY="$STRIPE_KEY" TRASEALLA_STRIPE_WEBHOOK_SECRET="whsec_contract_$$" \
+    TRASEALLA_STRIPE_API_BASE="http://127.0.0.1:$STRIPE_PORT" \
+    TRASEALLA_STRIPE_PRICES="starter_monthly=price_s_m,starter_yearly=price_s_y,professional_monthly=price_p_m,professional_yearly=price_p_y,enterprise_monthly=price_e_m,enterprise_yearly=price_e_y" \
     DATABASE_URL="$1" TRASEALLA_LISTEN="127.0.0.1:$port" RUST_LOG="${CONTRACT_LOG:-warn}" \
         "$BIN" serve >"$WORK/server-$BACKEND.log" 2>&1 &
     SERVER_PID=$!

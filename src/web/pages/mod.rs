@@ -81,7 +81,6 @@ fn payment(route: Route) -> Route {
     marked(route, crate::web::session::PaymentRoute)
 }
 
-
 /// A router of `routes`.
 fn router_of(routes: Vec<Route>) -> axum::Router<App> {
     routes.into_iter().fold(axum::Router::new(), |r, route| {
