@@ -34,6 +34,9 @@ pub struct App {
     pub meter: Arc<crate::usage::Meter>,
     /// The one client for calls out (licence server, Stripe).
     pub http: crate::outbound::Outbound,
+    /// The same client for addresses tenants choose (webhook receivers):
+    /// private addresses refused unless TRASEALLA_WEBHOOK_ALLOW_PRIVATE.
+    pub hooks: crate::outbound::Outbound,
 }
 
 impl App {
@@ -74,6 +77,13 @@ impl App {
             std::env::var_os("TRASEALLA_LICENSE_SERVER_CA").map(std::path::PathBuf::from)
         });
         let http = crate::outbound::Outbound::new(outbound_ca.as_deref())?;
+        let hooks = crate::outbound::Outbound::for_tenants(
+            outbound_ca.as_deref(),
+            config.webhook_allow_private,
+        )?;
+        if config.webhook_allow_private {
+            tracing::warn!("TRASEALLA_WEBHOOK_ALLOW_PRIVATE is set: webhooks may reach loopback, private and metadata addresses, and plain http://");
+        }
         let licensing =
             Arc::new(licensing(&store, &config, master.clone(), &http, clock.now()).await?);
         crate::licensing::installation::check(&store, &licensing, false, clock.now())
@@ -122,6 +132,7 @@ impl App {
             mailer,
             meter: Arc::new(crate::usage::Meter::default()),
             http,
+            hooks,
         })
     }
 }

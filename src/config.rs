@@ -235,6 +235,12 @@ pub struct Config {
     /// other servers (its own it starts at once).
     #[arg(long, env = "TRASEALLA_JOB_POLL_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..))]
     pub job_poll_ms: u64,
+
+    /// Webhooks may go to loopback, private, link-local and metadata
+    /// addresses, and over plain `http://` (self-hosted installations on a
+    /// private network, and tests); by default they may not.
+    #[arg(long, env = "TRASEALLA_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
 }
 
 impl Config {
@@ -280,6 +286,7 @@ impl Config {
             job_poll_ms: 1_000,
             usage_flush_secs: 10,
             metering: true,
+            webhook_allow_private: false,
         }
     }
 }
@@ -314,6 +321,7 @@ impl fmt::Debug for Config {
             .field("scheduler_interval_secs", &self.scheduler_interval_secs)
             .field("job_lease_secs", &self.job_lease_secs)
             .field("job_workers", &self.job_workers)
+            .field("webhook_allow_private", &self.webhook_allow_private)
             .finish()
     }
 }

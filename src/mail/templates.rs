@@ -244,6 +244,11 @@ pub enum Notice {
         current: i64,
         max: i64,
     },
+    /// A webhook endpoint was turned off after days of failed deliveries.
+    WebhookDisabled {
+        url: String,
+        reason: String,
+    },
 }
 
 impl Notice {
@@ -252,12 +257,13 @@ impl Notice {
             Notice::PaymentFailed { .. } => "payment_failed",
             Notice::PlanChanged { .. } => "plan_changed",
             Notice::Usage { .. } => "usage_alert",
+            Notice::WebhookDisabled { .. } => "webhook_disabled",
         }
     }
 }
 
 pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
-    let (subject, paragraphs, label) = match notice {
+    let (subject, paragraphs, label, path) = match notice {
         Notice::PaymentFailed { amount, retry_on } => (
             format!("Payment failed for {}", brand.name),
             vec![
@@ -274,6 +280,7 @@ pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
                 },
             ],
             "Update billing details",
+            "/settings",
         ),
         Notice::PlanChanged { from, to } => (
             format!("{} is now on the {to} plan", brand.name),
@@ -282,6 +289,7 @@ pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
                 brand.name
             )],
             "See your subscription",
+            "/settings",
         ),
         Notice::Usage {
             limit,
@@ -302,6 +310,16 @@ pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
                 },
             ],
             "See your usage",
+            "/settings",
+        ),
+        Notice::WebhookDisabled { url, reason } => (
+            format!("A webhook of {} was turned off", brand.name),
+            vec![
+                format!("Deliveries to {url} stopped: {reason}."),
+                "Fix the receiver, then turn the endpoint back on in Settings → Integrations; failed deliveries can be sent again from there.".to_owned(),
+            ],
+            "See the webhook",
+            "/settings/integrations",
         ),
     };
     Letter {
@@ -309,7 +327,7 @@ pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
         subject,
         greeting: hello(full_name),
         paragraphs,
-        action: Some((label, link(brand, "/settings"))),
+        action: Some((label, link(brand, path))),
         after: vec![],
     }
     .render()
