@@ -86,9 +86,7 @@ impl EventType {
     pub fn subject(self) -> Subject {
         match self {
             EventType::Created(s) | EventType::Updated(s) | EventType::Deleted(s) => s,
-            EventType::DealStageChanged | EventType::DealWon | EventType::DealLost => {
-                Subject::Deal
-            }
+            EventType::DealStageChanged | EventType::DealWon | EventType::DealLost => Subject::Deal,
             EventType::LeadConverted => Subject::Lead,
         }
     }
@@ -127,7 +125,11 @@ pub struct NewEvent {
 impl NewEvent {
     /// `record` as the API returns it, for `kind`; `changes` added for
     /// updates.
-    pub fn of<T: Serialize>(kind: EventType, record: &T, changes: Option<&Value>) -> ApiResult<NewEvent> {
+    pub fn of<T: Serialize>(
+        kind: EventType,
+        record: &T,
+        changes: Option<&Value>,
+    ) -> ApiResult<NewEvent> {
         let mut data = serde_json::to_value(record).map_err(ApiError::internal)?;
         let record_id = data
             .get("id")
@@ -215,7 +217,9 @@ impl Consumers {
     }
 
     pub fn wants(&self, kind: EventType) -> bool {
-        self.endpoints.iter().any(|(_, types)| types.contains(&kind))
+        self.endpoints
+            .iter()
+            .any(|(_, types)| types.contains(&kind))
     }
 
     pub fn wants_any(&self, kinds: &[EventType]) -> bool {
@@ -232,7 +236,11 @@ pub async fn wanted(tx: &mut impl Scoped, kinds: &[EventType]) -> ApiResult<bool
 /// Writes `events` for their consumers, in the caller's transaction: each
 /// one wanted by an endpoint becomes an outbox row, and a delivery (with
 /// its job) per endpoint that wants it.
-pub async fn publish(tx: &mut impl Scoped, events: Vec<NewEvent>, now: DateTime<Utc>) -> ApiResult<()> {
+pub async fn publish(
+    tx: &mut impl Scoped,
+    events: Vec<NewEvent>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -422,7 +430,11 @@ mod tests {
         }
         assert_eq!(TYPES.len(), 25);
         for s in Subject::ALL {
-            for t in [EventType::Created(*s), EventType::Updated(*s), EventType::Deleted(*s)] {
+            for t in [
+                EventType::Created(*s),
+                EventType::Updated(*s),
+                EventType::Deleted(*s),
+            ] {
                 assert!(!t.as_str().is_empty());
             }
         }

@@ -234,7 +234,13 @@ async fn attempt(app: &App, url: &str, event: Uuid, body: &str, secrets: &[Vec<u
     }
     let response = match request.body(body.to_owned()).send().await {
         Ok(r) => r,
-        Err(e) => return done(None, None, Some(crate::outbound::explain(&e, ATTEMPT_TIMEOUT))),
+        Err(e) => {
+            return done(
+                None,
+                None,
+                Some(crate::outbound::explain(&e, ATTEMPT_TIMEOUT)),
+            )
+        }
     };
     let status = response.status().as_u16();
     match read_start(response).await {
@@ -361,7 +367,12 @@ async fn record(
 }
 
 /// Ends a pending delivery without another attempt.
-async fn give_up(t: &mut impl Scoped, delivery: Uuid, why: &str, now: DateTime<Utc>) -> DbResult<()> {
+async fn give_up(
+    t: &mut impl Scoped,
+    delivery: Uuid,
+    why: &str,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
     t.execute(
         "UPDATE webhook_deliveries SET state = 'failed', last_error = $3, finished_at = $4,
                 next_attempt_at = NULL, locked_until = NULL

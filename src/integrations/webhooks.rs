@@ -121,8 +121,7 @@ pub async fn list(tx: &mut impl Scoped) -> ApiResult<Vec<WebhookView>> {
 }
 
 pub async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<WebhookView> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2");
+    let sql = format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2");
     tx.query_opt(&sql, &[&id])
         .await?
         .ok_or_else(ApiError::not_found)
@@ -475,7 +474,10 @@ impl FromRow for AttemptRow {
 }
 
 /// Adds each delivery's attempts, in one query.
-async fn with_attempts(tx: &mut impl Scoped, mut list: Vec<DeliveryView>) -> ApiResult<Vec<DeliveryView>> {
+async fn with_attempts(
+    tx: &mut impl Scoped,
+    mut list: Vec<DeliveryView>,
+) -> ApiResult<Vec<DeliveryView>> {
     if list.is_empty() {
         return Ok(list);
     }
