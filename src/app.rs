@@ -37,6 +37,9 @@ pub struct App {
     /// The same client for addresses tenants choose (webhook receivers):
     /// private addresses refused unless TRASEALLA_WEBHOOK_ALLOW_PRIVATE.
     pub hooks: crate::outbound::Outbound,
+    /// The API keys this server has seen (their tenants; never whether
+    /// they are still live).
+    pub api_keys: Arc<crate::integrations::keys::Resolver>,
 }
 
 impl App {
@@ -133,6 +136,7 @@ impl App {
             meter: Arc::new(crate::usage::Meter::default()),
             http,
             hooks,
+            api_keys: Arc::default(),
         })
     }
 }
