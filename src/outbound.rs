@@ -220,7 +220,12 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<reqwest::Url, String>
     match parsed.scheme() {
         "https" => {}
         "http" if allow_private => {}
-        "http" => return Err("must use https://".to_owned()),
+        "http" => {
+            return Err(
+                "must use https:// (plain http:// and private addresses only where TRASEALLA_WEBHOOK_ALLOW_PRIVATE allows them)"
+                    .to_owned(),
+            )
+        }
         _ => return Err("must be an https:// URL".to_owned()),
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {

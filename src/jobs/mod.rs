@@ -308,7 +308,9 @@ pub fn registry() -> &'static Registry {
             .register::<schedule::PurgeTenants>()
             .register::<schedule::PruneJobs>()
             .register::<schedule::LicenceCheck>()
-            .register::<crate::usage::MeasureStorage>();
+            .register::<crate::usage::MeasureStorage>()
+            .register::<crate::integrations::delivery::Deliver>()
+            .register::<crate::integrations::delivery::SweepWebhooks>();
         r
     })
 }

@@ -130,6 +130,19 @@ const COVERED: &[(&str, &str)] = &[
     // crm::leads_import_from_csv_or_a_form_and_export_back_unchanged
     ("POST", "/api/leads/import"),
     ("GET", "/api/leads/export"),
+    // integrations::integrations_stay_in_their_tenant
+    ("GET", "/api/api-keys"),
+    ("POST", "/api/api-keys"),
+    ("DELETE", "/api/api-keys/{id}"),
+    ("GET", "/api/webhooks"),
+    ("POST", "/api/webhooks"),
+    ("GET", "/api/webhooks/{id}"),
+    ("PATCH", "/api/webhooks/{id}"),
+    ("DELETE", "/api/webhooks/{id}"),
+    ("POST", "/api/webhooks/{id}/test"),
+    ("POST", "/api/webhooks/{id}/rotate-secret"),
+    ("GET", "/api/webhooks/{id}/deliveries"),
+    ("POST", "/api/webhooks/{id}/deliveries/{delivery_id}/retry"),
 ];
 
 #[test]

@@ -8,6 +8,7 @@ mod access;
 mod auth;
 mod bad_input;
 mod crm;
+mod integrations;
 mod isolation;
 mod jobs;
 mod licensing;

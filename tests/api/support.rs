@@ -14,7 +14,9 @@ use trasealla::clock::ManualClock;
 use trasealla::{App, Config};
 
 pub mod mail;
+pub mod receiver;
 pub use mail::{mail_sink, Mail};
+pub use receiver::webhook_receiver;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
