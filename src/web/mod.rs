@@ -27,14 +27,16 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The tenant a request acted for, filled in by authentication and read by
 /// the request log.
-#[derive(Clone, Default)]
-pub struct RequestTenant(
-    Arc<(
-        OnceLock<TenantId>,
-        OnceLock<TenantId>,
-        OnceLock<(uuid::Uuid, String)>,
-    )>,
+/// The tenant concerned, the tenant whose user called, and the API key
+/// they called with (and from where).
+type Callers = (
+    OnceLock<TenantId>,
+    OnceLock<TenantId>,
+    OnceLock<(uuid::Uuid, String)>,
 );
+
+#[derive(Clone, Default)]
+pub struct RequestTenant(Arc<Callers>);
 
 impl RequestTenant {
     /// The tenant the request concerned (a login, a registration).

@@ -87,7 +87,10 @@ impl Receiver {
         loop {
             let got = self.received(name).await;
             if got.len() >= n || Instant::now() >= deadline {
-                assert!(got.len() >= n, "{name}: expected {n} deliveries, got {got:?}");
+                assert!(
+                    got.len() >= n,
+                    "{name}: expected {n} deliveries, got {got:?}"
+                );
                 return got;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -121,8 +124,8 @@ impl Receiver {
     }
 
     fn start() -> Receiver {
-        let site = super::mail::pytools_dir()
-            .join(format!("standardwebhooks-{STANDARDWEBHOOKS_VERSION}"));
+        let site =
+            super::mail::pytools_dir().join(format!("standardwebhooks-{STANDARDWEBHOOKS_VERSION}"));
         let pythonpath = pythonpath(&site);
         let imports = || {
             Command::new("python3")
