@@ -94,7 +94,7 @@ impl Job for Deliver {
         let Some(due) = claim(app, tenant, self.delivery).await? else {
             return Ok(());
         };
-        let secrets = super::webhooks::signing_secrets(
+        let secrets = crate::integrations::webhooks::signing_secrets(
             app,
             due.endpoint_id,
             &due.secret,
