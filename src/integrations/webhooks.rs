@@ -577,7 +577,7 @@ pub async fn retry(
     now: DateTime<Utc>,
 ) -> ApiResult<DeliveryView> {
     let view = get(tx, endpoint).await?;
-    let current = delivery(tx, endpoint, id).await?;
+    delivery(tx, endpoint, id).await?;
     refuse_disabled(&view)?;
     let no_more = i64::try_from(delivery::RETRY_SCHEDULE.len()).unwrap_or(i64::MAX);
     tx.execute(
@@ -595,6 +595,5 @@ pub async fn retry(
         now,
     )
     .await?;
-    let _ = current;
     delivery(tx, endpoint, id).await
 }
