@@ -850,6 +850,41 @@ mod tests {
     }
 
     #[test]
+    fn the_webhooks_section_documents_every_event_payload() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let hooks = doc["webhooks"].as_object().expect("a webhooks section");
+        for (t, name) in crate::events::TYPES {
+            let op = &hooks[*name]["post"];
+            let body = &op["requestBody"]["content"]["application/json"]["schema"];
+            assert_eq!(body["properties"]["type"]["const"], *name);
+            let data = serde_json::to_string(&body["properties"]["data"]).unwrap();
+            assert!(data.contains("#/components/schemas/"), "{name}: {data}");
+            assert_eq!(t.has_changes(), data.contains("changes"), "{name}");
+            let headers: Vec<&str> = op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            for h in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+                assert!(headers.contains(&h), "{name}: {h}");
+            }
+        }
+        assert!(hooks.contains_key(crate::events::TEST_TYPE));
+        for schema in [
+            "ContactView",
+            "CompanyView",
+            "LeadView",
+            "DealView",
+            "ProductView",
+            "ActivityView",
+            "NoteView",
+        ] {
+            assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+        }
+    }
+
+    #[test]
     fn the_description_has_no_route_that_is_not_mounted() {
         let doc = serde_json::to_value(openapi()).unwrap();
         let mounted: Vec<(String, String)> = routes()
