@@ -36,6 +36,12 @@ pub struct App {
     pub http: crate::outbound::Outbound,
     /// Billing with Stripe; `None` when it is off.
     pub billing: Option<Arc<crate::billing::Billing>>,
+    /// The same client for addresses tenants choose (webhook receivers):
+    /// private addresses refused unless TRASEALLA_WEBHOOK_ALLOW_PRIVATE.
+    pub hooks: crate::outbound::Outbound,
+    /// The API keys this server has seen (their tenants; never whether
+    /// they are still live).
+    pub api_keys: Arc<crate::integrations::keys::Resolver>,
 }
 
 impl App {
@@ -76,6 +82,13 @@ impl App {
             std::env::var_os("TRASEALLA_LICENSE_SERVER_CA").map(std::path::PathBuf::from)
         });
         let http = crate::outbound::Outbound::new(outbound_ca.as_deref())?;
+        let hooks = crate::outbound::Outbound::for_tenants(
+            outbound_ca.as_deref(),
+            config.webhook_allow_private,
+        )?;
+        if config.webhook_allow_private {
+            tracing::warn!("TRASEALLA_WEBHOOK_ALLOW_PRIVATE is set: webhooks may reach loopback, private and metadata addresses, and plain http://");
+        }
         let licensing =
             Arc::new(licensing(&store, &config, master.clone(), &http, clock.now()).await?);
         crate::licensing::installation::check(&store, &licensing, false, clock.now())
@@ -132,6 +145,8 @@ impl App {
             meter: Arc::new(crate::usage::Meter::default()),
             billing,
             http,
+            hooks,
+            api_keys: Arc::default(),
         })
     }
 }

@@ -258,6 +258,11 @@ pub struct Config {
     /// `payment_required`.
     #[arg(long, env = "TRASEALLA_BILLING_GRACE_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=365))]
     pub billing_grace_days: u32,
+    /// Webhooks may go to loopback, private, link-local and metadata
+    /// addresses, and over plain `http://` (self-hosted installations on a
+    /// private network, and tests); by default they may not.
+    #[arg(long, env = "TRASEALLA_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
 }
 
 impl Config {
@@ -308,6 +313,7 @@ impl Config {
             stripe_prices: String::new(),
             stripe_api_base: crate::billing::stripe::API_BASE.to_owned(),
             billing_grace_days: 7,
+            webhook_allow_private: false,
         }
     }
 }
@@ -350,6 +356,7 @@ impl fmt::Debug for Config {
             .field("stripe_prices", &self.stripe_prices)
             .field("stripe_api_base", &self.stripe_api_base)
             .field("billing_grace_days", &self.billing_grace_days)
+            .field("webhook_allow_private", &self.webhook_allow_private)
             .finish()
     }
 }

@@ -549,3 +549,59 @@ pub fn import_form() -> Object {
     );
     form
 }
+
+/// A webhook's URL: `http(s)://` and no white space or control characters,
+/// at most [`crate::integrations::webhooks::URL_MAX`] characters (whether
+/// its address is allowed is the server's check, not a shape).
+pub fn webhook_url() -> Object {
+    webhook_url_builder(string()).build()
+}
+
+/// [`webhook_url`], or `null` to leave it (an update).
+pub fn webhook_url_or_null() -> Object {
+    webhook_url_builder(string_or_null()).build()
+}
+
+fn webhook_url_builder(b: ObjectBuilder) -> ObjectBuilder {
+    let url_char = format!(r"[^{WHITE_SPACE}\u0000-\u001F\u007F-\u009F]");
+    b.max_length(Some(crate::integrations::webhooks::URL_MAX))
+        .pattern(Some(format!(r"^https?://{url_char}+$")))
+}
+
+fn event_type_names() -> utoipa::openapi::schema::ArrayBuilder {
+    let names: Vec<serde_json::Value> = crate::events::TYPES
+        .iter()
+        .map(|(_, n)| serde_json::Value::from(*n))
+        .collect();
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(string().enum_values(Some(names)))
+        .min_items(Some(1))
+        .max_items(Some(crate::events::TYPES.len() * 2))
+}
+
+/// The event types a webhook receives: at least one.
+pub fn event_types() -> utoipa::openapi::schema::Array {
+    event_type_names().schema_type(Type::Array).build()
+}
+
+/// [`event_types`], or `null` to leave them.
+pub fn event_types_or_null() -> utoipa::openapi::schema::Array {
+    event_type_names()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .build()
+}
+
+/// An API key's scopes: at least one of `all`, `<resource>:read`,
+/// `<resource>:write`.
+pub fn api_key_scopes() -> utoipa::openapi::schema::Array {
+    let names: Vec<serde_json::Value> = crate::integrations::scopes::Scope::names()
+        .into_iter()
+        .map(serde_json::Value::from)
+        .collect();
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(Type::Array)
+        .items(string().enum_values(Some(names)))
+        .min_items(Some(1))
+        .max_items(Some(64))
+        .build()
+}

@@ -13,6 +13,8 @@ pub mod contract;
 pub mod crm;
 pub mod domain;
 pub mod error;
+pub mod events;
+pub mod integrations;
 pub mod invitations;
 pub mod jobs;
 pub mod licensing;

@@ -24,12 +24,17 @@ pub const ADMIN_ID: Uuid = Uuid::from_u128(1);
 pub const MANAGER_ID: Uuid = Uuid::from_u128(2);
 pub const USER_ID: Uuid = Uuid::from_u128(3);
 
-fn builtin_id(role: Role) -> Uuid {
+pub fn builtin_id(role: Role) -> Uuid {
     match role {
         Role::Admin => ADMIN_ID,
         Role::Manager => MANAGER_ID,
         Role::User => USER_ID,
     }
+}
+
+/// The built-in role an id names, if it names one.
+pub fn builtin_of(id: Uuid) -> Option<Role> {
+    Role::ALL.iter().copied().find(|r| builtin_id(*r) == id)
 }
 
 /// The default permissions of a built-in role.

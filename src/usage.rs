@@ -56,9 +56,19 @@ impl Metric {
 #[derive(Default)]
 pub struct Meter {
     pending: Mutex<HashMap<(TenantId, Metric), i64>>,
+    /// Per API key: its tenant, the calls counted and its last use.
+    keys: Mutex<HashMap<uuid::Uuid, KeyUse>>,
     /// Per tenant: the period the total is of, and its API calls then.
     api_calls: Mutex<HashMap<TenantId, (NaiveDate, i64)>>,
     quotas: Mutex<HashMap<TenantId, Quota>>,
+}
+
+/// One API key's use since the last flush.
+struct KeyUse {
+    tenant: TenantId,
+    calls: i64,
+    last_at: DateTime<Utc>,
+    last_addr: String,
 }
 
 /// A tenant's request limits.
@@ -111,6 +121,30 @@ impl Meter {
         })
     }
 
+    /// Notes a call made with an API key: its last use always, and a call
+    /// on its count when `counted` (metered).
+    pub fn count_key(
+        &self,
+        tenant: TenantId,
+        key: uuid::Uuid,
+        addr: &str,
+        at: DateTime<Utc>,
+        counted: bool,
+    ) {
+        let mut k = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = k.entry(key).or_insert_with(|| KeyUse {
+            tenant,
+            calls: 0,
+            last_at: at,
+            last_addr: addr.to_owned(),
+        });
+        entry.calls += i64::from(counted);
+        if at >= entry.last_at {
+            entry.last_at = at;
+            addr.clone_into(&mut entry.last_addr);
+        }
+    }
+
     pub fn count(&self, tenant: TenantId, metric: Metric, n: i64) {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         *p.entry((tenant, metric)).or_default() += n;
@@ -141,7 +175,11 @@ impl Meter {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             p.drain().filter(|(_, n)| *n != 0).collect()
         };
-        if taken.is_empty() {
+        let keys: Vec<(uuid::Uuid, KeyUse)> = {
+            let mut k = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+            k.drain().collect()
+        };
+        if taken.is_empty() && keys.is_empty() {
             return Ok(());
         }
         let day = now.date_naive();
@@ -171,6 +209,31 @@ impl Meter {
                     totals.push((*tenant, total));
                 }
             }
+            for (key, used) in &keys {
+                if used.calls > 0 {
+                    tx.execute(
+                        "INSERT INTO usage_counters (tenant_id, metric, day, count)
+                         VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (tenant_id, metric, day)
+                         DO UPDATE SET count = usage_counters.count + excluded.count",
+                        &[
+                            &used.tenant,
+                            &crate::integrations::keys::metric(*key),
+                            &day,
+                            &used.calls,
+                        ],
+                    )
+                    .await?;
+                }
+                crate::integrations::keys::record_use(
+                    &mut tx,
+                    used.tenant,
+                    *key,
+                    used.last_at,
+                    &used.last_addr,
+                )
+                .await?;
+            }
             tx.commit().await?;
             Ok::<_, crate::store::DbError>(totals)
         }
@@ -187,6 +250,14 @@ impl Meter {
                 let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
                 for (k, n) in taken {
                     *p.entry(k).or_default() += n;
+                }
+                drop(p);
+                for (key, used) in keys {
+                    self.count_key(used.tenant, key, &used.last_addr, used.last_at, false);
+                    let mut k = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(entry) = k.get_mut(&key) {
+                        entry.calls += used.calls;
+                    }
                 }
                 Err(e)
             }
@@ -285,10 +356,24 @@ pub async fn admit(
     app: &App,
     tenant: TenantId,
     path: &str,
+    key: Option<&crate::integrations::keys::Resolved>,
 ) -> Result<Option<crate::limiter::RateDecision>, (ApiError, Option<crate::limiter::RateDecision>)>
 {
     if !app.config.metering {
         return Ok(None);
+    }
+    // A key with a rate of its own is held to it first (and to its
+    // tenant's below): one integration cannot spend its company's rate.
+    if let Some((id, per_minute)) = key.and_then(|k| k.requests_per_minute.map(|n| (k.id, n))) {
+        let per_minute = u32::try_from(per_minute).unwrap_or(u32::MAX);
+        let decision = app.limiter.check(&format!("key:{id}"), per_minute).await;
+        if !decision.allowed {
+            let e = ApiError::rate_limited_because(
+                format!("this API key allows {per_minute} requests a minute"),
+                decision.retry_after_secs.unwrap_or(1),
+            );
+            return Err((e, Some(decision)));
+        }
     }
     let quota = app.meter.quota(tenant);
     let now = app.clock.now();

@@ -75,16 +75,25 @@ pub struct SessionUser {
     pub storage_limit: Option<i64>,
     /// The plan's rows per CSV import; `None`: unlimited.
     pub import_rows_limit: Option<i64>,
+    /// The API key the request came with (acting as its owner), with its
+    /// name.
+    pub api_key: Option<(uuid::Uuid, String)>,
 }
 
 impl SessionUser {
-    /// This user as the actor of an audited change.
+    /// This user as the actor of an audited change (through an API key,
+    /// named with it).
     pub fn actor(&self) -> Actor {
-        Actor {
-            kind: ActorKind::User,
-            id: Some(self.id.0),
-            name: Some(self.username.clone()),
-            client_addr: Some(self.client_addr.clone()),
+        match &self.api_key {
+            Some((_, name)) => {
+                crate::integrations::keys::actor(self.id, &self.username, name, &self.client_addr)
+            }
+            None => Actor {
+                kind: ActorKind::User,
+                id: Some(self.id.0),
+                name: Some(self.username.clone()),
+                client_addr: Some(self.client_addr.clone()),
+            },
         }
     }
 }
@@ -194,6 +203,124 @@ const SESSION_SQL: &str =
     JOIN subscriptions sub ON sub.tenant_id = $1
     WHERE t.id = $1 AND u.tenant_id = $1 AND u.id = $2";
 
+/// The same for an API key: the key (`$2`) must still be live, and acts
+/// as its owner with its own role when it has one.
+const KEY_SESSION_SQL: &str =
+    "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.email, u.email_verified_at,
+            u.role, u.is_owner, u.is_active, u.token_version, NULL AS logo_url, NULL AS brand_color,
+            CAST(sub.features AS TEXT) AS features, sub.plan, sub.max_users,
+            CAST(sub.limit_overrides AS TEXT) AS limit_overrides, NULL AS timezone,
+            CAST(r.permissions AS TEXT) AS permissions, sub.billing_status, sub.past_due_since,
+            k.name AS key_name, CAST(k.scopes AS TEXT) AS key_scopes, k.revoked_at, k.expires_at,
+            k.role AS key_role, k.role_id AS key_role_id
+    FROM tenants t JOIN api_keys k ON k.tenant_id = $1
+    JOIN users u ON u.tenant_id = $1 AND u.id = k.owner_id
+    LEFT JOIN roles r ON r.tenant_id = $1 AND (
+           (k.role_id IS NOT NULL AND r.id = k.role_id)
+        OR (k.role_id IS NULL AND k.role IS NOT NULL AND r.builtin = k.role)
+        OR (k.role_id IS NULL AND k.role IS NULL
+            AND (r.id = u.role_id OR (u.role_id IS NULL AND r.builtin = u.role))))
+    JOIN subscriptions sub ON sub.tenant_id = $1
+    WHERE t.id = $1 AND k.id = $2";
+
+/// What [`KEY_SESSION_SQL`] reads beyond a session's row.
+struct KeyRow {
+    session: SessionRow,
+    name: String,
+    scopes: String,
+    revoked_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    role: Option<Role>,
+    role_id: Option<uuid::Uuid>,
+}
+
+impl FromRow for KeyRow {
+    fn from_row(r: &Row<'_>) -> DbResult<Self> {
+        Ok(KeyRow {
+            session: SessionRow::from_row(r)?,
+            name: r.get("key_name")?,
+            scopes: r.get("key_scopes")?,
+            revoked_at: r.get("revoked_at")?,
+            expires_at: r.get("expires_at")?,
+            role: r.get("key_role")?,
+            role_id: r.get("key_role_id")?,
+        })
+    }
+}
+
+/// An API key's request, as its hash resolved: which key, and what the
+/// route asks of it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyAuth {
+    pub id: uuid::Uuid,
+    pub needed: crate::integrations::scopes::Needed,
+}
+
+impl KeyRow {
+    /// Refuses a key that is no longer live, lacks the route's scope, or
+    /// whose plan no longer has integrations; otherwise the role it acts
+    /// with.
+    fn admit(
+        &self,
+        needed: crate::integrations::scopes::Needed,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Role> {
+        use crate::integrations::scopes::{Needed, Scope};
+        if self.revoked_at.is_some() {
+            return Err(ApiError::unauthorized("this API key has been revoked"));
+        }
+        if self.expires_at.is_some_and(|at| at <= now) {
+            return Err(ApiError::unauthorized("this API key has expired"));
+        }
+        let features: Vec<String> = self
+            .session
+            .features
+            .as_deref()
+            .and_then(|f| serde_json::from_str(f).ok())
+            .unwrap_or_default();
+        if !features
+            .iter()
+            .any(|f| f == crate::plans::Feature::Integrations.as_str())
+        {
+            return Err(crate::plans::not_in_plan(
+                crate::plans::Feature::Integrations,
+            ));
+        }
+        match needed {
+            Needed::AnyKey => {}
+            Needed::NotForKeys => {
+                return Err(ApiError::forbidden(
+                    "API keys cannot use this endpoint; sign in as a user",
+                ))
+            }
+            Needed::Scope(scope) => {
+                let held: Vec<Scope> = serde_json::from_str::<Vec<String>>(&self.scopes)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|s| Scope::parse(s))
+                    .collect();
+                if !held.iter().any(|h| h.grants(scope)) {
+                    let name = scope.name();
+                    return Err(ApiError::forbidden(format!(
+                        "this API key lacks the scope {name}"
+                    ))
+                    .with_details(serde_json::json!({ "missing_scope": name })));
+                }
+            }
+        }
+        let owner = self.session.role;
+        match (self.role, self.role_id) {
+            (Some(role), _) if role.rank() > owner.rank() => Err(ApiError::forbidden(
+                "this API key's role is above its owner's current role",
+            )),
+            (Some(role), _) => Ok(role),
+            // A custom role decides records, never administration.
+            (None, Some(_)) => Ok(Role::User),
+            (None, None) => Ok(owner),
+        }
+    }
+}
+
 /// The same for a browser session's token: its row must still exist. It
 /// also reads what the page frame shows (the branding, and the plan's
 /// features that allow it).
@@ -258,9 +385,39 @@ pub struct TenantAuth {
     /// Billing's own routes: writes go on while the trial has ended or a
     /// payment is due (paying is how the tenant gets out of it).
     payment_exempt: bool,
+    key: Option<KeyAuth>,
 }
 
 impl TenantAuth {
+    /// The caller of an API key whose hash named `key` (its liveness and
+    /// scopes are checked when the transaction begins).
+    pub fn for_key(
+        key: &crate::integrations::keys::Resolved,
+        needed: crate::integrations::scopes::Needed,
+        access: Access,
+        client_addr: String,
+        slot: TxSlot,
+    ) -> Self {
+        TenantAuth {
+            tenant: key.tenant,
+            user: key.owner,
+            role_claim: String::new(),
+            access,
+            client_addr,
+            sid: None,
+            ver: 0,
+            slot,
+            heavy: None,
+            payment_exempt: false,
+            key: Some(KeyAuth { id: key.id, needed }),
+        }
+    }
+
+    /// The API key of the request, if it came with one.
+    pub fn key(&self) -> Option<KeyAuth> {
+        self.key
+    }
+
     /// The tenant caller of verified `claims` (from a bearer token or a
     /// session cookie), for a request that reads or writes; its transaction
     /// will live in `slot`, whose owner ends it.
@@ -286,6 +443,7 @@ impl TenantAuth {
             slot,
             heavy: None,
             payment_exempt: false,
+            key: None,
         })
     }
 
@@ -315,7 +473,7 @@ impl TenantAuth {
     /// What the token says of the role: a cheap early refusal before slow
     /// work. The role read in [`TenantAuth::begin`] is the one that counts.
     pub fn token_says_admin(&self) -> ApiResult<()> {
-        if self.role_claim == Role::Admin.as_str() {
+        if self.key.is_some() || self.role_claim == Role::Admin.as_str() {
             Ok(())
         } else {
             Err(ApiError::forbidden("this needs the admin role"))
@@ -327,14 +485,26 @@ impl TenantAuth {
     pub async fn begin(self, state: &App) -> ApiResult<TenantSession> {
         let now = state.clock.now();
         let lease = state.limits.connection(self.tenant).await?;
-        let (tx, row) = match self.sid {
-            None => {
+        let mut api_key = None;
+        let mut key_role = None;
+        let (tx, row) = match (self.key, self.sid) {
+            (Some(key), _) => {
+                let (tx, row) = state
+                    .store
+                    .tenant::<KeyRow>(lease, self.access, KEY_SESSION_SQL, &[&key.id])
+                    .await?;
+                let row = row.ok_or_else(|| ApiError::unauthorized("the API key is not valid"))?;
+                key_role = Some(row.admit(key.needed, now)?);
+                api_key = Some((key.id, row.name.clone()));
+                (tx, Some(row.session))
+            }
+            (None, None) => {
                 state
                     .store
                     .tenant::<SessionRow>(lease, self.access, SESSION_SQL, &[&self.user])
                     .await?
             }
-            Some(sid) => {
+            (None, Some(sid)) => {
                 state
                     .store
                     .tenant::<SessionRow>(
@@ -362,7 +532,7 @@ impl TenantAuth {
         if !row.is_active {
             return Err(ApiError::unauthorized("this user has been deactivated"));
         }
-        if row.token_version != self.ver {
+        if self.key.is_none() && row.token_version != self.ver {
             return Err(ApiError::unauthorized(
                 "the session is no longer valid; sign in again",
             ));
@@ -386,10 +556,8 @@ impl TenantAuth {
             }
             state.licensing.check_write(now)?;
         }
-        let access = RecordAccess::new(
-            self.user,
-            permissions_of(row.role, row.permissions.as_deref()),
-        );
+        let role = key_role.unwrap_or(row.role);
+        let access = RecordAccess::new(self.user, permissions_of(role, row.permissions.as_deref()));
         let entitlements = entitlements(row.plan, row.max_users, row.limit_overrides.as_deref());
         state
             .meter
@@ -400,7 +568,7 @@ impl TenantAuth {
                 id: self.user,
                 tenant_id: self.tenant,
                 username: row.username,
-                role: row.role,
+                role,
                 is_owner: row.is_owner,
                 email: row.email,
                 email_verified: row.email_verified_at.is_some(),
@@ -409,6 +577,7 @@ impl TenantAuth {
                 records_limit: entitlements.limit(crate::plans::Limit::Records),
                 storage_limit: entitlements.limit(crate::plans::Limit::StorageBytes),
                 import_rows_limit: entitlements.limit(crate::plans::Limit::ImportRows),
+                api_key,
             },
             tenant: Standing {
                 name: row.tenant_name,

@@ -7,6 +7,7 @@ use super::{check_reference, Table, LINKS};
 use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::ActivityId;
 use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::events::Subject;
 use crate::pagination::Page;
 use crate::store::{DbResult, FromRow, Row, Scoped};
 use crate::tenancy::{clearable, nullable};
@@ -255,7 +256,9 @@ pub async fn create(
         ],
     )
     .await?;
-    fetch(tx, ActivityId(id)).await
+    let created = fetch(tx, ActivityId(id)).await?;
+    crate::events::created(tx, Subject::Activity, std::slice::from_ref(&created), now).await?;
+    Ok(created)
 }
 
 pub async fn update(
@@ -319,10 +322,17 @@ pub async fn update(
         ],
     )
     .await?;
-    fetch(tx, id).await
+    let after = fetch(tx, id).await?;
+    crate::events::updated(tx, Subject::Activity, &[(&current, &after)], now).await?;
+    Ok(after)
 }
 
-pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: ActivityId) -> ApiResult<()> {
+pub async fn delete(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    id: ActivityId,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
     let current = get(tx, who, id).await?;
     who.ensure_delete(tx, RecordType::Activities, &current)
         .await?;
@@ -331,7 +341,7 @@ pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: ActivityId) ->
         &[&id],
     )
     .await?;
-    Ok(())
+    crate::events::deleted(tx, Subject::Activity, &[current], now).await
 }
 
 #[derive(Debug, Default)]

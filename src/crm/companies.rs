@@ -301,7 +301,15 @@ pub async fn create(
         ],
     )
     .await?;
-    fetch(tx, CompanyId(id)).await
+    let created = fetch(tx, CompanyId(id)).await?;
+    crate::events::created(
+        tx,
+        crate::events::Subject::Company,
+        std::slice::from_ref(&created),
+        now,
+    )
+    .await?;
+    Ok(created)
 }
 
 pub async fn update(
@@ -357,7 +365,12 @@ pub async fn update(
 }
 
 /// Deletes a company; its contacts stay, without a company.
-pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: CompanyId) -> ApiResult<()> {
+pub async fn delete(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    id: CompanyId,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
     let current = get(tx, who, id).await?;
     who.ensure_delete(tx, RecordType::Companies, &current)
         .await?;
@@ -366,5 +379,5 @@ pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: CompanyId) -> 
         &[&id],
     )
     .await?;
-    Ok(())
+    crate::events::deleted(tx, crate::events::Subject::Company, &[current], now).await
 }

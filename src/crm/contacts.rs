@@ -6,6 +6,7 @@ use super::{parse_tags, Table};
 use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::{ContactId, Email, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::events::{EventType, Subject};
 use crate::pagination::Page;
 use crate::store::{Bind, DbResult, FromRow, IdList, Row, Scoped};
 use crate::tenancy::{clearable, nullable};
@@ -372,7 +373,13 @@ pub async fn create_many(
         },
         |p| format!("($1, $2, $3, $3, {})", p.join(", ")),
     )
-    .await
+    .await?;
+    if crate::events::wanted(tx, &[EventType::Created(Subject::Contact)]).await? {
+        let mut views = get_many(tx, &new.iter().map(|c| c.id).collect::<Vec<_>>()).await?;
+        views.sort_by_key(|v| v.id);
+        crate::events::created(tx, Subject::Contact, &views, now).await?;
+    }
+    Ok(())
 }
 
 /// The contacts of `ids` (those of the caller's tenant), in no order.
@@ -488,7 +495,12 @@ async fn write_updates(
     Ok(current)
 }
 
-pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: ContactId) -> ApiResult<()> {
+pub async fn delete(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    id: ContactId,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
     let current = get(tx, who, id).await?;
     who.ensure_delete(tx, RecordType::Contacts, &current)
         .await?;
@@ -497,5 +509,5 @@ pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: ContactId) -> 
         &[&id],
     )
     .await?;
-    Ok(())
+    crate::events::deleted(tx, Subject::Contact, &[current], now).await
 }

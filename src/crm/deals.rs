@@ -7,6 +7,7 @@ use super::{check_reference, Table};
 use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::{Currency, DealId, PipelineId, StageId, StageKind};
 use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::events::{EventType, NewEvent, Subject};
 use crate::pagination::Page;
 use crate::store::{DbResult, FromRow, Row, Scoped};
 use crate::tenancy::{clearable, nullable};
@@ -317,7 +318,65 @@ pub async fn create(
         ],
     )
     .await?;
-    fetch(tx, DealId(id)).await
+    let created = fetch(tx, DealId(id)).await?;
+    let consumers = crate::events::Consumers::of(tx).await?;
+    let mut events = Vec::new();
+    if consumers.wants(EventType::Created(Subject::Deal)) {
+        events.push(NewEvent::of(
+            EventType::Created(Subject::Deal),
+            &created,
+            None,
+        )?);
+    }
+    // A deal made straight into a won or lost stage is won or lost.
+    events.extend(closing_event(&consumers, None, &created)?);
+    crate::events::publish_to(tx, &consumers, events, now).await?;
+    Ok(created)
+}
+
+/// `deal.won` or `deal.lost` when the deal just entered a won or lost
+/// stage (from another kind of stage, or on creation), if wanted.
+fn closing_event(
+    consumers: &crate::events::Consumers,
+    before: Option<&DealView>,
+    after: &DealView,
+) -> ApiResult<Option<NewEvent>> {
+    let kind = match after.status {
+        StageKind::Won => EventType::DealWon,
+        StageKind::Lost => EventType::DealLost,
+        StageKind::Open => return Ok(None),
+    };
+    let entered = before.is_none_or(|b| b.status != after.status);
+    if !entered || !consumers.wants(kind) {
+        return Ok(None);
+    }
+    Ok(Some(NewEvent::of(kind, after, None)?))
+}
+
+/// The events of a deal's change beyond `deal.updated` (which its
+/// timeline entry publishes): `deal.stage_changed`, then `deal.won` or
+/// `deal.lost` when it entered such a stage.
+pub(crate) async fn stage_events(
+    tx: &mut impl Scoped,
+    before: &DealView,
+    after: &DealView,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    if before.stage_id == after.stage_id && before.status == after.status {
+        return Ok(());
+    }
+    let consumers = crate::events::Consumers::of(tx).await?;
+    let mut events = Vec::new();
+    if before.stage_id != after.stage_id && consumers.wants(EventType::DealStageChanged) {
+        let changes = crate::events::changes(before, after).map(serde_json::Value::Object);
+        events.push(NewEvent::of(
+            EventType::DealStageChanged,
+            after,
+            changes.as_ref(),
+        )?);
+    }
+    events.extend(closing_event(&consumers, Some(before), after)?);
+    crate::events::publish_to(tx, &consumers, events, now).await
 }
 
 pub async fn update(
@@ -418,6 +477,7 @@ pub async fn update(
         now,
     )
     .await?;
+    stage_events(tx, &current, &after, now).await?;
     Ok(after)
 }
 
@@ -430,21 +490,44 @@ pub(crate) async fn restatus_stage(
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     let closed = (kind != StageKind::Open).then_some(now);
+    let before: Vec<DealView> = tx
+        .query(
+            concat!(
+                "SELECT ",
+                deal_columns!(),
+                " FROM deals d WHERE d.tenant_id = $1 AND d.pipeline_id = $2 AND d.stage_id = $3
+                   AND d.status <> $4"
+            ),
+            &[&pipeline, &stage, &kind],
+        )
+        .await?;
     tx.execute(
         "UPDATE deals SET status = $4, closed_at = $5, updated_at = $6
           WHERE tenant_id = $1 AND pipeline_id = $2 AND stage_id = $3",
         &[&pipeline, &stage, &kind, &closed, &now],
     )
     .await?;
+    // The deals whose status changed with their stage's kind: updated,
+    // and won or lost.
+    for b in &before {
+        let after = fetch(tx, DealId(b.id)).await?;
+        crate::events::updated(tx, Subject::Deal, &[(b, &after)], now).await?;
+        stage_events(tx, b, &after, now).await?;
+    }
     Ok(())
 }
 
-pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: DealId) -> ApiResult<()> {
+pub async fn delete(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    id: DealId,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
     let current = get(tx, who, id).await?;
     who.ensure_delete(tx, RecordType::Deals, &current).await?;
     tx.execute("DELETE FROM deals WHERE tenant_id = $1 AND id = $2", &[&id])
         .await?;
-    Ok(())
+    crate::events::deleted(tx, Subject::Deal, &[current], now).await
 }
 
 #[derive(Debug, Default)]

@@ -11,6 +11,7 @@ use super::Table;
 use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::{Currency, Email, LeadId, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::events::{EventType, Subject};
 use crate::pagination::Page;
 use crate::store::{Bind, DbResult, FromRow, IdList, Row, Scoped};
 use crate::tenancy::{clearable, nullable};
@@ -387,7 +388,13 @@ pub async fn create_many(
         },
         |p| format!("($1, $2, $3, $3, {})", p.join(", ")),
     )
-    .await
+    .await?;
+    if crate::events::wanted(tx, &[EventType::Created(Subject::Lead)]).await? {
+        let mut views = get_many(tx, &new.iter().map(|l| l.id).collect::<Vec<_>>()).await?;
+        views.sort_by_key(|v| v.id);
+        crate::events::created(tx, Subject::Lead, &views, now).await?;
+    }
+    Ok(())
 }
 
 /// The leads of `ids` (those of the caller's tenant), in no order.
@@ -522,12 +529,17 @@ async fn write_updates(
     Ok(current)
 }
 
-pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: LeadId) -> ApiResult<()> {
+pub async fn delete(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    id: LeadId,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
     let current = get(tx, who, id).await?;
     who.ensure_delete(tx, RecordType::Leads, &current).await?;
     tx.execute("DELETE FROM leads WHERE tenant_id = $1 AND id = $2", &[&id])
         .await?;
-    Ok(())
+    crate::events::deleted(tx, Subject::Lead, &[current], now).await
 }
 
 #[derive(Debug, Default)]
@@ -688,8 +700,22 @@ pub async fn convert(
         ],
     )
     .await?;
+    let converted = fetch(tx, id).await?;
+    let consumers = crate::events::Consumers::of(tx).await?;
+    if consumers.wants_any(&[EventType::Updated(Subject::Lead), EventType::LeadConverted]) {
+        let changes = crate::events::changes(&lead, &converted).map(serde_json::Value::Object);
+        let events = vec![
+            crate::events::NewEvent::of(
+                EventType::Updated(Subject::Lead),
+                &converted,
+                changes.as_ref(),
+            )?,
+            crate::events::NewEvent::of(EventType::LeadConverted, &converted, None)?,
+        ];
+        crate::events::publish_to(tx, &consumers, events, now).await?;
+    }
     Ok(Conversion {
-        lead: fetch(tx, id).await?,
+        lead: converted,
         contact,
         company,
         deal,

@@ -6,6 +6,7 @@ use super::{check_reference, Table, LINKS};
 use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::NoteId;
 use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::events::Subject;
 use crate::pagination::Page;
 use crate::store::{DbResult, FromRow, Row, Scoped};
 use chrono::{DateTime, Utc};
@@ -165,7 +166,9 @@ pub async fn create(
         ],
     )
     .await?;
-    fetch(tx, NoteId(id)).await
+    let created = fetch(tx, NoteId(id)).await?;
+    crate::events::created(tx, Subject::Note, std::slice::from_ref(&created), now).await?;
+    Ok(created)
 }
 
 /// `PATCH /api/notes/:id`: the text (a note stays with its record).
@@ -196,15 +199,22 @@ pub async fn update(
         &[&id, &text, &input.owner_id, &now],
     )
     .await?;
-    fetch(tx, id).await
+    let after = fetch(tx, id).await?;
+    crate::events::updated(tx, Subject::Note, &[(&current, &after)], now).await?;
+    Ok(after)
 }
 
-pub async fn delete(tx: &mut impl Scoped, who: &RecordAccess, id: NoteId) -> ApiResult<()> {
+pub async fn delete(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    id: NoteId,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
     let current = get(tx, who, id).await?;
     who.ensure_delete(tx, RecordType::Notes, &current).await?;
     tx.execute("DELETE FROM notes WHERE tenant_id = $1 AND id = $2", &[&id])
         .await?;
-    Ok(())
+    crate::events::deleted(tx, Subject::Note, &[current], now).await
 }
 
 #[derive(Debug, Default)]

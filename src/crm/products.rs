@@ -7,6 +7,7 @@ use crate::auth::{RecordAccess, RecordType, SessionUser};
 use crate::domain::Role;
 use crate::domain::{Currency, DealId, ItemId, ProductId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::events::{EventType, Subject};
 use crate::pagination::Page;
 use crate::store::{DbResult, FromRow, One, Row, Scoped};
 use crate::tenancy::{clearable, nullable};
@@ -152,7 +153,9 @@ pub async fn create(
             e.into()
         }
     })?;
-    get(tx, ProductId(id)).await
+    let created = get(tx, ProductId(id)).await?;
+    crate::events::created(tx, Subject::Product, std::slice::from_ref(&created), now).await?;
+    Ok(created)
 }
 
 pub async fn update(
@@ -161,7 +164,7 @@ pub async fn update(
     input: ProductInput,
     now: DateTime<Utc>,
 ) -> ApiResult<ProductView> {
-    get(tx, id).await?;
+    let before = get(tx, id).await?;
     let mut e = FieldErrors::default();
     let name = e.text("name", input.name, NAME_MAX);
     let sku = clearable(&mut e, "sku", input.sku, SKU_MAX);
@@ -199,11 +202,18 @@ pub async fn update(
             e.into()
         }
     })?;
-    get(tx, id).await
+    let after = get(tx, id).await?;
+    crate::events::updated(tx, Subject::Product, &[(&before, &after)], now).await?;
+    Ok(after)
 }
 
 /// Deletes a product; line items that used it keep their name and price.
-pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: ProductId) -> ApiResult<()> {
+pub async fn delete(
+    tx: &mut impl Scoped,
+    user: &SessionUser,
+    id: ProductId,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
     let current = get(tx, id).await?;
     // The catalogue is shared: admins and managers delete any product,
     // users the ones they own.
@@ -217,7 +227,7 @@ pub async fn delete(tx: &mut impl Scoped, user: &SessionUser, id: ProductId) -> 
         &[&id],
     )
     .await?;
-    Ok(())
+    crate::events::deleted(tx, Subject::Product, &[current], now).await
 }
 
 #[derive(Debug, Default)]
@@ -337,12 +347,22 @@ async fn all_items(tx: &mut impl Scoped, deal: DealId) -> ApiResult<Vec<ItemView
 async fn follow_items(tx: &mut impl Scoped, deal: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
     let all = all_items(tx, DealId(deal)).await?;
     if !all.is_empty() {
+        // A changed amount is a change of the deal, for its consumers.
+        let wanted = crate::events::wanted(tx, &[EventType::Updated(Subject::Deal)]).await?;
+        let before = match wanted {
+            true => Some(super::deals::fetch(tx, DealId(deal)).await?),
+            false => None,
+        };
         let sum = all.iter().fold(0i64, |acc, i| acc.saturating_add(i.total));
         tx.execute(
             "UPDATE deals SET amount = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
             &[&deal, &sum, &now],
         )
         .await?;
+        if let Some(before) = before {
+            let after = super::deals::fetch(tx, DealId(deal)).await?;
+            crate::events::updated(tx, Subject::Deal, &[(&before, &after)], now).await?;
+        }
     }
     Ok(())
 }

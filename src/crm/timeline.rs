@@ -10,7 +10,7 @@ use crate::pagination::Page;
 use crate::store::{Bind, DbResult, FromRow, Row, Scoped};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -34,6 +34,17 @@ impl RecordKind {
     }
 
     /// The column of notes and activities that links to this kind.
+    /// The subject of this kind's record events.
+    pub fn subject(self) -> crate::events::Subject {
+        use crate::events::Subject;
+        match self {
+            RecordKind::Contact => Subject::Contact,
+            RecordKind::Company => Subject::Company,
+            RecordKind::Lead => Subject::Lead,
+            RecordKind::Deal => Subject::Deal,
+        }
+    }
+
     pub(crate) fn link_column(self) -> &'static str {
         match self {
             RecordKind::Contact => "contact_id",
@@ -44,11 +55,9 @@ impl RecordKind {
     }
 }
 
-/// Fields a timeline leaves out of a change: bookkeeping, not content.
-const UNTRACKED: &[&str] = &["updated_at", "created_at", "created_by", "id"];
-
 /// Records what changed between two views of a record (as serialised for
-/// the API), if anything did.
+/// the API), if anything did: on its timeline, and as a `<kind>.updated`
+/// event.
 pub async fn record_change<T: Serialize>(
     tx: &mut impl Scoped,
     kind: RecordKind,
@@ -62,7 +71,7 @@ pub async fn record_change<T: Serialize>(
 }
 
 /// [`record_change`] for many records (`(id, before, after)`), in one
-/// statement.
+/// statement (and one for their events).
 pub async fn record_changes<T: Serialize>(
     tx: &mut impl Scoped,
     kind: RecordKind,
@@ -73,7 +82,7 @@ pub async fn record_changes<T: Serialize>(
     let rows: Vec<(Uuid, Uuid, Value)> = records
         .iter()
         .filter_map(|(id, before, after)| {
-            changes(before, after).map(|c| (Uuid::now_v7(), *id, Value::Object(c)))
+            crate::events::changes(before, after).map(|c| (Uuid::now_v7(), *id, Value::Object(c)))
         })
         .collect();
     super::insert_rows(
@@ -84,27 +93,9 @@ pub async fn record_changes<T: Serialize>(
         |(change, id, c), b| b.extend_from_slice(&[change as &dyn Bind, id, c]),
         |p| format!("($1, $2, $3, $4, {})", p.join(", ")),
     )
-    .await
-}
-
-/// What changed between two views: `{"field": {"from", "to"}}`, or `None`.
-fn changes<T: Serialize>(before: &T, after: &T) -> Option<Map<String, Value>> {
-    let (Ok(Value::Object(b)), Ok(Value::Object(a))) =
-        (serde_json::to_value(before), serde_json::to_value(after))
-    else {
-        return None;
-    };
-    let mut changes = Map::new();
-    for (field, new) in &a {
-        if UNTRACKED.contains(&field.as_str()) {
-            continue;
-        }
-        let old = b.get(field).cloned().unwrap_or(Value::Null);
-        if &old != new {
-            changes.insert(field.clone(), serde_json::json!({ "from": old, "to": new }));
-        }
-    }
-    (!changes.is_empty()).then_some(changes)
+    .await?;
+    let pairs: Vec<(&T, &T)> = records.iter().map(|(_, b, a)| (*b, *a)).collect();
+    crate::events::updated(tx, kind.subject(), &pairs, now).await
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

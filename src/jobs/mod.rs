@@ -134,6 +134,51 @@ pub async fn enqueue<J: Job>(
     Ok(n == 1)
 }
 
+/// Queues many jobs of one kind for the transaction's tenant, to run now,
+/// in one statement per 500 (a webhook delivery for each record of an
+/// import).
+pub async fn enqueue_many<J: Job>(
+    tx: &mut impl Scoped,
+    jobs: &[J],
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    let opts = Options::default();
+    for chunk in jobs.chunks(500) {
+        let rows = chunk
+            .iter()
+            .map(|job| Row::of(job, &opts, now))
+            .collect::<DbResult<Vec<Row>>>()?;
+        let mut params: Vec<&dyn crate::store::Bind> = Vec::with_capacity(rows.len() * 7);
+        let mut values = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let n = params.len() + 2;
+            values.push(format!(
+                "($1, ${}, ${}, ${}, ${}, 'queued', ${}, ${}, ${})",
+                n,
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6
+            ));
+            params.extend(row.params(&opts));
+        }
+        if values.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "INSERT INTO jobs (tenant_id, id, kind, payload, idempotency_key, state,
+                               max_attempts, run_at, created_at)
+             VALUES {}",
+            values.join(", ")
+        );
+        tx.execute(&sql, &params).await?;
+        note_queued();
+    }
+    Ok(())
+}
+
 /// Queues a job that belongs to no tenant (periodic platform work).
 pub async fn enqueue_platform<J: Job>(
     tx: &mut PlatformTx,
@@ -264,7 +309,9 @@ pub fn registry() -> &'static Registry {
             .register::<schedule::PruneJobs>()
             .register::<schedule::LicenceCheck>()
             .register::<crate::usage::MeasureStorage>()
-            .register::<crate::billing::webhook::SyncCard>();
+            .register::<crate::billing::webhook::SyncCard>()
+            .register::<crate::integrations::delivery::Deliver>()
+            .register::<crate::integrations::delivery::SweepWebhooks>();
         r
     })
 }

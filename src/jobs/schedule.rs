@@ -52,6 +52,11 @@ fn periodic(app: &App) -> Vec<Periodic> {
             queue: queue::<PruneJobs>,
         },
         Periodic {
+            name: "sweep_webhooks",
+            every: Duration::minutes(5),
+            queue: queue::<crate::integrations::delivery::SweepWebhooks>,
+        },
+        Periodic {
             name: "measure_storage",
             every: Duration::hours(24),
             queue: queue::<crate::usage::MeasureStorage>,

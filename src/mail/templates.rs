@@ -256,6 +256,11 @@ pub enum Notice {
     },
     /// The paid subscription ended: the account is read-only.
     SubscriptionEnded,
+    /// A webhook endpoint was turned off after days of failed deliveries.
+    WebhookDisabled {
+        url: String,
+        reason: String,
+    },
 }
 
 impl Notice {
@@ -267,20 +272,13 @@ impl Notice {
             Notice::PaymentActionRequired { .. } => "payment_action_required",
             Notice::TrialWillEnd { .. } => "billing_trial_will_end",
             Notice::SubscriptionEnded => "subscription_ended",
-        }
-    }
-
-    /// The page the message's button opens.
-    fn page(&self) -> &'static str {
-        match self {
-            Notice::Usage { .. } => "/settings/usage",
-            _ => "/settings/subscription",
+            Notice::WebhookDisabled { .. } => "webhook_disabled",
         }
     }
 }
 
 pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
-    let (subject, paragraphs, label) = match notice {
+    let (subject, paragraphs, label, path) = match notice {
         Notice::PaymentFailed { amount, retry_on } => (
             format!("Payment failed for {}", brand.name),
             vec![
@@ -297,6 +295,7 @@ pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
                 },
             ],
             "Update billing details",
+            "/settings/subscription",
         ),
         Notice::PlanChanged { from, to } => (
             format!("{} is now on the {to} plan", brand.name),
@@ -305,6 +304,7 @@ pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
                 brand.name
             )],
             "See your subscription",
+            "/settings/subscription",
         ),
         Notice::Usage {
             limit,
@@ -325,6 +325,16 @@ pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
                 },
             ],
             "See your usage",
+            "/settings/usage",
+        ),
+        Notice::WebhookDisabled { url, reason } => (
+            format!("A webhook of {} was turned off", brand.name),
+            vec![
+                format!("Deliveries to {url} stopped: {reason}."),
+                "Fix the receiver, then turn the endpoint back on in Settings → Integrations; failed deliveries can be sent again from there.".to_owned(),
+            ],
+            "See the webhook",
+            "/settings/integrations",
         ),
         Notice::PaymentActionRequired { amount, url } => (
             format!("Please confirm a payment for {}", brand.name),
@@ -339,6 +349,7 @@ pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
                 },
             ],
             "Open billing",
+            "/settings/subscription",
         ),
         Notice::TrialWillEnd { ends_on } => (
             format!("{}'s trial ends soon", brand.name),
@@ -350,6 +361,7 @@ pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
                 "Check the card on file so the subscription goes on without a break.".to_owned(),
             ],
             "Open billing",
+            "/settings/subscription",
         ),
         Notice::SubscriptionEnded => (
             format!("{}'s subscription has ended", brand.name),
@@ -361,6 +373,7 @@ pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
                 "Choose a plan to keep working.".to_owned(),
             ],
             "Choose a plan",
+            "/upgrade",
         ),
     };
     Letter {
@@ -368,7 +381,7 @@ pub fn notice(brand: &Brand, full_name: &str, notice: &Notice) -> Content {
         subject,
         greeting: hello(full_name),
         paragraphs,
-        action: Some((label, link(brand, notice.page()))),
+        action: Some((label, link(brand, path))),
         after: vec![],
     }
     .render()

@@ -27,8 +27,16 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The tenant a request acted for, filled in by authentication and read by
 /// the request log.
+/// The tenant concerned, the tenant whose user called, and the API key
+/// they called with (and from where).
+type Callers = (
+    OnceLock<TenantId>,
+    OnceLock<TenantId>,
+    OnceLock<(uuid::Uuid, String)>,
+);
+
 #[derive(Clone, Default)]
-pub struct RequestTenant(Arc<(OnceLock<TenantId>, OnceLock<TenantId>)>);
+pub struct RequestTenant(Arc<Callers>);
 
 impl RequestTenant {
     /// The tenant the request concerned (a login, a registration).
@@ -40,6 +48,10 @@ impl RequestTenant {
     pub fn set_caller(&self, tenant: TenantId) {
         self.set(tenant);
         let _ = self.0 .1.set(tenant);
+    }
+    /// The API key the request came with, and from which address.
+    pub fn set_key(&self, key: uuid::Uuid, addr: &str) {
+        let _ = self.0 .2.set((key, addr.to_owned()));
     }
     pub fn get(&self) -> Option<TenantId> {
         self.0 .0.get().copied()
@@ -95,9 +107,16 @@ async fn meter(
     let mut req = req;
     req.extensions_mut().insert(rate.clone());
     let mut response = next.run(req).await;
-    if let (true, Some(t)) = (api, tenant.and_then(|t| t.caller())) {
-        if response.status() != axum::http::StatusCode::TOO_MANY_REQUESTS {
+    let limited = response.status() == axum::http::StatusCode::TOO_MANY_REQUESTS;
+    if let Some(t) = tenant.as_ref().and_then(|t| t.caller()) {
+        if api && !limited {
             state.meter.count(t, crate::usage::Metric::ApiCalls, 1);
+        }
+        // A key's last use is kept whether or not calls are metered.
+        if let Some((key, addr)) = tenant.as_ref().and_then(|t| t.0 .2.get()) {
+            state
+                .meter
+                .count_key(t, *key, addr, state.clock.now(), api && !limited);
         }
     }
     // The IETF RateLimit header fields (draft): the tenant's limit, what is

@@ -40,7 +40,38 @@ pub struct PaymentRoute;
 /// heavy operation's route, holding one of its tenant's places for them.
 pub async fn tenant_auth(claims: Claims, parts: &mut Parts, app: &App) -> ApiResult<TenantAuth> {
     let ClientAddr(client_addr) = ClientAddr::from_request_parts(parts, app).await?;
-    let mut auth = TenantAuth::new(claims, access_of(parts), client_addr, slot(parts))?;
+    let auth = TenantAuth::new(claims, access_of(parts), client_addr, slot(parts))?;
+    admit(auth, parts, app, None).await
+}
+
+/// The caller of an API key: its tenant from the key's hash (401 for a
+/// malformed or unknown key), its first use from an address audited, its
+/// own rate checked; its liveness and scopes are checked with the
+/// transaction's first statement ([`TenantAuth::begin`]).
+pub async fn key_auth(key: &str, parts: &mut Parts, app: &App) -> ApiResult<TenantAuth> {
+    let ClientAddr(client_addr) = ClientAddr::from_request_parts(parts, app).await?;
+    let resolved = app.api_keys.resolve(app, key).await?;
+    let access = access_of(parts);
+    let needed = crate::integrations::scopes::needed(parts.uri.path(), access == Access::Write);
+    app.api_keys
+        .note_address(app, &resolved, &client_addr)
+        .await?;
+    if let Some(slot) = parts.extensions.get::<RequestTenant>() {
+        slot.set_key(resolved.id, &client_addr);
+    }
+    let auth = TenantAuth::for_key(&resolved, needed, access, client_addr, slot(parts));
+    admit(auth, parts, app, Some(&resolved)).await
+}
+
+/// Notes the caller for the log and the meter, holds API calls to the
+/// plan's rate and quota (and a key's own rate), and takes a heavy
+/// operation's place.
+async fn admit(
+    mut auth: TenantAuth,
+    parts: &mut Parts,
+    app: &App,
+    key: Option<&crate::integrations::keys::Resolved>,
+) -> ApiResult<TenantAuth> {
     if let Some(slot) = parts.extensions.get::<RequestTenant>() {
         slot.set_caller(auth.tenant());
     }
@@ -48,7 +79,7 @@ pub async fn tenant_auth(claims: Claims, parts: &mut Parts, app: &App) -> ApiRes
     // work (pages are people, not integrations).
     if parts.uri.path().starts_with("/api/") {
         let rate = parts.extensions.get::<RequestRate>().cloned();
-        match crate::usage::admit(app, auth.tenant(), parts.uri.path()).await {
+        match crate::usage::admit(app, auth.tenant(), parts.uri.path(), key).await {
             Ok(decision) => {
                 if let (Some(r), Some(d)) = (rate, decision) {
                     r.set(d);
@@ -97,8 +128,10 @@ impl FromRequestParts<App> for TenantAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> ApiResult<Self> {
-        let claims = bearer_claims(parts, app)?;
-        tenant_auth(claims, parts, app).await
+        match bearer(parts, app)? {
+            Bearer::Token(claims) => tenant_auth(claims, parts, app).await,
+            Bearer::Key(key) => key_auth(&key, parts, app).await,
+        }
     }
 }
 
@@ -135,8 +168,12 @@ impl FromRequestParts<App> for AdminSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> ApiResult<Self> {
-        let claims = bearer_claims(parts, app)?;
-        admin_session(claims, parts, app).await
+        match bearer(parts, app)? {
+            Bearer::Token(claims) => admin_session(claims, parts, app).await,
+            Bearer::Key(_) => Err(ApiError::forbidden(
+                "this needs a platform administrator; API keys act for a company",
+            )),
+        }
     }
 }
 
@@ -144,7 +181,16 @@ impl FromRequestParts<App> for AnySession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> ApiResult<Self> {
-        let claims = bearer_claims(parts, app)?;
+        let claims = match bearer(parts, app)? {
+            Bearer::Token(claims) => claims,
+            Bearer::Key(key) => {
+                let auth = key_auth(&key, parts, app).await?;
+                return auth
+                    .begin(app)
+                    .await
+                    .map(|s| AnySession::Tenant(Box::new(s)));
+            }
+        };
         if claims.tid.is_some() {
             let auth = tenant_auth(claims, parts, app).await?;
             auth.begin(app)
@@ -158,7 +204,22 @@ impl FromRequestParts<App> for AnySession {
     }
 }
 
-fn bearer_claims(parts: &Parts, app: &App) -> ApiResult<Claims> {
+/// What `Authorization: Bearer` carries: a session token, or an API key
+/// (`trs_…`).
+enum Bearer {
+    Token(Claims),
+    Key(String),
+}
+
+fn bearer(parts: &Parts, app: &App) -> ApiResult<Bearer> {
+    let token = bearer_text(parts)?;
+    if token.starts_with(crate::integrations::keys::PREFIX) {
+        return Ok(Bearer::Key(token.to_owned()));
+    }
+    session_claims(app, token).map(Bearer::Token)
+}
+
+fn bearer_text(parts: &Parts) -> ApiResult<&str> {
     let value = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -173,5 +234,5 @@ fn bearer_claims(parts: &Parts, app: &App) -> ApiResult<Claims> {
         .ok_or_else(|| {
             ApiError::unauthorized("the Authorization header must be: Bearer <token>")
         })?;
-    session_claims(app, token)
+    Ok(token)
 }

@@ -138,6 +138,19 @@ const COVERED: &[(&str, &str)] = &[
     ("POST", "/api/billing/checkout"),
     ("POST", "/api/billing/portal"),
     ("POST", "/api/billing/change"),
+    // integrations::integrations_stay_in_their_tenant
+    ("GET", "/api/api-keys"),
+    ("POST", "/api/api-keys"),
+    ("DELETE", "/api/api-keys/{id}"),
+    ("GET", "/api/webhooks"),
+    ("POST", "/api/webhooks"),
+    ("GET", "/api/webhooks/{id}"),
+    ("PATCH", "/api/webhooks/{id}"),
+    ("DELETE", "/api/webhooks/{id}"),
+    ("POST", "/api/webhooks/{id}/test"),
+    ("POST", "/api/webhooks/{id}/rotate-secret"),
+    ("GET", "/api/webhooks/{id}/deliveries"),
+    ("POST", "/api/webhooks/{id}/deliveries/{delivery_id}/retry"),
 ];
 
 #[test]

@@ -14,8 +14,10 @@ use trasealla::clock::ManualClock;
 use trasealla::{App, Config};
 
 pub mod mail;
+pub mod receiver;
 pub mod stripe;
 pub use mail::{mail_sink, Mail};
+pub use receiver::webhook_receiver;
 pub use stripe::FakeStripe;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

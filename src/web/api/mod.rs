@@ -10,6 +10,7 @@ pub mod auth;
 pub mod billing;
 pub mod crm;
 pub mod health;
+pub mod integrations;
 pub mod licenses;
 pub mod mail;
 pub mod platform;
@@ -154,6 +155,7 @@ pub fn api() -> OpenApiRouter<App> {
         .merge(billing::routes())
         .merge(crm::routes())
         .merge(access::routes())
+        .merge(integrations::routes())
 }
 
 /// The routes of the API, and its description.
@@ -169,6 +171,7 @@ pub fn describe(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenA
     RequestBodies.modify(&mut openapi);
     CommonResponses.modify(&mut openapi);
     CreatedLinks.modify(&mut openapi);
+    WebhookEvents.modify(&mut openapi);
     openapi
 }
 
@@ -611,6 +614,79 @@ impl Modify for CreatedLinks {
     }
 }
 
+/// The OpenAPI 3.1 `webhooks` section: one entry per event type, the body
+/// each delivery POSTs (`{"type", "timestamp", "data"}`, `data` the record
+/// as the API returns it), and the Standard Webhooks headers it is signed
+/// with.
+struct WebhookEvents;
+
+impl Modify for WebhookEvents {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use crate::events::{Subject, TYPES};
+        use serde_json::json;
+        let view = |s: Subject| match s {
+            Subject::Contact => "ContactView",
+            Subject::Company => "CompanyView",
+            Subject::Lead => "LeadView",
+            Subject::Deal => "DealView",
+            Subject::Product => "ProductView",
+            Subject::Activity => "ActivityView",
+            Subject::Note => "NoteView",
+        };
+        let header = |what: &str| json!({"required": true, "schema": {"type": "string"}, "description": what});
+        let headers = json!({
+            "webhook-id": header("The event's id: the same on every retry (receivers deduplicate with it)"),
+            "webhook-timestamp": header("Unix seconds when this attempt was sent"),
+            "webhook-signature": header("`v1,<base64 HMAC-SHA256 of \"{webhook-id}.{webhook-timestamp}.{body}\">`, keyed with the base64-decoded part of the secret after `whsec_`; during the 24 hours after a rotation, one signature per secret, space-separated"),
+        });
+        let mut all = serde_json::Map::new();
+        let mut entry = |name: &str, summary: String, data: serde_json::Value| {
+            let body = json!({
+                "type": "object",
+                "required": ["type", "timestamp", "data"],
+                "properties": {
+                    "type": {"type": "string", "const": name},
+                    "timestamp": {"type": "string", "format": "date-time", "description": "When it happened"},
+                    "data": data,
+                },
+            });
+            all.insert(name.to_owned(), json!({"post": {
+                "summary": summary,
+                "operationId": format!("webhook_{}", name.replace('.', "_")),
+                "tags": ["integrations"],
+                "parameters": headers.as_object().into_iter().flatten().map(|(n, h)| {
+                    let mut p = h.clone();
+                    p["name"] = json!(n);
+                    p["in"] = json!("header");
+                    p
+                }).collect::<Vec<_>>(),
+                "requestBody": {"required": true, "content": {"application/json": {"schema": body}}},
+                "responses": {"2XX": {"description": "Received; any other answer (or none within 10 s) is retried: after 5 s, 1 min, 5 min, 30 min, 2 h, 5 h, 8 h and 8 h"}},
+            }}));
+        };
+        for (t, name) in TYPES {
+            let record = json!({"$ref": format!("#/components/schemas/{}", view(t.subject()))});
+            let data = if t.has_changes() {
+                json!({"allOf": [record, {"type": "object", "required": ["changes"], "properties": {
+                    "changes": {"type": "object", "description": "Each field that changed: `{\"from\": …, \"to\": …}`",
+                                "additionalProperties": {"type": "object", "properties": {"from": {}, "to": {}}}}}}]})
+            } else {
+                record
+            };
+            entry(name, t.describe(), data);
+        }
+        entry(
+            crate::events::TEST_TYPE,
+            "Sent by POST /api/webhooks/{id}/test to that endpoint alone".to_owned(),
+            json!({"type": "object", "properties": {"webhook_id": {"type": "string", "format": "uuid"}, "message": {"type": "string"}}}),
+        );
+        openapi
+            .extensions
+            .get_or_insert_with(Default::default)
+            .insert("webhooks".to_owned(), serde_json::Value::Object(all));
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -628,6 +704,7 @@ impl Modify for CreatedLinks {
         (name = "licensing", description = "Licence keys and certificates for self-hosted installations"),
         (name = "reports", description = "Basic reports"),
         (name = "crm", description = "Companies, contacts, pipelines, deals, leads, activities and notes"),
+        (name = "integrations", description = "API keys (`Authorization: Bearer trs_…`) and signed webhooks (Standard Webhooks); the events are in `webhooks`"),
         (name = "system", description = "Health"),
     )
 )]
@@ -776,6 +853,41 @@ mod tests {
                 &serde_json::json!("platform_admin")
             ]
         );
+    }
+
+    #[test]
+    fn the_webhooks_section_documents_every_event_payload() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let hooks = doc["webhooks"].as_object().expect("a webhooks section");
+        for (t, name) in crate::events::TYPES {
+            let op = &hooks[*name]["post"];
+            let body = &op["requestBody"]["content"]["application/json"]["schema"];
+            assert_eq!(body["properties"]["type"]["const"], *name);
+            let data = serde_json::to_string(&body["properties"]["data"]).unwrap();
+            assert!(data.contains("#/components/schemas/"), "{name}: {data}");
+            assert_eq!(t.has_changes(), data.contains("changes"), "{name}");
+            let headers: Vec<&str> = op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            for h in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+                assert!(headers.contains(&h), "{name}: {h}");
+            }
+        }
+        assert!(hooks.contains_key(crate::events::TEST_TYPE));
+        for schema in [
+            "ContactView",
+            "CompanyView",
+            "LeadView",
+            "DealView",
+            "ProductView",
+            "ActivityView",
+            "NoteView",
+        ] {
+            assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+        }
     }
 
     #[test]

@@ -59,8 +59,13 @@ macro_rules! services {
         ) -> ApiResult<$view> {
             $module::update(tx, &user.access, $id(id), input, now).await
         }
-        async fn delete(tx: &mut TenantTx, user: &SessionUser, id: Uuid) -> ApiResult<()> {
-            $module::delete(tx, &user.access, $id(id)).await
+        async fn delete(
+            tx: &mut TenantTx,
+            user: &SessionUser,
+            id: Uuid,
+            now: DateTime<Utc>,
+        ) -> ApiResult<()> {
+            $module::delete(tx, &user.access, $id(id), now).await
         }
         services!(@create $module, $view, $input);
     };
@@ -89,8 +94,13 @@ macro_rules! services {
         ) -> ApiResult<$view> {
             $module::update(tx, $id(id), input, now).await
         }
-        async fn delete(tx: &mut TenantTx, user: &SessionUser, id: Uuid) -> ApiResult<()> {
-            $module::delete(tx, user, $id(id)).await
+        async fn delete(
+            tx: &mut TenantTx,
+            user: &SessionUser,
+            id: Uuid,
+            now: DateTime<Utc>,
+        ) -> ApiResult<()> {
+            $module::delete(tx, user, $id(id), now).await
         }
         services!(@create $module, $view, $input);
     };

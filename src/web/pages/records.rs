@@ -132,6 +132,7 @@ pub trait Record: Send + Sync + 'static {
         tx: &mut TenantTx,
         user: &SessionUser,
         id: Uuid,
+        now: DateTime<Utc>,
     ) -> impl Future<Output = ApiResult<()>> + Send;
 }
 
@@ -503,9 +504,13 @@ pub async fn update<R: Record>(
     }
 }
 
-pub async fn delete<R: Record>(PathId(id): PathId, f: UserForm<Form>) -> PageResult {
+pub async fn delete<R: Record>(
+    State(state): State<App>,
+    PathId(id): PathId,
+    f: UserForm<Form>,
+) -> PageResult {
     let UserForm { mut s, .. } = f;
-    R::delete(&mut s.tx, &s.user, id).await?;
+    R::delete(&mut s.tx, &s.user, id, state.clock.now()).await?;
     Ok(see_other(R::PATH))
 }
 

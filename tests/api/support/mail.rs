@@ -394,7 +394,7 @@ fn python_with_aiosmtpd() -> OsString {
     if imports() {
         return pythonpath;
     }
-    let installed = install_aiosmtpd(&site);
+    let installed = pip_install(&site, &format!("aiosmtpd=={AIOSMTPD_VERSION}"));
     if let Err(why) = &installed {
         panic!("{NEED} (installing aiosmtpd=={AIOSMTPD_VERSION} into {site:?} failed: {why})");
     }
@@ -413,10 +413,10 @@ pub fn pytools_dir() -> PathBuf {
     target.join("pytools")
 }
 
-/// pip installs into a directory of this process's own and renames it into
-/// place, so test processes installing at once never see half an install;
-/// the first rename wins and the others drop their copy.
-fn install_aiosmtpd(site: &Path) -> Result<(), String> {
+/// pip installs `requirement` into a directory of this process's own and
+/// renames it into `site`, so test processes installing at once never see
+/// half an install; the first rename wins and the others drop their copy.
+pub fn pip_install(site: &Path, requirement: &str) -> Result<(), String> {
     let parent = site.parent().unwrap();
     std::fs::create_dir_all(parent).map_err(|e| format!("creating {parent:?}: {e}"))?;
     let staging = parent.join(format!(
@@ -437,7 +437,7 @@ fn install_aiosmtpd(site: &Path) -> Result<(), String> {
         ])
         .arg("--target")
         .arg(&staging)
-        .arg(format!("aiosmtpd=={AIOSMTPD_VERSION}"))
+        .arg(requirement)
         .env("PIP_ROOT_USER_ACTION", "ignore")
         .env("PIP_NO_INPUT", "1")
         .stdin(Stdio::null())

@@ -140,10 +140,11 @@ pub async fn update_activity(
     params(("id" = Uuid, Path, description = "Activity id")),
     responses((status = 200, description = "Deleted", body = Envelope<Deleted>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn delete_activity(
+    State(state): State<App>,
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
-    crm::activities::delete(&mut s.tx, &s.user.access, ActivityId(id)).await?;
+    crm::activities::delete(&mut s.tx, &s.user.access, ActivityId(id), state.clock.now()).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 

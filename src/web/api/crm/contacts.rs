@@ -82,10 +82,11 @@ pub async fn update_contact(
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
     ))]
 pub async fn delete_contact(
+    State(state): State<App>,
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
-    crm::contacts::delete(&mut s.tx, &s.user.access, ContactId(id)).await?;
+    crm::contacts::delete(&mut s.tx, &s.user.access, ContactId(id), state.clock.now()).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
@@ -168,10 +169,11 @@ pub async fn update_company(
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
     ))]
 pub async fn delete_company(
+    State(state): State<App>,
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
-    crm::companies::delete(&mut s.tx, &s.user.access, CompanyId(id)).await?;
+    crm::companies::delete(&mut s.tx, &s.user.access, CompanyId(id), state.clock.now()).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 

@@ -130,8 +130,12 @@ pub async fn update_deal(
         (status = 403, description = "`forbidden`: users delete only their own records", body = ErrorEnvelope),
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
     ))]
-pub async fn delete_deal(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
-    crm::deals::delete(&mut s.tx, &s.user.access, DealId(id)).await?;
+pub async fn delete_deal(
+    State(state): State<App>,
+    mut s: TenantSession,
+    PathId(id): PathId,
+) -> ApiResult<Envelope<Deleted>> {
+    crm::deals::delete(&mut s.tx, &s.user.access, DealId(id), state.clock.now()).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 

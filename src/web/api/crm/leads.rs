@@ -99,8 +99,12 @@ pub async fn update_lead(
 #[utoipa::path(delete, path = "/api/leads/{id}", tag = "crm", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Lead id")),
     responses((status = 200, description = "Deleted", body = Envelope<Deleted>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
-pub async fn delete_lead(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
-    crm::leads::delete(&mut s.tx, &s.user.access, LeadId(id)).await?;
+pub async fn delete_lead(
+    State(state): State<App>,
+    mut s: TenantSession,
+    PathId(id): PathId,
+) -> ApiResult<Envelope<Deleted>> {
+    crm::leads::delete(&mut s.tx, &s.user.access, LeadId(id), state.clock.now()).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 

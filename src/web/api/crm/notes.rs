@@ -95,8 +95,12 @@ pub async fn update_note(
 #[utoipa::path(delete, path = "/api/notes/{id}", tag = "crm", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Note id")),
     responses((status = 200, description = "Deleted", body = Envelope<Deleted>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
-pub async fn delete_note(mut s: TenantSession, PathId(id): PathId) -> ApiResult<Envelope<Deleted>> {
-    crm::notes::delete(&mut s.tx, &s.user.access, NoteId(id)).await?;
+pub async fn delete_note(
+    State(state): State<App>,
+    mut s: TenantSession,
+    PathId(id): PathId,
+) -> ApiResult<Envelope<Deleted>> {
+    crm::notes::delete(&mut s.tx, &s.user.access, NoteId(id), state.clock.now()).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 

@@ -89,10 +89,11 @@ pub async fn update_product(
     params(("id" = Uuid, Path, description = "Product id")),
     responses((status = 200, description = "Deleted; line items keep their name and price", body = Envelope<Deleted>), (status = 404, description = "`not_found`", body = ErrorEnvelope)))]
 pub async fn delete_product(
+    State(state): State<App>,
     mut s: TenantSession,
     PathId(id): PathId,
 ) -> ApiResult<Envelope<Deleted>> {
-    crm::products::delete(&mut s.tx, &s.user, ProductId(id)).await?;
+    crm::products::delete(&mut s.tx, &s.user, ProductId(id), state.clock.now()).await?;
     Ok(ok(Deleted { id, deleted: true }))
 }
 
