@@ -227,6 +227,11 @@ pub fn message_statuses() -> Object {
     query_one_of(crate::mail::STATUSES)
 }
 
+/// A custom field's key.
+pub fn field_key() -> Object {
+    string().pattern(Some(r"^[a-z][a-z0-9_]{0,49}$")).build()
+}
+
 /// The plans that are sold (not the trial).
 pub fn sold_plans() -> Object {
     one_of(&["starter", "professional", "enterprise"])

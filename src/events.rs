@@ -162,6 +162,27 @@ pub fn changes<T: Serialize>(before: &T, after: &T) -> Option<Map<String, Value>
         if UNTRACKED.contains(&field.as_str()) {
             continue;
         }
+        // Custom fields change one by one: `custom_fields.<key>`.
+        if let ("custom_fields", Value::Object(after)) = (field.as_str(), new) {
+            let before = b
+                .get(field)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let keys: std::collections::BTreeSet<&String> =
+                before.keys().chain(after.keys()).collect();
+            for k in keys {
+                let old = before.get(k).cloned().unwrap_or(Value::Null);
+                let new = after.get(k).cloned().unwrap_or(Value::Null);
+                if old != new {
+                    changes.insert(
+                        format!("custom_fields.{k}"),
+                        json!({ "from": old, "to": new }),
+                    );
+                }
+            }
+            continue;
+        }
         let old = b.get(field).cloned().unwrap_or(Value::Null);
         if &old != new {
             changes.insert(field.clone(), json!({ "from": old, "to": new }));

@@ -2,7 +2,7 @@
 
 use super::listing::{self, ListRequest, Param, Select};
 use super::timeline::RecordKind;
-use super::{parse_tags, Table};
+use super::{custom, parse_tags, Table};
 use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::{ContactId, Email, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -12,6 +12,7 @@ use crate::store::{Bind, DbResult, FromRow, IdList, Row, Scoped};
 use crate::tenancy::{clearable, nullable};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -30,7 +31,7 @@ pub(crate) const TITLE_MAX: usize = 100;
 macro_rules! contact_columns {
     () => {
         "c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company_id, c.tags, c.source,
-         c.owner_id, c.created_by, c.created_at, c.updated_at, c.sort_name"
+         c.owner_id, c.created_by, c.created_at, c.updated_at, c.sort_name, c.custom_fields"
     };
 }
 
@@ -49,6 +50,9 @@ pub struct ContactView {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `{key: value}` of the tenant's custom fields for contacts.
+    #[schema(value_type = Object)]
+    pub custom_fields: Map<String, Value>,
     #[serde(skip)]
     sort_name: String,
 }
@@ -70,12 +74,13 @@ impl FromRow for ContactView {
             created_by: r.get("created_by")?,
             created_at: r.get("created_at")?,
             updated_at: r.get("updated_at")?,
+            custom_fields: custom::from_column(r.get("custom_fields")?),
             sort_name: r.get("sort_name")?,
         })
     }
 }
 
-listing::keyed!(ContactView);
+listing::keyed_custom!(ContactView);
 
 impl Owned for ContactView {
     fn owners(&self) -> [Option<Uuid>; 2] {
@@ -113,6 +118,11 @@ pub struct ContactInput {
     pub source: Option<Option<String>>,
     /// A user of the same tenant; default: the creator.
     pub owner_id: Option<Uuid>,
+    /// Values of the tenant's custom fields: `{key: value}`; on a change,
+    /// `null` clears one and keys left out stay as they are.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Map<String, Value>>,
 }
 
 /// Changes that passed the API's rules for each field
@@ -128,6 +138,7 @@ pub struct Checked {
     tags: Option<Vec<String>>,
     source: Option<Option<String>>,
     owner_id: Option<Uuid>,
+    custom: custom::Given,
 }
 
 impl Checked {
@@ -198,6 +209,7 @@ fn check_fields(e: &mut FieldErrors, input: ContactInput, creating: bool) -> Che
         tags,
         source,
         owner_id: input.owner_id,
+        custom: custom::Given::new(input.custom_fields, creating),
     }
 }
 
@@ -205,21 +217,28 @@ fn check_fields(e: &mut FieldErrors, input: ContactInput, creating: bool) -> Che
 /// record's errors are added to its entry of `errors`.
 async fn check_references(
     tx: &mut impl Scoped,
-    items: &[Checked],
+    items: &mut [Checked],
     errors: &mut [FieldErrors],
 ) -> ApiResult<()> {
     let companies: Vec<Option<Uuid>> = items.iter().map(|c| c.company_id.flatten()).collect();
     super::check_references(tx, errors, "company_id", Table::Companies, &companies).await?;
     let owners: Vec<Option<Uuid>> = items.iter().map(|c| c.owner_id).collect();
-    super::check_references(tx, errors, "owner_id", Table::Users, &owners).await
+    super::check_references(tx, errors, "owner_id", Table::Users, &owners).await?;
+    let mut given: Vec<&mut custom::Given> = items.iter_mut().map(|c| &mut c.custom).collect();
+    custom::check_many(tx, custom::Entity::Contacts, &mut given, errors).await
 }
 
 /// The API's validation of one input: its fields, then its references;
 /// every bad field is named in the one 422.
 async fn validate(tx: &mut impl Scoped, input: ContactInput, creating: bool) -> ApiResult<Valid> {
     let mut e = FieldErrors::default();
-    let c = check_fields(&mut e, input, creating);
-    check_references(tx, std::slice::from_ref(&c), std::slice::from_mut(&mut e)).await?;
+    let mut c = check_fields(&mut e, input, creating);
+    check_references(
+        tx,
+        std::slice::from_mut(&mut c),
+        std::slice::from_mut(&mut e),
+    )
+    .await?;
     e.finish()?;
     Ok(Valid(c))
 }
@@ -229,10 +248,10 @@ async fn validate(tx: &mut impl Scoped, input: ContactInput, creating: bool) -> 
 /// its errors.
 pub async fn validate_many(
     tx: &mut impl Scoped,
-    items: Vec<Checked>,
+    mut items: Vec<Checked>,
 ) -> ApiResult<super::Validated<Checked, Valid>> {
     let mut errors: Vec<FieldErrors> = items.iter().map(|_| FieldErrors::default()).collect();
-    check_references(tx, &items, &mut errors).await?;
+    check_references(tx, &mut items, &mut errors).await?;
     if errors.iter().all(FieldErrors::is_empty) {
         Ok(Ok(items.into_iter().map(Valid).collect()))
     } else {
@@ -245,6 +264,8 @@ pub struct ContactFilter {
     pub q: Option<String>,
     pub owner_id: Option<Uuid>,
     pub company_id: Option<Uuid>,
+    /// `?cf.<key>=…`
+    pub custom: custom::Filters,
 }
 
 pub async fn list(
@@ -272,7 +293,7 @@ pub async fn list(
         s.and("c.company_id = {}", Param::Uuid(company));
     }
     s.visible(who, RecordType::Contacts);
-    s.fetch(tx, req).await
+    custom::list(tx, custom::Entity::Contacts, &filter.custom, s, "c", req).await
 }
 
 /// A contact the caller may read (404 otherwise).
@@ -281,8 +302,9 @@ pub async fn get(
     who: &RecordAccess,
     id: ContactId,
 ) -> ApiResult<ContactView> {
-    let c = fetch(tx, id).await?;
+    let mut c = fetch(tx, id).await?;
     who.ensure_read(tx, RecordType::Contacts, &c).await?;
+    custom::visible(tx, custom::Entity::Contacts, std::slice::from_mut(&mut c)).await?;
     Ok(c)
 }
 
@@ -309,7 +331,9 @@ pub async fn create(
     let c = validate(tx, input, true).await?;
     let id = Uuid::now_v7();
     create_many(tx, user, vec![(id, c)], now).await?;
-    fetch(tx, ContactId(id)).await
+    let mut c = fetch(tx, ContactId(id)).await?;
+    custom::visible(tx, custom::Entity::Contacts, std::slice::from_mut(&mut c)).await?;
+    Ok(c)
 }
 
 /// Inserts new contacts (each with its id) in one statement: what
@@ -333,6 +357,7 @@ pub async fn create_many(
         tags: serde_json::Value,
         source: Option<String>,
         owner_id: Uuid,
+        custom: Value,
     }
     let mut new = Vec::with_capacity(rows.len());
     for (id, Valid(c)) in rows {
@@ -349,12 +374,13 @@ pub async fn create_many(
             tags: serde_json::json!(c.tags.unwrap_or_default()),
             source: c.source.flatten(),
             owner_id: c.owner_id.unwrap_or(user.id.0),
+            custom: c.custom.object(),
         });
     }
     super::insert_rows(
         tx,
         "INSERT INTO contacts (tenant_id, created_by, created_at, updated_at, id, first_name, last_name,
-                               email, phone, title, company_id, tags, source, owner_id)",
+                               email, phone, title, company_id, tags, source, owner_id, custom_fields)",
         &[&user.id.0, &now],
         &new,
         |c, b| {
@@ -369,6 +395,7 @@ pub async fn create_many(
                 &c.tags,
                 &c.source,
                 &c.owner_id,
+                &c.custom,
             ])
         },
         |p| format!("($1, $2, $3, $3, {})", p.join(", ")),
@@ -445,12 +472,13 @@ async fn write_updates(
     rows: Vec<(Uuid, Valid)>,
     now: DateTime<Utc>,
 ) -> ApiResult<HashMap<Uuid, ContactView>> {
+    let mut before = before;
+    custom::visible(tx, custom::Entity::Contacts, &mut before).await?;
     let mut current: HashMap<Uuid, ContactView> = before.into_iter().map(|v| (v.id, v)).collect();
     for round in super::rounds(rows) {
         let ids: Vec<Uuid> = round.iter().map(|(id, _)| *id).collect();
-        for (id, Valid(c)) in round {
-            tx.execute(
-                "UPDATE contacts SET
+        let sql = format!(
+            "UPDATE contacts SET
                     first_name = COALESCE($3, first_name),
                     last_name = CASE WHEN $4 THEN $5 ELSE last_name END,
                     email = CASE WHEN $6 THEN $7 ELSE email END,
@@ -460,8 +488,14 @@ async fn write_updates(
                     tags = COALESCE($14, tags),
                     source = CASE WHEN $15 THEN $16 ELSE source END,
                     owner_id = COALESCE($17, owner_id),
+                    custom_fields = {},
                     updated_at = $18
                   WHERE tenant_id = $1 AND id = $2",
+            custom::merge_sql(tx.dialect(), "custom_fields", "$19")
+        );
+        for (id, Valid(c)) in round {
+            tx.execute(
+                &sql,
                 &[
                     &id,
                     &c.first_name,
@@ -480,11 +514,13 @@ async fn write_updates(
                     &c.source.flatten(),
                     &c.owner_id,
                     &now,
+                    &c.custom.value().cloned(),
                 ],
             )
             .await?;
         }
-        let after = get_many(tx, &ids).await?;
+        let mut after = get_many(tx, &ids).await?;
+        custom::visible(tx, custom::Entity::Contacts, &mut after).await?;
         let changed: Vec<(Uuid, &ContactView, &ContactView)> = after
             .iter()
             .filter_map(|a| current.get(&a.id).map(|b| (a.id, b, a)))

@@ -5,11 +5,13 @@
 //! The SQL is assembled from fixed fragments; every value travels as a
 //! bound parameter. `$1` is always the tenant (bound by the tenant handle).
 
+use super::custom::SortKey;
 use crate::auth::{RecordAccess, RecordType};
 use crate::error::{ApiResult, FieldErrors};
 use crate::pagination::Page;
-use crate::store::{Bind, FromRow, Scoped};
+use crate::store::{Bind, Dialect, FromRow, Scoped};
 use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +21,8 @@ pub enum SortField {
     Name,
     /// Activities: when they are due (only activities with a due time).
     DueAt,
+    /// A custom field (`cf.<key>`), the one of [`ListRequest::custom`].
+    Custom,
 }
 
 impl SortField {
@@ -28,6 +32,7 @@ impl SortField {
             SortField::UpdatedAt => "updated_at",
             SortField::Name => "sort_name",
             SortField::DueAt => "due_at",
+            SortField::Custom => "custom_fields",
         }
     }
 }
@@ -47,6 +52,12 @@ impl Sort {
             Some(rest) => (true, rest),
             None => (false, text),
         };
+        if custom_sort_key(name).is_some() {
+            return Ok(Sort {
+                field: SortField::Custom,
+                descending,
+            });
+        }
         let field = match name {
             "created_at" => SortField::CreatedAt,
             "updated_at" => SortField::UpdatedAt,
@@ -62,6 +73,18 @@ impl Sort {
     }
 }
 
+/// The key of `cf.<key>` when it is one.
+fn custom_sort_key(name: &str) -> Option<&str> {
+    let key = name.strip_prefix("cf.")?;
+    let ok = !key.is_empty()
+        && key.len() <= 50
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    ok.then_some(key)
+}
+
 /// A value bound into a list query.
 #[derive(Debug, Clone)]
 pub enum Param {
@@ -69,6 +92,7 @@ pub enum Param {
     Text(String),
     Time(DateTime<Utc>),
     Int(i64),
+    Float(f64),
 }
 
 impl Bind for Param {
@@ -78,6 +102,7 @@ impl Bind for Param {
             Param::Text(v) => v,
             Param::Time(v) => v,
             Param::Int(v) => v,
+            Param::Float(v) => v,
         }
     }
     fn sqlite(&self) -> rusqlite::types::ToSqlOutput<'_> {
@@ -86,6 +111,7 @@ impl Bind for Param {
             Param::Text(v) => v.sqlite(),
             Param::Time(v) => v.sqlite(),
             Param::Int(v) => v.sqlite(),
+            Param::Float(v) => v.sqlite(),
         }
     }
 }
@@ -104,16 +130,58 @@ pub struct Cursor {
     due_at: Option<DateTime<Utc>>,
     name: String,
     id: Uuid,
+    /// The row's value of the custom field a list is sorted by.
+    custom: Option<CustomValue>,
+}
+
+/// A sort value of a custom field, as a cursor keeps it.
+#[derive(Debug, Clone, PartialEq)]
+enum CustomValue {
+    Number(f64),
+    Text(String),
+}
+
+impl CustomValue {
+    fn of(p: Param) -> CustomValue {
+        match p {
+            Param::Float(f) => CustomValue::Number(f),
+            Param::Text(t) => CustomValue::Text(t),
+            other => CustomValue::Text(format!("{other:?}")),
+        }
+    }
+
+    /// `n` and the number as Rust writes it back exactly, or `t` and the
+    /// text.
+    fn encode(&self) -> String {
+        match self {
+            CustomValue::Number(f) => format!("n{f:?}"),
+            CustomValue::Text(t) => format!("t{t}"),
+        }
+    }
+
+    fn decode(text: &str) -> Option<CustomValue> {
+        if let Some(n) = text.strip_prefix('n') {
+            n.parse()
+                .ok()
+                .filter(|f: &f64| f.is_finite())
+                .map(CustomValue::Number)
+        } else {
+            text.strip_prefix('t')
+                .map(|t| CustomValue::Text(t.replace('\0', "")))
+        }
+    }
 }
 
 /// What `?cursor=` of a CRM list accepts (empty: the first page).
 pub const CURSOR_PATTERN: &str =
-    r"^([0-9]{1,18}\.[0-9]{1,18}\.[0-9]{0,18}\.([0-9a-f]{2})*\.[0-9a-f]{32})?$";
+    r"^([0-9]{1,18}\.[0-9]{1,18}\.[0-9]{0,18}\.([0-9a-f]{2})*\.[0-9a-f]{32}(\.([0-9a-f]{2})*)?)?$";
 
-/// `?sort=` of the CRM lists (empty: `-created_at`).
-pub const SORT_PATTERN: &str = r"^(-?(name|created_at|updated_at))?$";
+/// `?sort=` of the CRM lists (empty: `-created_at`); `cf.<key>` sorts by a
+/// custom field.
+pub const SORT_PATTERN: &str = r"^(-?(name|created_at|updated_at|cf\.[a-z][a-z0-9_]{0,49}))?$";
 /// `?sort=` of activities.
-pub const SORT_WITH_DUE_PATTERN: &str = r"^(-?(name|created_at|updated_at|due_at))?$";
+pub const SORT_WITH_DUE_PATTERN: &str =
+    r"^(-?(name|created_at|updated_at|due_at|cf\.[a-z][a-z0-9_]{0,49}))?$";
 /// `?sort=` of notes.
 pub const SORT_BY_TIME_PATTERN: &str = r"^(-?(created_at|updated_at))?$";
 
@@ -130,31 +198,53 @@ fn from_micros(s: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Cursor {
-    fn of<T: Keyed>(row: &T) -> Cursor {
+    fn of<T: Keyed>(row: &T, custom: Option<&SortKey>) -> Cursor {
         Cursor {
             created_at: row.created_at(),
             updated_at: row.updated_at(),
             due_at: row.due_at(),
             name: row.sort_name().to_owned(),
             id: row.id(),
+            custom: custom.map(|k| {
+                CustomValue::of(match row.custom_fields() {
+                    Some(fields) => k.value_of(fields),
+                    None => k.value_of(&Map::new()),
+                })
+            }),
         }
     }
 
     fn encode(&self) -> String {
-        format!(
+        let mut text = format!(
             "{}.{}.{}.{}.{}",
             micros(&self.created_at),
             micros(&self.updated_at),
             self.due_at.as_ref().map(micros).unwrap_or_default(),
             hex::encode(self.name.as_bytes()),
             self.id.simple()
-        )
+        );
+        if let Some(c) = &self.custom {
+            text.push('.');
+            text.push_str(&hex::encode(c.encode().as_bytes()));
+        }
+        text
     }
 
     fn decode(text: &str) -> Option<Cursor> {
         let parts: Vec<&str> = text.split('.').collect();
-        let [created, updated, due, name, id] = parts[..] else {
-            return None;
+        let (created, updated, due, name, id, custom) = match parts[..] {
+            [c, u, d, n, i] => (c, u, d, n, i, None),
+            [c, u, d, n, i, x] => (c, u, d, n, i, Some(x)),
+            _ => return None,
+        };
+        let lower_hex_ = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let custom = match custom {
+            None => None,
+            Some(x) if lower_hex_(x) => {
+                let bytes = hex::decode(x).ok()?;
+                Some(CustomValue::decode(&String::from_utf8_lossy(&bytes))?)
+            }
+            Some(_) => return None,
         };
         let digits = |s: &str, min: usize| {
             (min..=18).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
@@ -182,6 +272,7 @@ impl Cursor {
             // character no name holds.
             name: String::from_utf8_lossy(&name).replace('\0', ""),
             id: Uuid::try_parse(id).ok()?,
+            custom,
         })
     }
 
@@ -195,6 +286,12 @@ impl Cursor {
             SortField::DueAt => Param::Time(self.due_at.unwrap_or_else(|| {
                 DateTime::from_timestamp_micros(MAX_MICROS).unwrap_or_default()
             })),
+            // A cursor of another order starts a custom order over.
+            SortField::Custom => match &self.custom {
+                Some(CustomValue::Number(f)) => Param::Float(*f),
+                Some(CustomValue::Text(t)) => Param::Text(t.clone()),
+                None => Param::Float(super::custom::NUMERIC_NONE),
+            },
         }
     }
 }
@@ -205,6 +302,10 @@ pub struct ListRequest {
     pub limit: i64,
     pub sort: Sort,
     pub cursor: Option<Cursor>,
+    /// `?sort=cf.<key>`: the key as given, until [`ListRequest::custom`]
+    /// is resolved against the tenant's fields.
+    pub custom_key: Option<String>,
+    pub custom: Option<SortKey>,
 }
 
 impl ListRequest {
@@ -236,7 +337,7 @@ impl ListRequest {
             cursor: None,
         }
         .parse(errors);
-        let sort = errors.check("sort", Sort::parse(sort)).unwrap_or(Sort {
+        let sort_value = errors.check("sort", Sort::parse(sort)).unwrap_or(Sort {
             field: SortField::CreatedAt,
             descending: true,
         });
@@ -249,11 +350,31 @@ impl ListRequest {
                     None
                 }
             });
+        let custom_key = sort
+            .filter(|_| sort_value.field == SortField::Custom)
+            .map(|s| s.trim_start_matches('-'))
+            .and_then(custom_sort_key)
+            .map(str::to_owned);
         ListRequest {
             limit: page.limit,
-            sort,
+            sort: sort_value,
             cursor,
+            custom_key,
+            custom: None,
         }
+    }
+
+    /// Resolves `?sort=cf.<key>` against the tenant's fields of `entity`
+    /// (422 for an unknown one).
+    pub async fn resolve_custom(
+        &mut self,
+        tx: &mut impl Scoped,
+        entity: super::custom::Entity,
+    ) -> ApiResult<()> {
+        if let Some(key) = self.custom_key.clone() {
+            self.custom = Some(super::custom::sort_key(tx, entity, &key).await?);
+        }
+        Ok(())
     }
 }
 
@@ -272,7 +393,10 @@ impl ListRequest {
                 due_at: None,
                 name: String::new(),
                 id,
+                custom: None,
             }),
+            custom_key: None,
+            custom: None,
         }
     }
 }
@@ -376,16 +500,19 @@ impl Select {
         tx: &mut impl Scoped,
         req: &ListRequest,
     ) -> ApiResult<Vec<T>> {
-        let (sql, params) = self.page(req);
+        let (sql, params) = self.page(req, tx.dialect());
         let binds: Vec<&dyn Bind> = params.iter().map(|p| p as _).collect();
         Ok(tx.query(&sql, &binds).await?)
     }
 
     /// Finishes with the keyset condition, ORDER BY and LIMIT (one row more
     /// than the page, to tell whether another follows).
-    pub fn page(mut self, req: &ListRequest) -> (String, Vec<Param>) {
+    pub fn page(mut self, req: &ListRequest, dialect: Dialect) -> (String, Vec<Param>) {
         let a = self.alias;
-        let col = req.sort.field.column();
+        let col = match (&req.custom, req.sort.field) {
+            (Some(k), SortField::Custom) => k.sql(dialect, a),
+            _ => format!("{a}.{}", req.sort.field.column()),
+        };
         if req.sort.field == SortField::DueAt {
             // Keyset order needs a value in every row.
             self.sql.push_str(&format!(" AND {a}.due_at IS NOT NULL"));
@@ -396,12 +523,12 @@ impl Select {
             let id = self.bind(Param::Uuid(c.id));
             let op = if req.sort.descending { "<" } else { ">" };
             self.sql
-                .push_str(&format!(" AND ({a}.{col}, {a}.id) {op} ({v}, {id})"));
+                .push_str(&format!(" AND ({col}, {a}.id) {op} ({v}, {id})"));
         }
         let dir = if req.sort.descending { "DESC" } else { "ASC" };
         let limit = self.bind(Param::Int(req.limit + 1));
         self.sql.push_str(&format!(
-            " ORDER BY {a}.{col} {dir}, {a}.id {dir} LIMIT {limit}"
+            " ORDER BY {col} {dir}, {a}.id {dir} LIMIT {limit}"
         ));
         (self.sql, self.params)
     }
@@ -429,6 +556,35 @@ macro_rules! keyed {
 }
 pub(crate) use keyed;
 
+/// [`keyed!`] for a view that also has `custom_fields`.
+macro_rules! keyed_custom {
+    ($ty:ty) => {
+        impl $crate::crm::listing::Keyed for $ty {
+            fn id(&self) -> Uuid {
+                self.id
+            }
+            fn created_at(&self) -> DateTime<Utc> {
+                self.created_at
+            }
+            fn updated_at(&self) -> DateTime<Utc> {
+                self.updated_at
+            }
+            fn sort_name(&self) -> &str {
+                &self.sort_name
+            }
+            fn custom_fields(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+                Some(&self.custom_fields)
+            }
+        }
+        impl $crate::crm::custom::Custom for $ty {
+            fn custom_fields_mut(&mut self) -> &mut serde_json::Map<String, serde_json::Value> {
+                &mut self.custom_fields
+            }
+        }
+    };
+}
+pub(crate) use keyed_custom;
+
 /// What a listed row offers the pager.
 pub trait Keyed {
     fn id(&self) -> Uuid;
@@ -438,13 +594,24 @@ pub trait Keyed {
     fn due_at(&self) -> Option<DateTime<Utc>> {
         None
     }
+    /// Records with custom fields: their values (for a custom order).
+    fn custom_fields(&self) -> Option<&Map<String, Value>> {
+        None
+    }
 }
 
 /// Cuts the extra row and makes the next cursor.
 pub fn finish<T: Keyed>(req: &ListRequest, mut rows: Vec<T>) -> Page<T> {
     let more = rows.len() as i64 > req.limit;
     rows.truncate(req.limit as usize);
-    let next_cursor = rows.last().filter(|_| more).map(|r| Cursor::of(r).encode());
+    let custom = req
+        .custom
+        .as_ref()
+        .filter(|_| req.sort.field == SortField::Custom);
+    let next_cursor = rows
+        .last()
+        .filter(|_| more)
+        .map(|r| Cursor::of(r, custom).encode());
     crate::pagination::Page {
         items: rows,
         next_cursor,
@@ -492,6 +659,7 @@ mod tests {
             due_at: Some(at),
             name: "ada lovelace".into(),
             id: Uuid::now_v7(),
+            custom: None,
         };
         let text = c.encode();
         assert_eq!(Cursor::decode(&text), Some(c.clone()));
@@ -517,13 +685,14 @@ mod tests {
             due_at: None,
             name: "m".into(),
             id: Uuid::nil(),
+            custom: None,
         }
         .encode();
         let req = ListRequest::parse(Some("10"), Some("-name"), Some(&c), &mut errors);
         assert!(errors.is_empty());
         let mut s = Select::new("SELECT c.id FROM contacts c WHERE c.tenant_id = $1", "c");
         s.and("c.owner_id = {}", Param::Uuid(Uuid::nil()));
-        let (sql, params) = s.page(&req);
+        let (sql, params) = s.page(&req, Dialect::Postgres);
         assert_eq!(
             sql,
             "SELECT c.id FROM contacts c WHERE c.tenant_id = $1 AND c.owner_id = $2 \

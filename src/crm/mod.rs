@@ -6,6 +6,7 @@
 pub mod activities;
 pub mod companies;
 pub mod contacts;
+pub mod custom;
 pub mod deals;
 pub mod leads;
 pub mod listing;

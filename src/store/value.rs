@@ -121,6 +121,15 @@ impl Bind for i64 {
     }
 }
 
+impl Bind for f64 {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        self
+    }
+    fn sqlite(&self) -> ToSqlOutput<'_> {
+        ToSqlOutput::Owned(Value::Real(*self))
+    }
+}
+
 impl Decode for i64 {
     type Pg = i64;
     fn from_pg(v: i64) -> DbResult<Self> {

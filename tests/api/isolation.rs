@@ -133,6 +133,12 @@ const COVERED: &[(&str, &str)] = &[
     // crm::leads_import_from_csv_or_a_form_and_export_back_unchanged
     ("POST", "/api/leads/import"),
     ("GET", "/api/leads/export"),
+    // custom_fields::custom_fields_stay_in_their_tenant_and_their_plan
+    ("GET", "/api/custom-fields"),
+    ("POST", "/api/custom-fields"),
+    ("PATCH", "/api/custom-fields/{id}"),
+    ("DELETE", "/api/custom-fields/{id}"),
+    ("POST", "/api/custom-fields/{id}/restore"),
     // billing::an_event_changes_only_its_own_tenant
     ("GET", "/api/billing"),
     ("POST", "/api/billing/checkout"),

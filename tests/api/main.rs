@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod billing;
 mod crm;
+mod custom_fields;
 mod integrations;
 mod isolation;
 mod jobs;

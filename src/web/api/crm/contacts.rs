@@ -11,12 +11,14 @@ use super::*;
 pub async fn list_contacts(
     mut s: TenantSession,
     Query(q): Query<CrmListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<ListEnvelope<ContactView>> {
     let p = q.parse()?;
     let filter = ContactFilter {
         q: p.q,
         owner_id: p.owner_id,
         company_id: p.company_id,
+        custom: custom_filters(raw),
     };
     let page = crm::contacts::list(&mut s.tx, &s.user.access, &filter, &p.req).await?;
     Ok(page.into())
@@ -32,6 +34,7 @@ pub async fn create_contact(
     State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<ContactInput>>,
 ) -> ApiResult<Created<ContactView>> {
+    custom_values_allowed(&s, input.custom_fields.as_ref())?;
     let c = crm::contacts::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     Ok(Created(c))
 }
@@ -63,6 +66,7 @@ pub async fn update_contact(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<ContactInput>>,
 ) -> ApiResult<Envelope<ContactView>> {
+    custom_values_allowed(&s, input.custom_fields.as_ref())?;
     let c = crm::contacts::update(
         &mut s.tx,
         &s.user.access,

@@ -8,6 +8,7 @@
 
 mod activities;
 mod contacts;
+mod custom_fields;
 mod deals;
 mod leads;
 mod notes;
@@ -20,6 +21,7 @@ mod transfer;
 
 pub use activities::*;
 pub use contacts::*;
+pub use custom_fields::*;
 pub use deals::*;
 pub use leads::*;
 pub use notes::*;
@@ -34,6 +36,7 @@ pub use transfer::*;
 pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .merge(contacts::routes())
+        .merge(custom_fields::routes())
         .merge(pipelines::routes())
         .merge(deals::routes())
         .merge(leads::routes())
@@ -73,7 +76,7 @@ use crate::error::{ApiResult, FieldErrors};
 use crate::web::api::users::Deleted;
 use crate::web::extract::{CsvUpload, Json, JsonOrEmpty, PathId, PathIds, Query};
 use crate::web::session::{HeavyOperation, WithBody};
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::Extension;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -118,6 +121,11 @@ pub struct CrmListQuery {
     /// `next_cursor` of the previous page.
     #[param(schema_with = crate::contract::crm_cursor)]
     pub cursor: Option<String>,
+}
+
+/// The `?cf.<key>=…` filters of a list's query string.
+pub(crate) fn custom_filters(raw: Option<String>) -> crate::crm::custom::Filters {
+    crate::crm::custom::Filters::of_query(raw.as_deref().unwrap_or_default())
 }
 
 /// An id given as a filter: malformed is 422 (unlike a path id, a query
