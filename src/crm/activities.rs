@@ -3,7 +3,7 @@
 //! a calendar (`from`/`to` on `due_at`).
 
 use super::listing::{Keyed, ListRequest, Param, Select};
-use super::{check_reference, Table, LINKS};
+use super::{check_reference, custom, Table, LINKS};
 use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::ActivityId;
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -30,7 +30,7 @@ macro_rules! activity_columns {
     () => {
         "a.id, a.type, a.subject, a.notes, a.due_at, a.duration_minutes, a.done, a.done_at,
          a.assigned_to, a.contact_id, a.company_id, a.lead_id, a.deal_id, a.owner_id, a.created_by,
-         a.created_at, a.updated_at, a.sort_name"
+         a.created_at, a.updated_at, a.sort_name, a.custom_fields"
     };
 }
 
@@ -54,6 +54,9 @@ pub struct ActivityView {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `{key: value}` of the tenant's custom fields for activities.
+    #[schema(value_type = Object)]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
     #[serde(skip)]
     sort_name: String,
 }
@@ -78,6 +81,7 @@ impl FromRow for ActivityView {
             created_by: r.get("created_by")?,
             created_at: r.get("created_at")?,
             updated_at: r.get("updated_at")?,
+            custom_fields: super::custom::from_column(r.get("custom_fields")?),
             sort_name: r.get("sort_name")?,
         })
     }
@@ -98,6 +102,15 @@ impl Keyed for ActivityView {
     }
     fn due_at(&self) -> Option<DateTime<Utc>> {
         self.due_at
+    }
+    fn custom_fields(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        Some(&self.custom_fields)
+    }
+}
+
+impl custom::Custom for ActivityView {
+    fn custom_fields_mut(&mut self) -> &mut serde_json::Map<String, serde_json::Value> {
+        &mut self.custom_fields
     }
 }
 
@@ -139,13 +152,18 @@ pub struct ActivityInput {
     #[schema(value_type = Option<Uuid>)]
     pub deal_id: Option<Option<Uuid>>,
     pub owner_id: Option<Uuid>,
+    /// Values of the tenant's custom fields: `{key: value}`; on a change,
+    /// `null` clears one and keys left out stay as they are.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 async fn validate(
     tx: &mut impl Scoped,
     input: &ActivityInput,
     creating: bool,
-) -> ApiResult<(Option<String>, Option<Option<String>>)> {
+) -> ApiResult<(Option<String>, Option<Option<String>>, custom::Given)> {
     let mut e = FieldErrors::default();
     let subject = if creating {
         e.required("subject", input.subject.clone())
@@ -189,8 +207,16 @@ async fn validate(
     check_reference(tx, &mut e, "lead_id", Table::Leads, input.lead_id.flatten()).await?;
     check_reference(tx, &mut e, "deal_id", Table::Deals, input.deal_id.flatten()).await?;
     check_reference(tx, &mut e, "owner_id", Table::Users, input.owner_id).await?;
+    let given = custom::check_one(
+        tx,
+        custom::Entity::Activities,
+        input.custom_fields.clone(),
+        creating,
+        &mut e,
+    )
+    .await?;
     e.finish()?;
-    Ok((subject, notes))
+    Ok((subject, notes, given))
 }
 
 impl Owned for ActivityView {
@@ -212,7 +238,10 @@ pub async fn get(
     who: &RecordAccess,
     id: ActivityId,
 ) -> ApiResult<ActivityView> {
-    super::get_linked(tx, who, RecordType::Activities, "a", GET, &id).await
+    let mut a: ActivityView =
+        super::get_linked(tx, who, RecordType::Activities, "a", GET, &id).await?;
+    custom::visible(tx, custom::Entity::Activities, std::slice::from_mut(&mut a)).await?;
+    Ok(a)
 }
 
 /// An activity of the tenant, whoever may read it.
@@ -228,14 +257,14 @@ pub async fn create(
     input: ActivityInput,
     now: DateTime<Utc>,
 ) -> ApiResult<ActivityView> {
-    let (subject, notes) = validate(tx, &input, true).await?;
+    let (subject, notes, given) = validate(tx, &input, true).await?;
     let done = input.done.unwrap_or(false);
     let id = Uuid::now_v7();
     tx.execute(
         "INSERT INTO activities (tenant_id, id, type, subject, notes, due_at, duration_minutes, done,
                                  done_at, assigned_to, contact_id, company_id, lead_id, deal_id,
-                                 owner_id, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
+                                 owner_id, created_by, created_at, updated_at, custom_fields)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)",
         &[
             &id,
             &input.kind.unwrap_or(ActivityType::Task),
@@ -253,10 +282,17 @@ pub async fn create(
             &input.owner_id.unwrap_or(user.id.0),
             &user.id.0,
             &now,
+            &given.object(),
         ],
     )
     .await?;
-    let created = fetch(tx, ActivityId(id)).await?;
+    let mut created = fetch(tx, ActivityId(id)).await?;
+    custom::visible(
+        tx,
+        custom::Entity::Activities,
+        std::slice::from_mut(&mut created),
+    )
+    .await?;
     crate::events::created(tx, Subject::Activity, std::slice::from_ref(&created), now).await?;
     Ok(created)
 }
@@ -271,14 +307,14 @@ pub async fn update(
     let current = get(tx, who, id).await?;
     who.ensure_edit(tx, RecordType::Activities, &current)
         .await?;
-    let (subject, notes) = validate(tx, &input, false).await?;
+    let (subject, notes, given) = validate(tx, &input, false).await?;
     let done_at = match input.done {
         Some(true) if !current.done => Some(now),
         Some(true) => current.done_at,
         Some(false) => None,
         None => current.done_at,
     };
-    tx.execute(
+    let sql = format!(
         "UPDATE activities SET
             type = COALESCE($3, type),
             subject = COALESCE($4, subject),
@@ -293,8 +329,13 @@ pub async fn update(
             lead_id = CASE WHEN $19 THEN $20 ELSE lead_id END,
             deal_id = CASE WHEN $21 THEN $22 ELSE deal_id END,
             owner_id = COALESCE($23, owner_id),
+            custom_fields = {},
             updated_at = $24
           WHERE tenant_id = $1 AND id = $2",
+        custom::merge_sql(tx.dialect(), "custom_fields", "$25")
+    );
+    tx.execute(
+        &sql,
         &[
             &id,
             &input.kind,
@@ -319,10 +360,17 @@ pub async fn update(
             &input.deal_id.flatten(),
             &input.owner_id,
             &now,
+            &given.value().cloned(),
         ],
     )
     .await?;
-    let after = fetch(tx, id).await?;
+    let mut after = fetch(tx, id).await?;
+    custom::visible(
+        tx,
+        custom::Entity::Activities,
+        std::slice::from_mut(&mut after),
+    )
+    .await?;
     crate::events::updated(tx, Subject::Activity, &[(&current, &after)], now).await?;
     Ok(after)
 }
@@ -359,6 +407,8 @@ pub struct ActivityFilter {
     pub company_id: Option<Uuid>,
     pub lead_id: Option<Uuid>,
     pub deal_id: Option<Uuid>,
+    /// `?cf.<key>=…`
+    pub custom: custom::Filters,
 }
 
 pub async fn list(
@@ -397,7 +447,7 @@ pub async fn list(
         ("a.deal_id", f.deal_id),
     ]);
     s.visible_linked(who, RecordType::Activities, LINKS);
-    s.fetch(tx, req).await
+    custom::list(tx, custom::Entity::Activities, &f.custom, s, "a", req).await
 }
 
 /// The newest activities of one record, for its timeline.

@@ -1,7 +1,7 @@
 //! Companies: the organisations a tenant's contacts belong to.
 
 use super::listing::{self, ListRequest, Param, Select};
-use super::{check_reference, Table};
+use super::{check_reference, custom, Table};
 use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::CompanyId;
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -27,7 +27,7 @@ pub(crate) const WEBSITE_MAX: usize = 500;
 macro_rules! company_columns {
     () => {
         "c.id, c.name, c.domain, c.industry, c.phone, c.website, c.address, c.owner_id,
-         c.created_by, c.created_at, c.updated_at, c.sort_name"
+         c.created_by, c.created_at, c.updated_at, c.sort_name, c.custom_fields"
     };
 }
 
@@ -85,6 +85,9 @@ pub struct CompanyView {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `{key: value}` of the tenant's custom fields for companies.
+    #[schema(value_type = Object)]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
     #[serde(skip)]
     sort_name: String,
 }
@@ -104,12 +107,13 @@ impl FromRow for CompanyView {
             created_by: r.get("created_by")?,
             created_at: r.get("created_at")?,
             updated_at: r.get("updated_at")?,
+            custom_fields: super::custom::from_column(r.get("custom_fields")?),
             sort_name: r.get("sort_name")?,
         })
     }
 }
 
-listing::keyed!(CompanyView);
+listing::keyed_custom!(CompanyView);
 
 impl Owned for CompanyView {
     fn owners(&self) -> [Option<Uuid>; 2] {
@@ -142,6 +146,11 @@ pub struct CompanyInput {
     pub address: Option<Address>,
     /// A user of the same tenant; default: the creator.
     pub owner_id: Option<Uuid>,
+    /// Values of the tenant's custom fields: `{key: value}`; on a change,
+    /// `null` clears one and keys left out stay as they are.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 struct Changes {
@@ -152,6 +161,7 @@ struct Changes {
     website: Option<Option<String>>,
     address: Option<Address>,
     owner_id: Option<Uuid>,
+    custom: custom::Given,
 }
 
 fn valid_domain(d: &str) -> bool {
@@ -181,8 +191,15 @@ impl CompanyInput {
 
 async fn validate(tx: &mut impl Scoped, input: CompanyInput, creating: bool) -> ApiResult<Changes> {
     let mut e = FieldErrors::default();
-    let c = check_fields(&mut e, input, creating);
+    let mut c = check_fields(&mut e, input, creating);
     check_reference(tx, &mut e, "owner_id", Table::Users, c.owner_id).await?;
+    custom::check_many(
+        tx,
+        custom::Entity::Companies,
+        &mut [&mut c.custom],
+        std::slice::from_mut(&mut e),
+    )
+    .await?;
     e.finish()?;
     Ok(c)
 }
@@ -218,6 +235,7 @@ fn check_fields(e: &mut FieldErrors, input: CompanyInput, creating: bool) -> Cha
         website,
         address,
         owner_id: input.owner_id,
+        custom: custom::Given::new(input.custom_fields, creating),
     }
 }
 
@@ -225,6 +243,8 @@ fn check_fields(e: &mut FieldErrors, input: CompanyInput, creating: bool) -> Cha
 pub struct CompanyFilter {
     pub q: Option<String>,
     pub owner_id: Option<Uuid>,
+    /// `?cf.<key>=…`
+    pub custom: custom::Filters,
 }
 
 pub async fn list(
@@ -246,7 +266,7 @@ pub async fn list(
         s.and("c.owner_id = {}", Param::Uuid(owner));
     }
     s.visible(who, RecordType::Companies);
-    s.fetch(tx, req).await
+    custom::list(tx, custom::Entity::Companies, &filter.custom, s, "c", req).await
 }
 
 /// A company the caller may read (404 otherwise).
@@ -255,8 +275,9 @@ pub async fn get(
     who: &RecordAccess,
     id: CompanyId,
 ) -> ApiResult<CompanyView> {
-    let c = fetch(tx, id).await?;
+    let mut c = fetch(tx, id).await?;
     who.ensure_read(tx, RecordType::Companies, &c).await?;
+    custom::visible(tx, custom::Entity::Companies, std::slice::from_mut(&mut c)).await?;
     Ok(c)
 }
 
@@ -285,8 +306,8 @@ pub async fn create(
     let id = Uuid::now_v7();
     tx.execute(
         "INSERT INTO companies (tenant_id, id, name, domain, industry, phone, website, address,
-                                owner_id, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                                owner_id, created_by, created_at, updated_at, custom_fields)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
         &[
             &id,
             &c.name,
@@ -298,10 +319,17 @@ pub async fn create(
             &c.owner_id.unwrap_or(user.id.0),
             &user.id.0,
             &now,
+            &c.custom.object(),
         ],
     )
     .await?;
-    let created = fetch(tx, CompanyId(id)).await?;
+    let mut created = fetch(tx, CompanyId(id)).await?;
+    custom::visible(
+        tx,
+        custom::Entity::Companies,
+        std::slice::from_mut(&mut created),
+    )
+    .await?;
     crate::events::created(
         tx,
         crate::events::Subject::Company,
@@ -322,7 +350,7 @@ pub async fn update(
     let before = get(tx, who, id).await?;
     who.ensure_edit(tx, RecordType::Companies, &before).await?;
     let c = validate(tx, input, false).await?;
-    tx.execute(
+    let sql = format!(
         "UPDATE companies SET
             name = COALESCE($3, name),
             domain = CASE WHEN $4 THEN $5 ELSE domain END,
@@ -331,8 +359,13 @@ pub async fn update(
             website = CASE WHEN $10 THEN $11 ELSE website END,
             address = COALESCE($12, address),
             owner_id = COALESCE($13, owner_id),
+            custom_fields = {},
             updated_at = $14
           WHERE tenant_id = $1 AND id = $2",
+        custom::merge_sql(tx.dialect(), "custom_fields", "$15")
+    );
+    tx.execute(
+        &sql,
         &[
             &id,
             &c.name,
@@ -347,10 +380,17 @@ pub async fn update(
             &c.address.map(|a| serde_json::json!(a)),
             &c.owner_id,
             &now,
+            &c.custom.value().cloned(),
         ],
     )
     .await?;
-    let after = fetch(tx, id).await?;
+    let mut after = fetch(tx, id).await?;
+    custom::visible(
+        tx,
+        custom::Entity::Companies,
+        std::slice::from_mut(&mut after),
+    )
+    .await?;
     super::timeline::record_change(
         tx,
         super::timeline::RecordKind::Company,

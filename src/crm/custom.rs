@@ -585,6 +585,10 @@ fn check_value(e: &mut FieldErrors, def: &FieldDef, field: &str, value: Value) -
             }
         }
         (FieldType::Number, Value::Number(n)) => match n.as_f64() {
+            // Whole numbers are kept as integers: `3`, never `3.0`.
+            Some(f) if f.is_finite() && f.abs() <= 1e15 && f.fract() == 0.0 => {
+                Some(Value::from(f as i64))
+            }
             Some(f) if f.is_finite() && f.abs() <= 1e15 => Some(Value::Number(n)),
             _ => bad(e, "must be a number from -1e15 to 1e15"),
         },
@@ -807,6 +811,19 @@ pub async fn check_many(
         }
     }
     Ok(())
+}
+
+/// [`check_many`] for one record's `values` (errors into `e`).
+pub async fn check_one(
+    tx: &mut impl Scoped,
+    entity: Entity,
+    values: Option<Map<String, Value>>,
+    creating: bool,
+    e: &mut FieldErrors,
+) -> ApiResult<Given> {
+    let mut given = Given::new(values, creating);
+    check_many(tx, entity, &mut [&mut given], std::slice::from_mut(e)).await?;
+    Ok(given)
 }
 
 /// The SQL that merges the patch bound at `param` into `column`: a key
@@ -1276,7 +1293,8 @@ mod tests {
             conv(Select, MultiSelect, json!("north")),
             Some(json!(["north"]))
         );
-        assert_eq!(conv(Text, Number, json!("42")), Some(json!(42.0)));
+        assert_eq!(conv(Text, Number, json!("42")), Some(json!(42)));
+        assert_eq!(conv(Text, Number, json!("4.5")), Some(json!(4.5)));
         assert_eq!(conv(Text, Number, json!("forty")), None);
         assert_eq!(conv(Number, Text, json!(42)), Some(json!("42")));
         assert_eq!(conv(Text, Email, json!("A@B.co")), Some(json!("a@b.co")));

@@ -3,7 +3,7 @@
 //! lost stage.
 
 use super::listing::{self, ListRequest, Param, Select};
-use super::{check_reference, Table};
+use super::{check_reference, custom, Table};
 use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::{Currency, DealId, PipelineId, StageId, StageKind};
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -25,7 +25,7 @@ macro_rules! deal_columns {
     () => {
         "d.id, d.title, d.pipeline_id, d.stage_id, d.status, d.amount, d.currency, d.expected_close_date,
          d.contact_id, d.company_id, d.lost_reason, d.closed_at, d.owner_id, d.created_by,
-         d.created_at, d.updated_at, d.sort_name"
+         d.created_at, d.updated_at, d.sort_name, d.custom_fields"
     };
 }
 
@@ -50,6 +50,9 @@ pub struct DealView {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `{key: value}` of the tenant's custom fields for deals.
+    #[schema(value_type = Object)]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
     #[serde(skip)]
     sort_name: String,
 }
@@ -73,12 +76,13 @@ impl FromRow for DealView {
             created_by: r.get("created_by")?,
             created_at: r.get("created_at")?,
             updated_at: r.get("updated_at")?,
+            custom_fields: super::custom::from_column(r.get("custom_fields")?),
             sort_name: r.get("sort_name")?,
         })
     }
 }
 
-listing::keyed!(DealView);
+listing::keyed_custom!(DealView);
 
 impl Owned for DealView {
     fn owners(&self) -> [Option<Uuid>; 2] {
@@ -117,6 +121,11 @@ pub struct DealInput {
     #[schema(schema_with = crate::contract::clearable::<{ LOST_REASON_MAX }>)]
     pub lost_reason: Option<Option<String>>,
     pub owner_id: Option<Uuid>,
+    /// Values of the tenant's custom fields: `{key: value}`; on a change,
+    /// `null` clears one and keys left out stay as they are.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Where in which pipeline a deal stands.
@@ -223,8 +232,9 @@ fn closed_at(
 
 /// One the caller may read (404 otherwise).
 pub async fn get(tx: &mut impl Scoped, who: &RecordAccess, id: DealId) -> ApiResult<DealView> {
-    let v = fetch(tx, id).await?;
+    let mut v = fetch(tx, id).await?;
     who.ensure_read(tx, RecordType::Deals, &v).await?;
+    custom::visible(tx, custom::Entity::Deals, std::slice::from_mut(&mut v)).await?;
     Ok(v)
 }
 
@@ -288,6 +298,14 @@ pub async fn create(
         LOST_REASON_MAX,
     );
     check_links(tx, &mut e, &input).await?;
+    let given = custom::check_one(
+        tx,
+        custom::Entity::Deals,
+        input.custom_fields.clone(),
+        true,
+        &mut e,
+    )
+    .await?;
     let placement = place(tx, &mut e, input.pipeline_id, input.stage_id).await?;
     e.finish()?;
     let (Some(title), Some(p)) = (title, placement) else {
@@ -297,8 +315,8 @@ pub async fn create(
     tx.execute(
         "INSERT INTO deals (tenant_id, id, title, pipeline_id, stage_id, status, amount, currency,
                             expected_close_date, contact_id, company_id, lost_reason, closed_at,
-                            owner_id, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+                            owner_id, created_by, created_at, updated_at, custom_fields)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
         &[
             &id,
             &title,
@@ -315,10 +333,17 @@ pub async fn create(
             &input.owner_id.unwrap_or(user.id.0),
             &user.id.0,
             &now,
+            &given.object(),
         ],
     )
     .await?;
-    let created = fetch(tx, DealId(id)).await?;
+    let mut created = fetch(tx, DealId(id)).await?;
+    custom::visible(
+        tx,
+        custom::Entity::Deals,
+        std::slice::from_mut(&mut created),
+    )
+    .await?;
     let consumers = crate::events::Consumers::of(tx).await?;
     let mut events = Vec::new();
     if consumers.wants(EventType::Created(Subject::Deal)) {
@@ -408,6 +433,14 @@ pub async fn update(
         LOST_REASON_MAX,
     );
     check_links(tx, &mut e, &input).await?;
+    let given = custom::check_one(
+        tx,
+        custom::Entity::Deals,
+        input.custom_fields.clone(),
+        false,
+        &mut e,
+    )
+    .await?;
     let placement = if input.pipeline_id.is_some() || input.stage_id.is_some() {
         // A new pipeline without a stage lands on that pipeline's first open
         // stage; a new stage alone stays within the current pipeline.
@@ -431,7 +464,7 @@ pub async fn update(
             current.closed_at,
         ),
     };
-    tx.execute(
+    let sql = format!(
         "UPDATE deals SET
             title = COALESCE($3, title),
             pipeline_id = $4, stage_id = $5, status = $6, closed_at = $7,
@@ -442,8 +475,13 @@ pub async fn update(
             company_id = CASE WHEN $14 THEN $15 ELSE company_id END,
             lost_reason = CASE WHEN $16 THEN $17 ELSE lost_reason END,
             owner_id = COALESCE($18, owner_id),
+            custom_fields = {},
             updated_at = $19
           WHERE tenant_id = $1 AND id = $2",
+        custom::merge_sql(tx.dialect(), "custom_fields", "$20")
+    );
+    tx.execute(
+        &sql,
         &[
             &id,
             &title,
@@ -463,10 +501,12 @@ pub async fn update(
             &lost_reason.flatten(),
             &input.owner_id,
             &now,
+            &given.value().cloned(),
         ],
     )
     .await?;
-    let after = fetch(tx, id).await?;
+    let mut after = fetch(tx, id).await?;
+    custom::visible(tx, custom::Entity::Deals, std::slice::from_mut(&mut after)).await?;
     super::timeline::record_change(
         tx,
         super::timeline::RecordKind::Deal,
@@ -539,6 +579,8 @@ pub struct DealFilter {
     pub status: Option<StageKind>,
     pub company_id: Option<Uuid>,
     pub contact_id: Option<Uuid>,
+    /// `?cf.<key>=…`
+    pub custom: custom::Filters,
 }
 
 pub async fn list(
@@ -567,5 +609,5 @@ pub async fn list(
         s.and("d.status = {}", Param::Text(status.as_str().to_owned()));
     }
     s.visible(who, RecordType::Deals);
-    s.fetch(tx, req).await
+    custom::list(tx, custom::Entity::Deals, &f.custom, s, "d", req).await
 }

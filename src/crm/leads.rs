@@ -7,7 +7,7 @@ use super::contacts::{self, ContactInput, ContactView};
 use super::deals::{self, DealInput, DealView};
 use super::listing::{self, ListRequest, Param, Select};
 use super::timeline::RecordKind;
-use super::Table;
+use super::{custom, Table};
 use crate::auth::{Owned, RecordAccess, RecordType, SessionUser};
 use crate::domain::{Currency, Email, LeadId, UserId};
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -41,7 +41,7 @@ macro_rules! lead_columns {
     () => {
         "l.id, l.first_name, l.last_name, l.email, l.phone, l.company_name, l.source, l.status,
          l.estimated_value, l.currency, l.converted_at, l.converted_contact_id, l.converted_company_id,
-         l.converted_deal_id, l.owner_id, l.created_by, l.created_at, l.updated_at, l.sort_name"
+         l.converted_deal_id, l.owner_id, l.created_by, l.created_at, l.updated_at, l.sort_name, l.custom_fields"
     };
 }
 
@@ -66,6 +66,9 @@ pub struct LeadView {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `{key: value}` of the tenant's custom fields for leads.
+    #[schema(value_type = Object)]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
     #[serde(skip)]
     sort_name: String,
 }
@@ -91,12 +94,13 @@ impl FromRow for LeadView {
             created_by: r.get("created_by")?,
             created_at: r.get("created_at")?,
             updated_at: r.get("updated_at")?,
+            custom_fields: super::custom::from_column(r.get("custom_fields")?),
             sort_name: r.get("sort_name")?,
         })
     }
 }
 
-listing::keyed!(LeadView);
+listing::keyed_custom!(LeadView);
 
 impl Owned for LeadView {
     fn owners(&self) -> [Option<Uuid>; 2] {
@@ -138,6 +142,11 @@ pub struct LeadInput {
     #[schema(schema_with = crate::contract::currency_or_null)]
     pub currency: Option<String>,
     pub owner_id: Option<Uuid>,
+    /// Values of the tenant's custom fields: `{key: value}`; on a change,
+    /// `null` clears one and keys left out stay as they are.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Who may mark a lead converted, and what an update does to a converted
@@ -168,6 +177,7 @@ pub struct Checked {
     currency: Option<String>,
     owner_id: Option<Uuid>,
     rule: StatusRule,
+    custom: custom::Given,
 }
 
 impl Checked {
@@ -246,6 +256,7 @@ fn check_fields(
         currency,
         owner_id: input.owner_id,
         rule,
+        custom: custom::Given::new(input.custom_fields, creating),
     }
 }
 
@@ -253,19 +264,26 @@ fn check_fields(
 /// record's errors are added to its entry of `errors`.
 async fn check_references(
     tx: &mut impl Scoped,
-    items: &[Checked],
+    items: &mut [Checked],
     errors: &mut [FieldErrors],
 ) -> ApiResult<()> {
     let owners: Vec<Option<Uuid>> = items.iter().map(|c| c.owner_id).collect();
-    super::check_references(tx, errors, "owner_id", Table::Users, &owners).await
+    super::check_references(tx, errors, "owner_id", Table::Users, &owners).await?;
+    let mut given: Vec<&mut custom::Given> = items.iter_mut().map(|c| &mut c.custom).collect();
+    custom::check_many(tx, custom::Entity::Leads, &mut given, errors).await
 }
 
 /// The API's validation of one input: its fields, then its references;
 /// every bad field is named in the one 422.
 async fn validate(tx: &mut impl Scoped, input: LeadInput, creating: bool) -> ApiResult<Valid> {
     let mut e = FieldErrors::default();
-    let c = check_fields(&mut e, input, creating, StatusRule::Api);
-    check_references(tx, std::slice::from_ref(&c), std::slice::from_mut(&mut e)).await?;
+    let mut c = check_fields(&mut e, input, creating, StatusRule::Api);
+    check_references(
+        tx,
+        std::slice::from_mut(&mut c),
+        std::slice::from_mut(&mut e),
+    )
+    .await?;
     e.finish()?;
     Ok(Valid(c))
 }
@@ -275,10 +293,10 @@ async fn validate(tx: &mut impl Scoped, input: LeadInput, creating: bool) -> Api
 /// its errors.
 pub async fn validate_many(
     tx: &mut impl Scoped,
-    items: Vec<Checked>,
+    mut items: Vec<Checked>,
 ) -> ApiResult<super::Validated<Checked, Valid>> {
     let mut errors: Vec<FieldErrors> = items.iter().map(|_| FieldErrors::default()).collect();
-    check_references(tx, &items, &mut errors).await?;
+    check_references(tx, &mut items, &mut errors).await?;
     if errors.iter().all(FieldErrors::is_empty) {
         Ok(Ok(items.into_iter().map(Valid).collect()))
     } else {
@@ -288,8 +306,9 @@ pub async fn validate_many(
 
 /// One the caller may read (404 otherwise).
 pub async fn get(tx: &mut impl Scoped, who: &RecordAccess, id: LeadId) -> ApiResult<LeadView> {
-    let v = fetch(tx, id).await?;
+    let mut v = fetch(tx, id).await?;
     who.ensure_read(tx, RecordType::Leads, &v).await?;
+    custom::visible(tx, custom::Entity::Leads, std::slice::from_mut(&mut v)).await?;
     Ok(v)
 }
 
@@ -316,7 +335,9 @@ pub async fn create(
     let c = validate(tx, input, true).await?;
     let id = Uuid::now_v7();
     create_many(tx, user, vec![(id, c)], now).await?;
-    fetch(tx, LeadId(id)).await
+    let mut v = fetch(tx, LeadId(id)).await?;
+    custom::visible(tx, custom::Entity::Leads, std::slice::from_mut(&mut v)).await?;
+    Ok(v)
 }
 
 /// Inserts new leads (each with its id) in one statement: what [`create`]
@@ -342,6 +363,7 @@ pub async fn create_many(
         currency: String,
         owner_id: Uuid,
         converted_at: Option<DateTime<Utc>>,
+        custom: serde_json::Value,
     }
     let mut new = Vec::with_capacity(rows.len());
     for (id, Valid(c)) in rows {
@@ -361,13 +383,14 @@ pub async fn create_many(
             currency: c.currency.unwrap_or_else(|| Currency::DEFAULT.into()),
             owner_id: c.owner_id.unwrap_or(user.id.0),
             converted_at: (status == LeadStatus::Converted).then_some(now),
+            custom: c.custom.object(),
         });
     }
     super::insert_rows(
         tx,
         "INSERT INTO leads (tenant_id, created_by, created_at, updated_at, id, first_name, last_name, email,
                             phone, company_name, source, status, estimated_value, currency, owner_id,
-                            converted_at)",
+                            converted_at, custom_fields)",
         &[&user.id.0, &now],
         &new,
         |l, b| {
@@ -384,6 +407,7 @@ pub async fn create_many(
                 &l.currency,
                 &l.owner_id,
                 &l.converted_at,
+                &l.custom,
             ])
         },
         |p| format!("($1, $2, $3, $3, {})", p.join(", ")),
@@ -462,6 +486,8 @@ async fn write_updates(
     rows: Vec<(Uuid, Valid)>,
     now: DateTime<Utc>,
 ) -> ApiResult<HashMap<Uuid, LeadView>> {
+    let mut before = before;
+    custom::visible(tx, custom::Entity::Leads, &mut before).await?;
     let mut current: HashMap<Uuid, LeadView> = before.into_iter().map(|v| (v.id, v)).collect();
     for round in super::rounds(rows) {
         let ids: Vec<Uuid> = round.iter().map(|(id, _)| *id).collect();
@@ -479,7 +505,7 @@ async fn write_updates(
                     StatusRule::Import => c.status = None,
                 }
             }
-            tx.execute(
+            let sql = format!(
                 "UPDATE leads SET
                     first_name = COALESCE($3, first_name),
                     last_name = CASE WHEN $4 THEN $5 ELSE last_name END,
@@ -492,8 +518,13 @@ async fn write_updates(
                     estimated_value = CASE WHEN $15 THEN $16 ELSE estimated_value END,
                     currency = COALESCE($17, currency),
                     owner_id = COALESCE($18, owner_id),
+                    custom_fields = {},
                     updated_at = $19
                   WHERE tenant_id = $1 AND id = $2",
+                custom::merge_sql(tx.dialect(), "custom_fields", "$21")
+            );
+            tx.execute(
+                &sql,
                 &[
                     &id,
                     &c.first_name,
@@ -514,11 +545,13 @@ async fn write_updates(
                     &c.owner_id,
                     &now,
                     &(c.status == Some(LeadStatus::Converted)),
+                    &c.custom.value().cloned(),
                 ],
             )
             .await?;
         }
-        let after = get_many(tx, &ids).await?;
+        let mut after = get_many(tx, &ids).await?;
+        custom::visible(tx, custom::Entity::Leads, &mut after).await?;
         let changed: Vec<(Uuid, &LeadView, &LeadView)> = after
             .iter()
             .filter_map(|a| current.get(&a.id).map(|b| (a.id, b, a)))
@@ -547,6 +580,8 @@ pub struct LeadFilter {
     pub q: Option<String>,
     pub owner_id: Option<Uuid>,
     pub status: Option<LeadStatus>,
+    /// `?cf.<key>=…`
+    pub custom: custom::Filters,
 }
 
 pub async fn list(
@@ -574,7 +609,7 @@ pub async fn list(
         s.and("l.status = {}", Param::Text(status.as_str().to_owned()));
     }
     s.visible(who, RecordType::Leads);
-    s.fetch(tx, req).await
+    custom::list(tx, custom::Entity::Leads, &f.custom, s, "l", req).await
 }
 
 /// `POST /api/leads/:id/convert`.

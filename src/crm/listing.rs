@@ -534,29 +534,8 @@ impl Select {
     }
 }
 
-/// Implements [`Keyed`] for a view with `id`, `created_at`, `updated_at`
-/// and `sort_name` fields.
-macro_rules! keyed {
-    ($ty:ty) => {
-        impl $crate::crm::listing::Keyed for $ty {
-            fn id(&self) -> Uuid {
-                self.id
-            }
-            fn created_at(&self) -> DateTime<Utc> {
-                self.created_at
-            }
-            fn updated_at(&self) -> DateTime<Utc> {
-                self.updated_at
-            }
-            fn sort_name(&self) -> &str {
-                &self.sort_name
-            }
-        }
-    };
-}
-pub(crate) use keyed;
-
-/// [`keyed!`] for a view that also has `custom_fields`.
+/// Implements [`Keyed`] (and custom fields) for a view with `id`,
+/// `created_at`, `updated_at`, `sort_name` and `custom_fields` fields.
 macro_rules! keyed_custom {
     ($ty:ty) => {
         impl $crate::crm::listing::Keyed for $ty {

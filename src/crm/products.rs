@@ -2,7 +2,7 @@
 //! sum of its items as its amount.
 
 use super::listing::{self, ListRequest, Select};
-use super::{check_reference, Table};
+use super::{check_reference, custom, Table};
 use crate::auth::{RecordAccess, RecordType, SessionUser};
 use crate::domain::Role;
 use crate::domain::{Currency, DealId, ItemId, ProductId};
@@ -26,7 +26,7 @@ pub(crate) const SKU_MAX: usize = 100;
 macro_rules! product_columns {
     () => {
         "p.id, p.name, p.sku, p.description, p.price, p.currency, p.active, p.owner_id, p.created_by,
-         p.created_at, p.updated_at, p.sort_name"
+         p.created_at, p.updated_at, p.sort_name, p.custom_fields"
     };
 }
 
@@ -45,6 +45,9 @@ pub struct ProductView {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `{key: value}` of the tenant's custom fields for products.
+    #[schema(value_type = Object)]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
     #[serde(skip)]
     sort_name: String,
 }
@@ -63,12 +66,13 @@ impl FromRow for ProductView {
             created_by: r.get("created_by")?,
             created_at: r.get("created_at")?,
             updated_at: r.get("updated_at")?,
+            custom_fields: super::custom::from_column(r.get("custom_fields")?),
             sort_name: r.get("sort_name")?,
         })
     }
 }
 
-listing::keyed!(ProductView);
+listing::keyed_custom!(ProductView);
 
 /// `POST /api/products` and `PATCH /api/products/:id`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -90,6 +94,11 @@ pub struct ProductInput {
     pub currency: Option<String>,
     pub active: Option<bool>,
     pub owner_id: Option<Uuid>,
+    /// Values of the tenant's custom fields: `{key: value}`; on a change,
+    /// `null` clears one and keys left out stay as they are.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 fn sku_taken() -> ApiError {
@@ -98,16 +107,19 @@ fn sku_taken() -> ApiError {
 }
 
 pub async fn get(tx: &mut impl Scoped, id: ProductId) -> ApiResult<ProductView> {
-    tx.query_opt(
-        concat!(
-            "SELECT ",
-            product_columns!(),
-            " FROM products p WHERE p.tenant_id = $1 AND p.id = $2"
-        ),
-        &[&id],
-    )
-    .await?
-    .ok_or_else(ApiError::not_found)
+    let mut p: ProductView = tx
+        .query_opt(
+            concat!(
+                "SELECT ",
+                product_columns!(),
+                " FROM products p WHERE p.tenant_id = $1 AND p.id = $2"
+            ),
+            &[&id],
+        )
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    custom::visible(tx, custom::Entity::Products, std::slice::from_mut(&mut p)).await?;
+    Ok(p)
 }
 
 pub async fn create(
@@ -126,12 +138,20 @@ pub async fn create(
     let currency = Currency::field(&mut e, "currency", input.currency)
         .unwrap_or_else(|| Currency::DEFAULT.into());
     check_reference(tx, &mut e, "owner_id", Table::Users, input.owner_id).await?;
+    let given = custom::check_one(
+        tx,
+        custom::Entity::Products,
+        input.custom_fields,
+        true,
+        &mut e,
+    )
+    .await?;
     e.finish()?;
     let id = Uuid::now_v7();
     tx.execute(
         "INSERT INTO products (tenant_id, id, name, sku, description, price, currency, active,
-                               owner_id, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                               owner_id, created_by, created_at, updated_at, custom_fields)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
         &[
             &id,
             &name,
@@ -143,6 +163,7 @@ pub async fn create(
             &input.owner_id.unwrap_or(user.id.0),
             &user.id.0,
             &now,
+            &given.object(),
         ],
     )
     .await
@@ -172,14 +193,27 @@ pub async fn update(
     super::check_amount(&mut e, "price", input.price);
     let currency = Currency::field(&mut e, "currency", input.currency);
     check_reference(tx, &mut e, "owner_id", Table::Users, input.owner_id).await?;
+    let given = custom::check_one(
+        tx,
+        custom::Entity::Products,
+        input.custom_fields,
+        false,
+        &mut e,
+    )
+    .await?;
     e.finish()?;
-    tx.execute(
+    let sql = format!(
         "UPDATE products SET name = COALESCE($3, name),
                 sku = CASE WHEN $4 THEN $5 ELSE sku END,
                 description = CASE WHEN $6 THEN $7 ELSE description END,
                 price = COALESCE($8, price), currency = COALESCE($9, currency),
-                active = COALESCE($10, active), owner_id = COALESCE($11, owner_id), updated_at = $12
+                active = COALESCE($10, active), owner_id = COALESCE($11, owner_id), updated_at = $12,
+                custom_fields = {}
           WHERE tenant_id = $1 AND id = $2",
+        custom::merge_sql(tx.dialect(), "custom_fields", "$13")
+    );
+    tx.execute(
+        &sql,
         &[
             &id,
             &name,
@@ -192,6 +226,7 @@ pub async fn update(
             &input.active,
             &input.owner_id,
             &now,
+            &given.value().cloned(),
         ],
     )
     .await
@@ -234,6 +269,8 @@ pub async fn delete(
 pub struct ProductFilter {
     pub q: Option<String>,
     pub active: Option<bool>,
+    /// `?cf.<key>=…`
+    pub custom: custom::Filters,
 }
 
 pub async fn list(
@@ -253,7 +290,7 @@ pub async fn list(
     if let Some(active) = f.active {
         s.and_sql(if active { "p.active" } else { "NOT p.active" });
     }
-    s.fetch(tx, req).await
+    custom::list(tx, custom::Entity::Products, &f.custom, s, "p", req).await
 }
 
 // ---------------------------------------------------------------------------

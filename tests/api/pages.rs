@@ -1087,6 +1087,11 @@ const COVERED: &[(&str, &str)] = &[
     // B sees its own usage only (above); the numbers:
     // the_usage_pages_show_each_tenants_counts.
     ("GET", "/settings/usage"),
+    // custom_fields::the_pages_define_fill_and_show_custom_fields
+    ("GET", "/settings/fields"),
+    ("POST", "/settings/fields/new"),
+    ("POST", "/settings/fields/{id}/archive"),
+    ("POST", "/settings/fields/{id}/restore"),
     ("GET", "/admin/usage"),
     ("GET", "/admin/usage.csv"),
 ];

@@ -215,7 +215,7 @@ impl Kind for Contacts {
             tx,
             who,
             "SELECT c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company_id, c.tags, c.source,
-                    c.owner_id, c.created_by, c.created_at, c.updated_at, c.sort_name, co.name AS company_name
+                    c.owner_id, c.created_by, c.created_at, c.updated_at, c.sort_name, c.custom_fields, co.name AS company_name
                FROM contacts c
                LEFT JOIN companies co ON co.tenant_id = $1 AND co.id = c.company_id {companies}
               WHERE c.tenant_id = $1 AND (c.created_at, c.id) > ($2, $3) {contacts}

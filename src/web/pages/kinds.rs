@@ -119,6 +119,7 @@ macro_rules! services {
 pub struct Contacts;
 
 impl Record for Contacts {
+    const ENTITY: crate::crm::custom::Entity = crate::crm::custom::Entity::Contacts;
     const PATH: &'static str = "/contacts";
     const PLURAL: &'static str = "Contacts";
     const SINGULAR: &'static str = "contact";
@@ -162,6 +163,7 @@ impl Record for Contacts {
 pub struct Companies;
 
 impl Record for Companies {
+    const ENTITY: crate::crm::custom::Entity = crate::crm::custom::Entity::Companies;
     const PATH: &'static str = "/companies";
     const PLURAL: &'static str = "Companies";
     const SINGULAR: &'static str = "company";
@@ -211,6 +213,7 @@ impl Record for Companies {
 pub struct Leads;
 
 impl Record for Leads {
+    const ENTITY: crate::crm::custom::Entity = crate::crm::custom::Entity::Leads;
     const PATH: &'static str = "/leads";
     const PLURAL: &'static str = "Leads";
     const SINGULAR: &'static str = "lead";
@@ -287,6 +290,7 @@ pub async fn convert_lead(
 pub struct Products;
 
 impl Record for Products {
+    const ENTITY: crate::crm::custom::Entity = crate::crm::custom::Entity::Products;
     const PATH: &'static str = "/products";
     const PLURAL: &'static str = "Products";
     const SINGULAR: &'static str = "product";

@@ -12,6 +12,7 @@ mod access;
 mod admin;
 mod assets;
 mod crm;
+mod custom;
 mod kinds;
 mod layout;
 mod overview;
@@ -170,6 +171,10 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/settings/subscription" => settings::subscription),
         route!(GET "/settings/audit" => settings::audit),
         route!(GET "/settings/usage" => settings::usage),
+        route!(GET "/settings/fields" => custom::settings),
+        route!(POST "/settings/fields/new" => custom::create),
+        route!(POST "/settings/fields/{id}/archive" => custom::archive),
+        route!(POST "/settings/fields/{id}/restore" => custom::restore),
         route!(POST "/activities/{id}/done" => crm::activity_done),
         route!(GET "/deals" => crm::board),
         route!(GET "/deals/new" => crm::new_deal),

@@ -88,6 +88,8 @@ pub trait Record: Send + Sync + 'static {
     const SEARCH_HINT: &'static str;
     /// Whether the kind has CSV import and export pages.
     const CSV: bool = false;
+    /// Its custom fields' record type.
+    const ENTITY: crate::crm::custom::Entity;
 
     type View: Serialize + Send + Sync;
     type Input: DeserializeOwned + Send;
@@ -230,12 +232,41 @@ fn to_json(specs: &[Spec], form: &Form, errors: &mut FieldErrors) -> Value {
     Value::Object(root)
 }
 
-/// The API's input for a form, validated as the API validates JSON.
-fn input_of<R: Record>(form: &Form) -> ApiResult<R::Input> {
+/// The API's input for a form, validated as the API validates JSON. The
+/// custom fields' values go in when the plan has them (otherwise they are
+/// left as they are).
+fn input_of<R: Record>(c: &Custom, form: &Form) -> ApiResult<R::Input> {
     let mut e = FieldErrors::default();
-    let json = to_json(R::fields(), form, &mut e);
+    let mut json = to_json(R::fields(), form, &mut e);
+    if c.allowed && !c.defs.is_empty() {
+        json["custom_fields"] =
+            Value::Object(super::custom::values_of(c.tz, &c.defs, form, &mut e));
+    }
     e.finish()?;
     crate::web::extract::parse_json(json.to_string().as_bytes())
+}
+
+/// A record kind's custom fields, as its pages need them.
+struct Custom {
+    defs: Vec<crate::crm::custom::FieldDef>,
+    users: super::custom::Users,
+    allowed: bool,
+    tz: chrono_tz::Tz,
+}
+
+impl Custom {
+    async fn of<R: Record>(s: &mut crate::auth::TenantSession, ctx: &Ctx) -> ApiResult<Custom> {
+        let defs = crate::crm::custom::fields(&mut s.tx, R::ENTITY, false).await?;
+        let users = super::custom::users_for(&mut s.tx, &defs).await?;
+        Ok(Custom {
+            defs,
+            users,
+            allowed: s
+                .tenant
+                .has_feature(crate::plans::Feature::CustomFields.as_str()),
+            tz: ctx.tz,
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -243,6 +274,7 @@ fn input_of<R: Record>(form: &Form) -> ApiResult<R::Input> {
 
 fn form_page<R: Record>(
     ctx: &Ctx,
+    custom: &Custom,
     values: &Value,
     errors: &Errors,
     editing: Option<Uuid>,
@@ -259,7 +291,13 @@ fn form_page<R: Record>(
             R::PATH.to_owned(),
         ),
     };
-    let names: Vec<&str> = R::fields().iter().map(|s| s.name).collect();
+    let custom_names: Vec<String> = custom
+        .defs
+        .iter()
+        .map(|d| format!("custom_fields.{}", d.key))
+        .collect();
+    let mut names: Vec<&str> = R::fields().iter().map(|s| s.name).collect();
+    names.extend(custom_names.iter().map(String::as_str));
     page(
         &title,
         ctx,
@@ -271,6 +309,9 @@ fn form_page<R: Record>(
                 form method="post" action=(action) novalidate {
                     (ctx.csrf_field())
                     @for s in R::fields() { (field(s, lookup(values, s.name), errors)) }
+                    @if custom.allowed {
+                        (super::custom::inputs(ctx, &custom.defs, &values["custom_fields"], &custom.users, errors))
+                    }
                     div.actions {
                         button type="submit" { "Save" }
                         a.button.secondary href=(cancel) { "Cancel" }
@@ -322,6 +363,9 @@ fn field(s: &Spec, value: &Value, errors: &Errors) -> Markup {
 
 pub async fn list<R: Record>(p: UserPage, Query(q): Query<CrmListQuery>) -> PageResult {
     let UserPage { mut s, ctx } = p;
+    let custom = Custom::of::<R>(&mut s, &ctx).await?;
+    let columns: Vec<&crate::crm::custom::FieldDef> =
+        custom.defs.iter().filter(|d| d.in_list).collect();
     let text = q.q.clone().unwrap_or_default();
     let sort = q.sort.clone().unwrap_or_else(|| "-created_at".into());
     let parsed = CrmListQuery {
@@ -359,7 +403,7 @@ pub async fn list<R: Record>(p: UserPage, Query(q): Query<CrmListQuery>) -> Page
         .iter()
         .map(|v| serde_json::to_value(v).unwrap_or_default())
         .collect();
-    let span = R::columns().len() + 2;
+    let span = R::columns().len() + columns.len() + 2;
     let body = html! {
         div.titlebar {
             h1 { (R::PLURAL) }
@@ -379,6 +423,7 @@ pub async fn list<R: Record>(p: UserPage, Query(q): Query<CrmListQuery>) -> Page
                 thead { tr {
                     (header("Name", "name"))
                     @for (label, _) in R::columns() { th { (label) } }
+                    @for d in &columns { (header(&d.label, &format!("cf.{}", d.key))) }
                     (header("Added", "created_at"))
                 } }
                 tbody {
@@ -386,6 +431,7 @@ pub async fn list<R: Record>(p: UserPage, Query(q): Query<CrmListQuery>) -> Page
                         tr {
                             td { a href=(format!("{}/{}", R::PATH, R::id(v))) { (R::title(v)) } }
                             @for (_, key) in R::columns() { td { (cell(lookup(json, key))) } }
+                            @for d in &columns { td { (super::custom::shown(&ctx, d, &json["custom_fields"][&d.key], &custom.users)) } }
                             td { (json["created_at"].as_str().map(|t| &t[..10.min(t.len())]).unwrap_or("")) }
                         }
                     }
@@ -434,23 +480,25 @@ fn cell(v: &Value) -> String {
 }
 
 pub async fn new_form<R: Record>(p: UserPage) -> PageResult {
-    let UserPage { ctx, .. } = p;
+    let UserPage { mut s, ctx } = p;
+    let custom = Custom::of::<R>(&mut s, &ctx).await?;
     Ok(layout::respond(
         StatusCode::OK,
-        form_page::<R>(&ctx, &Value::Null, &Errors::new(), None),
+        form_page::<R>(&ctx, &custom, &Value::Null, &Errors::new(), None),
     ))
 }
 
 pub async fn create<R: Record>(State(state): State<App>, f: UserForm<Form>) -> PageResult {
     let UserForm { mut s, ctx, form } = f;
-    let result = match input_of::<R>(&form) {
+    let custom = Custom::of::<R>(&mut s, &ctx).await?;
+    let result = match input_of::<R>(&custom, &form) {
         Ok(input) => R::create(&mut s.tx, &s.user, input, state.clock.now()).await,
         Err(e) => Err(e),
     };
     match result {
         Ok(v) => Ok(see_other(&format!("{}/{}", R::PATH, R::id(&v)))),
         Err(e) => form_failure(e, |errors| {
-            form_page::<R>(&ctx, &submitted(&form), errors, None)
+            form_page::<R>(&ctx, &custom, &submitted(&form), errors, None)
         }),
     }
 }
@@ -479,10 +527,11 @@ fn submitted(form: &Form) -> Value {
 pub async fn edit_form<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult {
     let UserPage { mut s, ctx } = p;
     let v = R::get(&mut s.tx, &s.user, id).await?;
+    let custom = Custom::of::<R>(&mut s, &ctx).await?;
     let json = serde_json::to_value(&v).unwrap_or_default();
     Ok(layout::respond(
         StatusCode::OK,
-        form_page::<R>(&ctx, &json, &Errors::new(), Some(id)),
+        form_page::<R>(&ctx, &custom, &json, &Errors::new(), Some(id)),
     ))
 }
 
@@ -492,14 +541,15 @@ pub async fn update<R: Record>(
     f: UserForm<Form>,
 ) -> PageResult {
     let UserForm { mut s, ctx, form } = f;
-    let result = match input_of::<R>(&form) {
+    let custom = Custom::of::<R>(&mut s, &ctx).await?;
+    let result = match input_of::<R>(&custom, &form) {
         Ok(input) => R::update(&mut s.tx, &s.user, id, input, state.clock.now()).await,
         Err(e) => Err(e),
     };
     match result {
         Ok(_) => Ok(see_other(&format!("{}/{id}", R::PATH))),
         Err(e) => form_failure(e, |errors| {
-            form_page::<R>(&ctx, &submitted(&form), errors, Some(id))
+            form_page::<R>(&ctx, &custom, &submitted(&form), errors, Some(id))
         }),
     }
 }
@@ -517,6 +567,7 @@ pub async fn delete<R: Record>(
 pub async fn show<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult {
     let UserPage { mut s, ctx } = p;
     let v = R::get(&mut s.tx, &s.user, id).await?;
+    let custom = Custom::of::<R>(&mut s, &ctx).await?;
     let entries = match R::TIMELINE {
         Some(kind) => {
             Some(timeline::timeline(&mut s.tx, &s.user.access, kind, id, 50, None).await?)
@@ -545,6 +596,10 @@ pub async fn show<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult {
                     @for s in R::fields() {
                         dt { (s.label) }
                         dd { (detail(s, lookup(&json, s.name))) }
+                    }
+                    @for d in &custom.defs {
+                        dt { (d.label) }
+                        dd { (super::custom::shown(&ctx, d, &json["custom_fields"][&d.key], &custom.users)) }
                     }
                     dt { "Added" } dd { (json["created_at"].as_str().unwrap_or("")) }
                 }

@@ -32,7 +32,7 @@ const BRANDING: &str = "custom_branding";
 pub(super) fn tabs(current: &str) -> Markup {
     html! {
         nav.tabs aria-label="Settings" {
-            @for (href, label) in [("/settings", "Company"), ("/settings/users", "Users"), ("/settings/teams", "Teams"), ("/settings/roles", "Roles"), ("/settings/subscription", "Subscription"), ("/settings/usage", "Usage"), ("/settings/messages", "Messages"), ("/settings/audit", "Audit log")] {
+            @for (href, label) in [("/settings", "Company"), ("/settings/users", "Users"), ("/settings/teams", "Teams"), ("/settings/roles", "Roles"), ("/settings/subscription", "Subscription"), ("/settings/usage", "Usage"), ("/settings/fields", "Custom fields"), ("/settings/messages", "Messages"), ("/settings/audit", "Audit log")] {
                 a href=(href) aria-current=[(href == current).then_some("page")] { (label) }
             }
         }

@@ -50,6 +50,7 @@ pub struct ActivityListQuery {
 pub async fn list_activities(
     mut s: TenantSession,
     Query(q): Query<ActivityListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<ListEnvelope<ActivityView>> {
     let mut e = FieldErrors::default();
     let req = ListRequest::parse_with_due(
@@ -88,6 +89,7 @@ pub async fn list_activities(
         done,
         kind,
         q: q.q,
+        custom: custom_filters(raw),
     };
     e.finish()?;
     let page = crm::activities::list(&mut s.tx, &s.user.access, &filter, &req).await?;
@@ -101,6 +103,7 @@ pub async fn create_activity(
     State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<ActivityInput>>,
 ) -> ApiResult<Created<ActivityView>> {
+    custom_values_allowed(&s, input.custom_fields.as_ref())?;
     let a = crm::activities::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     Ok(Created(a))
 }
@@ -125,6 +128,7 @@ pub async fn update_activity(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<ActivityInput>>,
 ) -> ApiResult<Envelope<ActivityView>> {
+    custom_values_allowed(&s, input.custom_fields.as_ref())?;
     let a = crm::activities::update(
         &mut s.tx,
         &s.user.access,

@@ -103,11 +103,13 @@ pub async fn delete_contact(
 pub async fn list_companies(
     mut s: TenantSession,
     Query(q): Query<CrmListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<ListEnvelope<CompanyView>> {
     let p = q.parse()?;
     let filter = CompanyFilter {
         q: p.q,
         owner_id: p.owner_id,
+        custom: custom_filters(raw),
     };
     let page = crm::companies::list(&mut s.tx, &s.user.access, &filter, &p.req).await?;
     Ok(page.into())
@@ -123,6 +125,7 @@ pub async fn create_company(
     State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<CompanyInput>>,
 ) -> ApiResult<Created<CompanyView>> {
+    custom_values_allowed(&s, input.custom_fields.as_ref())?;
     let c = crm::companies::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     Ok(Created(c))
 }
@@ -154,6 +157,7 @@ pub async fn update_company(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<CompanyInput>>,
 ) -> ApiResult<Envelope<CompanyView>> {
+    custom_values_allowed(&s, input.custom_fields.as_ref())?;
     let c = crm::companies::update(
         &mut s.tx,
         &s.user.access,

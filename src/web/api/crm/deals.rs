@@ -42,6 +42,7 @@ pub struct DealListQuery {
 pub async fn list_deals(
     mut s: TenantSession,
     Query(q): Query<DealListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<ListEnvelope<DealView>> {
     let mut e = FieldErrors::default();
     let req = ListRequest::parse(
@@ -65,6 +66,7 @@ pub async fn list_deals(
         contact_id: uuid_param(&mut e, "contact_id", q.contact_id),
         status,
         q: q.q,
+        custom: custom_filters(raw),
     };
     if filter.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
         e.add("q", "must be at most 200 characters long");
@@ -84,6 +86,7 @@ pub async fn create_deal(
     State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<DealInput>>,
 ) -> ApiResult<Created<DealView>> {
+    custom_values_allowed(&s, input.custom_fields.as_ref())?;
     let d = crm::deals::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     Ok(Created(d))
 }
@@ -112,6 +115,7 @@ pub async fn update_deal(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<DealInput>>,
 ) -> ApiResult<Envelope<DealView>> {
+    custom_values_allowed(&s, input.custom_fields.as_ref())?;
     let d = crm::deals::update(
         &mut s.tx,
         &s.user.access,

@@ -28,6 +28,7 @@ pub struct LeadListQuery {
 pub async fn list_leads(
     mut s: TenantSession,
     Query(q): Query<LeadListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<ListEnvelope<LeadView>> {
     let mut e = FieldErrors::default();
     let req = ListRequest::parse(
@@ -47,6 +48,7 @@ pub async fn list_leads(
         owner_id: uuid_param(&mut e, "owner_id", q.owner_id),
         status,
         q: q.q,
+        custom: custom_filters(raw),
     };
     e.finish()?;
     let page = crm::leads::list(&mut s.tx, &s.user.access, &filter, &req).await?;
@@ -60,6 +62,7 @@ pub async fn create_lead(
     State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<LeadInput>>,
 ) -> ApiResult<Created<LeadView>> {
+    custom_values_allowed(&s, input.custom_fields.as_ref())?;
     let l = crm::leads::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     Ok(Created(l))
 }
@@ -85,6 +88,7 @@ pub async fn update_lead(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<LeadInput>>,
 ) -> ApiResult<Envelope<LeadView>> {
+    custom_values_allowed(&s, input.custom_fields.as_ref())?;
     let l = crm::leads::update(
         &mut s.tx,
         &s.user.access,

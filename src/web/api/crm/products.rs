@@ -26,6 +26,7 @@ pub struct ProductListQuery {
 pub async fn list_products(
     mut s: TenantSession,
     Query(q): Query<ProductListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<ListEnvelope<ProductView>> {
     let mut e = FieldErrors::default();
     let req = ListRequest::parse(
@@ -46,7 +47,16 @@ pub async fn list_products(
             }
         });
     e.finish()?;
-    let page = crm::products::list(&mut s.tx, &ProductFilter { q: q.q, active }, &req).await?;
+    let page = crm::products::list(
+        &mut s.tx,
+        &ProductFilter {
+            q: q.q,
+            active,
+            custom: custom_filters(raw),
+        },
+        &req,
+    )
+    .await?;
     Ok(page.into())
 }
 
@@ -57,6 +67,7 @@ pub async fn create_product(
     State(state): State<App>,
     WithBody(mut s, Json(input)): WithBody<Json<ProductInput>>,
 ) -> ApiResult<Created<ProductView>> {
+    custom_values_allowed(&s, input.custom_fields.as_ref())?;
     let p = crm::products::create(&mut s.tx, &s.user, input, state.clock.now()).await?;
     Ok(Created(p))
 }
@@ -81,6 +92,7 @@ pub async fn update_product(
     PathId(id): PathId,
     WithBody(mut s, Json(input)): WithBody<Json<ProductInput>>,
 ) -> ApiResult<Envelope<ProductView>> {
+    custom_values_allowed(&s, input.custom_fields.as_ref())?;
     let p = crm::products::update(&mut s.tx, ProductId(id), input, state.clock.now()).await?;
     Ok(ok(p))
 }
