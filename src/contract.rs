@@ -227,6 +227,16 @@ pub fn message_statuses() -> Object {
     query_one_of(crate::mail::STATUSES)
 }
 
+/// The record types with custom fields.
+pub fn custom_entities() -> Object {
+    one_of(crate::crm::custom::Entity::NAMES)
+}
+
+/// The types of custom fields.
+pub fn field_types() -> Object {
+    one_of(crate::crm::custom::FieldType::NAMES)
+}
+
 /// A custom field's key.
 pub fn field_key() -> Object {
     string().pattern(Some(r"^[a-z][a-z0-9_]{0,49}$")).build()
@@ -581,7 +591,7 @@ fn event_type_names() -> utoipa::openapi::schema::ArrayBuilder {
     utoipa::openapi::schema::ArrayBuilder::new()
         .items(string().enum_values(Some(names)))
         .min_items(Some(1))
-        .max_items(Some(crate::events::TYPES.len() * 2))
+        .max_items(Some(crate::integrations::webhooks::EVENTS_MAX))
 }
 
 /// The event types a webhook receives: at least one.

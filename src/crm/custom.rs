@@ -76,7 +76,9 @@ pub const OPTIONS_MAX: usize = 200;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelectOption {
+    #[schema(schema_with = crate::contract::text::<100>)]
     pub value: String,
+    #[schema(schema_with = crate::contract::text::<100>)]
     pub label: String,
 }
 
@@ -182,19 +184,21 @@ async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<FieldDef> {
 // ---------------------------------------------------------------------------
 // Definitions.
 
-/// `POST /api/custom-fields`, and `PATCH /api/custom-fields/{id}` (where
-/// `entity` and `key` cannot change).
+/// `POST /api/custom-fields` (`options` for selects only, `default` a
+/// value of the type).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldInput {
     /// `contacts`, `companies`, `leads`, `deals`, `products` or `activities`.
+    #[schema(required = true, schema_with = crate::contract::custom_entities)]
     pub entity: Option<Entity>,
     /// `[a-z][a-z0-9_]*`, at most 50 characters; never changes.
-    #[schema(schema_with = crate::contract::field_key)]
+    #[schema(required = true, schema_with = crate::contract::field_key)]
     pub key: Option<String>,
-    #[schema(schema_with = crate::contract::text_or_null::<100>)]
+    #[schema(required = true, schema_with = crate::contract::text::<100>)]
     pub label: Option<String>,
     #[serde(rename = "type")]
+    #[schema(required = true, schema_with = crate::contract::field_types)]
     pub field_type: Option<FieldType>,
     /// Selects: `[{"value", "label"}]`.
     pub options: Option<Vec<SelectOption>>,
@@ -355,6 +359,47 @@ pub async fn create(
         ));
     }
     Ok(def)
+}
+
+/// `PATCH /api/custom-fields/{id}`: what may change (the record type and
+/// the key never do).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldChange {
+    #[schema(schema_with = crate::contract::text_or_null::<100>)]
+    pub label: Option<String>,
+    /// Only where every stored value converts (409 otherwise).
+    #[serde(rename = "type")]
+    pub field_type: Option<FieldType>,
+    /// Selects: the whole list; a value in use cannot go.
+    pub options: Option<Vec<SelectOption>>,
+    pub required: Option<bool>,
+    #[serde(default, deserialize_with = "crate::tenancy::nullable")]
+    #[schema(value_type = Option<Object>)]
+    pub default: Option<Option<Value>>,
+    #[serde(default, deserialize_with = "crate::tenancy::nullable")]
+    #[schema(schema_with = crate::contract::clearable::<500>)]
+    pub help_text: Option<Option<String>>,
+    #[schema(minimum = 0, maximum = 10000)]
+    pub position: Option<i64>,
+    pub in_list: Option<bool>,
+}
+
+impl From<FieldChange> for FieldInput {
+    fn from(c: FieldChange) -> FieldInput {
+        FieldInput {
+            entity: None,
+            key: None,
+            label: c.label,
+            field_type: c.field_type,
+            options: c.options,
+            required: c.required,
+            default: c.default,
+            help_text: c.help_text,
+            position: c.position,
+            in_list: c.in_list,
+        }
+    }
 }
 
 /// A default must be a valid value of the field.

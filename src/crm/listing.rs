@@ -159,15 +159,11 @@ impl CustomValue {
         }
     }
 
-    fn decode(text: &str) -> Option<CustomValue> {
-        if let Some(n) = text.strip_prefix('n') {
-            n.parse()
-                .ok()
-                .filter(|f: &f64| f.is_finite())
-                .map(CustomValue::Number)
-        } else {
-            text.strip_prefix('t')
-                .map(|t| CustomValue::Text(t.replace('\0', "")))
+    /// Any text is a place: a number where it reads as one, text otherwise.
+    fn decode(text: &str) -> CustomValue {
+        match text.strip_prefix('n').map(str::parse::<f64>) {
+            Some(Ok(f)) if f.is_finite() => CustomValue::Number(f),
+            _ => CustomValue::Text(text.strip_prefix('t').unwrap_or(text).replace('\0', "")),
         }
     }
 }
@@ -242,7 +238,7 @@ impl Cursor {
             None => None,
             Some(x) if lower_hex_(x) => {
                 let bytes = hex::decode(x).ok()?;
-                Some(CustomValue::decode(&String::from_utf8_lossy(&bytes))?)
+                Some(CustomValue::decode(&String::from_utf8_lossy(&bytes)))
             }
             Some(_) => return None,
         };

@@ -143,8 +143,16 @@ async fn check_url(app: &App, e: &mut FieldErrors, url: &str) -> Option<String> 
     }
 }
 
-/// Event type names: known, at least one; duplicates dropped.
+/// The most names a list of event types may hold (duplicates included).
+pub const EVENTS_MAX: usize = crate::events::TYPES.len() * 2;
+
+/// Event type names: known, at least one, at most [`EVENTS_MAX`];
+/// duplicates dropped.
 fn check_events(e: &mut FieldErrors, events: Vec<String>) -> Option<Value> {
+    if events.len() > EVENTS_MAX {
+        e.add("events", format!("name at most {EVENTS_MAX} event types"));
+        return None;
+    }
     let mut out: Vec<&'static str> = Vec::new();
     for name in &events {
         match EventType::parse(name) {

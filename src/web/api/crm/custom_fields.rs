@@ -4,7 +4,7 @@
 //! be removed), restoring does not.
 
 use super::*;
-use crate::crm::custom::{self, Entity, FieldDef, FieldInput};
+use crate::crm::custom::{self, Entity, FieldChange, FieldDef, FieldInput};
 use crate::plans::Feature;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -75,24 +75,28 @@ pub async fn create_custom_field(
 
 #[utoipa::path(patch, path = "/api/custom-fields/{id}", tag = "custom fields", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Field id")),
-    request_body = FieldInput,
+    request_body = FieldChange,
     responses(
         (status = 200, description = "Changed; a type change converts the stored values", body = Envelope<FieldDef>),
         (status = 402, description = "`feature_not_in_plan`", body = ErrorEnvelope),
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
         (status = 409, description = "`conflict`: stored values would not fit the new type or options", body = ErrorEnvelope),
-        (status = 422, description = "`validation_failed` (also for a changed entity or key)", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed` (also for `entity` or `key`, which never change)", body = ErrorEnvelope),
     ))]
 pub async fn update_custom_field(
     State(state): State<App>,
     PathId(id): PathId,
-    WithBody(mut s, Json(input)): WithBody<Json<FieldInput>>,
+    WithBody(mut s, Json(input)): WithBody<Json<FieldChange>>,
 ) -> ApiResult<Envelope<FieldDef>> {
     s.user.admin()?;
     s.tenant.require(Feature::CustomFields)?;
-    Ok(ok(
-        custom::update(&mut s.tx, id, input, state.clock.now()).await?
-    ))
+    Ok(ok(custom::update(
+        &mut s.tx,
+        id,
+        input.into(),
+        state.clock.now(),
+    )
+    .await?))
 }
 
 #[utoipa::path(delete, path = "/api/custom-fields/{id}", tag = "custom fields", security(("bearer" = [])),
