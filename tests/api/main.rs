@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod billing;
 mod crm;
+mod daily;
 mod isolation;
 mod jobs;
 mod licensing;

@@ -114,7 +114,12 @@ impl<'a> Browser<'a> {
 }
 
 /// Creates a record through the API; its id.
-async fn create(app: &TestApp, token: &str, kind: &str, body: serde_json::Value) -> String {
+pub(crate) async fn create(
+    app: &TestApp,
+    token: &str,
+    kind: &str,
+    body: serde_json::Value,
+) -> String {
     let r = app
         .post(&format!("/api/{kind}"))
         .bearer(token)
@@ -829,6 +834,7 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
             "/api/roles".into(),
             "/api/invitations".into(),
             "/api/messages".into(),
+            "/api/pipelines".into(),
         ] {
             all.push(snapshot(path).await);
         }
@@ -848,6 +854,8 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
         format!("/leads/{lead}/edit"),
         format!("/products/{product}"),
         format!("/products/{product}/edit"),
+        format!("/pipelines/{pipeline}"),
+        format!("/pipelines/{pipeline}/stages/{stage}/delete"),
     ] {
         let r = b.get(&path).await;
         assert_eq!(r.status, 404, "GET {path}");
@@ -889,6 +897,28 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
                 ("stage_id", stage.as_str()),
             ],
         ),
+        (format!("/pipelines/{pipeline}"), vec![("name", "Hacked")]),
+        (format!("/pipelines/{pipeline}/delete"), vec![]),
+        (
+            format!("/pipelines/{pipeline}/stages/new"),
+            vec![("name", "Planted")],
+        ),
+        (
+            format!("/pipelines/{pipeline}/stages/reorder"),
+            vec![("order", stage.as_str())],
+        ),
+        (
+            format!("/pipelines/{pipeline}/stages/{stage}"),
+            vec![("name", "Hacked")],
+        ),
+        (
+            format!("/pipelines/{pipeline}/stages/{stage}/move"),
+            vec![("direction", "up")],
+        ),
+        (
+            format!("/pipelines/{pipeline}/stages/{stage}/delete"),
+            vec![],
+        ),
     ] {
         let mut all = vec![("_csrf", csrf.as_str())];
         all.extend(fields);
@@ -914,6 +944,7 @@ async fn every_page_route_keeps_tenants_apart(app: TestApp) {
         "/settings/users",
         "/settings/messages",
         "/settings/usage",
+        "/pipelines",
     ] {
         let r = b.get(path).await;
         assert_eq!(r.status, 200, "GET {path}");
@@ -1089,6 +1120,19 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/settings/usage"),
     ("GET", "/admin/usage"),
     ("GET", "/admin/usage.csv"),
+    // The pipeline editor: A's pipeline and stages answer 404 to B above;
+    // B's own: daily::the_pipeline_editor_shapes_stages_in_the_pages.
+    ("GET", "/pipelines"),
+    ("POST", "/pipelines/new"),
+    ("GET", "/pipelines/{id}"),
+    ("POST", "/pipelines/{id}"),
+    ("POST", "/pipelines/{id}/delete"),
+    ("POST", "/pipelines/{id}/stages/new"),
+    ("POST", "/pipelines/{id}/stages/reorder"),
+    ("POST", "/pipelines/{id}/stages/{stage}"),
+    ("POST", "/pipelines/{id}/stages/{stage}/move"),
+    ("GET", "/pipelines/{id}/stages/{stage}/delete"),
+    ("POST", "/pipelines/{id}/stages/{stage}/delete"),
 ];
 
 #[test]

@@ -216,6 +216,7 @@ pub async fn board(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
                 .items,
         );
     }
+    let shapes_pipelines = s.user.manager("change pipelines").is_ok();
     let stage_options: Vec<(String, String)> = pipeline
         .stages
         .iter()
@@ -234,6 +235,9 @@ pub async fn board(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
                         noscript { button type="submit" { "Show" } }
                     }
                 }
+                @if shapes_pipelines {
+                    a.button.secondary href=(format!("/pipelines/{}", pipeline.id)) { "Edit pipeline" }
+                }
                 a.button href=(format!("/deals/new?pipeline_id={}", pipeline.id)) { "New deal" }
             }
         }
@@ -242,9 +246,11 @@ pub async fn board(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
         div.board data-board="" {
             @for (stage, deals_) in pipeline.stages.iter().zip(&columns) {
                 @let r = report.stages.iter().find(|r| r.stage_id == stage.id);
-                section.column data-stage=(stage.id) aria-label=(stage.name) {
+                section.column data-stage=(stage.id) aria-label=(stage.name)
+                    style=[stage.color.as_deref().map(|c| format!("border-top: 4px solid {c}"))] {
                     header {
                         h2 { (stage.name) }
+                        @if stage.kind != StageKind::Open { span class=(format!("badge kind-{}", stage.kind.as_str())) { (stage.kind.as_str()) } }
                         span.count data-count="" { (r.map(|r| r.count).unwrap_or(0)) }
                         div.muted.small data-totals="" {
                             @for m in r.map(|r| r.value.as_slice()).unwrap_or(&[]) {

@@ -15,6 +15,7 @@ mod crm;
 mod kinds;
 mod layout;
 mod overview;
+mod pipelines;
 mod public;
 mod records;
 mod recovery;
@@ -177,6 +178,17 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/deals/{id}" => crm::deal),
         route!(POST "/deals/{id}/move" => crm::move_deal),
         route!(POST "/deals/{id}/items" => crm::add_item),
+        route!(GET "/pipelines" => pipelines::list),
+        route!(POST "/pipelines/new" => pipelines::create),
+        route!(GET "/pipelines/{id}" => pipelines::show),
+        route!(POST "/pipelines/{id}" => pipelines::update),
+        route!(POST "/pipelines/{id}/delete" => pipelines::delete),
+        route!(POST "/pipelines/{id}/stages/new" => pipelines::add_stage),
+        route!(POST "/pipelines/{id}/stages/reorder" => pipelines::reorder),
+        route!(POST "/pipelines/{id}/stages/{stage}" => pipelines::update_stage),
+        route!(POST "/pipelines/{id}/stages/{stage}/move" => pipelines::move_stage),
+        route!(GET "/pipelines/{id}/stages/{stage}/delete" => pipelines::delete_stage_form),
+        route!(POST "/pipelines/{id}/stages/{stage}/delete" => pipelines::delete_stage),
         route!(GET "/admin" => admin::tenants),
         route!(GET "/admin/login" => admin::login_form),
         route!(POST "/admin/login" => admin::login),
