@@ -9,6 +9,7 @@ pub mod contacts;
 pub mod deals;
 pub mod leads;
 pub mod listing;
+pub mod names;
 pub mod notes;
 pub mod pipelines;
 pub mod products;

@@ -281,3 +281,393 @@ async fn only_admins_and_managers_edit_pipelines(app: TestApp) {
     assert_eq!(r.status, 403);
 }
 both!(only_admins_and_managers_edit_pipelines);
+
+/// The new-deal form links a contact, a company, an owner and a close
+/// date; a deal's page edits and deletes it, and shows names, not ids.
+async fn deals_are_edited_linked_and_deleted_in_the_pages(app: TestApp) {
+    let t = app.register("Deal Editors").await;
+    let (colleague, _) = app
+        .add_user(&t, "colleague@dealeditors.example", "user")
+        .await;
+    let contact = api_create(
+        &app,
+        &t.token,
+        "contacts",
+        json!({"first_name": "Ada", "last_name": "Lovelace"}),
+    )
+    .await;
+    let company = api_create(&app, &t.token, "companies", json!({"name": "Engines Ltd"})).await;
+    let mut b = signed_in(&app, &t).await;
+    let form = b.get("/deals/new").await.ok("open the new-deal form");
+    for label in ["Contact", "Company", "Owner", "Expected close date"] {
+        assert!(
+            form.text.contains(&format!(">{label}</label>")),
+            "{label}: {}",
+            form.text
+        );
+    }
+    assert!(form.text.contains("Ada Lovelace") && form.text.contains("Engines Ltd"));
+    let pipeline = api_get(&app, &t.token, "/api/pipelines").await.body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = b
+        .submit(
+            "/deals/new",
+            "/deals/new",
+            &[
+                ("pipeline_id", &pipeline),
+                ("title", "Engine order"),
+                ("amount", "12,000"),
+                ("contact_id", &contact),
+                ("company_id", &company),
+                ("owner_id", &t.owner_id),
+                ("expected_close_date", "2026-04-30"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let deal_page = location(&r).to_owned();
+    let deal = deal_page.trim_start_matches("/deals/").to_owned();
+    let api = api_get(&app, &t.token, &format!("/api/deals/{deal}")).await;
+    assert_eq!(api.body["data"]["contact_id"], contact.as_str());
+    assert_eq!(api.body["data"]["company_id"], company.as_str());
+    assert_eq!(api.body["data"]["expected_close_date"], "2026-04-30");
+    let page = b.get(&deal_page).await.ok("open the deal");
+    assert!(page
+        .text
+        .contains(&format!("href=\"/contacts/{contact}\">Ada Lovelace")));
+    assert!(page
+        .text
+        .contains(&format!("href=\"/companies/{company}\">Engines Ltd")));
+    assert!(page.text.contains(">Edit</a>") && page.text.contains(">Delete</button>"));
+
+    // Edit: another owner, close date and contact; a bad date stays typed.
+    let edit = format!("{deal_page}/edit");
+    let r = b
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("title", "Engine order, revised"),
+                ("owner_id", &colleague),
+                ("expected_close_date", "30/04/2026"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.text.contains("id=\"f-expected_close_date-error\"")
+            && r.text.contains("value=\"Engine order, revised\"")
+    );
+    let other = api_create(
+        &app,
+        &t.token,
+        "contacts",
+        json!({"first_name": "Charles", "last_name": "Babbage"}),
+    )
+    .await;
+    let r = b
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("title", "Engine order, revised"),
+                ("amount", "13,500.50"),
+                ("currency", "EUR"),
+                ("contact_id", &other),
+                ("company_id", ""),
+                ("owner_id", &colleague),
+                ("expected_close_date", "2026-05-15"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status, location(&r)),
+        (303, deal_page.as_str()),
+        "{}",
+        r.text
+    );
+    let api = api_get(&app, &t.token, &format!("/api/deals/{deal}")).await;
+    let d = &api.body["data"];
+    assert_eq!(
+        (
+            d["title"].as_str(),
+            d["amount"].as_i64(),
+            d["currency"].as_str()
+        ),
+        (Some("Engine order, revised"), Some(1_350_050), Some("EUR"))
+    );
+    assert_eq!(d["contact_id"], other.as_str());
+    assert_eq!(d["company_id"], Value::Null);
+    assert_eq!(d["owner_id"], colleague.as_str());
+    assert_eq!(d["expected_close_date"], "2026-05-15");
+    // The timeline names what changed: people and records, not ids.
+    let page = b.get(&deal_page).await.ok("the deal again");
+    assert!(
+        page.text
+            .contains("<strong>Contact</strong>: Ada Lovelace → Charles Babbage"),
+        "{}",
+        page.text
+    );
+    assert!(page
+        .text
+        .contains("<strong>Owner</strong>: Owner of Deal Editors → Staff Member"));
+    assert!(!page.text.contains(&format!(": {contact}")), "no raw ids");
+    // A stage move reads as stage names.
+    let stages = api_get(&app, &t.token, &format!("/api/pipelines/{pipeline}")).await;
+    let proposal = stages.body["data"]["stages"][2]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = b
+        .submit(
+            "/deals",
+            &format!("/deals/{deal}/move"),
+            &[("stage_id", &proposal)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let page = b.get(&deal_page).await;
+    assert!(
+        page.text.contains("<strong>Stage</strong>: New → Proposal"),
+        "{}",
+        page.text
+    );
+
+    let r = b
+        .submit(&deal_page, &format!("{deal_page}/delete"), &[])
+        .await;
+    assert_eq!(
+        (r.status, location(&r)),
+        (303, format!("/deals?pipeline_id={pipeline}").as_str())
+    );
+    assert_eq!(b.get(&deal_page).await.status, 404);
+}
+both!(deals_are_edited_linked_and_deleted_in_the_pages);
+
+/// Converting asks first, then carries the lead's history to the contact
+/// and the deal, links both ways, and lets the deal be named.
+async fn lead_conversion_asks_first_and_keeps_the_history(app: TestApp) {
+    let t = app.register("Convert Realty").await;
+    let lead = api_create(
+        &app,
+        &t.token,
+        "leads",
+        json!({"first_name": "Katherine", "last_name": "Johnson", "company_name": "NASA", "estimated_value": 4_200_000}),
+    )
+    .await;
+    let mut b = signed_in(&app, &t).await;
+    let lead_page = format!("/leads/{lead}");
+    b.submit(
+        &lead_page,
+        &format!("{lead_page}/notes"),
+        &[("body", "Wants a view of the launch pad")],
+    )
+    .await;
+    b.submit(
+        &lead_page,
+        &format!("{lead_page}/activities"),
+        &[
+            ("kind", "call"),
+            ("subject", "First call with Katherine"),
+            ("done", "true"),
+        ],
+    )
+    .await;
+    let page = b.get(&lead_page).await.ok("the lead");
+    assert!(
+        page.text.contains(&format!("href=\"{lead_page}/convert\"")),
+        "Convert leads to a question first"
+    );
+    let ask = b
+        .get(&format!("{lead_page}/convert"))
+        .await
+        .ok("the confirmation");
+    assert!(
+        ask.text.contains("Convert Katherine Johnson?") && ask.text.contains("NASA deal"),
+        "{}",
+        ask.text
+    );
+    assert_eq!(
+        api_get(&app, &t.token, &format!("/api/leads/{lead}"))
+            .await
+            .body["data"]["status"],
+        "new"
+    );
+    let r = b
+        .submit(
+            &format!("{lead_page}/convert"),
+            &format!("{lead_page}/convert"),
+            &[
+                ("create_deal", "false"),
+                ("create_deal", "true"),
+                ("deal_title", "Launch-pad penthouse"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let contact_page = location(&r).to_owned();
+    assert!(contact_page.starts_with("/contacts/"));
+    let lead_now = api_get(&app, &t.token, &format!("/api/leads/{lead}")).await;
+    let deal = lead_now.body["data"]["converted_deal_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let company = lead_now.body["data"]["converted_company_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let d = api_get(&app, &t.token, &format!("/api/deals/{deal}")).await;
+    assert_eq!(d.body["data"]["title"], "Launch-pad penthouse");
+
+    // The contact shows the lead's history, its deal and company, and where it came from.
+    let page = b.get(&contact_page).await.ok("the new contact");
+    assert!(
+        page.text.contains("The lead is converted"),
+        "a notice: {}",
+        page.text
+    );
+    assert!(
+        page.text.contains("Wants a view of the launch pad")
+            && page.text.contains("First call with Katherine")
+    );
+    assert!(page
+        .text
+        .contains(&format!("href=\"/deals/{deal}\">Launch-pad penthouse")));
+    assert!(page
+        .text
+        .contains(&format!("href=\"/companies/{company}\">NASA")));
+    assert!(page
+        .text
+        .contains(&format!("href=\"{lead_page}\">Katherine Johnson")));
+    // And the deal, and the company's page lists its contact and deal.
+    let page = b.get(&format!("/deals/{deal}")).await.ok("the deal");
+    assert!(
+        page.text.contains("First call with Katherine")
+            && page.text.contains("the lead Katherine Johnson")
+    );
+    let page = b
+        .get(&format!("/companies/{company}"))
+        .await
+        .ok("the company");
+    assert!(page
+        .text
+        .contains(&format!("href=\"{contact_page}\">Katherine Johnson")));
+    assert!(page.text.contains("Launch-pad penthouse"));
+    // The lead links to what it became; converting again goes back to it.
+    let page = b.get(&lead_page).await;
+    assert!(
+        page.text.contains("This lead became:")
+            && page.text.contains(&format!("href=\"{contact_page}\""))
+    );
+    let again = b.get(&format!("{lead_page}/convert")).await;
+    assert_eq!((again.status, location(&again)), (303, lead_page.as_str()));
+    // The contact's timeline API carries the lead's notes too.
+    let contact = contact_page.trim_start_matches("/contacts/");
+    let timeline = api_get(&app, &t.token, &format!("/api/contacts/{contact}/timeline")).await;
+    assert!(timeline.text.contains("Wants a view of the launch pad"));
+}
+both!(lead_conversion_asks_first_and_keeps_the_history);
+
+/// A contact's form picks its company; the contact page and the list show
+/// it by name, and the company page lists its people.
+async fn contacts_and_companies_are_visibly_linked(app: TestApp) {
+    let t = app.register("Linked Realty").await;
+    let company = api_create(
+        &app,
+        &t.token,
+        "companies",
+        json!({"name": "García & Hijos"}),
+    )
+    .await;
+    let mut b = signed_in(&app, &t).await;
+    let form = b
+        .get(&format!("/contacts/new?company_id={company}"))
+        .await
+        .ok("new contact");
+    assert!(
+        form.text.contains(&format!(
+            "<option value=\"{company}\" selected>García &amp; Hijos"
+        )),
+        "{}",
+        form.text
+    );
+    let r = b
+        .submit(
+            "/contacts/new",
+            "/contacts/new",
+            &[
+                ("first_name", "Lucía"),
+                ("last_name", "García"),
+                ("phone", "+34 912 345 678"),
+                ("company_id", &company),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let contact_page = location(&r).to_owned();
+    let contact = contact_page.trim_start_matches("/contacts/").to_owned();
+    assert_eq!(
+        api_get(&app, &t.token, &format!("/api/contacts/{contact}"))
+            .await
+            .body["data"]["company_id"],
+        company.as_str()
+    );
+    let page = b.get(&contact_page).await.ok("the contact");
+    assert!(page
+        .text
+        .contains(&format!("href=\"/companies/{company}\">García &amp; Hijos")));
+    assert!(
+        page.text.contains("href=\"tel:+34912345678\""),
+        "phones are tel: links"
+    );
+    let list = b.get("/contacts").await.ok("the list");
+    assert!(
+        list.text.contains(">Company</th>")
+            && list
+                .text
+                .contains(&format!("href=\"/companies/{company}\">García &amp; Hijos"))
+    );
+    let page = b
+        .get(&format!("/companies/{company}"))
+        .await
+        .ok("the company");
+    assert!(page
+        .text
+        .contains(&format!("href=\"{contact_page}\">Lucía García")));
+    // A company of another tenant is refused, beside the field.
+    let other = app.register("Other Realty").await;
+    let theirs = api_create(
+        &app,
+        &other.token,
+        "companies",
+        json!({"name": "Not yours"}),
+    )
+    .await;
+    let r = b
+        .submit(
+            &format!("{contact_page}/edit"),
+            &format!("{contact_page}/edit"),
+            &[("first_name", "Lucía"), ("company_id", &theirs)],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("id=\"f-company_id\""));
+    // Cleared, it is no company.
+    let r = b
+        .submit(
+            &format!("{contact_page}/edit"),
+            &format!("{contact_page}/edit"),
+            &[("first_name", "Lucía"), ("company_id", "")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(
+        api_get(&app, &t.token, &format!("/api/contacts/{contact}"))
+            .await
+            .body["data"]["company_id"],
+        Value::Null
+    );
+}
+both!(contacts_and_companies_are_visibly_linked);

@@ -12,6 +12,7 @@ mod access;
 mod admin;
 mod assets;
 mod crm;
+mod format;
 mod kinds;
 mod layout;
 mod overview;
@@ -19,6 +20,7 @@ mod pipelines;
 mod public;
 mod records;
 mod recovery;
+mod refs;
 mod settings;
 mod transfer;
 
@@ -176,6 +178,9 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/deals/new" => crm::new_deal),
         route!(POST "/deals/new" => crm::create_deal),
         route!(GET "/deals/{id}" => crm::deal),
+        route!(GET "/deals/{id}/edit" => crm::edit_deal),
+        route!(POST "/deals/{id}/edit" => crm::update_deal),
+        route!(POST "/deals/{id}/delete" => crm::delete_deal),
         route!(POST "/deals/{id}/move" => crm::move_deal),
         route!(POST "/deals/{id}/items" => crm::add_item),
         route!(GET "/pipelines" => pipelines::list),
@@ -206,6 +211,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/admin/usage" => admin::usage),
         route!(GET "/admin/usage.csv" => admin::usage_csv),
         route!(GET "/assets/{file}" => assets::serve),
+        route!(GET "/leads/{id}/convert" => kinds::convert_form),
         route!(POST "/leads/{id}/convert" => kinds::convert_lead),
         route!(GET "/activities" => overview::calendar),
         route!(GET "/activities/tasks" => overview::tasks),
