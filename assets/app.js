@@ -160,5 +160,53 @@ document.addEventListener("input", (e) => {
   if (error) error.remove();
 });
 
+// The pipeline editor: a stage dragged by its handle to another place;
+// the new order is saved at once (Move up / Move down do the same
+// without a script).
+function stages() {
+  const list = document.querySelector("ol[data-stages]");
+  if (!list) return;
+  const status = document.querySelector("[data-stage-status]");
+  const token = () => { const f = document.querySelector("input[name=_csrf]"); return f ? f.value : ""; };
+  let dragged = null;
+  list.addEventListener("dragstart", (e) => {
+    const handle = e.target.closest && e.target.closest(".handle");
+    if (!handle) return;
+    dragged = handle.closest("li.stage");
+    dragged.classList.add("dragging");
+    e.dataTransfer.effectAllowed = "move";
+    e.dataTransfer.setData("text/plain", dragged.dataset.stage);
+  });
+  list.addEventListener("dragover", (e) => {
+    const over = e.target.closest("li.stage");
+    if (!dragged || !over || over === dragged) { if (dragged) e.preventDefault(); return; }
+    e.preventDefault();
+    const box = over.getBoundingClientRect();
+    const after = e.clientY > box.top + box.height / 2;
+    over.parentNode.insertBefore(dragged, after ? over.nextSibling : over);
+  });
+  list.addEventListener("drop", async (e) => {
+    if (!dragged) return;
+    e.preventDefault();
+    const moved = dragged;
+    dragged = null;
+    moved.classList.remove("dragging");
+    const order = [...list.querySelectorAll("li.stage")].map((li) => li.dataset.stage).join(",");
+    const body = new URLSearchParams({ order, _csrf: token() });
+    let ok = false;
+    try {
+      const r = await fetch(`/pipelines/${list.dataset.stages}/stages/reorder`, {
+        method: "POST", body, credentials: "same-origin",
+        headers: { "X-Requested-With": "fetch", "X-CSRF-Token": token() },
+      });
+      ok = r.ok;
+    } catch (_) { /* network error */ }
+    if (status) status.textContent = ok ? "Order saved." : "The order could not be saved.";
+    window.location.reload();
+  });
+  list.addEventListener("dragend", () => { if (dragged) dragged.classList.remove("dragging"); dragged = null; });
+}
+
 board();
 availability();
+stages();

@@ -313,6 +313,16 @@ pub fn currency_or_null() -> Object {
     string_or_null().pattern(Some(currency_pattern())).build()
 }
 
+/// A colour `#rrggbb` (either case, white space around it trimmed), or
+/// `null`.
+pub fn color_or_null() -> Object {
+    string_or_null()
+        .pattern(Some(format!(
+            r"^[{WHITE_SPACE}]*#[0-9A-Fa-f]{{6}}[{WHITE_SPACE}]*$"
+        )))
+        .build()
+}
+
 /// An RFC 3339 time in the years the API accepts, or `null`.
 pub fn time_or_null() -> Object {
     with_format(string_or_null(), KnownFormat::DateTime)

@@ -110,8 +110,12 @@ pub struct Standing {
     pub logo_url: Option<String>,
     pub brand_color: Option<String>,
     pub features: Vec<String>,
-    /// Browser sessions only: the IANA zone the tenant reads times in.
+    /// Browser sessions only: the IANA zone the user reads times in (their
+    /// own, else the tenant's).
     pub timezone: Option<String>,
+    /// Browser sessions only: the user's language and region for dates and
+    /// numbers (a BCP 47 tag), when they chose one.
+    pub locale: Option<String>,
     /// What the plan and its overrides allow.
     pub entitlements: crate::plans::Entitlements,
     /// Stripe's status of the tenant's subscription (`past_due`…), `null`
@@ -140,6 +144,7 @@ impl Standing {
 /// What the per-request check reads, in the transaction's first statement.
 struct SessionRow {
     timezone: Option<String>,
+    locale: Option<String>,
     logo_url: Option<String>,
     brand_color: Option<String>,
     features: Option<String>,
@@ -168,6 +173,7 @@ impl FromRow for SessionRow {
     fn from_row(r: &Row<'_>) -> DbResult<Self> {
         Ok(SessionRow {
             timezone: r.get("timezone")?,
+            locale: r.get("locale")?,
             logo_url: r.get("logo_url")?,
             brand_color: r.get("brand_color")?,
             features: r.get("features")?,
@@ -196,7 +202,7 @@ const SESSION_SQL: &str =
     "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.email, u.email_verified_at,
             u.role, u.is_owner, u.is_active, u.token_version, NULL AS logo_url, NULL AS brand_color,
             CAST(sub.features AS TEXT) AS features, sub.plan, sub.max_users,
-            CAST(sub.limit_overrides AS TEXT) AS limit_overrides, NULL AS timezone,
+            CAST(sub.limit_overrides AS TEXT) AS limit_overrides, NULL AS timezone, NULL AS locale,
             CAST(r.permissions AS TEXT) AS permissions, sub.billing_status, sub.past_due_since
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     LEFT JOIN roles r ON r.tenant_id = $1 AND (r.id = u.role_id OR (u.role_id IS NULL AND r.builtin = u.role))
@@ -209,7 +215,7 @@ const KEY_SESSION_SQL: &str =
     "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.email, u.email_verified_at,
             u.role, u.is_owner, u.is_active, u.token_version, NULL AS logo_url, NULL AS brand_color,
             CAST(sub.features AS TEXT) AS features, sub.plan, sub.max_users,
-            CAST(sub.limit_overrides AS TEXT) AS limit_overrides, NULL AS timezone,
+            CAST(sub.limit_overrides AS TEXT) AS limit_overrides, NULL AS timezone, NULL AS locale,
             CAST(r.permissions AS TEXT) AS permissions, sub.billing_status, sub.past_due_since,
             k.name AS key_name, CAST(k.scopes AS TEXT) AS key_scopes, k.revoked_at, k.expires_at,
             k.role AS key_role, k.role_id AS key_role_id
@@ -328,7 +334,8 @@ const BROWSER_SESSION_SQL: &str =
     "SELECT t.name, t.slug, t.status, t.trial_ends_at, u.username, u.email, u.email_verified_at,
             u.role, u.is_owner, u.is_active, u.token_version, t.logo_url, t.settings ->> 'brand_color' AS brand_color, CAST(sub.features AS TEXT) AS features,
             sub.plan, sub.max_users, CAST(sub.limit_overrides AS TEXT) AS limit_overrides,
-            t.timezone, CAST(r.permissions AS TEXT) AS permissions, sub.billing_status, sub.past_due_since
+            COALESCE(u.timezone, t.timezone) AS timezone, u.locale,
+            CAST(r.permissions AS TEXT) AS permissions, sub.billing_status, sub.past_due_since
     FROM tenants t JOIN users u ON u.tenant_id = t.id
     LEFT JOIN roles r ON r.tenant_id = $1 AND (r.id = u.role_id OR (u.role_id IS NULL AND r.builtin = u.role))
     JOIN sessions s ON s.tenant_id = $1 AND s.user_id = u.id
@@ -587,6 +594,7 @@ impl TenantAuth {
                 logo_url: row.logo_url,
                 brand_color: row.brand_color,
                 timezone: row.timezone,
+                locale: row.locale,
                 features: row
                     .features
                     .and_then(|f| serde_json::from_str(&f).ok())

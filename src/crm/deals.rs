@@ -557,6 +557,54 @@ pub(crate) async fn restatus_stage(
     Ok(())
 }
 
+/// Moves every deal of a stage to another stage of the same pipeline (the
+/// stage is being deleted), each move on its deal's timeline.
+pub(crate) async fn move_stage(
+    tx: &mut impl Scoped,
+    by: &SessionUser,
+    pipeline: PipelineId,
+    from: StageId,
+    to: &super::pipelines::StageView,
+    now: DateTime<Utc>,
+) -> ApiResult<u64> {
+    let before: Vec<DealView> = tx
+        .query(
+            concat!(
+                "SELECT ",
+                deal_columns!(),
+                " FROM deals d WHERE d.tenant_id = $1 AND d.pipeline_id = $2 AND d.stage_id = $3"
+            ),
+            &[&pipeline, &from],
+        )
+        .await?;
+    let after: Vec<DealView> = before
+        .iter()
+        .map(|d| DealView {
+            stage_id: to.id,
+            status: to.kind,
+            closed_at: closed_at(to.kind, Some((d.status, d.closed_at)), now),
+            updated_at: now,
+            ..d.clone()
+        })
+        .collect();
+    for d in &after {
+        tx.execute(
+            "UPDATE deals SET stage_id = $3, status = $4, closed_at = $5, updated_at = $6
+              WHERE tenant_id = $1 AND id = $2",
+            &[&d.id, &d.stage_id, &d.status, &d.closed_at, &now],
+        )
+        .await?;
+    }
+    let pairs: Vec<(Uuid, &DealView, &DealView)> = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| (a.id, b, a))
+        .collect();
+    super::timeline::record_changes(tx, super::timeline::RecordKind::Deal, &pairs, by.id.0, now)
+        .await?;
+    Ok(after.len() as u64)
+}
+
 pub async fn delete(
     tx: &mut impl Scoped,
     who: &RecordAccess,

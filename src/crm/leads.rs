@@ -634,6 +634,69 @@ pub struct Conversion {
     pub deal: Option<DealView>,
 }
 
+/// The title a converted lead's deal gets unless it is given one.
+pub fn default_deal_title(lead: &LeadView) -> String {
+    let who = lead
+        .company_name
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or_else(|| {
+            format!(
+                "{} {}",
+                lead.first_name,
+                lead.last_name.clone().unwrap_or_default()
+            )
+        });
+    format!("{} deal", who.trim())
+}
+
+/// A lead as another record names its origin.
+#[derive(Debug, Clone)]
+pub struct LeadRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// The leads converted into this contact, company or deal (their ids; any
+/// the caller may read or not: the record's timeline carries their notes
+/// and activities, each kept to what the caller may read).
+pub(crate) async fn converted_ids(
+    tx: &mut impl Scoped,
+    kind: RecordKind,
+    id: Uuid,
+) -> ApiResult<Vec<Uuid>> {
+    let sql = match kind {
+        RecordKind::Contact => {
+            "SELECT id FROM leads WHERE tenant_id = $1 AND converted_contact_id = $2"
+        }
+        RecordKind::Company => {
+            "SELECT id FROM leads WHERE tenant_id = $1 AND converted_company_id = $2"
+        }
+        RecordKind::Deal => "SELECT id FROM leads WHERE tenant_id = $1 AND converted_deal_id = $2",
+        RecordKind::Lead => return Ok(Vec::new()),
+    };
+    let rows: Vec<crate::store::One<Uuid>> = tx.query(sql, &[&id]).await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// The lead (one the caller may read) this contact, company or deal was
+/// converted from.
+pub async fn converted_into(
+    tx: &mut impl Scoped,
+    who: &RecordAccess,
+    kind: RecordKind,
+    id: Uuid,
+) -> ApiResult<Option<LeadRef>> {
+    let ids = converted_ids(tx, kind, id).await?;
+    let names = super::names::of(tx, who, super::names::Named::Lead, &ids).await?;
+    Ok(ids.into_iter().find_map(|id| {
+        names.get(&id).map(|name| LeadRef {
+            id,
+            name: name.clone(),
+        })
+    }))
+}
+
 /// Converts in the caller's transaction: contact (and company, and deal),
 /// then the lead marked converted. Converting twice is 409.
 pub async fn convert(
@@ -691,16 +754,7 @@ pub async fn convert(
     )
     .await?;
     let deal = if req.create_deal == Some(true) {
-        let title = deal_title.unwrap_or_else(|| {
-            let who = lead.company_name.clone().unwrap_or_else(|| {
-                format!(
-                    "{} {}",
-                    lead.first_name,
-                    lead.last_name.clone().unwrap_or_default()
-                )
-            });
-            format!("{} deal", who.trim())
-        });
+        let title = deal_title.unwrap_or_else(|| default_deal_title(&lead));
         Some(
             deals::create(
                 tx,

@@ -10,6 +10,7 @@ pub mod custom;
 pub mod deals;
 pub mod leads;
 pub mod listing;
+pub mod names;
 pub mod notes;
 pub mod pipelines;
 pub mod products;

@@ -36,6 +36,8 @@ pub struct StageView {
     /// Percent chance of winning a deal in this stage.
     pub probability: i64,
     pub kind: StageKind,
+    /// `#rrggbb`, or `null`: the board's plain colour.
+    pub color: Option<String>,
 }
 
 impl FromRow for StageView {
@@ -47,6 +49,7 @@ impl FromRow for StageView {
             position: r.get("position")?,
             probability: r.get("probability")?,
             kind: r.get("kind")?,
+            color: r.get("color")?,
         })
     }
 }
@@ -81,7 +84,7 @@ async fn stages_of(tx: &mut impl Scoped, pipeline: Option<Uuid>) -> ApiResult<Ve
     let rows = match pipeline {
         Some(p) => {
             tx.query(
-                "SELECT id, pipeline_id, name, position, probability, kind FROM pipeline_stages
+                "SELECT id, pipeline_id, name, position, probability, kind, color FROM pipeline_stages
                   WHERE tenant_id = $1 AND pipeline_id = $2 ORDER BY position, id",
                 &[&p],
             )
@@ -89,7 +92,7 @@ async fn stages_of(tx: &mut impl Scoped, pipeline: Option<Uuid>) -> ApiResult<Ve
         }
         None => {
             tx.query(
-                "SELECT id, pipeline_id, name, position, probability, kind FROM pipeline_stages
+                "SELECT id, pipeline_id, name, position, probability, kind, color FROM pipeline_stages
                   WHERE tenant_id = $1 ORDER BY pipeline_id, position, id",
                 &[],
             )
@@ -140,12 +143,28 @@ pub struct StageInput {
     pub probability: Option<i64>,
     /// `open` (default), `won` or `lost`.
     pub kind: Option<StageKind>,
+    /// `#rrggbb`; default none.
+    #[schema(schema_with = crate::contract::color_or_null)]
+    pub color: Option<String>,
 }
 
 struct NewStage {
     name: String,
     probability: i64,
     kind: StageKind,
+    color: Option<String>,
+}
+
+/// A colour as `#rrggbb` (lower case), the one form stored.
+fn check_color(e: &mut FieldErrors, field: &str, c: Option<String>) -> Option<String> {
+    let c = c.map(|c| c.trim().to_ascii_lowercase())?;
+    let ok = c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if ok {
+        Some(c)
+    } else {
+        e.add(field, "must be a colour such as #1d4ed8");
+        None
+    }
 }
 
 fn validate_stage(e: &mut FieldErrors, prefix: &str, s: StageInput) -> Option<NewStage> {
@@ -160,10 +179,12 @@ fn validate_stage(e: &mut FieldErrors, prefix: &str, s: StageInput) -> Option<Ne
     if !(0..=100).contains(&probability) {
         e.add(&format!("{prefix}probability"), "must be from 0 to 100");
     }
+    let color = check_color(e, &format!("{prefix}color"), s.color);
     Some(NewStage {
         name: name?,
         probability,
         kind,
+        color,
     })
 }
 
@@ -176,9 +197,9 @@ async fn insert_stage(
 ) -> ApiResult<Uuid> {
     let id = Uuid::now_v7();
     tx.execute(
-        "INSERT INTO pipeline_stages (tenant_id, id, pipeline_id, name, position, probability, kind, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-        &[&id, &pipeline, &s.name, &position, &s.probability, &s.kind, &now],
+        "INSERT INTO pipeline_stages (tenant_id, id, pipeline_id, name, position, probability, kind, color, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        &[&id, &pipeline, &s.name, &position, &s.probability, &s.kind, &s.color, &now],
     )
     .await?;
     Ok(id)
@@ -237,6 +258,7 @@ async fn insert(
                 name: (*name).to_owned(),
                 probability: *probability,
                 kind: *kind,
+                color: None,
             })
             .collect(),
     };
@@ -370,6 +392,22 @@ async fn deal_count(tx: &mut impl Scoped, pipeline: Uuid, stage: Option<Uuid>) -
     Ok(n)
 }
 
+/// How many deals each stage of a pipeline holds (all of them, whoever
+/// may read them: what deleting the stage would move), by stage id.
+pub async fn deals_per_stage(
+    tx: &mut impl Scoped,
+    pipeline: PipelineId,
+) -> ApiResult<std::collections::HashMap<Uuid, i64>> {
+    let rows: Vec<(Uuid, i64)> = tx
+        .query(
+            "SELECT stage_id, count(*) AS n FROM deals WHERE tenant_id = $1 AND pipeline_id = $2
+              GROUP BY stage_id",
+            &[&pipeline],
+        )
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
 pub async fn delete(tx: &mut impl Scoped, _by: &Manager<'_>, id: PipelineId) -> ApiResult<()> {
     let p = get(tx, id).await?;
     if p.is_default {
@@ -423,6 +461,10 @@ pub struct UpdateStage {
     pub probability: Option<i64>,
     /// Changing the kind changes the status of the stage's deals.
     pub kind: Option<StageKind>,
+    /// `#rrggbb`; `null` clears it.
+    #[serde(default, deserialize_with = "crate::tenancy::nullable")]
+    #[schema(schema_with = crate::contract::color_or_null)]
+    pub color: Option<Option<String>>,
 }
 
 pub async fn update_stage(
@@ -438,6 +480,7 @@ pub async fn update_stage(
     if input.probability.is_some_and(|p| !(0..=100).contains(&p)) {
         e.add("probability", "must be from 0 to 100");
     }
+    let color = input.color.map(|c| check_color(&mut e, "color", c));
     e.finish()?;
     let p = get(tx, pipeline).await?;
     let current = p
@@ -447,9 +490,10 @@ pub async fn update_stage(
         .ok_or_else(ApiError::not_found)?;
     tx.execute(
         "UPDATE pipeline_stages SET name = COALESCE($4, name), probability = COALESCE($5, probability),
-                kind = COALESCE($6, kind), updated_at = $7
+                kind = COALESCE($6, kind), updated_at = $7,
+                color = CASE WHEN $8 THEN $9 ELSE color END
           WHERE tenant_id = $1 AND pipeline_id = $2 AND id = $3",
-        &[&pipeline, &stage, &name, &input.probability, &input.kind, &now],
+        &[&pipeline, &stage, &name, &input.probability, &input.kind, &now, &color.is_some(), &color.flatten()],
     )
     .await?;
     if let Some(kind) = input.kind.filter(|k| *k != current.kind) {
@@ -458,11 +502,15 @@ pub async fn update_stage(
     get(tx, pipeline).await
 }
 
+/// Deletes a stage; its deals, if any, move to `move_to` (another stage
+/// of the same pipeline) in the same transaction, or the stage stays.
 pub async fn delete_stage(
     tx: &mut impl Scoped,
-    _by: &Manager<'_>,
+    by: &Manager<'_>,
     pipeline: PipelineId,
     stage: StageId,
+    move_to: Option<StageId>,
+    now: DateTime<Utc>,
 ) -> ApiResult<PipelineView> {
     let p = get(tx, pipeline).await?;
     if !p.stages.iter().any(|s| s.id == stage.0) {
@@ -473,9 +521,20 @@ pub async fn delete_stage(
     }
     let deals = deal_count(tx, pipeline.0, Some(stage.0)).await?;
     if deals > 0 {
-        return Err(ApiError::conflict(format!(
-            "the stage has {deals} deals; move them to another stage first"
-        )));
+        let Some(to) = move_to else {
+            return Err(ApiError::conflict(format!(
+                "the stage has {deals} deals; name the stage to move them to (move_to)"
+            ))
+            .with_details(serde_json::json!({ "deals": deals })));
+        };
+        let target = p.stages.iter().find(|s| s.id == to.0 && s.id != stage.0);
+        let Some(target) = target else {
+            return Err(ApiError::field(
+                "move_to",
+                "must be another stage of this pipeline",
+            ));
+        };
+        super::deals::move_stage(tx, by.user(), pipeline, stage, target, now).await?;
     }
     tx.execute(
         "DELETE FROM pipeline_stages WHERE tenant_id = $1 AND pipeline_id = $2 AND id = $3",

@@ -217,18 +217,25 @@ pub async fn timeline(
     exists?;
     let req = super::listing::ListRequest::newest_first(limit, before);
     let mut entries: Vec<TimelineEntry> = Vec::new();
-    entries.extend(
-        notes::for_record(tx, who, kind, id, &req)
-            .await?
-            .into_iter()
-            .map(TimelineEntry::Note),
-    );
-    entries.extend(
-        activities::for_record(tx, who, kind, id, &req)
-            .await?
-            .into_iter()
-            .map(TimelineEntry::Activity),
-    );
+    // A record made by converting a lead carries the lead's notes and
+    // activities: the history does not stay behind on the lead.
+    let mut sources = vec![(kind, id)];
+    for lead in super::leads::converted_ids(tx, kind, id).await? {
+        sources.push((RecordKind::Lead, lead));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (kind, id) in sources {
+        for n in notes::for_record(tx, who, kind, id, &req).await? {
+            if seen.insert(n.id) {
+                entries.push(TimelineEntry::Note(n));
+            }
+        }
+        for a in activities::for_record(tx, who, kind, id, &req).await? {
+            if seen.insert(a.id) {
+                entries.push(TimelineEntry::Activity(a));
+            }
+        }
+    }
     // Past every real time, and written the same way by both databases.
     let end = chrono::TimeZone::with_ymd_and_hms(&Utc, 9999, 12, 31, 23, 59, 59)
         .single()

@@ -25,6 +25,14 @@ pub enum Row<'a> {
 
 impl Row<'_> {
     pub fn get<T: Decode>(&self, col: &str) -> DbResult<T> {
+        self.at(col)
+    }
+
+    /// The value of a column named or numbered by `col`.
+    fn at<T: Decode, I>(&self, col: I) -> DbResult<T>
+    where
+        I: tokio_postgres::row::RowIndex + rusqlite::RowIndex + std::fmt::Display + Copy,
+    {
         match self {
             Row::Pg(r) => {
                 let v: T::Pg = r
@@ -51,20 +59,15 @@ pub struct One<T>(pub T);
 
 impl<T: Decode> FromRow for One<T> {
     fn from_row(row: &Row<'_>) -> DbResult<Self> {
-        match row {
-            Row::Pg(r) => {
-                let v: T::Pg = r
-                    .try_get(0)
-                    .map_err(|e| DbError::Other(format!("column 0: {e}")))?;
-                Ok(One(T::from_pg(v)?))
-            }
-            Row::Sqlite(r) => {
-                let v = r
-                    .get_ref(0)
-                    .map_err(|e| DbError::Other(format!("column 0: {e}")))?;
-                Ok(One(T::from_sqlite(v)?))
-            }
-        }
+        Ok(One(row.at(0usize)?))
+    }
+}
+
+/// A two-column result (an id and its name, a key and its count), read by
+/// position.
+impl<A: Decode, B: Decode> FromRow for (A, B) {
+    fn from_row(row: &Row<'_>) -> DbResult<Self> {
+        Ok((row.at(0usize)?, row.at(1usize)?))
     }
 }
 

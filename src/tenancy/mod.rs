@@ -92,6 +92,21 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// The largest number `settings` holds. PostgreSQL writes numbers out in
+/// full, and near the edge of a double (1.79e308) that text no longer
+/// reads back as one.
+pub const SETTINGS_NUMBER_MAX: f64 = 1e300;
+
+/// Whether every number in `v` is within ±`max`.
+fn numbers_within(v: &serde_json::Value, max: f64) -> bool {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64().is_some_and(|f| f.abs() <= max),
+        serde_json::Value::Array(a) => a.iter().all(|x| numbers_within(x, max)),
+        serde_json::Value::Object(o) => o.values().all(|x| numbers_within(x, max)),
+        _ => true,
+    }
+}
+
 /// `PATCH /api/tenants/current`: the settings a tenant admin may change.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -170,6 +185,11 @@ pub async fn update_current(
             errors.add("settings", "must be a JSON object");
         } else if settings.to_string().len() > 16 * 1024 {
             errors.add("settings", "must be at most 16 KiB");
+        } else if !numbers_within(settings, SETTINGS_NUMBER_MAX) {
+            errors.add(
+                "settings",
+                "numbers must be from -1e300 to 1e300 (larger ones would not read back)",
+            );
         }
     }
     errors.finish()?;

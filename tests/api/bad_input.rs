@@ -378,3 +378,32 @@ async fn a_blank_deal_title_is_refused_with_or_without_a_deal(app: TestApp) {
     assert_eq!(r.body["data"]["deal"]["title"], "Engines deal");
 }
 both!(a_blank_deal_title_is_refused_with_or_without_a_deal);
+
+/// Settings numbers near the edge of a double would not read back from
+/// PostgreSQL (it writes them out in full): refused, and the ones allowed
+/// read back as given.
+async fn settings_numbers_stay_within_what_reads_back(app: TestApp) {
+    let t = app.register("Big Numbers Co").await;
+    let r = app
+        .patch("/api/tenants/current")
+        .bearer(&t.token)
+        .json(serde_json::json!({"settings": {"nested": [{"big": 1.7976931348623157e308}]}}))
+        .send()
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["error"]["details"]["fields"]["settings"].is_string());
+    app.patch("/api/tenants/current")
+        .bearer(&t.token)
+        .json(serde_json::json!({"settings": {"big": 1e300, "tiny": 5e-324}}))
+        .send()
+        .await
+        .ok("numbers within the range");
+    let r = app
+        .get("/api/tenants/current")
+        .bearer(&t.token)
+        .send()
+        .await
+        .ok("read back");
+    assert_eq!(r.body["data"]["settings"]["big"], 1e300);
+}
+crate::both!(settings_numbers_stay_within_what_reads_back);

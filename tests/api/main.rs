@@ -10,6 +10,7 @@ mod bad_input;
 mod billing;
 mod crm;
 mod custom_fields;
+mod daily;
 mod integrations;
 mod isolation;
 mod jobs;

@@ -368,7 +368,12 @@ impl Modify for FreeFormJson {
             ))
             .item(ObjectBuilder::new().schema_type(Type::Null))
             .item(ObjectBuilder::new().schema_type(Type::Boolean))
-            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .minimum(Some(-crate::tenancy::SETTINGS_NUMBER_MAX))
+                    .maximum(Some(crate::tenancy::SETTINGS_NUMBER_MAX)),
+            )
             .item(no_nul())
             .item(ArrayBuilder::new().items(any()))
             .item(object(false))

@@ -1,19 +1,18 @@
 //! The tenant's CRM pages: dashboard, contacts, the deal board, and the
 //! plan catalogue. Each handler calls the service the JSON API calls.
 
-use super::layout::{
-    self, form_alert, form_failure, json_data, money, page, select, Errors, Field, Nav,
-};
-use super::{see_other, PageError, PageResult, UserForm, UserPage};
+use super::layout::{self, form_alert, json_data, money, page, select, Errors, Field, Nav};
+use super::{refs, see_other, PageError, PageResult, UserForm, UserPage};
 use crate::app::App;
 use crate::crm::activities::{self, ActivityFilter, ActivityInput, ActivityView};
 use crate::crm::deals::{self, DealFilter, DealInput, DealView};
 use crate::crm::listing::ListRequest;
+use crate::crm::names::{Named, Names};
 use crate::crm::pipelines::{self, PipelineView};
 use crate::crm::reports;
 use crate::crm::timeline::{self, RecordKind};
 use crate::domain::{ActivityId, DealId, PipelineId, StageKind};
-use crate::error::{ApiError, FieldErrors};
+use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::web::extract::PathId;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -216,6 +215,7 @@ pub async fn board(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
                 .items,
         );
     }
+    let shapes_pipelines = s.user.manager("change pipelines").is_ok();
     let stage_options: Vec<(String, String)> = pipeline
         .stages
         .iter()
@@ -234,6 +234,9 @@ pub async fn board(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
                         noscript { button type="submit" { "Show" } }
                     }
                 }
+                @if shapes_pipelines {
+                    a.button.secondary href=(format!("/pipelines/{}", pipeline.id)) { "Edit pipeline" }
+                }
                 a.button href=(format!("/deals/new?pipeline_id={}", pipeline.id)) { "New deal" }
             }
         }
@@ -242,9 +245,11 @@ pub async fn board(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
         div.board data-board="" {
             @for (stage, deals_) in pipeline.stages.iter().zip(&columns) {
                 @let r = report.stages.iter().find(|r| r.stage_id == stage.id);
-                section.column data-stage=(stage.id) aria-label=(stage.name) {
+                section.column data-stage=(stage.id) aria-label=(stage.name)
+                    style=[stage.color.as_deref().map(|c| format!("border-top: 4px solid {c}"))] {
                     header {
                         h2 { (stage.name) }
+                        @if stage.kind != StageKind::Open { span class=(format!("badge kind-{}", stage.kind.as_str())) { (stage.kind.as_str()) } }
                         span.count data-count="" { (r.map(|r| r.count).unwrap_or(0)) }
                         div.muted.small data-totals="" {
                             @for m in r.map(|r| r.value.as_slice()).unwrap_or(&[]) {
@@ -331,6 +336,7 @@ pub async fn move_deal(
     }
 }
 
+/// The deal form's fields, as typed.
 #[derive(Debug, Default, Deserialize)]
 pub struct DealForm {
     title: Option<String>,
@@ -338,12 +344,129 @@ pub struct DealForm {
     currency: Option<String>,
     pipeline_id: Option<String>,
     stage_id: Option<String>,
+    contact_id: Option<String>,
+    company_id: Option<String>,
+    owner_id: Option<String>,
+    expected_close_date: Option<String>,
+    lost_reason: Option<String>,
 }
 
+impl DealForm {
+    /// What an existing deal's form shows.
+    fn of(d: &DealView) -> DealForm {
+        let id = |v: Option<Uuid>| Some(v.map(|v| v.to_string()).unwrap_or_default());
+        DealForm {
+            title: Some(d.title.clone()),
+            amount: Some(format!("{}.{:02}", d.amount / 100, d.amount % 100)),
+            currency: Some(d.currency.clone()),
+            pipeline_id: Some(d.pipeline_id.to_string()),
+            stage_id: Some(d.stage_id.to_string()),
+            contact_id: id(d.contact_id),
+            company_id: id(d.company_id),
+            owner_id: id(d.owner_id),
+            expected_close_date: d.expected_close_date.map(|d| d.to_string()),
+            lost_reason: d.lost_reason.clone(),
+        }
+    }
+
+    /// The API's input for these fields (`has_items`: the amount and
+    /// currency follow the deal's line items and are not sent).
+    fn input(&self, has_items: bool) -> ApiResult<DealInput> {
+        let mut e = FieldErrors::default();
+        let amount = if has_items {
+            None
+        } else {
+            layout::given(&self.amount)
+                .and_then(|a| e.check("amount", super::records::parse_amount(&a)))
+        };
+        let stage = self
+            .stage_id
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(|id| {
+                e.check(
+                    "stage_id",
+                    Uuid::parse_str(id).map_err(|_| "is not a stage"),
+                )
+            });
+        let contact_id = refs::form_id(&mut e, "contact_id", self.contact_id.as_ref());
+        let company_id = refs::form_id(&mut e, "company_id", self.company_id.as_ref());
+        let owner_id = refs::form_id(&mut e, "owner_id", self.owner_id.as_ref()).flatten();
+        let expected_close_date = self.expected_close_date.as_ref().map(|d| {
+            let d = d.trim();
+            (!d.is_empty())
+                .then(|| {
+                    e.check(
+                        "expected_close_date",
+                        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                            .map_err(|_| "is not a date"),
+                    )
+                })
+                .flatten()
+        });
+        e.finish()?;
+        Ok(DealInput {
+            title: self.title.clone(),
+            stage_id: stage,
+            amount,
+            currency: if has_items {
+                None
+            } else {
+                layout::given(&self.currency)
+            },
+            expected_close_date,
+            contact_id,
+            company_id,
+            owner_id,
+            lost_reason: self
+                .lost_reason
+                .as_ref()
+                .map(|_| layout::given(&self.lost_reason)),
+            ..Default::default()
+        })
+    }
+}
+
+/// The choices of the deal form's reference fields.
+struct DealChoices {
+    contacts: Vec<(String, String)>,
+    companies: Vec<(String, String)>,
+    owners: Vec<(String, String)>,
+}
+
+impl DealChoices {
+    async fn load(s: &mut crate::auth::TenantSession, f: &DealForm) -> ApiResult<DealChoices> {
+        let current = |v: &Option<String>| v.as_deref().and_then(|v| Uuid::parse_str(v).ok());
+        let who = &s.user.access;
+        Ok(DealChoices {
+            contacts: refs::choices(
+                &mut s.tx,
+                who,
+                Named::Contact,
+                current(&f.contact_id),
+                Some("— none —"),
+            )
+            .await?,
+            companies: refs::choices(
+                &mut s.tx,
+                who,
+                Named::Company,
+                current(&f.company_id),
+                Some("— none —"),
+            )
+            .await?,
+            owners: refs::choices(&mut s.tx, who, Named::User, current(&f.owner_id), None).await?,
+        })
+    }
+}
+
+/// The form to make a deal (`editing`: none) or change one.
 fn deal_form_page(
     ctx: &super::Ctx,
     pipeline: &PipelineView,
     f: &DealForm,
+    choices: &DealChoices,
+    editing: Option<(Uuid, bool)>,
     errors: &Errors,
 ) -> Markup {
     let v = |o: &Option<String>| o.clone().unwrap_or_default();
@@ -353,28 +476,62 @@ fn deal_form_page(
         .map(|s| (s.id.to_string(), s.name.clone()))
         .collect();
     let first = stages.first().map(|s| s.0.clone()).unwrap_or_default();
-    let fields = ["title", "amount", "currency", "stage_id"];
+    let fields = [
+        "title",
+        "amount",
+        "currency",
+        "stage_id",
+        "contact_id",
+        "company_id",
+        "owner_id",
+        "expected_close_date",
+        "lost_reason",
+    ];
+    let (title, action, cancel) = match editing {
+        Some((id, _)) => (
+            "Edit deal".to_owned(),
+            format!("/deals/{id}/edit"),
+            format!("/deals/{id}"),
+        ),
+        None => (
+            "New deal".to_owned(),
+            "/deals/new".to_owned(),
+            format!("/deals?pipeline_id={}", pipeline.id),
+        ),
+    };
+    let has_items = editing.is_some_and(|(_, items)| items);
     page(
-        "New deal",
+        &title,
         ctx,
         Nav::Deals,
         html! {
             section.card.narrow {
-                h1 { "New deal" }
+                h1 { (title) }
                 p.muted { "In " (pipeline.name) }
                 (form_alert(errors, &fields))
-                form method="post" action="/deals/new" novalidate {
+                form method="post" action=(action) novalidate {
                     (ctx.csrf_field())
                     input type="hidden" name="pipeline_id" value=(pipeline.id);
                     (Field::new("title", "Title", &v(&f.title)).auto("off").required().render(errors))
-                    div.row {
-                        (Field::new("amount", "Amount", &v(&f.amount)).kind("text").auto("off").hint("For example 1500 or 1500.50.").render(errors))
-                        (Field::new("currency", "Currency", &f.currency.clone().unwrap_or_else(|| crate::domain::Currency::DEFAULT.into())).auto("off").render(errors))
+                    @if has_items {
+                        p.muted.small { "The amount is the total of the deal's line items: change those on the deal's page." }
+                    } @else {
+                        div.row {
+                            (Field::new("amount", "Amount", &v(&f.amount)).kind("text").auto("off").hint("For example 1500 or 1500.50.").render(errors))
+                            (Field::new("currency", "Currency", &f.currency.clone().unwrap_or_else(|| crate::domain::Currency::DEFAULT.into())).auto("off").render(errors))
+                        }
                     }
-                    (select("stage_id", "Stage", &stages, f.stage_id.as_deref().unwrap_or(&first), errors))
+                    (select("stage_id", "Stage", &stages, f.stage_id.as_deref().filter(|s| !s.is_empty()).unwrap_or(&first), errors))
+                    (refs::field("contact_id", "Contact", &choices.contacts, f.contact_id.as_deref().unwrap_or(""), errors))
+                    (refs::field("company_id", "Company", &choices.companies, f.company_id.as_deref().unwrap_or(""), errors))
+                    (refs::field("owner_id", "Owner", &choices.owners, f.owner_id.as_deref().unwrap_or(""), errors))
+                    (Field::new("expected_close_date", "Expected close date", &v(&f.expected_close_date)).kind("date").render(errors))
+                    @if editing.is_some() {
+                        (Field::new("lost_reason", "Reason it was lost", &v(&f.lost_reason)).auto("off").hint("For a lost deal.").render(errors))
+                    }
                     div.actions {
-                        button type="submit" { "Create deal" }
-                        a.button.secondary href="/deals" { "Cancel" }
+                        button type="submit" { @if editing.is_some() { "Save" } @else { "Create deal" } }
+                        a.button.secondary href=(cancel) { "Cancel" }
                     }
                 }
             }
@@ -382,13 +539,28 @@ fn deal_form_page(
     )
 }
 
-pub async fn new_deal(p: UserPage, Query(q): Query<BoardQuery>) -> PageResult {
+#[derive(Debug, Deserialize)]
+pub struct NewDealQuery {
+    pipeline_id: Option<String>,
+    contact_id: Option<String>,
+    company_id: Option<String>,
+}
+
+/// The new-deal form; from a contact's or company's page, linked to it.
+pub async fn new_deal(p: UserPage, Query(q): Query<NewDealQuery>) -> PageResult {
     let UserPage { mut s, ctx } = p;
     let all = pipelines::list(&mut s.tx).await?;
     let chosen = chosen_pipeline(&all, q.pipeline_id.as_deref()).ok_or_else(ApiError::not_found)?;
+    let form = DealForm {
+        contact_id: q.contact_id,
+        company_id: q.company_id,
+        owner_id: Some(s.user.id.0.to_string()),
+        ..Default::default()
+    };
+    let choices = DealChoices::load(&mut s, &form).await?;
     Ok(layout::respond(
         StatusCode::OK,
-        deal_form_page(&ctx, chosen, &DealForm::default(), &Errors::new()),
+        deal_form_page(&ctx, chosen, &form, &choices, None, &Errors::new()),
     ))
 }
 
@@ -399,33 +571,107 @@ pub async fn create_deal(State(state): State<App>, f: UserForm<DealForm>) -> Pag
         Some(id) => pipelines::get(&mut s.tx, PipelineId(id)).await?,
         None => return Err(ApiError::not_found().into()),
     };
-    let mut e = FieldErrors::default();
-    let amount = layout::given(&form.amount)
-        .and_then(|a| e.check("amount", super::records::parse_amount(&a)));
-    let stage = form.stage_id.as_deref().and_then(|id| {
-        e.check(
-            "stage_id",
-            Uuid::parse_str(id).map_err(|_| "is not a stage"),
-        )
-    });
-    let result = match e.finish() {
-        Ok(()) => {
+    let result = match form.input(false) {
+        Ok(input) => {
             let input = DealInput {
-                title: form.title.clone(),
                 pipeline_id: Some(pipeline.id),
-                stage_id: stage,
-                amount,
-                currency: layout::given(&form.currency),
-                ..Default::default()
+                ..input
             };
             deals::create(&mut s.tx, &s.user, input, state.clock.now()).await
         }
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => Ok(see_other(&format!("/deals?pipeline_id={}", pipeline.id))),
-        Err(e) => form_failure(e, |errors| deal_form_page(&ctx, &pipeline, &form, errors)),
+        Ok(d) => Ok(see_other(&format!("/deals/{}", d.id))),
+        Err(e) if layout::is_form_error(&e) => {
+            let choices = DealChoices::load(&mut s, &form).await?;
+            Ok(layout::respond(
+                e.code.status(),
+                deal_form_page(
+                    &ctx,
+                    &pipeline,
+                    &form,
+                    &choices,
+                    None,
+                    &layout::field_errors(&e),
+                ),
+            ))
+        }
+        Err(e) => Err(e.into()),
     }
+}
+
+pub async fn edit_deal(p: UserPage, PathId(id): PathId) -> PageResult {
+    let UserPage { mut s, ctx } = p;
+    let d = deals::get(&mut s.tx, &s.user.access, DealId(id)).await?;
+    let pipeline = pipelines::get(&mut s.tx, PipelineId(d.pipeline_id)).await?;
+    let items = crate::crm::products::has_items(&mut s.tx, DealId(id)).await?;
+    let form = DealForm::of(&d);
+    let choices = DealChoices::load(&mut s, &form).await?;
+    Ok(layout::respond(
+        StatusCode::OK,
+        deal_form_page(
+            &ctx,
+            &pipeline,
+            &form,
+            &choices,
+            Some((id, items)),
+            &Errors::new(),
+        ),
+    ))
+}
+
+pub async fn update_deal(
+    State(state): State<App>,
+    PathId(id): PathId,
+    f: UserForm<DealForm>,
+) -> PageResult {
+    let UserForm { mut s, ctx, form } = f;
+    let d = deals::get(&mut s.tx, &s.user.access, DealId(id)).await?;
+    let items = crate::crm::products::has_items(&mut s.tx, DealId(id)).await?;
+    let result = match form.input(items) {
+        Ok(input) => {
+            deals::update(
+                &mut s.tx,
+                &s.user.access,
+                DealId(id),
+                input,
+                state.clock.now(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(see_other(&format!("/deals/{id}"))),
+        Err(e) if layout::is_form_error(&e) => {
+            let pipeline = pipelines::get(&mut s.tx, PipelineId(d.pipeline_id)).await?;
+            let choices = DealChoices::load(&mut s, &form).await?;
+            Ok(layout::respond(
+                e.code.status(),
+                deal_form_page(
+                    &ctx,
+                    &pipeline,
+                    &form,
+                    &choices,
+                    Some((id, items)),
+                    &layout::field_errors(&e),
+                ),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn delete_deal(
+    State(state): State<App>,
+    PathId(id): PathId,
+    f: UserForm<Back>,
+) -> PageResult {
+    let UserForm { mut s, .. } = f;
+    let d = deals::get(&mut s.tx, &s.user.access, DealId(id)).await?;
+    deals::delete(&mut s.tx, &s.user.access, DealId(id), state.clock.now()).await?;
+    Ok(see_other(&format!("/deals?pipeline_id={}", d.pipeline_id)))
 }
 
 pub async fn deal(p: UserPage, PathId(id): PathId) -> PageResult {
@@ -447,12 +693,32 @@ pub async fn deal(p: UserPage, PathId(id): PathId) -> PageResult {
     .await?;
     let entries =
         timeline::timeline(&mut s.tx, &s.user.access, RecordKind::Deal, id, 50, None).await?;
+    let origin =
+        crate::crm::leads::converted_into(&mut s.tx, &s.user.access, RecordKind::Deal, id).await?;
+    let names = Names::load(
+        &mut s.tx,
+        &s.user.access,
+        d.contact_id
+            .map(|c| (Named::Contact, c))
+            .into_iter()
+            .chain(d.company_id.map(|c| (Named::Company, c)))
+            .chain(d.owner_id.map(|c| (Named::User, c)))
+            .chain(super::records::timeline_refs(&entries.items)),
+    )
+    .await?;
     let stage = pipeline.stages.iter().find(|s| s.id == d.stage_id);
     let back = format!("/deals/{id}");
     let body = html! {
         div.titlebar {
             h1 { (d.title) }
-            a.button.secondary href=(format!("/deals?pipeline_id={}", d.pipeline_id)) { "Back to the board" }
+            div.actions {
+                a.button.secondary href=(format!("/deals?pipeline_id={}", d.pipeline_id)) { "Back to the board" }
+                a.button.secondary href=(format!("/deals/{id}/edit")) { "Edit" }
+                form.inline method="post" action=(format!("/deals/{id}/delete")) data-confirm=(format!("Delete the deal {}? This cannot be undone.", d.title)) {
+                    (ctx.csrf_field())
+                    button.danger type="submit" { "Delete" }
+                }
+            }
         }
         div.columns {
             section.card {
@@ -461,9 +727,13 @@ pub async fn deal(p: UserPage, PathId(id): PathId) -> PageResult {
                     dt { "Amount" } dd { (money(d.amount, &d.currency)) }
                     dt { "Pipeline" } dd { (pipeline.name) }
                     dt { "Stage" } dd { (stage.map(|s| s.name.as_str()).unwrap_or("—")) }
-                    dt { "Status" } dd { span.badge { (d.status.as_str()) } }
+                    dt { "Status" } dd { span class=(format!("badge kind-{}", d.status.as_str())) { (d.status.as_str()) } }
                     dt { "Expected close" } dd { (d.expected_close_date.map(|d| d.to_string()).unwrap_or_else(|| "—".into())) }
-                    @if let Some(c) = d.contact_id { dt { "Contact" } dd { a href=(format!("/contacts/{c}")) { "Open contact" } } }
+                    dt { "Contact" } dd { (refs::named(&names, Named::Contact, d.contact_id)) }
+                    dt { "Company" } dd { (refs::named(&names, Named::Company, d.company_id)) }
+                    dt { "Owner" } dd { (refs::named(&names, Named::User, d.owner_id)) }
+                    @if let Some(r) = &d.lost_reason { dt { "Lost because" } dd { (r) } }
+                    @if let Some(lead) = &origin { dt { "Converted from" } dd { a href=(format!("/leads/{}", lead.id)) { "the lead " (lead.name) } } }
                 }
             }
             section.card {
@@ -497,7 +767,7 @@ pub async fn deal(p: UserPage, PathId(id): PathId) -> PageResult {
         }
         section.card {
             h2 { "Timeline" }
-            (super::records::timeline_list(&ctx, &entries.items, &back))
+            (super::records::timeline_list(&ctx, &entries.items, &names, &back))
         }
     };
     Ok(layout::respond(

@@ -2,6 +2,7 @@
 //! error pages, and form fields that show the API's validation messages.
 
 use super::assets;
+pub use super::format::Locale;
 use crate::app::App;
 use crate::auth::TenantSession;
 use crate::domain::{Role, TenantStatus};
@@ -16,8 +17,13 @@ use uuid::Uuid;
 pub struct Ctx {
     /// The session's anti-forgery token, for forms.
     pub csrf: String,
-    /// The zone times are shown and read in: the tenant's (UTC for admins).
+    /// The zone times are shown and read in: the user's own, else the
+    /// tenant's (UTC for admins).
     pub tz: chrono_tz::Tz,
+    /// How dates and numbers are written for this viewer.
+    pub locale: Locale,
+    /// When the page is made (relative times count from it).
+    pub now: chrono::DateTime<chrono::Utc>,
     pub user: Option<UserChrome>,
     pub admin: Option<String>,
     /// The one-time notice of what the last form did.
@@ -35,10 +41,12 @@ pub enum Flash {
     InvitationRevoked,
     JobRetried,
     PlanChanged,
+    LeadConverted,
 }
 
 impl Flash {
-    const ALL: [Flash; 7] = [
+    const ALL: [Flash; 8] = [
+        Flash::LeadConverted,
         Flash::VerificationSent,
         Flash::PasswordChanged,
         Flash::InvitationSent,
@@ -57,6 +65,7 @@ impl Flash {
             Flash::InvitationRevoked => "invitation-revoked",
             Flash::JobRetried => "job-retried",
             Flash::PlanChanged => "plan-changed",
+            Flash::LeadConverted => "lead-converted",
         }
     }
 
@@ -78,6 +87,9 @@ impl Flash {
             Flash::JobRetried => "The job is queued again.",
             Flash::PlanChanged => {
                 "The plan is changed; the difference is prorated on the next invoice."
+            }
+            Flash::LeadConverted => {
+                "The lead is converted: here is the new contact, with the lead's history and its deal below."
             }
         }
     }
@@ -105,6 +117,8 @@ impl Ctx {
         Ctx {
             csrf: String::new(),
             tz: chrono_tz::UTC,
+            locale: Locale::DEFAULT,
+            now: chrono::Utc::now(),
             user: None,
             admin: None,
             flash: None,
@@ -132,6 +146,13 @@ impl Ctx {
                 .as_deref()
                 .and_then(|z| z.parse().ok())
                 .unwrap_or(chrono_tz::UTC),
+            locale: s
+                .tenant
+                .locale
+                .as_deref()
+                .and_then(Locale::parse)
+                .unwrap_or(Locale::DEFAULT),
+            now,
             user: Some(UserChrome {
                 username: s.user.username.clone(),
                 role: s.user.role,
@@ -167,6 +188,8 @@ impl Ctx {
         Ctx {
             csrf: state.tokens.csrf_token(sid),
             tz: chrono_tz::UTC,
+            locale: Locale::DEFAULT,
+            now: state.clock.now(),
             user: None,
             admin: Some(username.to_owned()),
             flash: None,
@@ -178,6 +201,22 @@ impl Ctx {
         t.with_timezone(&self.tz)
             .format("%Y-%m-%d %H:%M %Z")
             .to_string()
+    }
+
+    /// A time as a `<time>` element: relative where it helps, the exact
+    /// time on hover.
+    pub fn time(&self, t: &chrono::DateTime<chrono::Utc>) -> Markup {
+        super::format::time(t, &self.now, self.tz, self.locale)
+    }
+
+    /// Money with its currency's symbol and this viewer's grouping.
+    pub fn money(&self, minor: i64, currency: &str) -> String {
+        self.locale.money(minor, currency)
+    }
+
+    /// A day in this viewer's words: "5 March 2026".
+    pub fn date(&self, d: chrono::NaiveDate) -> String {
+        self.locale.date(d, true)
     }
 
     /// The day `t` falls on, in the viewer's zone.

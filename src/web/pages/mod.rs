@@ -13,12 +13,15 @@ mod admin;
 mod assets;
 mod crm;
 mod custom;
+mod format;
 mod kinds;
 mod layout;
 mod overview;
+mod pipelines;
 mod public;
 mod records;
 mod recovery;
+mod refs;
 mod settings;
 mod transfer;
 
@@ -180,8 +183,22 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/deals/new" => crm::new_deal),
         route!(POST "/deals/new" => crm::create_deal),
         route!(GET "/deals/{id}" => crm::deal),
+        route!(GET "/deals/{id}/edit" => crm::edit_deal),
+        route!(POST "/deals/{id}/edit" => crm::update_deal),
+        route!(POST "/deals/{id}/delete" => crm::delete_deal),
         route!(POST "/deals/{id}/move" => crm::move_deal),
         route!(POST "/deals/{id}/items" => crm::add_item),
+        route!(GET "/pipelines" => pipelines::list),
+        route!(POST "/pipelines/new" => pipelines::create),
+        route!(GET "/pipelines/{id}" => pipelines::show),
+        route!(POST "/pipelines/{id}" => pipelines::update),
+        route!(POST "/pipelines/{id}/delete" => pipelines::delete),
+        route!(POST "/pipelines/{id}/stages/new" => pipelines::add_stage),
+        route!(POST "/pipelines/{id}/stages/reorder" => pipelines::reorder),
+        route!(POST "/pipelines/{id}/stages/{stage}" => pipelines::update_stage),
+        route!(POST "/pipelines/{id}/stages/{stage}/move" => pipelines::move_stage),
+        route!(GET "/pipelines/{id}/stages/{stage}/delete" => pipelines::delete_stage_form),
+        route!(POST "/pipelines/{id}/stages/{stage}/delete" => pipelines::delete_stage),
         route!(GET "/admin" => admin::tenants),
         route!(GET "/admin/login" => admin::login_form),
         route!(POST "/admin/login" => admin::login),
@@ -199,6 +216,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/admin/usage" => admin::usage),
         route!(GET "/admin/usage.csv" => admin::usage_csv),
         route!(GET "/assets/{file}" => assets::serve),
+        route!(GET "/leads/{id}/convert" => kinds::convert_form),
         route!(POST "/leads/{id}/convert" => kinds::convert_lead),
         route!(GET "/activities" => overview::calendar),
         route!(GET "/activities/tasks" => overview::tasks),

@@ -11,6 +11,7 @@ use crate::app::App;
 use crate::auth::SessionUser;
 use crate::crm::activities::{self, ActivityInput, ActivityType};
 use crate::crm::listing::ListRequest;
+use crate::crm::names::{Named, Names};
 use crate::crm::notes::{self, NoteInput};
 use crate::crm::timeline::{self, RecordKind, TimelineEntry};
 use crate::error::{ApiResult, FieldErrors};
@@ -76,6 +77,18 @@ pub const fn required(name: &'static str, label: &'static str) -> Spec {
     }
 }
 
+/// A field of a record's form that names another record (a contact's
+/// company): a choice of those records, shown by name on the pages.
+pub struct Reference {
+    /// The API's field name.
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: Named,
+}
+
+/// A form's reference fields with their choices.
+pub type Choices = Vec<(&'static Reference, Vec<(String, String)>)>;
+
 /// A kind of record, as its pages see it.
 pub trait Record: Send + Sync + 'static {
     /// Where its pages live: `/companies`.
@@ -95,13 +108,28 @@ pub trait Record: Send + Sync + 'static {
     type Input: DeserializeOwned + Send;
 
     fn fields() -> &'static [Spec];
-    /// The list's columns after the name: label and the view's field.
+    /// Its fields that name other records, after [`Record::fields`].
+    fn references() -> &'static [Reference] {
+        &[]
+    }
+    /// The list's columns after the name: label and the view's field (a
+    /// reference field shows the record's name).
     fn columns() -> &'static [(&'static str, &'static str)];
     fn id(v: &Self::View) -> Uuid;
     fn title(v: &Self::View) -> String;
     /// Buttons of the detail page beyond Edit and Delete.
     fn actions(_ctx: &Ctx, _v: &Self::View) -> Markup {
         html! {}
+    }
+    /// More of the detail page, after the details: the records linked to
+    /// this one (a company's contacts and deals, the lead it came from…).
+    fn related(
+        _tx: &mut TenantTx,
+        _user: &SessionUser,
+        _ctx: &Ctx,
+        _v: &Self::View,
+    ) -> impl Future<Output = ApiResult<Markup>> + Send {
+        async { Ok(html! {}) }
     }
 
     /// The records `user` may read.
@@ -238,6 +266,19 @@ fn to_json(specs: &[Spec], form: &Form, errors: &mut FieldErrors) -> Value {
 fn input_of<R: Record>(c: &Custom, form: &Form) -> ApiResult<R::Input> {
     let mut e = FieldErrors::default();
     let mut json = to_json(R::fields(), form, &mut e);
+    for r in R::references() {
+        if let (Some(v), Value::Object(o)) = (form.get(r.name), &mut json) {
+            let v = v.trim();
+            o.insert(
+                r.name.to_owned(),
+                if v.is_empty() {
+                    Value::Null
+                } else {
+                    Value::String(v.to_owned())
+                },
+            );
+        }
+    }
     if c.allowed && !c.defs.is_empty() {
         json["custom_fields"] =
             Value::Object(super::custom::values_of(c.tz, &c.defs, form, &mut e));
@@ -276,6 +317,7 @@ fn form_page<R: Record>(
     ctx: &Ctx,
     custom: &Custom,
     values: &Value,
+    choices: &Choices,
     errors: &Errors,
     editing: Option<Uuid>,
 ) -> Markup {
@@ -296,7 +338,11 @@ fn form_page<R: Record>(
         .iter()
         .map(|d| format!("custom_fields.{}", d.key))
         .collect();
-    let mut names: Vec<&str> = R::fields().iter().map(|s| s.name).collect();
+    let mut names: Vec<&str> = R::fields()
+        .iter()
+        .map(|s| s.name)
+        .chain(R::references().iter().map(|r| r.name))
+        .collect();
     names.extend(custom_names.iter().map(String::as_str));
     page(
         &title,
@@ -309,6 +355,9 @@ fn form_page<R: Record>(
                 form method="post" action=(action) novalidate {
                     (ctx.csrf_field())
                     @for s in R::fields() { (field(s, lookup(values, s.name), errors)) }
+                    @for (r, options) in choices {
+                        (super::refs::field(r.name, r.label, options, values[r.name].as_str().unwrap_or(""), errors))
+                    }
                     @if custom.allowed {
                         (super::custom::inputs(ctx, &custom.defs, &values["custom_fields"], &custom.users, errors))
                     }
@@ -404,6 +453,31 @@ pub async fn list<R: Record>(p: UserPage, Query(q): Query<CrmListQuery>) -> Page
         .map(|v| serde_json::to_value(v).unwrap_or_default())
         .collect();
     let span = R::columns().len() + columns.len() + 2;
+    let wanted: Vec<(Named, Uuid)> = views.iter().flat_map(references_in::<R>).collect();
+    let names = Names::load(&mut s.tx, &s.user.access, wanted).await?;
+    let column = |key: &str, json: &Value| -> Markup {
+        let value = lookup(json, key);
+        if let Some(r) = R::references().iter().find(|r| r.name == key) {
+            let id = value.as_str().and_then(|v| Uuid::parse_str(v).ok());
+            return match id {
+                None => html! {},
+                Some(_) => super::refs::named(&names, r.kind, id),
+            };
+        }
+        match (
+            R::fields().iter().find(|s| s.name == key).map(|s| s.kind),
+            value,
+        ) {
+            (Some(Kind::Tel), Value::String(t)) => tel(t),
+            (Some(Kind::Email), Value::String(t)) => {
+                html! { a href=(format!("mailto:{t}")) { (t) } }
+            }
+            (Some(Kind::Money), Value::Number(n)) => {
+                html! { (ctx.money(n.as_i64().unwrap_or(0), json["currency"].as_str().unwrap_or(""))) }
+            }
+            _ => html! { (cell(value)) },
+        }
+    };
     let body = html! {
         div.titlebar {
             h1 { (R::PLURAL) }
@@ -430,9 +504,9 @@ pub async fn list<R: Record>(p: UserPage, Query(q): Query<CrmListQuery>) -> Page
                     @for (v, json) in rows.items.iter().zip(&views) {
                         tr {
                             td { a href=(format!("{}/{}", R::PATH, R::id(v))) { (R::title(v)) } }
-                            @for (_, key) in R::columns() { td { (cell(lookup(json, key))) } }
+                            @for (_, key) in R::columns() { td { (column(key, json)) } }
                             @for d in &columns { td { (super::custom::shown(&ctx, d, &json["custom_fields"][&d.key], &custom.users)) } }
-                            td { (json["created_at"].as_str().map(|t| &t[..10.min(t.len())]).unwrap_or("")) }
+                            td { @if let Some(t) = json["created_at"].as_str().and_then(|t| t.parse::<DateTime<Utc>>().ok()) { (ctx.date(ctx.day_of(&t))) } }
                         }
                     }
                     @if rows.items.is_empty() {
@@ -479,12 +553,39 @@ fn cell(v: &Value) -> String {
     }
 }
 
-pub async fn new_form<R: Record>(p: UserPage) -> PageResult {
+/// The choices of `R`'s reference fields, the records `values` names
+/// among them.
+async fn choices_of<R: Record>(
+    tx: &mut TenantTx,
+    user: &SessionUser,
+    values: &Value,
+) -> ApiResult<Choices> {
+    let mut out = Vec::new();
+    for r in R::references() {
+        let current = values[r.name]
+            .as_str()
+            .and_then(|v| Uuid::parse_str(v).ok());
+        let options =
+            super::refs::choices(tx, &user.access, r.kind, current, Some("— none —")).await?;
+        out.push((r, options));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct NewQuery {
+    /// A reference field filled in advance (from the record it names).
+    company_id: Option<String>,
+}
+
+pub async fn new_form<R: Record>(p: UserPage, Query(q): Query<NewQuery>) -> PageResult {
     let UserPage { mut s, ctx } = p;
+    let values = serde_json::json!({ "company_id": q.company_id });
+    let choices = choices_of::<R>(&mut s.tx, &s.user, &values).await?;
     let custom = Custom::of::<R>(&mut s, &ctx).await?;
     Ok(layout::respond(
         StatusCode::OK,
-        form_page::<R>(&ctx, &custom, &Value::Null, &Errors::new(), None),
+        form_page::<R>(&ctx, &custom, &values, &choices, &Errors::new(), None),
     ))
 }
 
@@ -497,9 +598,13 @@ pub async fn create<R: Record>(State(state): State<App>, f: UserForm<Form>) -> P
     };
     match result {
         Ok(v) => Ok(see_other(&format!("{}/{}", R::PATH, R::id(&v)))),
-        Err(e) => form_failure(e, |errors| {
-            form_page::<R>(&ctx, &custom, &submitted(&form), errors, None)
-        }),
+        Err(e) => {
+            let values = submitted(&form);
+            let choices = choices_of::<R>(&mut s.tx, &s.user, &values).await?;
+            form_failure(e, |errors| {
+                form_page::<R>(&ctx, &custom, &values, &choices, errors, None)
+            })
+        }
     }
 }
 
@@ -529,9 +634,10 @@ pub async fn edit_form<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult
     let v = R::get(&mut s.tx, &s.user, id).await?;
     let custom = Custom::of::<R>(&mut s, &ctx).await?;
     let json = serde_json::to_value(&v).unwrap_or_default();
+    let choices = choices_of::<R>(&mut s.tx, &s.user, &json).await?;
     Ok(layout::respond(
         StatusCode::OK,
-        form_page::<R>(&ctx, &custom, &json, &Errors::new(), Some(id)),
+        form_page::<R>(&ctx, &custom, &json, &choices, &Errors::new(), Some(id)),
     ))
 }
 
@@ -548,9 +654,13 @@ pub async fn update<R: Record>(
     };
     match result {
         Ok(_) => Ok(see_other(&format!("{}/{id}", R::PATH))),
-        Err(e) => form_failure(e, |errors| {
-            form_page::<R>(&ctx, &custom, &submitted(&form), errors, Some(id))
-        }),
+        Err(e) => {
+            let values = submitted(&form);
+            let choices = choices_of::<R>(&mut s.tx, &s.user, &values).await?;
+            form_failure(e, |errors| {
+                form_page::<R>(&ctx, &custom, &values, &choices, errors, Some(id))
+            })
+        }
     }
 }
 
@@ -577,6 +687,15 @@ pub async fn show<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult {
     let json = serde_json::to_value(&v).unwrap_or_default();
     let name = R::title(&v);
     let here = format!("{}/{id}", R::PATH);
+    let mut wanted = references_in::<R>(&json);
+    if let Some(e) = &entries {
+        wanted.extend(timeline_refs(&e.items));
+    }
+    let names = Names::load(&mut s.tx, &s.user.access, wanted).await?;
+    let related = R::related(&mut s.tx, &s.user, &ctx, &v).await?;
+    let created = json["created_at"]
+        .as_str()
+        .and_then(|t| t.parse::<DateTime<Utc>>().ok());
     let body = html! {
         div.titlebar {
             h1 { (name) }
@@ -595,23 +714,28 @@ pub async fn show<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult {
                 dl.details {
                     @for s in R::fields() {
                         dt { (s.label) }
-                        dd { (detail(s, lookup(&json, s.name))) }
+                        dd { (detail(&ctx, s, lookup(&json, s.name), &json)) }
+                    }
+                    @for r in R::references() {
+                        dt { (r.label) }
+                        dd { (super::refs::named(&names, r.kind, json[r.name].as_str().and_then(|v| Uuid::parse_str(v).ok()))) }
                     }
                     @for d in &custom.defs {
                         dt { (d.label) }
                         dd { (super::custom::shown(&ctx, d, &json["custom_fields"][&d.key], &custom.users)) }
                     }
-                    dt { "Added" } dd { (json["created_at"].as_str().unwrap_or("")) }
+                    @if let Some(t) = &created { dt { "Added" } dd { (ctx.time(t)) } }
                 }
             }
             @if R::TIMELINE.is_some() {
                 (log_forms(&ctx, &here))
             }
         }
+        (related)
         @if let Some(entries) = &entries {
             section.card {
                 h2 { "Timeline" }
-                (timeline_list(&ctx, &entries.items, &here))
+                (timeline_list(&ctx, &entries.items, &names, &here))
             }
         }
     };
@@ -621,7 +745,32 @@ pub async fn show<R: Record>(p: UserPage, PathId(id): PathId) -> PageResult {
     ))
 }
 
-fn detail(s: &Spec, v: &Value) -> Markup {
+/// The records a record's reference fields name.
+fn references_in<R: Record>(json: &Value) -> Vec<(Named, Uuid)> {
+    R::references()
+        .iter()
+        .filter_map(|r| {
+            json[r.name]
+                .as_str()
+                .and_then(|v| Uuid::parse_str(v).ok())
+                .map(|id| (r.kind, id))
+        })
+        .collect()
+}
+
+/// A phone number as a `tel:` link: its digits, and a leading `+`.
+pub fn tel(number: &str) -> Markup {
+    let dial: String = number
+        .trim()
+        .chars()
+        .enumerate()
+        .filter(|(i, c)| c.is_ascii_digit() || (*i == 0 && *c == '+'))
+        .map(|(_, c)| c)
+        .collect();
+    html! { a href=(format!("tel:{dial}")) { (number) } }
+}
+
+fn detail(ctx: &Ctx, s: &Spec, v: &Value, record: &Value) -> Markup {
     let text = shown(s.kind, v);
     html! {
         @if text.is_empty() { "—" }
@@ -629,7 +778,8 @@ fn detail(s: &Spec, v: &Value) -> Markup {
             @match s.kind {
                 Kind::Email => a href=(format!("mailto:{text}")) { (text) },
                 Kind::Url => a href=(text) rel="noopener nofollow" { (text) },
-                Kind::Money => (money(v.as_i64().unwrap_or(0), "")),
+                Kind::Tel => (tel(&text)),
+                Kind::Money => (ctx.money(v.as_i64().unwrap_or(0), record["currency"].as_str().unwrap_or(""))),
                 Kind::Tags => @for t in text.split(", ") { span.tag { (t) } " " },
                 _ => (text.replace('_', " ")),
             }
@@ -677,16 +827,111 @@ pub fn capitalise(s: &str) -> String {
         .unwrap_or_default()
 }
 
-pub fn timeline_list(ctx: &Ctx, entries: &[TimelineEntry], back: &str) -> Markup {
+/// What a change's field names, when it is a reference: the kind of
+/// record its ids are.
+fn referenced(field: &str) -> Option<Named> {
+    Some(match field {
+        "stage_id" => Named::Stage,
+        "pipeline_id" => Named::Pipeline,
+        "contact_id" | "converted_contact_id" => Named::Contact,
+        "company_id" | "converted_company_id" => Named::Company,
+        "deal_id" | "converted_deal_id" => Named::Deal,
+        "lead_id" => Named::Lead,
+        "owner_id" | "assigned_to" | "created_by" => Named::User,
+        _ => return None,
+    })
+}
+
+/// A field of a change, for people: "Stage", not `stage_id`.
+fn field_label(field: &str) -> String {
+    match field {
+        "stage_id" => "Stage".into(),
+        "pipeline_id" => "Pipeline".into(),
+        "contact_id" => "Contact".into(),
+        "company_id" => "Company".into(),
+        "owner_id" => "Owner".into(),
+        "assigned_to" => "Assigned to".into(),
+        "email" => "E-mail".into(),
+        "closed_at" => "Closed".into(),
+        "due_at" => "Due".into(),
+        other => capitalise(
+            &other
+                .trim_end_matches("_id")
+                .trim_end_matches("_at")
+                .replace('_', " "),
+        ),
+    }
+}
+
+/// The references a timeline shows (who changed what, and the records a
+/// change names), to look their names up at once.
+pub fn timeline_refs(entries: &[TimelineEntry]) -> Vec<(Named, Uuid)> {
+    let mut out = Vec::new();
+    for e in entries {
+        match e {
+            TimelineEntry::Change(c) => {
+                out.extend(c.changed_by.map(|u| (Named::User, u)));
+                for (field, diff) in c.changes.as_object().into_iter().flatten() {
+                    if let Some(kind) = referenced(field) {
+                        for side in ["from", "to"] {
+                            if let Some(id) =
+                                diff[side].as_str().and_then(|v| Uuid::parse_str(v).ok())
+                            {
+                                out.push((kind, id));
+                            }
+                        }
+                    }
+                }
+            }
+            TimelineEntry::Activity(a) => out.extend(a.assigned_to.map(|u| (Named::User, u))),
+            TimelineEntry::Note(n) => out.extend(n.created_by.map(|u| (Named::User, u))),
+        }
+    }
+    out
+}
+
+/// One side of a change, for people: names for ids, amounts as money,
+/// times in the viewer's zone.
+fn change_value(ctx: &Ctx, names: &Names, field: &str, v: &Value) -> Markup {
+    if v.is_null() {
+        return html! { span.muted { "none" } };
+    }
+    if let (Some(kind), Some(id)) = (
+        referenced(field),
+        v.as_str().and_then(|s| Uuid::parse_str(s).ok()),
+    ) {
+        return html! { @match names.get(kind, id) { Some(n) => (n), None => span.muted { "(removed)" } } };
+    }
+    if matches!(field, "amount" | "estimated_value" | "price") {
+        if let Some(n) = v.as_i64() {
+            return html! { (money(n, "")) };
+        }
+    }
+    if field.ends_with("_at") {
+        if let Some(t) = v.as_str().and_then(|t| t.parse::<DateTime<Utc>>().ok()) {
+            return ctx.time(&t);
+        }
+    }
+    html! { (cell(v)) }
+}
+
+pub fn timeline_list(ctx: &Ctx, entries: &[TimelineEntry], names: &Names, back: &str) -> Markup {
+    let who = |id: Option<Uuid>| id.and_then(|u| names.get(Named::User, u));
     html! {
         @if entries.is_empty() { p.muted { "Nothing yet: notes, activities and changes appear here." } }
         ol.timeline {
             @for e in entries {
                 @match e {
-                    TimelineEntry::Note(n) => li.note { span.badge { "note" } " " span.muted { (ctx.when(&n.created_at)) } p { (n.body) } },
+                    TimelineEntry::Note(n) => li.note {
+                        span.badge { "note" } " " span.muted { (ctx.time(&n.created_at)) @if let Some(by) = who(n.created_by) { " · " (by) } }
+                        @if n.lead_id.is_some() && !back.starts_with("/leads/") { " " span.badge.from-lead { "from the lead" } }
+                        p { (n.body) }
+                    },
                     TimelineEntry::Activity(a) => li.activity.done[a.done] {
                         span.badge { (a.kind.as_str()) } " " strong { (a.subject) } " "
-                        span.muted { (ctx.when(&a.created_at)) @if a.done { " · done" } @else if let Some(d) = a.due_at { " · due " (ctx.when(&d)) } }
+                        span.muted { (ctx.time(&a.created_at)) @if a.done { " · done" } @else if let Some(d) = a.due_at { " · due " (ctx.time(&d)) } }
+                        @if let Some(to) = who(a.assigned_to) { " " span.muted.small { "· for " (to) } }
+                        @if a.lead_id.is_some() && !back.starts_with("/leads/") { " " span.badge.from-lead { "from the lead" } }
                         @if !a.done {
                             form.inline method="post" action=(format!("/activities/{}/done", a.id)) {
                                 (ctx.csrf_field())
@@ -696,11 +941,11 @@ pub fn timeline_list(ctx: &Ctx, entries: &[TimelineEntry], back: &str) -> Markup
                         }
                     },
                     TimelineEntry::Change(c) => li.change {
-                        span.badge { "change" } " " span.muted { (ctx.when(&c.changed_at)) }
+                        span.badge { "change" } " " span.muted { (ctx.time(&c.changed_at)) @if let Some(by) = who(c.changed_by) { " · " (by) } }
                         ul {
                             @if let Some(fields) = c.changes.as_object() {
                                 @for (field, diff) in fields {
-                                    li { code { (field) } ": " (cell(&diff["from"])) " → " (cell(&diff["to"])) }
+                                    li { strong { (field_label(field)) } ": " (change_value(ctx, names, field, &diff["from"])) " → " (change_value(ctx, names, field, &diff["to"])) }
                                 }
                             }
                         }

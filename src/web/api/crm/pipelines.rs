@@ -134,19 +134,38 @@ pub async fn update_stage(
     Ok(ok(p))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteStageQuery {
+    /// Another stage of the same pipeline: the deleted stage's deals move
+    /// there first. Needed when the stage has deals.
+    pub move_to: Option<Uuid>,
+}
+
 #[utoipa::path(delete, path = "/api/pipelines/{id}/stages/{stage_id}", tag = "crm", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Pipeline id"), ("stage_id" = Uuid, Path, description = "Stage id")),
+    params(("id" = Uuid, Path, description = "Pipeline id"), ("stage_id" = Uuid, Path, description = "Stage id"), DeleteStageQuery),
     responses(
-        (status = 200, description = "Deleted; the pipeline as it now stands", body = Envelope<PipelineView>),
+        (status = 200, description = "Deleted (its deals moved to `move_to`); the pipeline as it now stands", body = Envelope<PipelineView>),
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
-        (status = 409, description = "`conflict`: the stage has deals, or is the last one", body = ErrorEnvelope),
+        (status = 409, description = "`conflict`: the stage has deals and no `move_to`, or is the last one", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`: `move_to` is not another stage of the pipeline", body = ErrorEnvelope),
     ))]
 pub async fn delete_stage(
+    State(state): State<App>,
     mut s: TenantSession,
     PathIds(id, stage): PathIds,
+    Query(q): Query<DeleteStageQuery>,
 ) -> ApiResult<Envelope<PipelineView>> {
     let by = s.user.manager("change pipelines")?;
-    let p = crm::pipelines::delete_stage(&mut s.tx, &by, PipelineId(id), StageId(stage)).await?;
+    let p = crm::pipelines::delete_stage(
+        &mut s.tx,
+        &by,
+        PipelineId(id),
+        StageId(stage),
+        q.move_to.map(StageId),
+        state.clock.now(),
+    )
+    .await?;
     Ok(ok(p))
 }
 
