@@ -275,6 +275,8 @@ try {
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByRole("heading", { name: "Katherine Johnson" }).waitFor();
     await page.screenshot({ path: join(shots, "lead.png") });
+    // Conversion asks first, on a page of its own.
+    await page.getByRole("link", { name: "Convert…" }).click();
     await page.getByRole("button", { name: "Convert" }).click();
     await page.waitForURL(/\/contacts\/[0-9a-f-]+$/);
     await page.getByRole("heading", { name: "Katherine Johnson" }).waitFor();
@@ -287,7 +289,10 @@ try {
       await page.getByLabel("Title").fill(title);
       await page.getByLabel("Amount").fill(amount);
       await page.getByRole("button", { name: "Create deal" }).click();
-      await page.waitForURL(/\/deals\?pipeline_id=/);
+      // A new deal opens on its own page; back to the board for the next.
+      await page.waitForURL(/\/deals\/[0-9a-f-]+$/);
+      await page.getByRole("link", { name: "Deals", exact: true }).click();
+      await page.waitForURL(/\/deals(\?|$)/);
     }
     const columns = page.locator(".column");
     const first = columns.nth(0);

@@ -647,7 +647,13 @@ pub fn default_deal_title(lead: &LeadView) -> String {
                 lead.last_name.clone().unwrap_or_default()
             )
         });
-    format!("{} deal", who.trim())
+    // A long company name still makes a title within the limit.
+    let who: String = who
+        .trim()
+        .chars()
+        .take(crate::crm::deals::TITLE_MAX - " deal".len())
+        .collect();
+    format!("{} deal", who.trim_end())
 }
 
 /// A lead as another record names its origin.

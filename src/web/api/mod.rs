@@ -387,6 +387,27 @@ impl Modify for FreeFormJson {
             return;
         };
         components.schemas.insert("JsonValue".into(), value);
+        // A custom field's default, and the custom-field values records
+        // take: free-form JSON too (their fields check the rest).
+        for name in ["FieldInput", "FieldChange", "FieldDef"] {
+            if let Some(RefOr::T(Schema::Object(s))) = components.schemas.get_mut(name) {
+                s.properties.insert("default".into(), any().into());
+            }
+        }
+        for (_, schema) in components.schemas.iter_mut() {
+            if let RefOr::T(Schema::Object(s)) = schema {
+                if s.properties.contains_key("custom_fields")
+                    && s.properties.contains_key("owner_id")
+                {
+                    s.properties.insert(
+                        "custom_fields".into(),
+                        object(true)
+                            .description(Some("Values of the tenant's custom fields: `{key: value}`; `null` clears one"))
+                            .into(),
+                    );
+                }
+            }
+        }
         if let Some(RefOr::T(Schema::Object(tenant))) = components.schemas.get_mut("UpdateTenant") {
             if tenant.properties.contains_key("settings") {
                 tenant.properties.insert("settings".into(), settings);
