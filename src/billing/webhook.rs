@@ -414,7 +414,7 @@ async fn checkout_completed(
     );
     let plan = session["metadata"]["plan"]
         .as_str()
-        .and_then(|p| p.parse().ok());
+        .and_then(|p| p.parse::<PlanCode>().ok());
     let interval = session["metadata"]["interval"]
         .as_str()
         .and_then(|i| i.parse().ok());
@@ -423,7 +423,6 @@ async fn checkout_completed(
     if let (true, false, Some(plan), true) =
         (paid, provisioned, plan, newer(meta.created, cur.state_at))
     {
-        let plan: PlanCode = plan;
         if plan != PlanCode::Trial {
             after.plan = plan;
             after.interval = interval.or(after.interval);
@@ -599,11 +598,7 @@ async fn invoice(
     // subscription, unless a newer state is already applied.
     let subscription = super::stripe::id_of(&inv["subscription"])
         .or_else(|| super::stripe::id_of(&inv["parent"]["subscription_details"]["subscription"]));
-    let ours = match (subscription, cur.billed.subscription.as_deref()) {
-        (Some(a), Some(b)) => a == b,
-        (None, _) => false,
-        (Some(_), None) => false,
-    };
+    let ours = subscription.is_some() && subscription == cur.billed.subscription.as_deref();
     let mut after = cur.billed.clone();
     let status_now = cur.billed.billing_status.as_deref();
     let applies = ours && newer(meta.created, cur.state_at);

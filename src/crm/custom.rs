@@ -139,39 +139,34 @@ pub async fn fields(
     entity: Entity,
     archived_too: bool,
 ) -> ApiResult<Vec<FieldDef>> {
+    definitions(tx, Some(entity), archived_too).await
+}
+
+/// Every field of the tenant (`entity`: of one record type), by record
+/// type and position.
+pub async fn definitions(
+    tx: &mut impl Scoped,
+    entity: Option<Entity>,
+    archived_too: bool,
+) -> ApiResult<Vec<FieldDef>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM custom_fields WHERE tenant_id = $1 AND entity = $2 {}
-          ORDER BY position, created_at, id",
+        "SELECT {COLUMNS} FROM custom_fields WHERE tenant_id = $1 {} {}
+          ORDER BY entity, position, created_at, id",
+        if entity.is_some() {
+            "AND entity = $2"
+        } else {
+            ""
+        },
         if archived_too {
             ""
         } else {
             "AND archived_at IS NULL"
         }
     );
-    Ok(tx.query(&sql, &[&entity]).await?)
-}
-
-/// Every field of the tenant (`entity`: of one record type).
-pub async fn definitions(
-    tx: &mut impl Scoped,
-    entity: Option<Entity>,
-    archived_too: bool,
-) -> ApiResult<Vec<FieldDef>> {
-    match entity {
-        Some(e) => fields(tx, e, archived_too).await,
-        None => {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM custom_fields WHERE tenant_id = $1 {}
-                  ORDER BY entity, position, created_at, id",
-                if archived_too {
-                    ""
-                } else {
-                    "AND archived_at IS NULL"
-                }
-            );
-            Ok(tx.query(&sql, &[]).await?)
-        }
-    }
+    Ok(match entity {
+        Some(e) => tx.query(&sql, &[&e]).await?,
+        None => tx.query(&sql, &[]).await?,
+    })
 }
 
 async fn get(tx: &mut impl Scoped, id: Uuid) -> ApiResult<FieldDef> {

@@ -8,7 +8,7 @@ use crate::audit::{self, Event};
 use crate::auth::{trial_expired, TenantAdmin};
 use crate::domain::{PlanCode, SubscriptionStatus, TenantStatus, Timezone};
 use crate::error::{ApiError, ApiResult, FieldErrors};
-use crate::store::{Access, DbResult, FromRow, Row, Scoped, Store};
+use crate::store::{DbResult, FromRow, Row, Scoped};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -409,44 +409,6 @@ pub async fn usage(tx: &mut impl Scoped) -> ApiResult<UsageView> {
             max: seats.max,
         },
     })
-}
-
-/// A plan a tenant can buy, as the plan chooser shows it.
-pub struct PlanRow {
-    pub code: String,
-    pub name: String,
-    pub max_users: Option<i64>,
-    pub price_cents: i64,
-    pub currency: String,
-    pub features: serde_json::Value,
-}
-
-impl FromRow for PlanRow {
-    fn from_row(r: &Row<'_>) -> DbResult<Self> {
-        Ok(PlanRow {
-            code: r.get("code")?,
-            name: r.get("name")?,
-            max_users: r.get("max_users")?,
-            price_cents: r.get("price_cents")?,
-            currency: r.get("currency")?,
-            features: r.get("features")?,
-        })
-    }
-}
-
-/// The plans on sale (the catalogue is global, read outside any tenant's
-/// scope), in the catalogue's order.
-pub async fn paid_plans(store: &Store) -> ApiResult<Vec<PlanRow>> {
-    let mut tx = store.platform(Access::Read).await?;
-    let plans = tx
-        .query(
-            "SELECT code, name, max_users, price_cents, currency, features FROM plans
-              WHERE code <> 'trial' ORDER BY position",
-            &[],
-        )
-        .await?;
-    tx.commit().await?;
-    Ok(plans)
 }
 
 #[cfg(test)]
